@@ -1,0 +1,90 @@
+"""ERP connections and the canonical mirror of what the ERP holds."""
+from __future__ import annotations
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+
+class ErpConnection(models.Model):
+    """One ERP company the hub reads from. The password is named by an environment
+    variable, never stored or shown."""
+
+    class Kind(models.TextChoices):
+        SAP_B1 = "sap_b1", "SAP Business One (Service Layer)"
+
+    name = models.SlugField(max_length=60, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SAP_B1)
+    base_url = models.URLField(help_text="Service Layer root, e.g. https://sap:50000/b1s/v1")
+    company_db = models.CharField(max_length=100)
+    username = models.CharField(max_length=100)
+    password_env = models.CharField(
+        max_length=100, help_text="Name of the environment variable holding the password."
+    )
+    verify_tls = models.BooleanField(default=True)
+    page_size = models.PositiveIntegerField(
+        default=500, help_text="Rows per page asked with Prefer: odata.maxpagesize."
+    )
+    delta_overlap_minutes = models.PositiveIntegerField(
+        default=2,
+        help_text="Re-read this many minutes before the last change seen: the Service Layer "
+        "compares times to the minute only.",
+    )
+    timeout_seconds = models.PositiveIntegerField(default=60)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def password(self) -> str:
+        value = os.environ.get(self.password_env)
+        if not value:
+            raise ImproperlyConfigured(
+                f"ERP connection {self.name!r}: environment variable {self.password_env} is not set."
+            )
+        return value
+
+
+class BusinessPartner(models.Model):
+    """A Business Partner as the ERP last told us, per connection.
+
+    `content_hash` covers the canonical fields only, so a re-read of an unchanged record
+    is recognised and costs nothing downstream.
+    """
+
+    class CardType(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        LEAD = "lead", "Lead"
+        SUPPLIER = "supplier", "Supplier"
+
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="+")
+    card_code = models.CharField(max_length=50)
+    card_name = models.CharField(max_length=200, blank=True)
+    card_type = models.CharField(max_length=10, choices=CardType.choices)
+    email = models.CharField(max_length=254, blank=True)
+    email_normalised = models.CharField(max_length=254, blank=True, db_index=True)
+    phone1 = models.CharField(max_length=50, blank=True)
+    phone2 = models.CharField(max_length=50, blank=True)
+    cellular = models.CharField(max_length=50, blank=True)
+    group_code = models.IntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=10, blank=True)
+    valid = models.BooleanField(default=True)
+    frozen = models.BooleanField(default=False)
+    addresses = models.JSONField(default=list, blank=True)
+    udfs = models.JSONField(default=dict, blank=True)
+    source_updated_at = models.DateTimeField(null=True, blank=True)
+    source_version = models.CharField(max_length=40, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64)
+    mirrored_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "card_code"], name="bp_unique_per_connection")
+        ]
+        indexes = [models.Index(fields=["connection", "email_normalised"], name="bp_email_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.card_code} {self.card_name}".strip()

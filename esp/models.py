@@ -1,0 +1,82 @@
+"""Destination accounts and the field mappings that shape what each one receives."""
+from __future__ import annotations
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+
+class EspAccount(models.Model):
+    """One marketing-platform account. Secrets are named by environment variable."""
+
+    class Kind(models.TextChoices):
+        DOTDIGITAL = "dotdigital", "dotdigital"
+
+    name = models.SlugField(max_length=60, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.DOTDIGITAL)
+    region = models.CharField(max_length=4, default="r1", help_text="dotdigital region: r1, r2 or r3.")
+    base_url = models.URLField(
+        blank=True, help_text="Leave empty to use the vendor's host; set for a sandbox."
+    )
+    api_user = models.CharField(max_length=200)
+    password_env = models.CharField(
+        max_length=100, help_text="Name of the environment variable holding the API password."
+    )
+    calls_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The account's rate limit; empty uses the vendor default."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def password(self) -> str:
+        value = os.environ.get(self.password_env)
+        if not value:
+            raise ImproperlyConfigured(
+                f"Destination {self.name!r}: environment variable {self.password_env} is not set."
+            )
+        return value
+
+
+class FieldMapping(models.Model):
+    """One destination field: where its value comes from and how it is shaped.
+
+    `source_field` is a mirror field (e.g. `card_name`) or a user-defined field
+    (`U_Loyalty`); `transform` is one of esp.transforms.TRANSFORMS.
+    """
+
+    class Entity(models.TextChoices):
+        CUSTOMERS = "customers", "Customers"
+
+    class FieldType(models.TextChoices):
+        STRING = "String"
+        NUMERIC = "Numeric"
+        DATE = "Date"
+        BOOLEAN = "Boolean"
+
+    destination = models.ForeignKey(EspAccount, on_delete=models.CASCADE, related_name="mappings")
+    entity = models.CharField(max_length=30, choices=Entity.choices, default=Entity.CUSTOMERS)
+    source_field = models.CharField(max_length=100)
+    transform = models.CharField(max_length=30, default="none")
+    transform_arg = models.JSONField(
+        null=True, blank=True, help_text="Argument of the transform: a default value, a map of values, a date format."
+    )
+    target_field = models.CharField(max_length=100)
+    target_type = models.CharField(max_length=10, choices=FieldType.choices, default=FieldType.STRING)
+    required = models.BooleanField(default=False)
+    enabled = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["destination", "entity", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["destination", "entity", "target_field"], name="mapping_unique_target"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_field} -> {self.target_field}"

@@ -1,0 +1,172 @@
+"""The interface between the engine and the vendor packages.
+
+The engine knows these types only; `erp/<vendor>/adapter.py` and
+`esp/<vendor>/adapter.py` implement them, and one registry per side names them
+(`erp/registry.py`, `esp/registry.py`). Nothing here names a vendor.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+# ---------------------------------------------------------------- errors
+
+
+class TransportError(Exception):
+    """One error type at every vendor boundary.
+
+    `permanent` errors will fail the same way again (bad credentials, a rejected
+    record); `transient` ones may pass later (timeouts, 5xx, 429) and are retried with
+    backoff. `retry_after` is the vendor's own hint in seconds, when it gave one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        reason_code: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+        response: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.reason_code = reason_code
+        self.status = status
+        self.retry_after = retry_after
+        self.response = response
+
+    @property
+    def transient(self) -> bool:
+        return not self.permanent
+
+
+class AuthenticationFailed(TransportError):
+    """Credentials refused: permanent until a person fixes the connection."""
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("reason_code", "authentication_failed")
+        super().__init__(message, permanent=True, **kwargs)
+
+
+# ---------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """One record as a source adapter understood it.
+
+    `data` holds canonical fields named after the mirror model's fields (for a
+    Business Partner: card_code, card_name, card_type, email, ...). When the record
+    could not be understood, `data` is None and `error` says why in plain words; the
+    engine turns it into an ingest exception and goes on with the batch.
+    """
+
+    entity: str
+    key: str
+    version: str
+    data: dict[str, Any] | None
+    raw: dict[str, Any]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceBatch:
+    """One page of changes and the cursor to store once the page is saved."""
+
+    records: list[SourceRecord]
+    cursor: dict[str, Any]
+
+
+class SourceAdapter(Protocol):
+    def __init__(self, connection: Any) -> None: ...
+
+    def read_changes(self, entity: str, cursor: dict[str, Any] | None) -> Iterator[SourceBatch]:
+        """Yield pages of records changed since `cursor` (None = everything)."""
+
+    def read_one(self, entity: str, key: str) -> SourceRecord | None:
+        """Read one record now, e.g. to re-check it on retry; None if it no longer exists."""
+
+
+# ---------------------------------------------------------------- destinations
+
+
+@dataclass(frozen=True)
+class DestinationLimits:
+    """What the vendor documents; the engine batches and throttles by these."""
+
+    batch_size: int  # most records one bulk call may carry
+    calls_per_minute: int  # default account rate when the account sets none
+    single_call_threshold: int = 0  # batches this small go through single upserts
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A destination field the mappings write to. `type` is String|Numeric|Date|Boolean."""
+
+    name: str
+    type: str = "String"
+
+
+@dataclass
+class PushItem:
+    """One record to send. `key` is the stable ERP key; `identifier` the destination's
+    own identifier (an email for contacts); `fields` the mapped values."""
+
+    key: str
+    identifier: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+Outcome = Literal["accepted", "permanent", "transient"]
+
+
+@dataclass
+class PushResult:
+    """How one item ended. `reason_code` is the vendor's code when it gave one."""
+
+    key: str
+    outcome: Outcome
+    remote_id: str | None = None
+    reason_code: str = ""
+    message: str = ""
+    request: Any = None
+    response: Any = None
+
+
+class Throttle(Protocol):
+    """Token bucket shared by every worker pushing to one destination account."""
+
+    def acquire(self, cost: int = 1) -> None:
+        """Block until `cost` tokens are available."""
+
+    def defer(self, seconds: float) -> None:
+        """The vendor said 'slow down': nobody calls for `seconds`."""
+
+
+class DestinationAdapter(Protocol):
+    limits: DestinationLimits
+
+    def __init__(self, account: Any, throttle: Throttle) -> None: ...
+
+    def ensure_fields(self, entity: str, fields: Sequence[FieldSpec]) -> list[str]:
+        """Create the fields the destination lacks; return the names created."""
+
+    def push(self, entity: str, items: Sequence[PushItem]) -> list[PushResult]:
+        """Send items; one result per item. Raises TransportError when the whole call fails."""
+
+    def read_back(self, entity: str, identifiers: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """What the destination holds now, by identifier (for reconciliation and drift)."""
+
+
+class NoThrottle:
+    """For tests and one-off tools that must not wait."""
+
+    def acquire(self, cost: int = 1) -> None:
+        return None
+
+    def defer(self, seconds: float) -> None:
+        return None

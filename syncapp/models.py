@@ -1,0 +1,160 @@
+"""The engine's state: flows, source cursors, the outbox and runs. State is rows."""
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from erp.models import ErpConnection
+from esp.models import EspAccount
+
+
+class DuplicateEmailPolicy(models.TextChoices):
+    REJECT_ALL = "reject_all", "Hold all and raise a conflict"
+    MOST_RECENT = "most_recent", "Prefer the most recently updated"
+    PREFER_CUSTOMER = "prefer_customer", "Prefer customers over leads"
+    MERGE = "merge", "One contact carrying all CardCodes"
+
+
+class Flow(models.Model):
+    """One source entity of one ERP connection delivered to one destination account."""
+
+    class Entity(models.TextChoices):
+        CUSTOMERS = "customers", "Customers"
+
+    name = models.SlugField(max_length=80, unique=True)
+    connection = models.ForeignKey(ErpConnection, on_delete=models.PROTECT, related_name="flows")
+    entity = models.CharField(max_length=30, choices=Entity.choices, default=Entity.CUSTOMERS)
+    destination = models.ForeignKey(EspAccount, on_delete=models.PROTECT, related_name="flows")
+    enabled = models.BooleanField(default=True)
+    include_leads = models.BooleanField(default=False, help_text="Send leads as well as customers.")
+    duplicate_policy = models.CharField(
+        max_length=20, choices=DuplicateEmailPolicy.choices, default=DuplicateEmailPolicy.REJECT_ALL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SourceCursor(models.Model):
+    """How far ingest has read one entity of one connection.
+
+    Shared by every flow reading that entity, so two destinations never make the ERP
+    read the same changes twice. Advanced in the same transaction that stores the page.
+    """
+
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="+")
+    entity = models.CharField(max_length=30)
+    value = models.JSONField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "entity"], name="cursor_unique")
+        ]
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_FLIGHT = "in_flight", "Being sent"
+    ACCEPTED = "accepted", "Accepted"
+    FAILED = "failed", "Failed (see exception)"
+    HELD = "held", "Held (see exception)"
+
+
+class Priority(models.IntegerChoices):
+    URGENT = 0, "Time-sensitive"
+    ROUTINE = 50, "Routine update"
+    BACKFILL = 90, "Backfill"
+
+
+class OutboxItem(models.Model):
+    """The queue of record: one row per destination record (flow x ERP key).
+
+    Planning overwrites the row with the latest payload and bumps `generation`, so a
+    record changed twice before it is sent is sent once, with its newest state.
+    `accepted_hash` is what the destination last accepted: a plan with the same hash
+    costs no call.
+    """
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="outbox")
+    record_key = models.CharField(max_length=100)
+    identifier = models.CharField(max_length=254, blank=True)
+    payload = models.JSONField(default=dict)
+    payload_hash = models.CharField(max_length=64, blank=True)
+    accepted_hash = models.CharField(max_length=64, blank=True)
+    remote_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=12, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.ROUTINE)
+    generation = models.PositiveIntegerField(default=1)
+    attempts = models.PositiveIntegerField(default=0)
+    not_before = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=40, blank=True)
+    last_error = models.TextField(blank=True)
+    planned_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["flow", "record_key"], name="outbox_unique_record")
+        ]
+        indexes = [
+            # The claim query: pending rows of a flow, most urgent first.
+            models.Index(
+                fields=["flow", "priority", "id"],
+                name="outbox_pending_idx",
+                condition=Q(status="pending"),
+            ),
+            models.Index(
+                fields=["claimed_at"], name="outbox_inflight_idx", condition=Q(status="in_flight")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow.name}:{self.record_key}"
+
+
+class SyncRun(models.Model):
+    """One pull, plan or push run with its counts and timings."""
+
+    class Kind(models.TextChoices):
+        PULL = "pull", "Pull from ERP"
+        PLAN = "plan", "Re-plan"
+        PUSH = "push", "Push to destination"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Succeeded with exceptions"
+        FAILED = "failed", "Failed"
+
+    flow = models.ForeignKey(Flow, null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
+    connection = models.ForeignKey(
+        ErpConnection, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    records_read = models.PositiveIntegerField(default=0)
+    records_changed = models.PositiveIntegerField(default=0)
+    records_planned = models.PositiveIntegerField(default=0)
+    records_unchanged = models.PositiveIntegerField(default=0)
+    records_accepted = models.PositiveIntegerField(default=0)
+    records_failed = models.PositiveIntegerField(default=0)
+    records_retried = models.PositiveIntegerField(default=0)
+    api_calls = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["flow", "-started_at"], name="run_flow_recent_idx")]
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if not self.finished_at:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
