@@ -126,12 +126,16 @@ Outcome = Literal["accepted", "permanent", "transient"]
 
 @dataclass
 class PushResult:
-    """How one item ended. `reason_code` is the vendor's code when it gave one."""
+    """How one item ended. `reason_code` is the vendor's code when it gave one;
+    `category` is the engine's own name for the failure when the adapter recognises it
+    ("invalid_email", "contact_suppressed", "authentication_failed"), so the engine never
+    needs to know a vendor's codes."""
 
     key: str
     outcome: Outcome
     remote_id: str | None = None
     reason_code: str = ""
+    category: str = ""
     message: str = ""
     request: Any = None
     response: Any = None

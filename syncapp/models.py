@@ -61,6 +61,7 @@ class OutboxStatus(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     FAILED = "failed", "Failed (see exception)"
     HELD = "held", "Held (see exception)"
+    SKIPPED = "skipped", "Not sent by policy"
 
 
 class Priority(models.IntegerChoices):

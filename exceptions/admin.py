@@ -1,0 +1,143 @@
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.html import format_html
+
+from .conflicts import conflict_resolve
+from .models import DuplicateEmailConflict, SyncException
+from .reasons import REASON_CHOICES, reason_for
+from .services import exception_ignore, exceptions_retry
+
+
+class ReasonFilter(admin.SimpleListFilter):
+    title = "reason"
+    parameter_name = "reason"
+
+    def lookups(self, request, model_admin):
+        return REASON_CHOICES
+
+    def queryset(self, request, queryset):
+        return queryset.filter(reason_code=self.value()) if self.value() else queryset
+
+
+class DestinationFilter(admin.SimpleListFilter):
+    title = "destination"
+    parameter_name = "destination"
+
+    def lookups(self, request, model_admin):
+        from esp.models import EspAccount
+
+        return [(a.pk, a.name) for a in EspAccount.objects.order_by("name")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(flow__destination_id=self.value()) if self.value() else queryset
+
+
+class AgeFilter(admin.SimpleListFilter):
+    title = "age"
+    parameter_name = "age"
+    _ranges = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
+
+    def lookups(self, request, model_admin):
+        return [("1h", "First seen in the last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days"),
+                ("old", "Older than 7 days")]
+
+    def queryset(self, request, queryset):
+        value, now = self.value(), timezone.now()
+        if value in self._ranges:
+            return queryset.filter(first_seen__gte=now - self._ranges[value])
+        if value == "old":
+            return queryset.filter(first_seen__lt=now - self._ranges["7d"])
+        return queryset
+
+
+@admin.register(SyncException)
+class SyncExceptionAdmin(admin.ModelAdmin):
+    list_display = ["record_key", "reason_title", "short_message", "flow", "stage", "status", "owner_team",
+                    "attempts", "first_seen", "last_seen", "retry_link"]
+    list_filter = [ReasonFilter, DestinationFilter, AgeFilter, "status", "owner_team", "stage"]
+    search_fields = ["=record_key", "message"]
+    list_select_related = ["flow", "connection"]
+    show_full_result_count = False
+    actions = ["retry_selected", "ignore_selected"]
+    readonly_fields = ["connection", "flow", "entity", "record_key", "stage", "reason_code", "destination_code",
+                       "message", "what_to_do", "detail", "source_payload", "last_request", "last_response",
+                       "attempts", "first_seen", "last_seen", "resolved_at"]
+    fields = ["status", "note", "owner_team", *readonly_fields]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("source_payload", "last_request", "last_response")
+
+    @admin.display(description="reason")
+    def reason_title(self, obj):
+        return reason_for(obj.reason_code).title
+
+    @admin.display(description="what happened")
+    def short_message(self, obj):
+        return obj.message[:120]
+
+    @admin.display(description="what to do")
+    def what_to_do(self, obj):
+        return reason_for(obj.reason_code).what_to_do
+
+    @admin.display(description="")
+    def retry_link(self, obj):
+        if obj.status not in (SyncException.Status.OPEN, SyncException.Status.RETRYING):
+            return ""
+        return format_html('<a class="button" href="{}">Retry</a>', f"{obj.pk}/retry/")
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [path("<int:pk>/retry/", self.admin_site.admin_view(self.retry_view), name="exceptions_retry_one"),
+                *super().get_urls()]
+
+    def retry_view(self, request, pk):
+        from django.shortcuts import redirect
+
+        exceptions_retry(exceptions=SyncException.objects.filter(pk=pk))
+        messages.success(request, "Retry requested: the record was re-read from the ERP and queued.")
+        return redirect("admin:exceptions_syncexception_changelist")
+
+    @admin.action(description="Retry selected")
+    def retry_selected(self, request, queryset):
+        count = exceptions_retry(exceptions=queryset)
+        messages.success(request, f"Retry requested for {count} record(s).")
+
+    @admin.action(description="Ignore selected")
+    def ignore_selected(self, request, queryset):
+        for exc in queryset:
+            exception_ignore(exception=exc, note=f"Ignored by {request.user} from the list.")
+        messages.success(request, "Ignored.")
+
+
+@admin.register(DuplicateEmailConflict)
+class DuplicateEmailConflictAdmin(admin.ModelAdmin):
+    list_display = ["email_masked", "card_codes", "status", "resolution", "winner_card_code", "resolved_by",
+                    "updated_at", "connection"]
+    list_filter = ["status", "resolution", "connection"]
+    readonly_fields = ["connection", "email_normalised", "card_codes", "resolved_by", "resolved_at"]
+    fields = ["connection", "email_normalised", "card_codes", "status", "resolution", "winner_card_code",
+              "resolved_by", "resolved_at"]
+    actions = ["resolve_reject"]
+
+    @admin.display(description="email")
+    def email_masked(self, obj):
+        from syncapp.logging import mask_email
+
+        return mask_email(obj.email_normalised)
+
+    def save_model(self, request, obj, form, change):
+        # Choosing a resolution in the form resolves through the service, releasing held records.
+        if obj.resolution and obj.status == DuplicateEmailConflict.Status.RESOLVED and "resolution" in form.changed_data:
+            conflict_resolve(conflict=obj, resolution=obj.resolution, winner_card_code=obj.winner_card_code,
+                             user=request.user)
+        else:
+            super().save_model(request, obj, form, change)
+
+    @admin.action(description="Reject: send none of these partners")
+    def resolve_reject(self, request, queryset):
+        for conflict in queryset:
+            conflict_resolve(conflict=conflict, resolution=DuplicateEmailConflict.Resolution.REJECT, user=request.user)
+        messages.success(request, "Resolved.")

@@ -1,0 +1,71 @@
+"""Why a record did not go through, in the words of the person who owns the fix."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .models import Team
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    title: str
+    message: str
+    what_to_do: str
+    owner: str
+
+
+_REASONS = [
+    Reason("missing_email", "No email address",
+           "The customer has no email address in the ERP, so no contact can be created.",
+           "Add the email address to the Business Partner in SAP, then press Retry.",
+           Team.MARKETING),
+    Reason("invalid_email", "Invalid email address",
+           "The email address in the ERP is not a valid address.",
+           "Correct the email address on the Business Partner in SAP, then press Retry.",
+           Team.MARKETING),
+    Reason("duplicate_email", "Email shared by several customers",
+           "More than one Business Partner uses this email address; none is sent until someone "
+           "decides which one is the contact.",
+           "Open the conflict and choose the winning record, merge them, or reject them.",
+           Team.MARKETING),
+    Reason("required_field_empty", "Required field empty",
+           "A field the destination requires is empty for this record.",
+           "Fill the field in SAP (or relax the mapping), then press Retry.",
+           Team.MARKETING),
+    Reason("transform_failed", "Value could not be converted",
+           "A value could not be converted for the destination.",
+           "Correct the value in SAP or change the field mapping, then press Retry.",
+           Team.MARKETING),
+    Reason("unreadable_record", "Record could not be read",
+           "The ERP sent a record the hub could not understand.",
+           "Check the record in SAP; the technical detail shows what was wrong.",
+           Team.INTEGRATION),
+    Reason("destination_rejected", "Rejected by the destination",
+           "The marketing platform refused this record.",
+           "Read the destination's answer below, correct the record in SAP, then press Retry.",
+           Team.MARKETING),
+    Reason("contact_suppressed", "Contact is suppressed",
+           "The contact is suppressed (unsubscribed, bounced or complained) in the marketing "
+           "platform, which will not accept changes to it.",
+           "Nothing to fix in SAP. Ignore this, or ask the contact to resubscribe.",
+           Team.MARKETING),
+    Reason("destination_unreachable", "Destination unreachable",
+           "The marketing platform could not be reached after several attempts.",
+           "Usually passes by itself; press Retry once the platform is back.",
+           Team.INTEGRATION),
+    Reason("authentication_failed", "Credentials refused",
+           "The ERP or the marketing platform refused the hub's credentials.",
+           "An integration admin must check the connection's user and password.",
+           Team.INTEGRATION),
+]
+
+REASONS: dict[str, Reason] = {reason.code: reason for reason in _REASONS}
+REASON_CHOICES = [(reason.code, reason.title) for reason in _REASONS]
+
+
+def reason_for(code: str) -> Reason:
+    return REASONS.get(code) or Reason(code, code.replace("_", " ").capitalize(),
+                                       "The record could not be synchronised.",
+                                       "Read the technical detail, then press Retry.",
+                                       Team.INTEGRATION)

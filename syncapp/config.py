@@ -1,0 +1,105 @@
+"""Export and apply configuration as a reviewable file.
+
+Connections, destinations, flows, field mappings and pull schedules, keyed by name.
+Secrets are referenced by environment variable name only; nothing secret is written.
+"""
+from __future__ import annotations
+
+import json
+
+from django.db import transaction
+from django_celery_beat.models import PeriodicTask
+
+from erp.models import ErpConnection
+from esp.models import EspAccount, FieldMapping
+
+from .models import Flow
+from .schedules import PULL_TASK, schedule_pull
+
+CONNECTION_FIELDS = ["kind", "base_url", "company_db", "username", "password_env", "verify_tls",
+                     "page_size", "delta_overlap_minutes", "timeout_seconds"]
+DESTINATION_FIELDS = ["kind", "region", "base_url", "api_user", "password_env", "calls_per_minute"]
+FLOW_FIELDS = ["entity", "enabled", "include_leads", "duplicate_policy"]
+MAPPING_FIELDS = ["entity", "source_field", "transform", "transform_arg", "target_field", "target_type",
+                  "required", "enabled", "position"]
+
+
+class ConfigError(ValueError):
+    """The file names something that does not exist or is not allowed."""
+
+
+def _pick(obj, names: list[str]) -> dict:
+    return {name: getattr(obj, name) for name in names}
+
+
+def config_export() -> dict:
+    schedules = []
+    for task in PeriodicTask.objects.filter(task=PULL_TASK).select_related("interval"):
+        connection_id, entity = json.loads(task.args or "[null, null]")
+        connection = ErpConnection.objects.filter(pk=connection_id).first()
+        if connection and task.interval:
+            schedules.append({"connection": connection.name, "entity": entity,
+                              "every_minutes": task.interval.every, "enabled": task.enabled})
+    return {
+        "version": 1,
+        "connections": [{"name": c.name, **_pick(c, CONNECTION_FIELDS)} for c in ErpConnection.objects.order_by("name")],
+        "destinations": [
+            {"name": d.name, **_pick(d, DESTINATION_FIELDS),
+             "mappings": [_pick(m, MAPPING_FIELDS) for m in d.mappings.all()]}
+            for d in EspAccount.objects.order_by("name").prefetch_related("mappings")
+        ],
+        "flows": [{"name": f.name, "connection": f.connection.name, "destination": f.destination.name,
+                   **_pick(f, FLOW_FIELDS)} for f in Flow.objects.order_by("name").select_related("connection", "destination")],
+        "schedules": schedules,
+    }
+
+
+def _refuse_secrets(section: str, item: dict) -> None:
+    for key in item:
+        if key in {"password", "secret", "api_key", "token"}:
+            raise ConfigError(f"{section} {item.get('name')!r}: put secrets in an environment variable "
+                              f"and name it in password_env, not in the file ({key!r}).")
+
+
+@transaction.atomic
+def config_apply(data: dict) -> dict[str, int]:
+    """Create or update everything the file names (by name). Returns counts per kind.
+    Mappings of a destination in the file are replaced by the file's list."""
+    if data.get("version") != 1:
+        raise ConfigError("Unknown configuration version; expected version: 1.")
+    counts = {"connections": 0, "destinations": 0, "mappings": 0, "flows": 0, "schedules": 0}
+    for item in data.get("connections", []):
+        _refuse_secrets("Connection", item)
+        ErpConnection.objects.update_or_create(name=item["name"], defaults={k: item[k] for k in CONNECTION_FIELDS if k in item})
+        counts["connections"] += 1
+    for item in data.get("destinations", []):
+        _refuse_secrets("Destination", item)
+        account, _ = EspAccount.objects.update_or_create(
+            name=item["name"], defaults={k: item[k] for k in DESTINATION_FIELDS if k in item})
+        counts["destinations"] += 1
+        if "mappings" in item:
+            account.mappings.all().delete()
+            FieldMapping.objects.bulk_create(
+                [FieldMapping(destination=account, **{k: m[k] for k in MAPPING_FIELDS if k in m}) for m in item["mappings"]])
+            counts["mappings"] += len(item["mappings"])
+    for item in data.get("flows", []):
+        try:
+            connection = ErpConnection.objects.get(name=item["connection"])
+            destination = EspAccount.objects.get(name=item["destination"])
+        except (ErpConnection.DoesNotExist, EspAccount.DoesNotExist) as error:
+            raise ConfigError(f"Flow {item['name']!r} names an unknown connection or destination.") from error
+        Flow.objects.update_or_create(name=item["name"], defaults={
+            "connection": connection, "destination": destination,
+            **{k: item[k] for k in FLOW_FIELDS if k in item}})
+        counts["flows"] += 1
+    for item in data.get("schedules", []):
+        connection = ErpConnection.objects.filter(name=item["connection"]).first()
+        if connection is None:
+            raise ConfigError(f"Schedule names unknown connection {item['connection']!r}.")
+        task = schedule_pull(connection=connection, entity=item.get("entity", "business_partners"),
+                             every_minutes=int(item.get("every_minutes", 2)))
+        if task.enabled != item.get("enabled", True):
+            task.enabled = item.get("enabled", True)
+            task.save(update_fields=["enabled"])
+        counts["schedules"] += 1
+    return counts

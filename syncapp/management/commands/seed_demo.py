@@ -1,0 +1,40 @@
+"""manage.py seed_demo: configuration for the sandbox demo company (idempotent)."""
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from erp.models import ErpConnection
+from esp.default_mappings import mappings_install_defaults
+from esp.models import EspAccount
+from syncapp.models import Flow
+from syncapp.schedules import schedules_install_defaults
+
+SAP_PORT, DOTDIGITAL_PORT = 8101, 8102
+
+
+class Command(BaseCommand):
+    help = "Configure the demo: a sandbox SAP B1 company, a sandbox dotdigital account, a flow, schedules."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--sap-port", type=int, default=SAP_PORT)
+        parser.add_argument("--dotdigital-port", type=int, default=DOTDIGITAL_PORT)
+
+    def handle(self, *args, sap_port, dotdigital_port, **options):
+        if not settings.SANDBOXES_ENABLED:
+            raise CommandError("The demo needs SANDBOXES_ENABLED=true.")
+        connection, _ = ErpConnection.objects.update_or_create(name="demo-b1", defaults={
+            "kind": "sap_b1", "base_url": f"http://127.0.0.1:{sap_port}/b1s/v1", "company_db": "SBODEMOGB",
+            "username": "manager", "password_env": "DEMO_SAP_B1_PASSWORD", "verify_tls": False})
+        account, _ = EspAccount.objects.update_or_create(name="demo-dotdigital", defaults={
+            "kind": "dotdigital", "region": "r1", "base_url": f"http://127.0.0.1:{dotdigital_port}/r1",
+            "api_user": "apiuser-demo@apiconnector.com", "password_env": "DEMO_DOTDIGITAL_PASSWORD"})
+        created = mappings_install_defaults(destination=account)
+        Flow.objects.update_or_create(name="demo-customers", defaults={
+            "connection": connection, "destination": account, "entity": "customers"})
+        schedules_install_defaults()
+        user_model = get_user_model()
+        if not user_model.objects.filter(username="admin").exists():
+            user_model.objects.create_superuser("admin", "admin@example.com", "admin")
+        self.stdout.write(self.style.SUCCESS(
+            f"demo configured: connection {connection.name}, destination {account.name} "
+            f"({created} mappings added), flow demo-customers, user admin / admin"))

@@ -1,0 +1,69 @@
+"""manage.py sync: pull, plan and push in the foreground, with a progress bar."""
+from __future__ import annotations
+
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Count
+from tqdm import tqdm
+
+from exceptions.services import open_exceptions
+from syncapp.models import Flow, OutboxItem, OutboxStatus
+from syncapp.planning import FLOW_SOURCE_ENTITY
+from syncapp.services import connection_pull, flow_push
+
+
+class Command(BaseCommand):
+    help = "Pull changes from the ERP and push them to the destinations until the outbox is drained."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--flow", action="append", dest="flows", metavar="NAME",
+                            help="Only this flow (repeatable). Default: every enabled flow.")
+        parser.add_argument("--once", action="store_true",
+                            help="One pass: pull once, push everything ready, then stop.")
+        parser.add_argument("--interval", type=float, default=60.0,
+                            help="Seconds between passes when running continuously.")
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args, flows=None, once=False, interval=60.0, no_progress=False, **options):
+        queryset = Flow.objects.select_related("connection", "destination")
+        if flows:
+            selected = list(queryset.filter(name__in=flows))
+            missing = set(flows) - {f.name for f in selected}
+            if missing:
+                raise CommandError(f"Unknown flow(s): {', '.join(sorted(missing))}")
+        else:
+            selected = list(queryset.filter(enabled=True))
+        if not selected:
+            raise CommandError("No flow to run. Create one in the admin or with apply_config.")
+        while True:
+            self._pass(selected, progress=not no_progress)
+            if once:
+                return
+            time.sleep(interval)
+
+    def _pass(self, flows: list[Flow], *, progress: bool) -> None:
+        sources = {(flow.connection, FLOW_SOURCE_ENTITY[flow.entity]) for flow in flows}
+        for connection, entity in sorted(sources, key=lambda s: (s[0].name, s[1])):
+            with tqdm(desc=f"pull {connection.name} {entity}", unit="rec", disable=not progress) as bar:
+                run = connection_pull(connection=connection, entity=entity, progress=bar.update)
+            self.stdout.write(
+                f"pull {connection.name}: read {run.records_read}, changed {run.records_changed}, "
+                f"queued {run.records_planned}, unchanged {run.records_unchanged}, "
+                f"exceptions {run.records_failed}" + (f", stopped: {run.error}" if run.error else ""))
+        for flow in flows:
+            pending = OutboxItem.objects.filter(flow=flow, status=OutboxStatus.PENDING).count()
+            with tqdm(total=pending, desc=f"push {flow.name}", unit="rec", disable=not progress) as bar:
+                run = flow_push(flow=flow, progress=lambda s: bar.update(s.claimed))
+            self.stdout.write(
+                f"push {flow.name}: accepted {run.records_accepted}, failed {run.records_failed}, "
+                f"retrying later {run.records_retried}, API calls {run.api_calls}")
+        self._summary(flows)
+
+    def _summary(self, flows: list[Flow]) -> None:
+        states = dict(OutboxItem.objects.filter(flow__in=flows).values_list("status").annotate(n=Count("id")))
+        waiting = states.get(OutboxStatus.PENDING, 0)
+        opened = open_exceptions().filter(flow__in=flows).count()
+        self.stdout.write(self.style.SUCCESS(
+            f"summary: {states.get(OutboxStatus.ACCEPTED, 0)} accepted, {waiting} waiting to retry, "
+            f"{states.get(OutboxStatus.HELD, 0)} held, {opened} open exceptions"))

@@ -1,0 +1,158 @@
+"""Plan: turn changed mirror records into destination payloads in the outbox.
+
+For one flow and a set of record keys: choose who is eligible, settle duplicate
+emails by the flow's policy, check the email, map the fields, and queue only payloads
+whose hash differs from what the destination last accepted. Every record that cannot
+be sent becomes (or stays) a visible exception; none is dropped.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+
+from erp.models import BusinessPartner
+from esp.mapping import compile_mappings, mappings_for
+from exceptions.conflicts import conflict_dissolve, conflict_record, conflicts_involving
+from exceptions.models import DuplicateEmailConflict, Stage
+from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
+
+from .duplicates import group_decide
+from .models import DuplicateEmailPolicy, OutboxStatus, Priority
+from .outbox import PlannedRecord, outbox_enqueue, outbox_set_status
+
+_email_validator = EmailValidator()
+
+# Which mirror entity feeds which flow entity.
+FLOW_SOURCE_ENTITY = {"customers": "business_partners"}
+
+
+@dataclass
+class PlanResult:
+    queued: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _eligible_types(flow) -> list[str]:
+    return ["customer", "lead"] if flow.include_leads else ["customer"]
+
+
+def _email_problem(partner: BusinessPartner) -> str | None:
+    email = partner.email.strip()
+    if not email:
+        return "missing_email"
+    try:
+        _email_validator(email)
+    except ValidationError:
+        return "invalid_email"
+    return None
+
+
+def _duplicate_groups(flow, partners: dict[str, BusinessPartner]) -> tuple[dict[str, list], list[str]]:
+    """Groups (by email) of two or more eligible partners touching these keys, and the
+    keys of partners released from a conflict that no longer exists."""
+    types = _eligible_types(flow)
+    emails = {p.email_normalised for p in partners.values() if p.email_normalised and p.card_type in types}
+    groups: dict[str, list] = defaultdict(list)
+    if emails:
+        for member in BusinessPartner.objects.filter(
+                connection_id=flow.connection_id, email_normalised__in=list(emails), card_type__in=types):
+            groups[member.email_normalised].append(member)
+    released: list[str] = []
+    for conflict in conflicts_involving(connection=flow.connection, card_codes=partners):
+        if len(groups.get(conflict.email_normalised, ())) >= 2:
+            continue
+        still = BusinessPartner.objects.filter(
+            connection_id=flow.connection_id, email_normalised=conflict.email_normalised, card_type__in=types)
+        members = list(still)
+        if len(members) >= 2:
+            groups[conflict.email_normalised] = members
+        else:
+            conflict_dissolve(conflict=conflict)
+            released.extend(m.card_code for m in members if m.card_code not in partners)
+    return {email: members for email, members in groups.items() if len(members) >= 2}, released
+
+
+def flow_plan(*, flow, record_keys: list[str], force: bool = False,
+              priority: int = Priority.ROUTINE) -> PlanResult:
+    """Plan the given keys of one flow. Safe to repeat: unchanged records cost nothing."""
+    entity = flow.entity
+    result = PlanResult()
+    partners = {p.card_code: p for p in BusinessPartner.objects.filter(
+        connection_id=flow.connection_id, card_code__in=list(record_keys)).defer("raw")}
+    groups, released = _duplicate_groups(flow, partners)
+    if released:
+        partners.update({p.card_code: p for p in BusinessPartner.objects.filter(
+            connection_id=flow.connection_id, card_code__in=released).defer("raw")})
+
+    types = _eligible_types(flow)
+    carried: dict[str, list[str]] = {}
+    for email, members in groups.items():
+        for member in members:
+            partners.setdefault(member.card_code, member)
+        conflict = DuplicateEmailConflict.objects.filter(
+            connection_id=flow.connection_id, email_normalised=email).first()
+        held = flow.duplicate_policy == DuplicateEmailPolicy.REJECT_ALL
+        if conflict is None or sorted(conflict.card_codes) != sorted(m.card_code for m in members):
+            conflict = conflict_record(connection=flow.connection, email_normalised=email,
+                                       card_codes=[m.card_code for m in members], held=held)
+        decision = group_decide(policy=flow.duplicate_policy, partners=members, conflict=conflict)
+        carried.update(decision.send)
+        result.held.extend(decision.hold)
+        result.skipped.extend(decision.skip)
+    in_groups = set(result.held) | set(result.skipped)
+
+    mappings = mappings_for(destination=flow.destination, entity=entity)
+    mapping = compile_mappings(mappings)
+    card_code_targets = [m.target_field for m in mappings if m.source_field == "card_code"]
+    planned: list[PlannedRecord] = []
+    for key, partner in partners.items():
+        if key in in_groups:
+            continue
+        if partner.card_type not in types:
+            result.skipped.append(key)
+            continue
+        reason = _email_problem(partner)
+        if reason:
+            _raise(flow, partner, Stage.PLAN, reason, detail=f"Email as held in the ERP: {partner.email!r}")
+            result.failed.append(key)
+            continue
+        mapped = mapping.apply(partner)
+        if key in carried and len(carried[key]) > 1:
+            # One contact carrying every CardCode of the group (the merge policy).
+            mapped.fields.update({target: ",".join(carried[key]) for target in card_code_targets})
+        if mapped.problems:
+            first = mapped.problems[0]
+            _raise(flow, partner, Stage.PLAN, first.reason_code,
+                   message="; ".join(p.message for p in mapped.problems))
+            result.failed.append(key)
+            continue
+        planned.append(PlannedRecord(key=key, identifier=partner.email.strip(), payload=mapped.fields))
+
+    enqueued = outbox_enqueue(flow=flow, records=planned, priority=priority, force=force)
+    result.queued, result.unchanged = enqueued.queued, enqueued.unchanged
+    exceptions_resolve(flow=flow, entity=entity, record_keys=result.unchanged)
+    exceptions_mark_retrying(flow=flow, entity=entity, record_keys=result.queued)
+    for key in result.held:
+        email = partners[key].email_normalised
+        others = [k for k in result.held if k != key and partners[k].email_normalised == email]
+        _raise(flow, partners[key], Stage.PLAN, "duplicate_email",
+               detail=f"Email shared with Business Partner(s): {', '.join(others)}")
+    outbox_set_status(flow=flow, record_keys=result.held, status=OutboxStatus.HELD)
+    outbox_set_status(flow=flow, record_keys=result.skipped, status=OutboxStatus.SKIPPED)
+    exceptions_resolve(flow=flow, entity=entity, record_keys=result.skipped)
+    return result
+
+
+def _raise(flow, partner: BusinessPartner, stage: str, reason_code: str, *, message: str = "",
+           detail: str = "") -> None:
+    exception_raise(
+        connection=flow.connection, flow=flow, entity=flow.entity, record_key=partner.card_code,
+        stage=stage, reason_code=reason_code, message=message, detail=detail,
+        source_payload=partner.raw or None,
+    )

@@ -1,0 +1,128 @@
+"""Push: drain one flow's outbox to its destination in batches at the vendor's maximum.
+
+Each claimed row ends as accepted (hash and remote id kept), failed (a permanent
+exception) or pending again with backoff (a transient failure); after
+SYNC_MAX_ATTEMPTS transient failures it becomes an exception too. Exceptions are
+written after the outbox transaction, so a failing write can never roll them back.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from esp.mapping import field_specs, mappings_for
+from esp.registry import destination_adapter_for
+from exceptions.models import Stage
+from exceptions.services import exception_raise, exceptions_resolve
+from syncapp.adapters import PushItem, PushResult, TransportError
+
+from .outbox import backoff_delay, outbox_claim, outbox_complete
+from .ratelimit import throttle_for
+
+log = logging.getLogger(__name__)
+
+# Failure categories an adapter may name; anything else is a plain rejection.
+_CATEGORIES = {"invalid_email", "contact_suppressed", "authentication_failed"}
+
+
+@dataclass
+class PushStats:
+    claimed: int = 0
+    accepted: int = 0
+    failed: int = 0
+    retried: int = 0
+    calls: int = 0
+
+
+def adapter_for_flow(flow):
+    from esp.registry import destination_adapter_class
+
+    account = flow.destination
+    limits = destination_adapter_class(account.kind).limits
+    rate = account.calls_per_minute or limits.calls_per_minute
+    return destination_adapter_for(account, throttle_for(account, rate))
+
+
+_fields_ensured: set[tuple] = set()
+
+
+def _ensure_fields(flow, adapter) -> None:
+    """Create missing destination fields once per process and mapping set."""
+    specs = field_specs(mappings_for(destination=flow.destination, entity=flow.entity))
+    marker = (flow.destination_id, flow.entity, tuple(sorted((s.name, s.type) for s in specs)))
+    if marker in _fields_ensured:
+        return
+    adapter.ensure_fields(flow.entity, specs)
+    _fields_ensured.add(marker)
+
+
+def flow_push_batch(*, flow, adapter=None, limit: int | None = None) -> PushStats:
+    """Claim one batch of ready rows and send it. Returns what happened to it."""
+    adapter = adapter or adapter_for_flow(flow)
+    stats = PushStats()
+    rows = outbox_claim(flow=flow, limit=limit or adapter.limits.batch_size)
+    stats.claimed = len(rows)
+    if not rows:
+        return stats
+    calls_before = getattr(adapter, "calls", 0)
+    items = [PushItem(key=row.record_key, identifier=row.identifier, fields=row.payload) for row in rows]
+    try:
+        _ensure_fields(flow, adapter)
+        results = adapter.push(flow.entity, items)
+    except TransportError as error:
+        results = [PushResult(key=row.record_key, outcome="permanent" if error.permanent else "transient",
+                              reason_code=error.reason_code, message=error.message,
+                              response=error.response) for row in rows]
+        if error.permanent:
+            log.warning("Push to %s failed for the whole batch: %s", flow.destination, error.message)
+        retry_after = error.retry_after
+    else:
+        retry_after = None
+    stats.calls = getattr(adapter, "calls", 0) - calls_before
+    _record_outcomes(flow, rows, results, retry_after, stats)
+    return stats
+
+
+def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: PushStats) -> None:
+    by_key = {result.key: result for result in results}
+    accepted, failed, retry, exhausted = [], [], [], []
+    problems: list[tuple] = []
+    for row in rows:
+        result = by_key.get(row.record_key) or PushResult(
+            key=row.record_key, outcome="transient", message="The destination gave no answer for this record.")
+        if result.outcome == "accepted":
+            accepted.append((row, result.remote_id or ""))
+        elif result.outcome == "permanent":
+            failed.append(row)
+            problems.append((row, result, _permanent_reason(result)))
+        elif row.attempts + 1 >= settings.SYNC_MAX_ATTEMPTS:
+            failed.append(row)
+            exhausted.append(row)
+            problems.append((row, result, "destination_unreachable"))
+        else:
+            row.last_error = result.message
+            retry.append((row, backoff_delay(row.attempts + 1, retry_after)))
+    outbox_complete(accepted=accepted, failed=failed, retry=retry)
+    stats.accepted, stats.failed, stats.retried = len(accepted), len(failed), len(retry)
+
+    exceptions_resolve(flow=flow, entity=flow.entity, record_keys=[row.record_key for row, _ in accepted])
+    for row, result, reason_code in problems:
+        exception_raise(
+            connection=flow.connection, flow=flow, entity=flow.entity, record_key=row.record_key,
+            stage=Stage.PUSH, reason_code=reason_code, destination_code=result.reason_code or "",
+            message=result.message if reason_code == "destination_rejected" and result.message else "",
+            detail=f"{flow.destination.kind} answered: {result.reason_code or 'no code'} {result.message}".strip(),
+            last_request=result.request if result.request is not None else {"identifier": row.identifier,
+                                                                              "fields": row.payload},
+            last_response=result.response,
+        )
+
+
+def _permanent_reason(result: PushResult) -> str:
+    if result.category in _CATEGORIES:
+        return result.category
+    if result.reason_code == "authentication_failed":  # AuthenticationFailed for the whole batch
+        return "authentication_failed"
+    return "destination_rejected"

@@ -1,0 +1,179 @@
+"""Engine services: pull (ingest + plan), push runs, retries and re-plans.
+
+Each pulled page is stored, planned for every flow reading it, and its cursor saved in
+one transaction: a crash re-reads the page, never skips it. Views, commands, admin
+actions and tasks call these; none holds engine rules of its own.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from erp.ingest import INGESTERS
+from erp.models import ErpConnection
+from erp.registry import source_adapter_for
+from exceptions.models import Stage
+from exceptions.services import exception_raise, exceptions_resolve
+from syncapp.adapters import AuthenticationFailed, SourceRecord, TransportError
+
+from .models import Flow, Priority, SourceCursor, SyncRun
+from .outbox import outbox_reclaim_stale
+from .planning import FLOW_SOURCE_ENTITY, flow_plan
+from .pushing import PushStats, adapter_for_flow, flow_push_batch
+
+log = logging.getLogger(__name__)
+
+
+def flows_reading(*, connection, source_entity: str) -> list[Flow]:
+    return [flow for flow in Flow.objects.filter(connection=connection, enabled=True)
+            .select_related("connection", "destination")
+            if FLOW_SOURCE_ENTITY.get(flow.entity) == source_entity]
+
+
+def _finish(run: SyncRun, *, error: str = "", failed: bool = False) -> SyncRun:
+    run.finished_at = timezone.now()
+    run.error = error[:5000]
+    if failed:
+        run.status = SyncRun.Status.FAILED
+    elif run.records_failed:
+        run.status = SyncRun.Status.PARTIAL
+    else:
+        run.status = SyncRun.Status.SUCCEEDED
+    run.save()
+    return run
+
+
+def _record_unreadable(connection, entity: str, records: list[SourceRecord]) -> None:
+    for record in records:
+        exception_raise(
+            connection=connection, entity=entity, record_key=record.key or "(no key)", stage=Stage.INGEST,
+            reason_code="unreadable_record", detail=record.error or "", source_payload=record.raw,
+            message=f"The ERP record could not be read: {record.error}" if record.error else "",
+        )
+
+
+def connection_pull(*, connection: ErpConnection, entity: str = "business_partners", adapter=None,
+                    progress: Callable[[int], None] | None = None) -> SyncRun:
+    """Read what changed since the cursor, page by page: store, plan, advance cursor."""
+    run = SyncRun.objects.create(kind=SyncRun.Kind.PULL, connection=connection)
+    adapter = adapter or source_adapter_for(connection)
+    flows = flows_reading(connection=connection, source_entity=entity)
+    ingest = INGESTERS[entity]
+    cursor, _ = SourceCursor.objects.get_or_create(connection=connection, entity=entity)
+    try:
+        for batch in adapter.read_changes(entity, cursor.value):
+            with transaction.atomic():
+                stored = ingest(connection=connection, records=batch.records)
+                for flow in flows:
+                    planned = flow_plan(flow=flow, record_keys=stored.changed_keys)
+                    run.records_planned += len(planned.queued)
+                    run.records_unchanged += len(planned.unchanged)
+                    run.records_failed += len(planned.failed) + len(planned.held)
+                cursor.value = batch.cursor
+                cursor.save(update_fields=["value", "updated_at"])
+            # Outside the page's transaction: ingest problems must survive any rollback.
+            _record_unreadable(connection, entity, stored.unreadable)
+            exceptions_resolve(connection=connection, entity=entity, record_keys=stored.readable_keys,
+                               stages=[Stage.INGEST])
+            run.records_read += len(batch.records)
+            run.records_changed += len(stored.changed_keys)
+            run.records_failed += len(stored.unreadable)
+            if progress:
+                progress(len(batch.records))
+    except AuthenticationFailed as error:
+        exception_raise(connection=connection, entity=entity, record_key="(connection)", stage=Stage.INGEST,
+                        reason_code="authentication_failed", detail=error.message)
+        return _finish(run, error=error.message, failed=True)
+    except TransportError as error:
+        log.warning("Pull from %s stopped: %s", connection, error.message)
+        return _finish(run, error=error.message, failed=True)
+    return _finish(run)
+
+
+def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None,
+              progress: Callable[[PushStats], None] | None = None) -> SyncRun:
+    """Send every ready row of one flow (or `max_batches` batches) and record the run."""
+    run = SyncRun.objects.create(kind=SyncRun.Kind.PUSH, flow=flow)
+    outbox_reclaim_stale(flow=flow)
+    adapter = adapter or adapter_for_flow(flow)
+    batches = 0
+    try:
+        while max_batches is None or batches < max_batches:
+            stats = flow_push_batch(flow=flow, adapter=adapter)
+            if not stats.claimed:
+                break
+            batches += 1
+            run.records_accepted += stats.accepted
+            run.records_failed += stats.failed
+            run.records_retried += stats.retried
+            run.api_calls += stats.calls
+            if progress:
+                progress(stats)
+    except Exception as error:  # the run row must say what stopped it; the rows stay claimed and are reclaimed
+        _finish(run, error=f"{type(error).__name__}: {error}", failed=True)
+        raise
+    return _finish(run)
+
+
+def records_replan(*, flow: Flow, record_keys: Iterable[str], force: bool = False,
+                   priority: int = Priority.ROUTINE):
+    with transaction.atomic():
+        return flow_plan(flow=flow, record_keys=list(record_keys), force=force, priority=priority)
+
+
+def records_replan_for_connection(*, connection, record_keys: Iterable[str]) -> None:
+    keys = list(record_keys)
+    for flow in Flow.objects.filter(connection=connection, enabled=True).select_related("connection", "destination"):
+        flow_plan(flow=flow, record_keys=keys)
+    _wake_pushers(connection=connection)
+
+
+def records_refresh(*, connection, entity: str, record_keys: Iterable[str], adapter=None) -> list[str]:
+    """Re-read records from the ERP now, so a fix made there is used at once."""
+    adapter = adapter or source_adapter_for(connection)
+    records = []
+    for key in record_keys:
+        try:
+            record = adapter.read_one(entity, key)
+        except TransportError as error:
+            log.info("Could not re-read %s from %s: %s", key, connection, error.message)
+            continue
+        if record is not None:
+            records.append(record)
+    stored = INGESTERS[entity](connection=connection, records=records)
+    _record_unreadable(connection, entity, stored.unreadable)
+    exceptions_resolve(connection=connection, entity=entity, record_keys=stored.readable_keys,
+                       stages=[Stage.INGEST])
+    return stored.readable_keys
+
+
+def records_retry(*, connection_id: int, flow_id: int | None, entity: str, record_keys: list[str],
+                  source_adapter=None) -> None:
+    """A person pressed Retry: re-read from the ERP, re-plan (even an unchanged payload
+    that failed before) at top priority, and wake the pushers."""
+    connection = ErpConnection.objects.get(pk=connection_id)
+    source_entity = FLOW_SOURCE_ENTITY.get(entity, entity)
+    records_refresh(connection=connection, entity=source_entity, record_keys=record_keys,
+                    adapter=source_adapter)
+    flows = (Flow.objects.filter(pk=flow_id) if flow_id
+             else Flow.objects.filter(connection=connection, enabled=True)).select_related("connection", "destination")
+    for flow in flows:
+        records_replan(flow=flow, record_keys=record_keys, force=True, priority=Priority.URGENT)
+    _wake_pushers(connection=connection)
+
+
+def _wake_pushers(*, connection) -> None:
+    from .tasks import flow_push_task
+
+    for flow_id in Flow.objects.filter(connection=connection, enabled=True).values_list("id", flat=True):
+        transaction.on_commit(lambda flow_id=flow_id: _enqueue(flow_push_task, flow_id))
+
+
+def _enqueue(task, *args) -> None:
+    try:
+        task.delay(*args)
+    except Exception as error:  # the broker is down: the periodic sweep picks the rows up later
+        log.warning("Could not enqueue %s: %s", task.name, error)

@@ -1,0 +1,44 @@
+"""Celery tasks: thin. Each takes ids, loads, calls one service. The outbox is the
+queue of record, so a lost task message loses nothing: the sweep finds the rows."""
+from __future__ import annotations
+
+from celery import shared_task
+
+from erp.models import ErpConnection
+
+from .models import Flow
+from .outbox import flows_with_ready_work, outbox_reclaim_stale
+
+
+@shared_task(name="syncapp.connection_pull_task", ignore_result=True)
+def connection_pull_task(connection_id: int, entity: str = "business_partners") -> None:
+    """Pull one connection's changes, then wake the pushers of flows with work."""
+    from .services import connection_pull, flows_reading
+
+    connection = ErpConnection.objects.get(pk=connection_id)
+    connection_pull(connection=connection, entity=entity)
+    flows = flows_reading(connection=connection, source_entity=entity)
+    for flow_id in flows_with_ready_work(flows):
+        flow_push_task.delay(flow_id)
+
+
+@shared_task(name="syncapp.flow_push_task", ignore_result=True)
+def flow_push_task(flow_id: int, max_batches: int = 20) -> None:
+    """Send a bounded number of batches; re-enqueue itself while work remains."""
+    from .services import flow_push
+
+    flow = Flow.objects.select_related("connection", "destination").get(pk=flow_id)
+    if not flow.enabled:
+        return
+    flow_push(flow=flow, max_batches=max_batches)
+    if flow_id in flows_with_ready_work([flow]):
+        flow_push_task.delay(flow_id)
+
+
+@shared_task(name="syncapp.outbox_sweep_task", ignore_result=True)
+def outbox_sweep_task() -> None:
+    """Periodic safety net: reclaim rows of dead workers, wake flows with ready rows
+    (backoff expired, or a task message was lost)."""
+    outbox_reclaim_stale()
+    for flow_id in flows_with_ready_work():
+        flow_push_task.delay(flow_id)

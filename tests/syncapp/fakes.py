@@ -1,0 +1,82 @@
+"""Fakes at the one seam the engine has: the adapter interface."""
+from __future__ import annotations
+
+from syncapp.adapters import DestinationLimits, PushResult, SourceBatch, SourceRecord, TransportError
+
+
+def bp_record(code: str, *, email: str | None = None, name: str = "", card_type: str = "customer",
+              updated: str = "2026-11-01T10:00:00+00:00", udfs: dict | None = None) -> SourceRecord:
+    email = f"{code.lower()}@example.com" if email is None else email
+    data = {
+        "card_code": code, "card_name": name or f"Customer {code}", "card_type": card_type, "email": email,
+        "email_normalised": email.strip().lower(), "phone1": "", "phone2": "", "cellular": "",
+        "group_code": 100, "currency": "GBP", "valid": True, "frozen": False, "addresses": [],
+        "udfs": udfs or {}, "source_updated_at": updated,
+    }
+    return SourceRecord(entity="business_partners", key=code, version=updated, data=data,
+                        raw={"CardCode": code, "EmailAddress": email})
+
+
+class FakeSource:
+    """Serves fixed pages; `fail_after` raises a transient error after that many pages."""
+
+    def __init__(self, pages: list[list[SourceRecord]], fail_after: int | None = None):
+        self.pages, self.fail_after = pages, fail_after
+        self.cursors_seen: list = []
+
+    def read_changes(self, entity, cursor):
+        self.cursors_seen.append(cursor)
+        # Resume only a cursor this source wrote; a new FakeSource is "new changes".
+        start = cursor["page"] if cursor and cursor.get("source") == id(self) else 0
+        for index in range(start, len(self.pages)):
+            if self.fail_after is not None and index >= self.fail_after:
+                raise TransportError("connection reset", permanent=False)
+            yield SourceBatch(records=self.pages[index], cursor={"page": index + 1, "source": id(self)})
+
+    def read_one(self, entity, key):
+        for page in self.pages:
+            for record in page:
+                if record.key == key:
+                    return record
+        return None
+
+
+class FakeDestination:
+    """Keeps contacts by identifier (so repeats overwrite, as the real ones do) and can
+    fail chosen keys permanently or transiently."""
+
+    limits = DestinationLimits(batch_size=100, calls_per_minute=6000)
+
+    def __init__(self, *, batch_size: int = 100):
+        self.limits = DestinationLimits(batch_size=batch_size, calls_per_minute=6000)
+        self.contacts: dict[str, dict] = {}
+        self.pushed_keys: list[str] = []
+        self.reject: dict[str, str] = {}
+        self.transient: set[str] = set()
+        self.fail_whole_call: TransportError | None = None
+        self.calls = 0
+        self.fields_ensured: list = []
+
+    def ensure_fields(self, entity, specs):
+        self.fields_ensured.append([s.name for s in specs])
+        return []
+
+    def push(self, entity, items):
+        self.calls += 1
+        if self.fail_whole_call:
+            raise self.fail_whole_call
+        results = []
+        for item in items:
+            if item.key in self.reject:
+                results.append(PushResult(key=item.key, outcome="permanent", reason_code=self.reject[item.key],
+                                          message="refused"))
+            elif item.key in self.transient:
+                results.append(PushResult(key=item.key, outcome="transient", message="try later"))
+            else:
+                self.contacts[item.identifier.lower()] = dict(item.fields)
+                self.pushed_keys.append(item.key)
+                results.append(PushResult(key=item.key, outcome="accepted", remote_id=f"id-{item.key}"))
+        return results
+
+    def read_back(self, entity, identifiers):
+        return {i: self.contacts[i.lower()] for i in identifiers if i.lower() in self.contacts}

@@ -1,0 +1,133 @@
+"""The outbox as the queue of record: claims, crashes, retries, backoff."""
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection as db_connection
+from django.utils import timezone
+
+from exceptions.models import SyncException
+from syncapp.adapters import TransportError
+from syncapp.models import OutboxItem, OutboxStatus, Priority, SourceCursor
+from syncapp.outbox import outbox_claim, outbox_reclaim_stale
+from syncapp.pushing import flow_push_batch
+from syncapp.services import connection_pull, flow_push, records_replan
+from tests.syncapp.fakes import FakeDestination, FakeSource, bp_record
+
+
+def load(flow, count: int, prefix: str = "C"):
+    records = [bp_record(f"{prefix}{i:04d}") for i in range(count)]
+    connection_pull(connection=flow.connection, adapter=FakeSource([records]))
+
+
+@pytest.mark.django_db
+def test_the_cursor_advances_only_past_pages_that_were_stored(flow):
+    pages = [[bp_record("C001")], [bp_record("C002")], [bp_record("C003")]]
+    source = FakeSource(pages, fail_after=2)
+    run = connection_pull(connection=flow.connection, adapter=source)
+    assert run.status == "failed" and "connection reset" in run.error
+    assert SourceCursor.objects.get().value["page"] == 2
+    assert OutboxItem.objects.count() == 2
+    source.fail_after = None
+    connection_pull(connection=flow.connection, adapter=source)
+    assert source.cursors_seen[-1]["page"] == 2  # resumed, not restarted
+    assert OutboxItem.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_a_worker_killed_mid_push_loses_nothing_and_duplicates_nothing(flow):
+    load(flow, 30)
+    claimed = outbox_claim(flow=flow, limit=10)  # this worker dies here, before sending
+    assert len(claimed) == 10
+    destination = FakeDestination(batch_size=100)
+    flow_push(flow=flow, adapter=destination)  # the claim is not stale yet: the others go
+    assert len(destination.pushed_keys) == 20
+    OutboxItem.objects.filter(status=OutboxStatus.IN_FLIGHT).update(
+        claimed_at=timezone.now() - timedelta(hours=1))
+    flow_push(flow=flow, adapter=destination)  # reclaims the dead worker's rows
+    assert sorted(destination.pushed_keys) == sorted(f"C{i:04d}" for i in range(30))
+    assert len(destination.pushed_keys) == 30  # each record exactly once
+    assert not OutboxItem.objects.exclude(status=OutboxStatus.ACCEPTED).exists()
+
+
+@pytest.mark.django_db
+def test_a_record_changed_while_in_flight_is_sent_again_with_its_new_state(flow):
+    load(flow, 1)
+    rows = outbox_claim(flow=flow, limit=10)
+    connection_pull(connection=flow.connection,
+                    adapter=FakeSource([[bp_record("C0000", name="Renamed", updated="2026-11-09T00:00:00+00:00")]]))
+    from syncapp.outbox import outbox_complete
+    outbox_complete(accepted=[(rows[0], "id-1")], failed=[], retry=[])
+    row = OutboxItem.objects.get()
+    assert row.status == OutboxStatus.PENDING and row.accepted_hash != row.payload_hash
+    destination = FakeDestination()
+    flow_push(flow=flow, adapter=destination)
+    assert destination.contacts["c0000@example.com"]["FULLNAME"] == "Renamed"
+
+
+@pytest.mark.django_db
+def test_one_broken_record_does_not_stop_its_batch(flow):
+    load(flow, 5)
+    destination = FakeDestination()
+    destination.reject["C0002"] = "invalidData"
+    stats = flow_push_batch(flow=flow, adapter=destination)
+    assert (stats.accepted, stats.failed) == (4, 1)
+
+
+@pytest.mark.django_db
+def test_transient_failures_back_off_then_become_an_exception(flow, settings):
+    settings.SYNC_MAX_ATTEMPTS = 3
+    load(flow, 1)
+    destination = FakeDestination()
+    destination.fail_whole_call = TransportError("503 Service Unavailable", permanent=False, retry_after=120)
+    for attempt in range(3):
+        flow_push(flow=flow, adapter=destination)
+        row = OutboxItem.objects.get()
+        if attempt < 2:
+            assert row.status == OutboxStatus.PENDING
+            assert row.not_before >= timezone.now() + timedelta(seconds=100)  # honours Retry-After
+            OutboxItem.objects.update(not_before=None)
+    assert row.status == OutboxStatus.FAILED
+    exc = SyncException.objects.get()
+    assert exc.reason_code == "destination_unreachable" and exc.owner_team == "integration"
+
+
+@pytest.mark.django_db
+def test_urgent_rows_are_claimed_before_routine_ones(flow):
+    load(flow, 5)
+    records_replan(flow=flow, record_keys=["C0004"], force=True, priority=Priority.URGENT)
+    assert [row.record_key for row in outbox_claim(flow=flow, limit=2)][0] == "C0004"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_never_claim_the_same_row(postgres_only, flow):
+    load(flow, 200)
+    claims: list[list[str]] = []
+    barrier = threading.Barrier(4)
+
+    def worker():
+        try:
+            barrier.wait()
+            mine = []
+            while rows := outbox_claim(flow=flow, limit=7):
+                mine.extend(row.record_key for row in rows)
+            claims.append(mine)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [key for mine in claims for key in mine]
+    assert len(every) == 200 and len(set(every)) == 200
+    assert sum(1 for mine in claims if mine) > 1  # the work really was shared
+
+
+@pytest.mark.django_db
+def test_reclaim_leaves_fresh_claims_alone(flow):
+    load(flow, 3)
+    outbox_claim(flow=flow, limit=3)
+    assert outbox_reclaim_stale(flow=flow) == 0
+    assert outbox_reclaim_stale(flow=flow, older_than=timedelta(0)) == 3
