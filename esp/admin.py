@@ -1,0 +1,121 @@
+"""Admin for destination accounts and their field mappings.
+
+Accounts show no secret: `password_env` is only the name of an environment variable.
+Mapping edits go through `mapping_validate`, so a mapping the engine could not run is
+refused at the form, next to the field at fault.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from esp.default_mappings import mappings_install_defaults
+from esp.mapping import mapping_validate
+from esp.models import EspAccount, FieldMapping
+from esp.transforms import TRANSFORMS, transform_choices
+
+_SOURCE_HELP = (
+    "A Business Partner field (card_code, card_name, email, cellular, group_code, ...), "
+    "a user-defined field (U_LoyaltyTier) or an address part (bill_to.city, "
+    "ship_to.zip_code, bill_to.country, ...)."
+)
+_ARG_HELP = "JSON. " + " ".join(
+    f"{t.label}: {t.help_text}" for t in TRANSFORMS.values() if t.takes_arg
+)
+
+
+@admin.register(EspAccount)
+class EspAccountAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "region", "calls_per_minute")
+    list_filter = ("kind", "region")
+    search_fields = ("name", "api_user")
+    readonly_fields = ("created_at", "updated_at")
+    formfield_overrides: ClassVar[dict[Any, dict[str, Any]]] = {
+        models.URLField: {"assume_scheme": "https"}
+    }
+    actions = ("install_default_mappings",)
+
+    @admin.action(description="Add the default customer mappings they lack")
+    def install_default_mappings(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for account in queryset:
+            created = mappings_install_defaults(destination=account, entity="customers")
+            self.message_user(
+                request, f"{account}: {created} mapping(s) added.", level=messages.SUCCESS
+            )
+
+
+class FieldMappingForm(forms.ModelForm):
+    """Refuses what `mapping_validate` refuses, each problem on its own field."""
+
+    transform = forms.ChoiceField(choices=transform_choices, initial="none")
+
+    class Meta:
+        model = FieldMapping
+        fields = (
+            "destination",
+            "entity",
+            "source_field",
+            "transform",
+            "transform_arg",
+            "target_field",
+            "target_type",
+            "required",
+            "enabled",
+            "position",
+        )
+        help_texts: ClassVar[dict[str, str]] = {
+            "source_field": _SOURCE_HELP,
+            "transform_arg": _ARG_HELP,
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        candidate = FieldMapping(
+            pk=self.instance.pk,
+            **{name: cleaned.get(name) for name in self._meta.fields if name != "destination"},
+        )
+        if cleaned.get("destination") is not None:
+            candidate.destination = cleaned["destination"]
+        for name, problem in mapping_validate(mapping=candidate).items():
+            if name in self.errors:
+                continue  # the field's own error says more than a check on a missing value
+            self.add_error(name if name in self.fields else None, problem)
+        return cleaned
+
+
+class TransformFilter(admin.SimpleListFilter):
+    title = "transform"
+    parameter_name = "transform"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return transform_choices()
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(transform=self.value()) if self.value() else queryset
+
+
+@admin.register(FieldMapping)
+class FieldMappingAdmin(admin.ModelAdmin):
+    form = FieldMappingForm
+    list_display = (
+        "target_field",
+        "destination",
+        "entity",
+        "source_field",
+        "transform",
+        "target_type",
+        "required",
+        "enabled",
+        "position",
+    )
+    list_editable = ("required", "enabled", "position")
+    list_filter = ("destination", "entity", TransformFilter, "target_type", "enabled")
+    list_select_related = ("destination",)
+    search_fields = ("source_field", "target_field")
+    ordering = ("destination__name", "entity", "position", "id")

@@ -1,0 +1,82 @@
+"""The mappings a new dotdigital account starts with, for a UK retailer on SAP Business One.
+
+Target names keep to what dotdigital accepts for contact data fields: at most 20
+characters of letters, digits and underscores. The email address is not mapped: it is
+the contact's identifier, not a data field.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from typing import Any
+
+from django.db import transaction
+
+from esp.models import EspAccount, FieldMapping
+
+String = FieldMapping.FieldType.STRING
+Numeric = FieldMapping.FieldType.NUMERIC
+Date = FieldMapping.FieldType.DATE
+Boolean = FieldMapping.FieldType.BOOLEAN
+
+DEFAULT_CUSTOMER_MAPPINGS: tuple[dict[str, Any], ...] = (
+    {"source_field": "card_code", "target_field": "CARDCODE", "required": True},
+    {"source_field": "card_name", "target_field": "FULLNAME", "transform": "trim"},
+    {"source_field": "card_type", "target_field": "CUSTOMERTYPE"},
+    {"source_field": "group_code", "target_field": "CUSTOMERGROUP", "target_type": Numeric},
+    {"source_field": "currency", "target_field": "CURRENCY", "transform": "upper"},
+    {"source_field": "cellular", "target_field": "MOBILE", "transform": "trim"},
+    {"source_field": "bill_to.city", "target_field": "CITY", "transform": "trim"},
+    {"source_field": "bill_to.zip_code", "target_field": "POSTCODE", "transform": "upper"},
+    {"source_field": "bill_to.country", "target_field": "COUNTRY", "transform": "upper"},
+    {
+        "source_field": "U_LoyaltyTier",
+        "target_field": "LOYALTYTIER",
+        "transform": "default",
+        "transform_arg": "None",
+    },
+    {
+        "source_field": "U_MarketingConsent",
+        "target_field": "MARKETINGCONSENT",
+        "transform": "map",
+        "transform_arg": {"Y": True, "N": False},
+        "target_type": Boolean,
+    },
+    {
+        "source_field": "U_Birthday",
+        "target_field": "BIRTHDAY",
+        "transform": "date",
+        "target_type": Date,
+    },
+)
+
+_DEFAULTS_BY_ENTITY: dict[str, tuple[dict[str, Any], ...]] = {
+    FieldMapping.Entity.CUSTOMERS: DEFAULT_CUSTOMER_MAPPINGS,
+}
+
+
+def mappings_install_defaults(*, destination: EspAccount, entity: str = "customers") -> int:
+    """Create the default mappings `destination` lacks for `entity`; return how many.
+
+    Idempotent: a default whose target field is already mapped (in any case, enabled or
+    not) is left alone, so a marketer's edits and deletions of other fields survive.
+    New mappings are placed after the existing ones, in the defaults' order.
+    """
+    defaults = _DEFAULTS_BY_ENTITY.get(entity, ())
+    with transaction.atomic():
+        existing = FieldMapping.objects.select_for_update().filter(
+            destination=destination, entity=entity
+        )
+        taken = {target.upper() for target in existing.values_list("target_field", flat=True)}
+        last = max(existing.values_list("position", flat=True), default=0)
+        missing = [d for d in defaults if d["target_field"].upper() not in taken]
+        FieldMapping.objects.bulk_create(
+            FieldMapping(
+                destination=destination,
+                entity=entity,
+                position=last + 10 * (index + 1),
+                **{"transform": "none", "target_type": String, **deepcopy(default)},
+            )
+            for index, default in enumerate(missing)
+        )
+    return len(missing)
