@@ -32,6 +32,11 @@ class ErpConnection(models.Model):
         "compares times to the minute only.",
     )
     timeout_seconds = models.PositiveIntegerField(default=60)
+    user_fields = models.JSONField(
+        default=list, blank=True,
+        help_text="User-defined Business Partner fields to read, e.g. [\"U_LoyaltyTier\"]. Each company "
+        "defines its own; asking for one that does not exist makes SAP refuse the read.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from erp.ingest import INGESTERS
 from erp.models import ErpConnection
 from erp.registry import source_adapter_for
+from esp.mapping import MappingConfigError
 from exceptions.models import Stage
 from exceptions.services import exception_raise, exceptions_resolve
 from syncapp.adapters import AuthenticationFailed, SourceRecord, TransportError
@@ -90,6 +91,9 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
     except TransportError as error:
         log.warning("Pull from %s stopped: %s", connection, error.message)
         return _finish(run, error=error.message, failed=True)
+    except MappingConfigError as error:
+        # A person must fix the mapping; the page was rolled back and will be re-read.
+        return _finish(run, error=str(error), failed=True)
     return _finish(run)
 
 

@@ -1,6 +1,8 @@
 """Fakes at the one seam the engine has: the adapter interface."""
 from __future__ import annotations
 
+import uuid
+
 from syncapp.adapters import DestinationLimits, PushResult, SourceBatch, SourceRecord, TransportError
 
 
@@ -22,16 +24,17 @@ class FakeSource:
 
     def __init__(self, pages: list[list[SourceRecord]], fail_after: int | None = None):
         self.pages, self.fail_after = pages, fail_after
+        self.token = uuid.uuid4().hex  # id() could be reused by a later source
         self.cursors_seen: list = []
 
     def read_changes(self, entity, cursor):
         self.cursors_seen.append(cursor)
         # Resume only a cursor this source wrote; a new FakeSource is "new changes".
-        start = cursor["page"] if cursor and cursor.get("source") == id(self) else 0
+        start = cursor["page"] if cursor and cursor.get("source") == self.token else 0
         for index in range(start, len(self.pages)):
             if self.fail_after is not None and index >= self.fail_after:
                 raise TransportError("connection reset", permanent=False)
-            yield SourceBatch(records=self.pages[index], cursor={"page": index + 1, "source": id(self)})
+            yield SourceBatch(records=self.pages[index], cursor={"page": index + 1, "source": self.token})
 
     def read_one(self, entity, key):
         for page in self.pages:

@@ -131,3 +131,18 @@ def test_reclaim_leaves_fresh_claims_alone(flow):
     outbox_claim(flow=flow, limit=3)
     assert outbox_reclaim_stale(flow=flow) == 0
     assert outbox_reclaim_stale(flow=flow, older_than=timedelta(0)) == 3
+
+
+@pytest.mark.django_db
+def test_a_broken_mapping_stops_the_pull_visibly_and_loses_no_page(flow):
+    from esp.models import FieldMapping
+
+    FieldMapping.objects.filter(destination=flow.destination, target_field="FULLNAME").update(
+        source_field="no_such_field")
+    run = connection_pull(connection=flow.connection, adapter=FakeSource([[bp_record("C001")]]))
+    assert run.status == "failed" and "FULLNAME" in run.error
+    assert SourceCursor.objects.get().value is None  # the page will be read again
+    FieldMapping.objects.filter(target_field="FULLNAME").update(source_field="card_name")
+    source = FakeSource([[bp_record("C001")]])
+    connection_pull(connection=flow.connection, adapter=source)
+    assert OutboxItem.objects.filter(record_key="C001").exists()

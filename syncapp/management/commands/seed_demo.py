@@ -24,7 +24,8 @@ class Command(BaseCommand):
             raise CommandError("The demo needs SANDBOXES_ENABLED=true.")
         connection, _ = ErpConnection.objects.update_or_create(name="demo-b1", defaults={
             "kind": "sap_b1", "base_url": f"http://127.0.0.1:{sap_port}/b1s/v1", "company_db": "SBODEMOGB",
-            "username": "manager", "password_env": "DEMO_SAP_B1_PASSWORD", "verify_tls": False})
+            "username": "manager", "password_env": "DEMO_SAP_B1_PASSWORD", "verify_tls": False,
+            "user_fields": ["U_LoyaltyTier", "U_MarketingConsent", "U_Birthday"]})
         account, _ = EspAccount.objects.update_or_create(name="demo-dotdigital", defaults={
             "kind": "dotdigital", "region": "r1", "base_url": f"http://127.0.0.1:{dotdigital_port}/r1",
             "api_user": "apiuser-demo@apiconnector.com", "password_env": "DEMO_DOTDIGITAL_PASSWORD"})

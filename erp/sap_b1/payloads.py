@@ -1,0 +1,207 @@
+"""Service Layer BusinessPartner JSON -> canonical Business Partner data.
+
+Canonical field names are the fields of `erp.models.BusinessPartner`. A record that
+cannot be understood becomes a `SourceRecord` with `data=None` and an `error` written
+for the people who fix it in SAP; it never raises.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from syncapp.adapters import SourceRecord
+
+ENTITY = "business_partners"
+RESOURCE = "BusinessPartners"
+
+# What we ask for; user fields are added per company (see SapB1Source).
+SELECT_FIELDS: tuple[str, ...] = (
+    "CardCode", "CardName", "CardType", "GroupCode", "EmailAddress",
+    "Phone1", "Phone2", "Cellular", "Currency", "Valid", "Frozen",
+    "CreateDate", "CreateTime", "UpdateDate", "UpdateTime", "BPAddresses",
+)
+DEFAULT_UDFS: tuple[str, ...] = ("U_LoyaltyTier", "U_MarketingConsent", "U_Birthday")
+
+# Enum members by name (v1 output) and by DB value (accepted on input too).
+CARD_TYPES = {
+    "cCustomer": "customer", "C": "customer",
+    "cLid": "lead", "L": "lead",
+    "cSupplier": "supplier", "S": "supplier",
+}
+YES_NO = {"tYES": True, "Y": True, "tNO": False, "N": False}
+ADDRESS_TYPES = {"bo_ShipTo": "ship_to", "S": "ship_to", "bo_BillTo": "bill_to", "B": "bill_to"}
+ADDRESS_KEYS = {
+    "AddressName": "address_name", "Street": "street", "StreetNo": "street_no",
+    "Block": "block", "BuildingFloorRoom": "building_floor_room", "City": "city",
+    "County": "county", "ZipCode": "zip_code", "State": "state", "Country": "country",
+}
+
+
+class Unreadable(ValueError):
+    """A value a person must fix in SAP; the message is shown to them."""
+
+
+def select_clause(udfs: Iterable[str] = DEFAULT_UDFS) -> str:
+    return ",".join((*SELECT_FIELDS, *udfs))
+
+
+def to_source_record(raw: dict[str, Any]) -> SourceRecord:
+    """One Service Layer BusinessPartner -> SourceRecord (data or a plain-language error)."""
+    key = str(raw.get("CardCode") or "").strip() if isinstance(raw, dict) else ""
+    if not isinstance(raw, dict):
+        raw = {"value": raw}
+    try:
+        data = business_partner_data(raw)
+    except Unreadable as exc:
+        return SourceRecord(
+            entity=ENTITY, key=key, version=_raw_version(raw), data=None, raw=raw, error=str(exc)
+        )
+    updated = data["source_updated_at"]
+    version = updated.isoformat() if updated else ""
+    return SourceRecord(entity=ENTITY, key=key, version=version, data=data, raw=raw)
+
+
+def business_partner_data(raw: dict[str, Any]) -> dict[str, Any]:
+    """Canonical fields of one BusinessPartner; raises Unreadable with a reason."""
+    card_code = _text(raw.get("CardCode"))
+    if not card_code:
+        name = _text(raw.get("CardName"))
+        hint = f" (name {name!r})" if name else ""
+        raise Unreadable(
+            f"A business partner in SAP{hint} has no code (CardCode), so it cannot be "
+            "matched to anything. Check the record in SAP."
+        )
+    card_type = CARD_TYPES.get(_text(raw.get("CardType")))
+    if card_type is None:
+        raise Unreadable(
+            f"Business partner {card_code} has a type we do not recognise "
+            f"({raw.get('CardType')!r}); expected customer, lead or supplier."
+        )
+    email = _text(raw.get("EmailAddress"))
+    return {
+        "card_code": card_code,
+        "card_name": _text(raw.get("CardName")),
+        "card_type": card_type,
+        "email": email,
+        "email_normalised": email.lower(),
+        "phone1": _text(raw.get("Phone1")),
+        "phone2": _text(raw.get("Phone2")),
+        "cellular": _text(raw.get("Cellular")),
+        "group_code": _group_code(card_code, raw.get("GroupCode")),
+        "currency": _text(raw.get("Currency")),
+        "valid": _yes_no(card_code, "Active (Valid)", raw.get("Valid"), default=True),
+        "frozen": _yes_no(card_code, "Inactive (Frozen)", raw.get("Frozen"), default=False),
+        "addresses": _addresses(card_code, raw.get("BPAddresses")),
+        "udfs": {k: v for k, v in raw.items() if k.startswith("U_")},
+        "source_updated_at": source_updated_at(raw),
+    }
+
+
+def source_updated_at(raw: dict[str, Any]) -> datetime | None:
+    """UpdateDate + UpdateTime as aware UTC; CreateDate/CreateTime when never updated.
+
+    Service Layer stamps are the server's wall clock without a zone; we read them as UTC.
+    """
+    card_code = _text(raw.get("CardCode")) or "?"
+    for date_key, time_key in (("UpdateDate", "UpdateTime"), ("CreateDate", "CreateTime")):
+        if raw.get(date_key) in (None, ""):
+            continue
+        day = parse_b1_date(raw[date_key])
+        moment = parse_b1_time(raw.get(time_key))
+        if day is None or moment is False:
+            value = raw[date_key] if day is None else raw.get(time_key)
+            raise Unreadable(
+                f"Business partner {card_code} has an unreadable last-changed date or time "
+                f"({value!r}). Re-save the record in SAP."
+            )
+        return datetime.combine(day, moment or time(0), tzinfo=UTC)
+    return None
+
+
+_DATE_RE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})(?:[T ].*)?$")
+_TIME_RE = re.compile(r"^(\d{1,2}):?(\d{2})(?::?(\d{2}))?(?:\.\d+)?$")
+_ISO_DURATION_RE = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.\d+)?S)?$")
+
+
+def parse_b1_date(value: Any) -> date | None:
+    """'2026-11-22', '20261122' or '2026-11-22T00:00:00Z' -> date; None if unreadable."""
+    match = _DATE_RE.match(str(value).strip())
+    if not match:
+        return None
+    try:
+        return date(*(int(part) for part in match.groups()))
+    except ValueError:
+        return None
+
+
+def parse_b1_time(value: Any) -> time | None | bool:
+    """'14:32:11', '14:32', '1432' or 'PT14H32M11S' -> time; None if absent, False if bad."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    match = _TIME_RE.match(text) or _ISO_DURATION_RE.match(text)
+    if not match:
+        return False
+    hour, minute, second = (int(part) if part else 0 for part in match.groups())
+    try:
+        return time(hour, minute, second)
+    except ValueError:
+        return False
+
+
+def b1_date(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def b1_minute(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%H:%M")
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _group_code(card_code: str, value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Unreadable(
+            f"Business partner {card_code} has a group that is not a number ({value!r})."
+        ) from None
+
+
+def _yes_no(card_code: str, label: str, value: Any, *, default: bool) -> bool:
+    if value in (None, ""):
+        return default
+    if value not in YES_NO:
+        raise Unreadable(
+            f"Business partner {card_code} has an unexpected {label} setting ({value!r}); "
+            "expected yes or no."
+        )
+    return YES_NO[value]
+
+
+def _addresses(card_code: str, value: Any) -> list[dict[str, Any]]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise Unreadable(f"Business partner {card_code} has addresses we cannot read.")
+    addresses = []
+    for row in value:
+        if not isinstance(row, dict):
+            raise Unreadable(f"Business partner {card_code} has an address we cannot read.")
+        address = {new: _text(row.get(old)) for old, new in ADDRESS_KEYS.items()}
+        address["address_type"] = ADDRESS_TYPES.get(_text(row.get("AddressType")), "")
+        addresses.append(address)
+    return addresses
+
+
+def _raw_version(raw: dict[str, Any]) -> str:
+    return f"{raw.get('UpdateDate') or ''} {raw.get('UpdateTime') or ''}".strip()[:40]
