@@ -152,7 +152,8 @@ class Throttle(Protocol):
 
 
 class DestinationAdapter(Protocol):
-    limits: DestinationLimits
+    default_limits: DestinationLimits  # class attribute: the vendor's documented limits
+    limits: DestinationLimits  # this account's (the account may set its own rate)
 
     def __init__(self, account: Any, throttle: Throttle) -> None: ...
 

@@ -40,8 +40,7 @@ def adapter_for_flow(flow):
     from esp.registry import destination_adapter_class
 
     account = flow.destination
-    limits = destination_adapter_class(account.kind).limits
-    rate = account.calls_per_minute or limits.calls_per_minute
+    rate = account.calls_per_minute or destination_adapter_class(account.kind).default_limits.calls_per_minute
     return destination_adapter_for(account, throttle_for(account, rate))
 
 

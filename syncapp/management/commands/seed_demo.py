@@ -27,7 +27,7 @@ class Command(BaseCommand):
             "username": "manager", "password_env": "DEMO_SAP_B1_PASSWORD", "verify_tls": False,
             "user_fields": ["U_LoyaltyTier", "U_MarketingConsent", "U_Birthday"]})
         account, _ = EspAccount.objects.update_or_create(name="demo-dotdigital", defaults={
-            "kind": "dotdigital", "region": "r1", "base_url": f"http://127.0.0.1:{dotdigital_port}/r1",
+            "kind": "dotdigital", "region": "r1", "base_url": f"http://127.0.0.1:{dotdigital_port}/{{region}}",
             "api_user": "apiuser-demo@apiconnector.com", "password_env": "DEMO_DOTDIGITAL_PASSWORD"})
         created = mappings_install_defaults(destination=account)
         Flow.objects.update_or_create(name="demo-customers", defaults={

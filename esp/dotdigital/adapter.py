@@ -1,0 +1,361 @@
+"""dotdigital as a destination: customers become contacts matched by email.
+
+Small batches go through single upserts (one call each); larger ones through one
+bulk import plus status polls, so 10,000 changed contacts cost one import and
+usually one or two polls.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from syncapp.adapters import (
+    AuthenticationFailed,
+    DestinationLimits,
+    FieldSpec,
+    PushItem,
+    PushResult,
+    Throttle,
+    TransportError,
+)
+
+from . import payloads
+from .client import DotdigitalClient, base_url_for
+
+logger = logging.getLogger(__name__)
+
+# The v3 import schema (`v3_import_body.contacts`) sets minItems 1 and no maxItems;
+# the only documented cap is the 50 MB JSON body. 10,000 rows of a typical customer
+# (ten or so data fields, 300-800 bytes a row) make 3-8 MB, and 10,000 is the unit the
+# call budget is stated in (at most 3 calls per 10,000 contacts). Unusually wide rows
+# are still split by estimated body size below the 50 MB limit, with margin.
+IMPORT_BATCH_SIZE = 10_000
+MAX_IMPORT_BYTES = 45 * 1024 * 1024
+# The lowest published tier: "Low - Basic: 35 calls per minute" (bulk imports are
+# Low tier). The account's own limit, when set, overrides it.
+DEFAULT_CALLS_PER_MINUTE = 35
+SINGLE_CALL_THRESHOLD = 2
+FIELD_NAME_MAX = 20
+_FIELD_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+ENTITIES = ("customers",)
+
+
+class DotdigitalDestination:
+    """DestinationAdapter for one dotdigital account (`esp.models.EspAccount`)."""
+
+    # What the engine may know before it has credentials (e.g. to size a token bucket).
+    default_limits = DestinationLimits(
+        batch_size=IMPORT_BATCH_SIZE,
+        calls_per_minute=DEFAULT_CALLS_PER_MINUTE,
+        single_call_threshold=SINGLE_CALL_THRESHOLD,
+    )
+
+    def __init__(
+        self,
+        account: Any,
+        throttle: Throttle,
+        *,
+        client: DotdigitalClient | None = None,
+        poll_initial_wait: float = 2.0,
+        poll_wait_per_contact: float = 0.0005,
+        poll_max_wait: float = 30.0,
+        poll_deadline: float = 900.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.account = account
+        self.client = client or DotdigitalClient(
+            base_url_for(account.region, account.base_url),
+            account.api_user,
+            account.password(),
+            throttle=throttle,
+            sleep=sleep,
+        )
+        self.limits = DestinationLimits(
+            batch_size=IMPORT_BATCH_SIZE,
+            calls_per_minute=account.calls_per_minute or DEFAULT_CALLS_PER_MINUTE,
+            single_call_threshold=SINGLE_CALL_THRESHOLD,
+        )
+        self.poll_initial_wait = poll_initial_wait
+        self.poll_wait_per_contact = poll_wait_per_contact
+        self.poll_max_wait = poll_max_wait
+        self.poll_deadline = poll_deadline
+        self.sleep = sleep
+        self.clock = clock
+
+    @property
+    def calls(self) -> int:
+        """HTTP calls made to dotdigital so far (for run statistics)."""
+        return self.client.calls
+
+    # ------------------------------------------------------------ fields
+
+    @staticmethod
+    def field_name_problem(name: str) -> str | None:
+        """Why dotdigital would refuse this data-field name, or None if it is fine."""
+        if not name:
+            return "A dotdigital data field needs a name."
+        if len(name) > FIELD_NAME_MAX:
+            return (
+                f"dotdigital data field names are at most {FIELD_NAME_MAX} characters; "
+                f"'{name}' has {len(name)}."
+            )
+        if not _FIELD_NAME.match(name):
+            return (
+                f"dotdigital data field names may use only letters, digits, '_' and '-'; "
+                f"'{name}' has other characters."
+            )
+        return None
+
+    def ensure_fields(self, entity: str, fields: Sequence[FieldSpec]) -> list[str]:
+        """Create the data fields dotdigital lacks (one GET, one POST per missing field).
+
+        Names are checked before any call; a bad one raises a permanent TransportError.
+        Names compare case-insensitively, and 'already exists' from a concurrent
+        creator counts as success.
+        """
+        self._check_entity(entity)
+        for spec in fields:
+            problem = self.field_name_problem(spec.name)
+            if problem:
+                raise TransportError(problem, permanent=True, reason_code="invalid_field_name")
+        existing = {str(f.get("name", "")).lower(): f for f in self.client.list_data_fields()}
+        created: list[str] = []
+        for spec in fields:
+            found = existing.get(spec.name.lower())
+            if found is not None:
+                if found.get("type") and found["type"] != spec.type:
+                    logger.warning(
+                        "dotdigital field %s is %s, the mapping says %s",
+                        spec.name,
+                        found["type"],
+                        spec.type,
+                    )
+                continue
+            try:
+                self.client.create_data_field(spec.name, spec.type)
+            except TransportError as exc:
+                if exc.reason_code != "ERROR_NON_UNIQUE_DATAFIELD":
+                    raise
+            else:
+                created.append(spec.name)
+            existing[spec.name.lower()] = {"name": spec.name, "type": spec.type}
+        return created
+
+    # ------------------------------------------------------------ push
+
+    def push(self, entity: str, items: Sequence[PushItem]) -> list[PushResult]:
+        """One result per item, in order. Raises AuthenticationFailed for the account,
+        and TransportError when nothing could be sent at all."""
+        self._check_entity(entity)
+        if not items:
+            return []
+        if len(items) <= self.limits.single_call_threshold:
+            return [self._push_one(item) for item in items]
+        results: list[PushResult] = []
+        entries = [payloads.contact_entry(item) for item in items]
+        start = 0
+        for chunk in payloads.chunk_by_bytes(entries, MAX_IMPORT_BYTES):
+            batch = items[start : start + len(chunk)]
+            start += len(chunk)
+            try:
+                results.extend(self._push_import(batch, chunk))
+            except AuthenticationFailed:
+                raise
+            except TransportError as exc:
+                if exc.transient and not results:
+                    raise  # nothing landed yet: the whole call failed
+                results.extend(_all(batch, chunk, exc))
+        return results
+
+    def _push_one(self, item: PushItem) -> PushResult:
+        request = payloads.upsert_body(item.fields)
+        try:
+            contact = self.client.upsert_contact(item.identifier, item.fields)
+        except AuthenticationFailed:
+            raise
+        except TransportError as exc:
+            return PushResult(
+                key=item.key,
+                outcome="permanent" if exc.permanent else "transient",
+                reason_code=exc.reason_code,
+                message=_single_message(exc),
+                request=request,
+                response=exc.response,
+            )
+        contact = contact or {}
+        if contact.get("status") == "suppressed":
+            code, message = payloads.describe_failure("suppressed")
+            return PushResult(
+                key=item.key,
+                outcome="permanent",
+                remote_id=_str(contact.get("contactId")),
+                reason_code=code,
+                message=message,
+                request=request,
+                response=contact,
+            )
+        return PushResult(
+            key=item.key,
+            outcome="accepted",
+            remote_id=_str(contact.get("contactId")),
+            request=request,
+            response={"contactId": contact.get("contactId")},
+        )
+
+    def _push_import(
+        self, items: Sequence[PushItem], entries: list[dict[str, Any]]
+    ) -> list[PushResult]:
+        try:
+            import_id = self.client.import_contacts(entries)
+        except AuthenticationFailed:
+            raise
+        except TransportError as exc:
+            if exc.transient:
+                raise
+            return _all(items, entries, exc)
+        report = self._wait_for_import(import_id, len(entries))
+        status = report.get("status")
+        if status != payloads.IMPORT_DONE:
+            message = payloads.STATUS_MESSAGES.get(
+                str(status), f"dotdigital import ended as {status}"
+            )
+            summary = {"importId": import_id, "status": status, "summary": report.get("summary")}
+            return [
+                PushResult(
+                    key=i.key,
+                    outcome="permanent",
+                    reason_code=str(status),
+                    message=message,
+                    request=e,
+                    response=summary,
+                )
+                for i, e in zip(items, entries, strict=True)
+            ]
+        outcomes = payloads.parse_import_report(report)
+        results = [
+            self._from_report(i, e, outcomes, report) for i, e in zip(items, entries, strict=True)
+        ]
+        logger.info(
+            "dotdigital import %s: %d accepted, %d refused, %d unreported",
+            import_id,
+            sum(r.outcome == "accepted" for r in results),
+            sum(r.outcome == "permanent" for r in results),
+            sum(r.outcome == "transient" for r in results),
+        )
+        return results
+
+    def _from_report(
+        self,
+        item: PushItem,
+        entry: dict[str, Any],
+        outcomes: dict[str, payloads.ContactOutcome],
+        report: dict[str, Any],
+    ) -> PushResult:
+        outcome = outcomes.get(item.identifier.strip().lower())
+        if outcome and outcome.failures:
+            first = outcome.failures[0]
+            code, message = payloads.describe_failure(
+                str(first.get("failureCode", "")), str(first.get("description", ""))
+            )
+            return PushResult(
+                key=item.key,
+                outcome="permanent",
+                remote_id=_str(outcome.contact_id),
+                reason_code=code,
+                message=message,
+                request=entry,
+                response=outcome.failure_record,
+            )
+        if outcome and (outcome.created or outcome.updated):
+            return PushResult(
+                key=item.key,
+                outcome="accepted",
+                remote_id=_str(outcome.contact_id),
+                request=entry,
+                response={"contactId": outcome.contact_id, "created": outcome.created},
+            )
+        suppressed = ((report.get("summary") or {}).get("globallySuppressed") or 0) > 0
+        return PushResult(
+            key=item.key,
+            outcome="transient",
+            reason_code="not_in_report",
+            request=entry,
+            message="dotdigital's import report did not mention this contact; it will be sent again"
+            + (
+                " (the report counted suppressed contacts without naming them)"
+                if suppressed
+                else ""
+            ),
+            response={"importId": report.get("importId"), "summary": report.get("summary")},
+        )
+
+    def _wait_for_import(self, import_id: str, size: int) -> dict[str, Any]:
+        """Poll with doubling waits until the import leaves NotFinished, or give up."""
+        started = self.clock()
+        wait = self.poll_initial_wait + size * self.poll_wait_per_contact
+        while True:
+            self.sleep(wait)
+            report = self.client.import_status(import_id)
+            if report.get("status") != payloads.IMPORT_PENDING:
+                return report
+            elapsed = self.clock() - started
+            if elapsed >= self.poll_deadline:
+                raise TransportError(
+                    f"dotdigital import {import_id} was still processing after {elapsed:.0f} s",
+                    permanent=False,
+                    reason_code="import_timeout",
+                    response=report,
+                )
+            wait = min(wait * 2, self.poll_max_wait, max(self.poll_deadline - elapsed, 0.01))
+
+    # ------------------------------------------------------------ read back
+
+    def read_back(self, entity: str, identifiers: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Contact snapshots by email; emails dotdigital does not know are left out."""
+        self._check_entity(entity)
+        found: dict[str, dict[str, Any]] = {}
+        for email in identifiers:
+            contact = self.client.get_contact(email)
+            if contact is not None:
+                found[email] = payloads.contact_snapshot(contact)
+        return found
+
+    def _check_entity(self, entity: str) -> None:
+        if entity not in ENTITIES:
+            raise TransportError(
+                f"dotdigital takes only {', '.join(ENTITIES)}, not {entity!r}",
+                permanent=True,
+                reason_code="unsupported_entity",
+            )
+
+
+def _all(
+    items: Sequence[PushItem], entries: Sequence[dict[str, Any]], exc: TransportError
+) -> list[PushResult]:
+    outcome = "permanent" if exc.permanent else "transient"
+    return [
+        PushResult(
+            key=i.key,
+            outcome=outcome,
+            reason_code=exc.reason_code,
+            message=exc.message,
+            request=e,
+            response=exc.response,
+        )
+        for i, e in zip(items, entries, strict=True)
+    ]
+
+
+def _single_message(exc: TransportError) -> str:
+    if exc.reason_code == "contacts:invalidId":
+        return payloads.FAILURE_MESSAGES["invalidEmail"]
+    return exc.message
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)

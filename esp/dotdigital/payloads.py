@@ -1,0 +1,168 @@
+"""dotdigital's request and response shapes, and what their failure codes mean.
+
+Pure functions: no HTTP here. Vendor shapes follow the v3 contacts OpenAPI
+(`importContacts`, `getImportStatus`, `updateContact`) and the v2 `ApiDataField`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncapp.adapters import PushItem
+
+MERGE_OPTIONS = ("overwrite", "overwriteIfNotEmpty", "overwriteIfEmpty")
+# The import body spells merge options in camelCase, the PATCH query string in kebab-case.
+_PATCH_MERGE = {
+    "overwrite": "overwrite",
+    "overwriteIfNotEmpty": "overwrite-if-not-empty",
+    "overwriteIfEmpty": "overwrite-if-empty",
+}
+IMPORT_DONE = "Finished"
+IMPORT_PENDING = "NotFinished"
+IMPORT_REJECTED = ("RejectedByWatchdog", "Failed", "ExceedsAllowedContactLimit")
+
+# failureCode -> what a marketer reads. Codes from the v3 import-status example
+# (invalidEmail, duplicateIdentifier, consentRecordsNotApplied, contactNotFound);
+# "suppressed" is the sandbox's documented choice (see sandbox/state.py).
+FAILURE_MESSAGES = {
+    "invalidEmail": "dotdigital refused the email address as invalid",
+    "duplicateIdentifier": (
+        "the same email address appeared more than once in one import, so dotdigital "
+        "imported none of them; fix the duplicate email in the ERP"
+    ),
+    "suppressed": (
+        "dotdigital keeps this contact suppressed (unsubscribed, bounced or complained), "
+        "so it was not updated"
+    ),
+    "globallySuppressed": (
+        "dotdigital keeps this contact suppressed (unsubscribed, bounced or complained), "
+        "so it was not updated"
+    ),
+    "consentRecordsNotApplied": "dotdigital could not apply the consent records (badly formatted)",
+    "contactNotFound": "dotdigital could not find the contact to update",
+}
+
+STATUS_MESSAGES = {
+    "RejectedByWatchdog": (
+        "dotdigital's Data Watchdog rejected the whole import as problematic data; "
+        "contact dotdigital support or check the list's source"
+    ),
+    "Failed": "dotdigital reported the whole import as failed",
+    "ExceedsAllowedContactLimit": (
+        "the import would take the dotdigital account over its contact allowance"
+    ),
+}
+
+
+def describe_failure(code: str, description: str = "") -> tuple[str, str]:
+    """(reason_code, plain message) for one import failure code."""
+    message = FAILURE_MESSAGES.get(code)
+    if message is None:
+        message = (
+            f"dotdigital did not import this contact: {description or code or 'no reason given'}"
+        )
+    return code or "import_failure", message
+
+
+def patch_merge_option(merge_option: str) -> str:
+    return _PATCH_MERGE.get(merge_option, merge_option)
+
+
+def contact_entry(item: PushItem) -> dict[str, Any]:
+    """One row of an import body, matched by email."""
+    return {
+        "matchIdentifier": "email",
+        "identifiers": {"email": item.identifier},
+        "dataFields": dict(item.fields),
+    }
+
+
+def import_body(
+    contacts: Sequence[dict[str, Any]], merge_option: str = "overwrite"
+) -> dict[str, Any]:
+    if merge_option not in MERGE_OPTIONS:
+        raise ValueError(f"merge option must be one of {MERGE_OPTIONS}, not {merge_option!r}")
+    return {"mergeOption": merge_option, "contacts": list(contacts)}
+
+
+def upsert_body(data_fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {"dataFields": dict(data_fields)}
+
+
+def data_field_body(
+    name: str, type: str, visibility: str = "Private", default: Any = None
+) -> dict[str, Any]:
+    return {"name": name, "type": type, "visibility": visibility, "defaultValue": default}
+
+
+def entry_bytes(entry: Mapping[str, Any]) -> int:
+    """Size of one row once serialised (as `requests` does: ASCII-escaped JSON)."""
+    return len(json.dumps(entry)) + 2  # ", " between rows
+
+
+def chunk_by_bytes(
+    entries: Sequence[dict[str, Any]], max_bytes: int
+) -> Iterator[list[dict[str, Any]]]:
+    """Split rows so each body stays under `max_bytes` (one huge row still goes alone)."""
+    chunk: list[dict[str, Any]] = []
+    size = 64  # the envelope: {"mergeOption": ..., "contacts": []}
+    for entry in entries:
+        cost = entry_bytes(entry)
+        if chunk and size + cost > max_bytes:
+            yield chunk
+            chunk, size = [], 64
+        chunk.append(entry)
+        size += cost
+    if chunk:
+        yield chunk
+
+
+@dataclass
+class ContactOutcome:
+    """What an import report says about one email address."""
+
+    contact_id: int | None = None
+    created: bool = False
+    updated: bool = False
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    failure_record: dict[str, Any] | None = None
+
+
+def _email_of(record: Mapping[str, Any]) -> str:
+    identifiers = record.get("identifiers") or {}
+    return str(identifiers.get("email") or "").strip().lower()
+
+
+def parse_import_report(report: Mapping[str, Any]) -> dict[str, ContactOutcome]:
+    """Per lower-cased email: created/updated with its contactId, or its failures.
+
+    The spec notes a contact can be created yet listed in `failures` when part of its
+    data did not apply, so a contact may carry both; failures win downstream.
+    """
+    outcomes: dict[str, ContactOutcome] = {}
+    for key, flag in (("created", "created"), ("updated", "updated")):
+        for record in report.get(key) or []:
+            outcome = outcomes.setdefault(_email_of(record), ContactOutcome())
+            outcome.contact_id = record.get("contactId", outcome.contact_id)
+            setattr(outcome, flag, True)
+    for record in report.get("failures") or []:
+        outcome = outcomes.setdefault(_email_of(record), ContactOutcome())
+        outcome.failures.extend(record.get("failures") or [])
+        outcome.failure_record = dict(record)
+        if record.get("contactId") is not None and outcome.contact_id is None:
+            outcome.contact_id = record["contactId"]
+    return outcomes
+
+
+def contact_snapshot(contact: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a v3 contact that reconciliation compares."""
+    email_channel = (contact.get("channelProperties") or {}).get("email") or {}
+    return {
+        "contactId": contact.get("contactId"),
+        "status": contact.get("status"),
+        "emailStatus": email_channel.get("status"),
+        "dataFields": dict(contact.get("dataFields") or {}),
+    }

@@ -1,0 +1,150 @@
+"""Check recorded sandbox exchanges against dotdigital's published OpenAPI documents.
+
+Requests and responses are validated with openapi-core against
+/work/shared/contracts/dotdigital-openapi (v3 contacts for /contacts/v3, the v2 document,
+itself OpenAPI 3.0, for /v2). Statuses a document does not declare (v2 declares no
+errors at all; a tiered 429 and a wrong-region 403 appear in none) are held to the
+error envelopes of the contract notes, section 1.8, instead: v3 bodies must match the
+spec's own `errorResponse` schema, v2 bodies `{"message": "... ERROR_X"}`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from esp.dotdigital.sandbox import Exchange
+
+SPEC_DIR = Path(
+    os.environ.get("DOTDIGITAL_OPENAPI_DIR", "/work/shared/contracts/dotdigital-openapi")
+)
+V2_FILE, V3_FILE = "dotdigital-v2-api-swagger.json", "dotdigital-contacts-service.json"
+VENDOR_HOST = "https://r1-api.dotdigital.com"
+V2_ERROR = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {"message": {"type": "string", "pattern": r"(ERROR_[A-Z0-9_]+)$"}},
+}
+# Statuses the documents leave out but the contract notes describe.
+UNDECLARED_ALLOWED = {"v2": {400, 401, 403, 404, 429}, "v3": {403, 429}}
+RATE_HEADERS = (
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "X-RateLimit-Scope",
+)
+
+
+@dataclass
+class WireRequest:
+    host_url: str
+    path: str
+    method: str
+    body: bytes | None
+    content_type: str
+    parameters: RequestParameters
+
+
+@dataclass
+class WireResponse:
+    data: bytes
+    status_code: int
+    content_type: str
+    headers: Headers
+
+
+@cache
+def _document(name: str) -> dict[str, Any]:
+    return json.loads((SPEC_DIR / name).read_text())
+
+
+@cache
+def _openapi(name: str) -> OpenAPI:
+    return OpenAPI.from_file_path(str(SPEC_DIR / name))
+
+
+def _version(path: str) -> str:
+    return "v3" if path.startswith("/contacts/v3") else "v2"
+
+
+def _template(document: dict[str, Any], path: str) -> str | None:
+    """The spec path an actual path falls under, literal segments first (as openapi-core)."""
+    matches = []
+    for template in document["paths"]:
+        pattern = "^" + re.sub(r"\{[^/]+\}", "[^/]+", template) + "$"
+        if re.match(pattern, path):
+            matches.append((template.count("{"), template))
+    return min(matches)[1] if matches else None
+
+
+def wire(exchange: Exchange) -> tuple[WireRequest, WireResponse]:
+    headers = Headers(list(exchange.request_headers.items()))
+    request = WireRequest(
+        host_url=VENDOR_HOST,
+        path=exchange.path,
+        method=exchange.method.lower(),
+        body=exchange.request_body or None,
+        content_type=headers.get("Content-Type", "application/octet-stream"),
+        parameters=RequestParameters(
+            query=ImmutableMultiDict(_query(exchange.query)),
+            header=headers,
+            cookie=ImmutableMultiDict(),
+        ),
+    )
+    response_headers = Headers(list(exchange.response_headers.items()))
+    response = WireResponse(
+        data=exchange.response_body,
+        status_code=exchange.status,
+        content_type=response_headers.get("Content-Type", "").split(";")[0],
+        headers=response_headers,
+    )
+    return request, response
+
+
+def _query(query: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(query, keep_blank_values=True)
+
+
+def check_exchange(exchange: Exchange) -> None:
+    """Raise if the request or the response breaks the published contract."""
+    version = _version(exchange.path)
+    name = V3_FILE if version == "v3" else V2_FILE
+    document = _document(name)
+    template = _template(document, exchange.path)
+    assert template, f"{exchange.method} {exchange.path} is not in {name}"
+    operation = document["paths"][template].get(exchange.method.lower())
+    assert operation, f"{exchange.method} {template} is not in {name}"
+    for header in RATE_HEADERS:
+        assert header in exchange.response_headers, f"{header} missing on {exchange.path}"
+    request, response = wire(exchange)
+    spec = _openapi(name)
+    spec.validate_request(request)
+    declared = operation.get("responses", {})
+    if str(exchange.status) in declared or "default" in declared:
+        spec.validate_response(request, response)
+        return
+    assert exchange.status in UNDECLARED_ALLOWED[version], (
+        f"{exchange.method} {template} answered {exchange.status}, which {name} does not declare"
+    )
+    schema = V2_ERROR if version == "v2" else _v3_error_schema()
+    jsonschema.validate(json.loads(exchange.response_body), schema)
+
+
+@cache
+def _v3_error_schema() -> dict[str, Any]:
+    schemas = _document(V3_FILE)["components"]["schemas"]
+    schema = json.loads(json.dumps(schemas["errorResponse"]))
+    schema["properties"]["details"]["items"] = schemas["errorResponse_details"]
+    return schema
