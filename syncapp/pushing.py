@@ -8,6 +8,7 @@ written after the outbox transaction, so a failing write can never roll them bac
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -44,17 +45,21 @@ def adapter_for_flow(flow):
     return destination_adapter_for(account, throttle_for(account, rate))
 
 
-_fields_ensured: set[tuple] = set()
+FIELDS_CHECK_SECONDS = 900
+_fields_checked: dict[tuple, float] = {}
 
 
 def _ensure_fields(flow, adapter) -> None:
-    """Create missing destination fields once per process and mapping set."""
+    """Create missing destination fields; checked again at most every 15 minutes per
+    account and mapping set, so a routine push spends no call on it."""
     specs = field_specs(mappings_for(destination=flow.destination, entity=flow.entity))
-    marker = (flow.destination_id, flow.entity, tuple(sorted((s.name, s.type) for s in specs)))
-    if marker in _fields_ensured:
+    account = flow.destination
+    marker = (account.pk, account.kind, account.base_url, account.region, flow.entity,
+              tuple(sorted((s.name, s.type) for s in specs)))
+    if time.monotonic() - _fields_checked.get(marker, -FIELDS_CHECK_SECONDS) < FIELDS_CHECK_SECONDS:
         return
     adapter.ensure_fields(flow.entity, specs)
-    _fields_ensured.add(marker)
+    _fields_checked[marker] = time.monotonic()
 
 
 def flow_push_batch(*, flow, adapter=None, limit: int | None = None) -> PushStats:

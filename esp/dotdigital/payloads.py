@@ -57,6 +57,19 @@ STATUS_MESSAGES = {
 }
 
 
+# dotdigital codes the engine has its own names for (syncapp.adapters.PushResult.category).
+_CATEGORIES = {
+    "suppressed": "contact_suppressed",
+    "ERROR_CONTACT_SUPPRESSED": "contact_suppressed",
+    "invalidEmail": "invalid_email",
+    "ERROR_INVALID_EMAIL": "invalid_email",
+}
+
+
+def failure_category(code: str) -> str:
+    return _CATEGORIES.get(code, "")
+
+
 def describe_failure(code: str, description: str = "") -> tuple[str, str]:
     """(reason_code, plain message) for one import failure code."""
     message = FAILURE_MESSAGES.get(code)

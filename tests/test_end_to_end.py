@@ -1,0 +1,187 @@
+"""End to end through both sandboxes over real sockets: SAP B1 -> engine -> dotdigital."""
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from erp.models import ErpConnection
+from erp.sap_b1.sandbox import SapB1Sandbox
+from esp.default_mappings import mappings_install_defaults
+from esp.dotdigital.adapter import DotdigitalDestination
+from esp.dotdigital.sandbox import DEMO_API_USER, build_demo_sandbox
+from esp.models import EspAccount
+from exceptions.models import SyncException
+from exceptions.services import exceptions_retry
+from syncapp.adapters import DestinationLimits
+from syncapp.models import Flow, OutboxItem, OutboxStatus, SourceCursor
+from syncapp.outbox import outbox_claim
+from syncapp.sandbox_server import serve_in_thread
+from syncapp.services import connection_pull, flow_push
+from tests.esp.dotdigital_support import FakeClock, RecordingThrottle
+
+pytestmark = pytest.mark.django_db
+SAP_PASSWORD = os.environ["TEST_SAP_B1_PASSWORD"]
+DD_PASSWORD = os.environ["TEST_DOTDIGITAL_PASSWORD"]
+
+
+def partner(code: str, **fields) -> dict:
+    return {
+        "CardCode": code, "CardName": f"Customer {code}", "CardType": "cCustomer", "GroupCode": 100,
+        "EmailAddress": f"{code.lower()}@example.com", "Currency": "GBP", "Valid": "tYES", "Frozen": "tNO",
+        "BPAddresses": [], "U_LoyaltyTier": "Gold", "U_MarketingConsent": "Y", "U_Birthday": None,
+    } | fields
+
+
+class SapClock:
+    def __init__(self):
+        self.now = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta):
+        self.now += timedelta(**delta)
+
+
+class Hub:
+    """Both sandboxes on sockets, and the hub configured against them."""
+
+    def __init__(self, *, dd_calls_per_minute: int = 10_000):
+        self.sap_clock, self.dd_clock = SapClock(), FakeClock()
+        self.sap = SapB1Sandbox(users={("SBODEMOGB", "manager"): SAP_PASSWORD}, clock=self.sap_clock)
+        self.dd = build_demo_sandbox(DD_PASSWORD, clock=self.dd_clock, import_delay_seconds=1.0,
+                                     calls_per_minute=dd_calls_per_minute)
+        self.sap_server, self.dd_server = serve_in_thread(self.sap), serve_in_thread(self.dd)
+        self.connection = ErpConnection.objects.create(
+            name="b1", base_url=f"{self.sap_server.url}/b1s/v1", company_db="SBODEMOGB", username="manager",
+            password_env="TEST_SAP_B1_PASSWORD", page_size=50,
+            user_fields=["U_LoyaltyTier", "U_MarketingConsent", "U_Birthday"])
+        self.account = EspAccount.objects.create(
+            name="dd", region="r1", base_url=f"{self.dd_server.url}/{{region}}", api_user=DEMO_API_USER,
+            password_env="TEST_DOTDIGITAL_PASSWORD")
+        mappings_install_defaults(destination=self.account)
+        self.flow = Flow.objects.create(name="customers", connection=self.connection, destination=self.account)
+        self.throttle = RecordingThrottle()
+
+    def destination(self, **options) -> DotdigitalDestination:
+        return DotdigitalDestination(self.account, self.throttle, poll_initial_wait=1.0, poll_wait_per_contact=0.0,
+                                     sleep=self.dd_clock.sleep, clock=self.dd_clock, **options)
+
+    def sync(self, destination: DotdigitalDestination | None = None):
+        pulled = connection_pull(connection=self.connection)
+        pushed = flow_push(flow=self.flow, adapter=destination or self.destination())
+        return pulled, pushed
+
+    def dd_calls(self) -> int:
+        return len(self.dd.call_log)
+
+    def patch_in_sap(self, code: str, **fields) -> None:
+        """As a person fixing the record in SAP would, through the Service Layer."""
+        self.sap_clock.advance(minutes=3)
+        session = requests.Session()
+        base = f"{self.sap_server.url}/b1s/v1"
+        session.post(f"{base}/Login", json={"CompanyDB": "SBODEMOGB", "UserName": "manager",
+                                            "Password": SAP_PASSWORD}).raise_for_status()
+        session.patch(f"{base}/BusinessPartners('{code}')", json=fields).raise_for_status()
+
+    def close(self):
+        self.sap_server.stop()
+        self.dd_server.stop()
+
+
+@pytest.fixture
+def hub():
+    hub = Hub()
+    yield hub
+    hub.close()
+
+
+def test_a_change_in_sap_reaches_dotdigital(hub):
+    hub.sap.add_business_partners([partner("C001", CardName="Jane Doe"), partner("C002")])
+    hub.sync()
+    assert hub.dd.contacts["c001@example.com"]["dataFields"]["FULLNAME"] == "Jane Doe"
+    hub.patch_in_sap("C001", CardName="Jane Smith", U_LoyaltyTier="Platinum")
+    hub.sync()
+    fields = hub.dd.contacts["c001@example.com"]["dataFields"]
+    assert (fields["FULLNAME"], fields["LOYALTYTIER"]) == ("Jane Smith", "Platinum")
+    assert len(hub.dd.contacts) == 2
+
+
+def test_an_unchanged_resync_makes_zero_dotdigital_calls(hub):
+    hub.sap.add_business_partners([partner(f"C{i:03d}") for i in range(120)])
+    hub.sync()
+    before = hub.dd_calls()
+    SourceCursor.objects.update(value=None)  # force a full re-read of all 120
+    pulled, pushed = hub.sync()
+    assert pulled.records_read == 120 and pulled.records_changed == 0
+    assert hub.dd_calls() == before and pushed.api_calls == 0
+
+
+def test_an_expired_sap_session_is_renewed_transparently(hub):
+    hub.sap.add_business_partners([partner("C001")])
+    hub.sync()
+    logins = hub.sap.login_count
+    hub.sap.expire_sessions()
+    hub.sap_clock.advance(minutes=1)
+    hub.sap.add_business_partners([partner("C002")])
+    pulled, _ = hub.sync()
+    assert pulled.status == "succeeded" and hub.sap.login_count == logins + 1
+    assert "c002@example.com" in hub.dd.contacts
+
+
+def test_a_worker_killed_mid_push_loses_and_duplicates_nothing(hub):
+    hub.sap.add_business_partners([partner(f"C{i:03d}") for i in range(40)])
+    connection_pull(connection=hub.connection)
+    assert len(outbox_claim(flow=hub.flow, limit=15)) == 15  # that worker dies here
+    flow_push(flow=hub.flow, adapter=hub.destination())
+    OutboxItem.objects.filter(status=OutboxStatus.IN_FLIGHT).update(
+        claimed_at=datetime.now(UTC) - timedelta(hours=1))
+    flow_push(flow=hub.flow, adapter=hub.destination())
+    assert len(hub.dd.contacts) == 40
+    assert OutboxItem.objects.filter(status=OutboxStatus.ACCEPTED).count() == 40
+
+
+def test_a_429_storm_slows_the_push_but_loses_nothing(hub):
+    hub.dd.set_calls_per_minute(3)
+    hub.sap.add_business_partners([partner(f"C{i:03d}") for i in range(30)])
+    destination = hub.destination()
+    destination.limits = DestinationLimits(batch_size=5, calls_per_minute=3, single_call_threshold=2)
+    pulled, pushed = hub.sync(destination)
+    assert pushed.records_accepted == 30 and len(hub.dd.contacts) == 30
+    assert any(status == 429 for _, _, status in hub.dd.call_log)
+    assert hub.throttle.deferred  # every worker was told to wait, not just this one
+    assert not SyncException.objects.exists()
+
+
+def test_one_broken_record_does_not_stop_its_batch(hub):
+    hub.dd.suppress("c002@example.com")
+    hub.sap.add_business_partners([partner("C001"), partner("C002"), partner("C003"),
+                                   partner("C004", EmailAddress="not-an-email")])
+    hub.sync()
+    assert {"c001@example.com", "c003@example.com"} <= set(hub.dd.contacts)
+    reasons = dict(SyncException.objects.values_list("record_key", "reason_code"))
+    assert reasons == {"C002": "contact_suppressed", "C004": "invalid_email"}
+
+
+def test_a_record_fixed_in_sap_resolves_its_exception_on_retry(hub):
+    hub.sap.add_business_partners([partner("C001", EmailAddress="jane.doe@")])
+    hub.sync()
+    exception = SyncException.objects.get(record_key="C001")
+    assert exception.reason_code == "invalid_email" and exception.status == "open"
+    hub.patch_in_sap("C001", EmailAddress="jane.doe@example.com")
+    exceptions_retry(exceptions=SyncException.objects.filter(pk=exception.pk))  # re-reads C001 from SAP
+    flow_push(flow=hub.flow, adapter=hub.destination())
+    exception.refresh_from_db()
+    assert exception.status == "resolved"
+    assert "jane.doe@example.com" in hub.dd.contacts
+
+
+def test_an_unreadable_sap_record_is_an_exception_and_the_page_goes_on(hub):
+    hub.sap.add_business_partners([partner("C001", BPAddresses="12 High Street"), partner("C002")])
+    pulled, _ = hub.sync()
+    assert "c002@example.com" in hub.dd.contacts
+    exception = SyncException.objects.get(record_key="C001")
+    assert exception.stage == "ingest" and exception.reason_code == "unreadable_record"
