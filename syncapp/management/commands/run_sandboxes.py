@@ -28,6 +28,10 @@ class Command(BaseCommand):
             raise CommandError(f"Set {', '.join(missing)} (bin/demo does).")
         sap = build_sap_sandbox(customers, password=passwords["DEMO_SAP_B1_PASSWORD"])
         dotdigital = build_dotdigital_sandbox(passwords["DEMO_DOTDIGITAL_PASSWORD"], import_delay_seconds=1.0)
+        # A few demo customers unsubscribed in dotdigital, so the demo shows what a
+        # destination refusal looks like next to the ERP's own data problems.
+        for partner in [p for p in sap.partners.values() if p.get("EmailAddress")][5:200:40]:
+            dotdigital.suppress(partner["EmailAddress"].strip())
         threading.Thread(target=serve_forever, args=(sap, host, sap_port), daemon=True).start()
         self.stdout.write(f"SAP B1 sandbox on http://{host}:{sap_port}/b1s/v1 ({customers} Business Partners)")
         self.stdout.write(f"dotdigital sandbox on http://{host}:{dotdigital_port}/r1")
