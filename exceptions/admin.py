@@ -130,7 +130,8 @@ class DuplicateEmailConflictAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # Choosing a resolution in the form resolves through the service, releasing held records.
-        if obj.resolution and obj.status == DuplicateEmailConflict.Status.RESOLVED and "resolution" in form.changed_data:
+        deciding = obj.status == DuplicateEmailConflict.Status.RESOLVED and "resolution" in form.changed_data
+        if obj.resolution and deciding:
             conflict_resolve(conflict=obj, resolution=obj.resolution, winner_card_code=obj.winner_card_code,
                              user=request.user)
         else:

@@ -42,14 +42,19 @@ def config_export() -> dict:
                               "every_minutes": task.interval.every, "enabled": task.enabled})
     return {
         "version": 1,
-        "connections": [{"name": c.name, **_pick(c, CONNECTION_FIELDS)} for c in ErpConnection.objects.order_by("name")],
+        "connections": [
+            {"name": c.name, **_pick(c, CONNECTION_FIELDS)} for c in ErpConnection.objects.order_by("name")
+        ],
         "destinations": [
             {"name": d.name, **_pick(d, DESTINATION_FIELDS),
              "mappings": [_pick(m, MAPPING_FIELDS) for m in d.mappings.all()]}
             for d in EspAccount.objects.order_by("name").prefetch_related("mappings")
         ],
-        "flows": [{"name": f.name, "connection": f.connection.name, "destination": f.destination.name,
-                   **_pick(f, FLOW_FIELDS)} for f in Flow.objects.order_by("name").select_related("connection", "destination")],
+        "flows": [
+            {"name": f.name, "connection": f.connection.name, "destination": f.destination.name,
+             **_pick(f, FLOW_FIELDS)}
+            for f in Flow.objects.order_by("name").select_related("connection", "destination")
+        ],
         "schedules": schedules,
     }
 
@@ -70,7 +75,8 @@ def config_apply(data: dict) -> dict[str, int]:
     counts = {"connections": 0, "destinations": 0, "mappings": 0, "flows": 0, "schedules": 0}
     for item in data.get("connections", []):
         _refuse_secrets("Connection", item)
-        ErpConnection.objects.update_or_create(name=item["name"], defaults={k: item[k] for k in CONNECTION_FIELDS if k in item})
+        ErpConnection.objects.update_or_create(
+            name=item["name"], defaults={k: item[k] for k in CONNECTION_FIELDS if k in item})
         counts["connections"] += 1
     for item in data.get("destinations", []):
         _refuse_secrets("Destination", item)
@@ -79,8 +85,10 @@ def config_apply(data: dict) -> dict[str, int]:
         counts["destinations"] += 1
         if "mappings" in item:
             account.mappings.all().delete()
-            FieldMapping.objects.bulk_create(
-                [FieldMapping(destination=account, **{k: m[k] for k in MAPPING_FIELDS if k in m}) for m in item["mappings"]])
+            FieldMapping.objects.bulk_create([
+                FieldMapping(destination=account, **{k: m[k] for k in MAPPING_FIELDS if k in m})
+                for m in item["mappings"]
+            ])
             counts["mappings"] += len(item["mappings"])
     for item in data.get("flows", []):
         try:

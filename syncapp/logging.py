@@ -23,7 +23,7 @@ class RedactSecretsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a bad format string is the caller's bug; keep the record
+        except (TypeError, ValueError):  # a bad format string is the caller's bug; keep the record
             return True
         record.msg, record.args = redact(message), None
         return True

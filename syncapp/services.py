@@ -179,5 +179,5 @@ def _wake_pushers(*, connection) -> None:
 def _enqueue(task, *args) -> None:
     try:
         task.delay(*args)
-    except Exception as error:  # the broker is down: the periodic sweep picks the rows up later
+    except Exception as error:  # noqa: BLE001 - broker down: the periodic sweep picks the rows up later
         log.warning("Could not enqueue %s: %s", task.name, error)

@@ -73,7 +73,7 @@ def test_a_429_storm_slows_the_push_but_loses_nothing(hub):
     hub.sap.add_business_partners([partner(f"C{i:03d}") for i in range(30)])
     destination = hub.destination()
     destination.limits = DestinationLimits(batch_size=5, calls_per_minute=3, single_call_threshold=2)
-    pulled, pushed = hub.sync(destination)
+    _, pushed = hub.sync(destination)
     assert pushed.records_accepted == 30 and len(hub.dd.contacts) == 30
     assert any(status == 429 for _, _, status in hub.dd.call_log)
     assert hub.throttle.deferred  # every worker was told to wait, not just this one
@@ -105,7 +105,7 @@ def test_a_record_fixed_in_sap_resolves_its_exception_on_retry(hub):
 
 def test_an_unreadable_sap_record_is_an_exception_and_the_page_goes_on(hub):
     hub.sap.add_business_partners([partner("C001", BPAddresses="12 High Street"), partner("C002")])
-    pulled, _ = hub.sync()
+    hub.sync()
     assert "c002@example.com" in hub.dd.contacts
     exception = SyncException.objects.get(record_key="C001")
     assert exception.stage == "ingest" and exception.reason_code == "unreadable_record"

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-
 from erp.sap_b1 import payloads
 from erp.sap_b1.client import ServiceLayerClient
 from syncapp.adapters import SourceBatch, SourceRecord, TransportError

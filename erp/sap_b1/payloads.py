@@ -136,7 +136,7 @@ def parse_b1_date(value: Any) -> date | None:
         return None
 
 
-def parse_b1_time(value: Any) -> time | None | bool:
+def parse_b1_time(value: Any) -> time | bool | None:
     """'14:32:11', '14:32', '1432' or 'PT14H32M11S' -> time; None if absent, False if bad."""
     if value in (None, ""):
         return None

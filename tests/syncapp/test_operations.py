@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _settings_in_subprocess(**env) -> subprocess.CompletedProcess:
     code = "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='syncapp.settings'; django.setup()"
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False,
                           env={**os.environ, "DATABASE_URL": "sqlite:///:memory:", **env})
 
 

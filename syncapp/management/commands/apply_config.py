@@ -22,12 +22,13 @@ class Command(BaseCommand):
         try:
             data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
         except (ValueError, yaml.YAMLError) as error:
-            raise CommandError(f"{file} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}")
+            kind = "JSON" if path.suffix == ".json" else "YAML"
+            raise CommandError(f"{file} is not valid {kind}: {error}") from error
         if not isinstance(data, dict):
             raise CommandError(f"{file} must hold a mapping at the top level.")
         try:
             counts = config_apply(data)
         except (ConfigError, KeyError, TypeError) as error:
-            raise CommandError(f"Not applied (nothing changed): {error}")
+            raise CommandError(f"Not applied (nothing changed): {error}") from error
         self.stdout.write(self.style.SUCCESS(
             "applied: " + ", ".join(f"{n} {kind}" for kind, n in counts.items())))
