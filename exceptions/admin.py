@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
@@ -94,8 +95,18 @@ class SyncExceptionAdmin(admin.ModelAdmin):
                 *super().get_urls()]
 
     def retry_view(self, request, pk):
-        from django.shortcuts import redirect
+        """GET asks for confirmation; only a POST (with its CSRF token) retries."""
+        from django.core.exceptions import PermissionDenied
+        from django.shortcuts import get_object_or_404, redirect
+        from django.template.response import TemplateResponse
 
+        exception = get_object_or_404(SyncException, pk=pk)
+        if not self.has_change_permission(request, exception):
+            raise PermissionDenied
+        if request.method != "POST":
+            context = {**self.admin_site.each_context(request), "opts": self.model._meta, "exception": exception,
+                       "reason": reason_for(exception.reason_code), "title": f"Retry {exception.record_key}?"}
+            return TemplateResponse(request, "admin/exceptions/retry_confirm.html", context)
         exceptions_retry(exceptions=SyncException.objects.filter(pk=pk))
         messages.success(request, "Retry requested: the record was re-read from the ERP and queued.")
         return redirect("admin:exceptions_syncexception_changelist")
@@ -112,15 +123,38 @@ class SyncExceptionAdmin(admin.ModelAdmin):
         messages.success(request, "Ignored.")
 
 
+class ConflictResolutionForm(forms.ModelForm):
+    """A conflict is resolved by choosing what happens; the status follows from it."""
+
+    class Meta:
+        model = DuplicateEmailConflict
+        fields = ["resolution", "winner_card_code"]
+
+    def clean(self):
+        data = super().clean()
+        resolution, winner = data.get("resolution"), data.get("winner_card_code", "")
+        if not resolution:
+            raise forms.ValidationError("Choose what happens: one record wins, merge them, or send none.")
+        if resolution == DuplicateEmailConflict.Resolution.WINNER and winner not in self.instance.card_codes:
+            self.add_error("winner_card_code",
+                           f"Enter one of the partners in this conflict: {', '.join(self.instance.card_codes)}.")
+        return data
+
+
 @admin.register(DuplicateEmailConflict)
 class DuplicateEmailConflictAdmin(admin.ModelAdmin):
+    form = ConflictResolutionForm
     list_display = ["email_masked", "card_codes", "status", "resolution", "winner_card_code", "resolved_by",
                     "updated_at", "connection"]
     list_filter = ["status", "resolution", "connection"]
-    readonly_fields = ["connection", "email_normalised", "card_codes", "resolved_by", "resolved_at"]
+    list_select_related = ["connection", "resolved_by"]
+    readonly_fields = ["connection", "email_normalised", "card_codes", "status", "resolved_by", "resolved_at"]
     fields = ["connection", "email_normalised", "card_codes", "status", "resolution", "winner_card_code",
               "resolved_by", "resolved_at"]
     actions = ["resolve_reject"]
+
+    def has_add_permission(self, request):
+        return False  # planning finds conflicts; people resolve them
 
     @admin.display(description="email")
     def email_masked(self, obj):
@@ -129,13 +163,9 @@ class DuplicateEmailConflictAdmin(admin.ModelAdmin):
         return mask_email(obj.email_normalised)
 
     def save_model(self, request, obj, form, change):
-        # Choosing a resolution in the form resolves through the service, releasing held records.
-        deciding = obj.status == DuplicateEmailConflict.Status.RESOLVED and "resolution" in form.changed_data
-        if obj.resolution and deciding:
-            conflict_resolve(conflict=obj, resolution=obj.resolution, winner_card_code=obj.winner_card_code,
-                             user=request.user)
-        else:
-            super().save_model(request, obj, form, change)
+        # Resolving goes through the service, which releases the held records at once.
+        conflict_resolve(conflict=obj, resolution=obj.resolution, winner_card_code=obj.winner_card_code,
+                         user=request.user)
 
     @admin.action(description="Reject: send none of these partners")
     def resolve_reject(self, request, queryset):

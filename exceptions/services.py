@@ -94,6 +94,17 @@ def exceptions_resolve(*, entity: str, record_keys: Iterable[str], flow=None, co
     return total
 
 
+def exceptions_reopen(*, connection, entity: str, reasons: dict[str, str], flow=None) -> int:
+    """Exceptions whose retry could not even start: open again, saying why."""
+    total = 0
+    for key, why in reasons.items():
+        qs = SyncException.objects.filter(connection=connection, entity=entity, record_key=key,
+                                          status=SyncException.Status.RETRYING)
+        qs = qs.filter(flow=flow) if flow is not None else qs.filter(flow__isnull=True)
+        total += qs.update(status=SyncException.Status.OPEN, note=why[:1000])
+    return total
+
+
 def exceptions_mark_retrying(*, flow, entity: str, record_keys: Iterable[str]) -> int:
     """The records passed planning and wait to be sent: not fixed yet, no longer stuck."""
     keys = list(record_keys)
@@ -112,6 +123,11 @@ def exception_ignore(*, exception: SyncException, note: str = "") -> SyncExcepti
     return exception
 
 
+# A person retrying a handful of records sees the result at once; a bulk retry of a
+# whole filter goes to the workers instead of holding the web request.
+RETRY_INLINE_LIMIT = 20
+
+
 def exceptions_retry(*, exceptions: QuerySet[SyncException] | Iterable[SyncException]) -> int:
     """Ask the engine to re-read and re-plan each record from the ERP's current data.
 
@@ -119,6 +135,7 @@ def exceptions_retry(*, exceptions: QuerySet[SyncException] | Iterable[SyncExcep
     flow of their connection; the rest for their own flow.
     """
     from syncapp.services import records_retry  # the engine owns moving data
+    from syncapp.tasks import records_retry_task
 
     by_target: dict[tuple, list[str]] = {}
     ids = []
@@ -128,8 +145,12 @@ def exceptions_retry(*, exceptions: QuerySet[SyncException] | Iterable[SyncExcep
     SyncException.objects.filter(pk__in=ids, status=SyncException.Status.OPEN).update(
         status=SyncException.Status.RETRYING
     )
+    inline = len(ids) <= RETRY_INLINE_LIMIT
     for (connection_id, flow_id, entity), keys in by_target.items():
-        records_retry(connection_id=connection_id, flow_id=flow_id, entity=entity, record_keys=keys)
+        if inline:
+            records_retry(connection_id=connection_id, flow_id=flow_id, entity=entity, record_keys=keys)
+        else:
+            transaction.on_commit(lambda args=(connection_id, flow_id, entity, keys): records_retry_task.delay(*args))
     return len(ids)
 
 

@@ -40,8 +40,12 @@ class PlannedRecord:
 
 @dataclass
 class EnqueueResult:
+    """queued: will be sent; unchanged: the destination already has it; still_failed:
+    refused before with exactly this content, so its exception stays open."""
+
     queued: list[str]
     unchanged: list[str]
+    still_failed: list[str]
 
 
 def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priority.ROUTINE,
@@ -51,7 +55,7 @@ def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priori
     Equal hash means the destination already has exactly this: no row, no call. A
     payload that failed permanently is not re-queued unchanged unless `force` (a retry).
     """
-    result = EnqueueResult(queued=[], unchanged=[])
+    result = EnqueueResult(queued=[], unchanged=[], still_failed=[])
     if not records:
         return result
     existing = {row.record_key: row for row in OutboxItem.objects.filter(
@@ -69,7 +73,9 @@ def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priori
             ))
             result.queued.append(record.key)
             continue
-        if row.accepted_hash == digest and not force:
+        # An in-flight row is never marked accepted here: what is on the wire may be
+        # another payload; it is re-queued below instead.
+        if row.accepted_hash == digest and not force and row.status != S.IN_FLIGHT:
             if row.status != S.ACCEPTED:  # a queued change was reverted before it went out
                 row.status, row.payload, row.payload_hash = S.ACCEPTED, record.payload, digest
                 row.identifier = record.identifier
@@ -78,10 +84,7 @@ def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priori
             continue
         if row.payload_hash == digest and not force and row.status in (S.PENDING, S.IN_FLIGHT, S.FAILED):
             # Already queued, being sent, or known to fail with exactly this content.
-            if row.status == S.FAILED:
-                result.unchanged.append(record.key)
-            else:
-                result.queued.append(record.key)
+            (result.still_failed if row.status == S.FAILED else result.queued).append(record.key)
             continue
         was_pending = row.status == S.PENDING
         row.identifier, row.payload, row.payload_hash = record.identifier, record.payload, digest
@@ -99,11 +102,14 @@ def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priori
     return result
 
 
-def outbox_set_status(*, flow, record_keys: list[str], status: str) -> int:
-    """Hold or skip rows that must not go out (a duplicate email, a lead no longer sent)."""
+def outbox_stop(*, flow, record_keys: list[str], status: str) -> int:
+    """Stop rows that must not go out (failed planning, a duplicate email, a lead no
+    longer sent). An in-flight row loses its claim, so its push cannot mark it done."""
+    if not record_keys:
+        return 0
     return OutboxItem.objects.filter(
-        flow=flow, record_key__in=record_keys, status__in=[S.PENDING, S.HELD, S.FAILED]
-    ).update(status=status)
+        flow=flow, record_key__in=record_keys, status__in=[S.PENDING, S.IN_FLIGHT, S.HELD, S.FAILED, S.SKIPPED]
+    ).update(status=status, claim_token="")
 
 
 def outbox_claim(*, flow, limit: int) -> list[OutboxItem]:
@@ -152,12 +158,13 @@ def _still_ours(rows: list[OutboxItem]) -> dict[int, OutboxItem]:
 
 
 def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[OutboxItem],
-                    retry: list[tuple[OutboxItem, float]]) -> None:
+                    retry: list[tuple[OutboxItem, float]]) -> set[str]:
     """Record each claimed row's outcome in one transaction.
 
     accepted: (row, remote_id); failed: permanent; retry: (row, seconds to wait).
     A row re-planned while in flight keeps its new payload pending, but what the
-    destination accepted is still recorded.
+    destination accepted is still recorded. Returns the keys whose outcome was recorded
+    (rows still ours); only their exceptions may change.
     """
     now = timezone.now()
     rows = [r for r, _ in accepted] + failed + [r for r, _ in retry]
@@ -186,6 +193,7 @@ def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[Outb
                 OutboxItem.objects.filter(id=row.id).update(
                     status=S.PENDING, claim_token="", attempts=F("attempts") + 1,
                     not_before=now + timedelta(seconds=delay), last_error=row.last_error[:2000])
+    return {row.record_key for row in rows if row.id in ours}
 
 
 def flows_with_ready_work(flows=None) -> list[int]:

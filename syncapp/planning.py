@@ -21,7 +21,7 @@ from exceptions.services import exception_raise, exceptions_mark_retrying, excep
 
 from .duplicates import group_decide
 from .models import DuplicateEmailPolicy, OutboxStatus, Priority
-from .outbox import PlannedRecord, outbox_enqueue, outbox_set_status
+from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
 
 _email_validator = EmailValidator()
 
@@ -111,6 +111,7 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False,
     mapping = compile_mappings(mappings)
     card_code_targets = [m.target_field for m in mappings if m.source_field == "card_code"]
     planned: list[PlannedRecord] = []
+    problems: list[tuple[str, str, str, str]] = []  # key, reason, message, detail
     for key, partner in partners.items():
         if key in in_groups:
             continue
@@ -119,7 +120,7 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False,
             continue
         reason = _email_problem(partner)
         if reason:
-            _raise(flow, partner, Stage.PLAN, reason, detail=f"Email as held in the ERP: {partner.email!r}")
+            problems.append((key, reason, "", f"Email as held in the ERP: {partner.email!r}"))
             result.failed.append(key)
             continue
         mapped = mapping.apply(partner)
@@ -127,32 +128,38 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False,
             # One contact carrying every CardCode of the group (the merge policy).
             mapped.fields.update({target: ",".join(carried[key]) for target in card_code_targets})
         if mapped.problems:
-            first = mapped.problems[0]
-            _raise(flow, partner, Stage.PLAN, first.reason_code,
-                   message="; ".join(p.message for p in mapped.problems))
+            message = "; ".join(p.message for p in mapped.problems)
+            problems.append((key, mapped.problems[0].reason_code, message, ""))
             result.failed.append(key)
             continue
         planned.append(PlannedRecord(key=key, identifier=partner.email.strip(), payload=mapped.fields))
 
     enqueued = outbox_enqueue(flow=flow, records=planned, priority=priority, force=force)
     result.queued, result.unchanged = enqueued.queued, enqueued.unchanged
+    result.failed.extend(enqueued.still_failed)
     exceptions_resolve(flow=flow, entity=entity, record_keys=result.unchanged)
     exceptions_mark_retrying(flow=flow, entity=entity, record_keys=result.queued)
     for key in result.held:
         email = partners[key].email_normalised
         others = [k for k in result.held if k != key and partners[k].email_normalised == email]
-        _raise(flow, partners[key], Stage.PLAN, "duplicate_email",
-               detail=f"Email shared with Business Partner(s): {', '.join(others)}")
-    outbox_set_status(flow=flow, record_keys=result.held, status=OutboxStatus.HELD)
-    outbox_set_status(flow=flow, record_keys=result.skipped, status=OutboxStatus.SKIPPED)
+        problems.append((key, "duplicate_email", "", f"Email shared with Business Partner(s): {', '.join(others)}"))
+    _raise_all(flow, problems)
+    outbox_stop(flow=flow, record_keys=[k for k in result.failed if k not in enqueued.still_failed],
+                status=OutboxStatus.FAILED)
+    outbox_stop(flow=flow, record_keys=result.held, status=OutboxStatus.HELD)
+    outbox_stop(flow=flow, record_keys=result.skipped, status=OutboxStatus.SKIPPED)
     exceptions_resolve(flow=flow, entity=entity, record_keys=result.skipped)
     return result
 
 
-def _raise(flow, partner: BusinessPartner, stage: str, reason_code: str, *, message: str = "",
-           detail: str = "") -> None:
-    exception_raise(
-        connection=flow.connection, flow=flow, entity=flow.entity, record_key=partner.card_code,
-        stage=stage, reason_code=reason_code, message=message, detail=detail,
-        source_payload=partner.raw or None,
-    )
+def _raise_all(flow, problems: list[tuple[str, str, str, str]]) -> None:
+    """One exception per problem, with the source record as the ERP sent it."""
+    if not problems:
+        return
+    raws = dict(BusinessPartner.objects.filter(
+        connection_id=flow.connection_id, card_code__in=[key for key, *_ in problems]).values_list("card_code", "raw"))
+    for key, reason_code, message, detail in problems:
+        exception_raise(
+            connection=flow.connection, flow=flow, entity=flow.entity, record_key=key, stage=Stage.PLAN,
+            reason_code=reason_code, message=message, detail=detail, source_payload=raws.get(key) or None,
+        )

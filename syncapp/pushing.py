@@ -82,6 +82,12 @@ def flow_push_batch(*, flow, adapter=None, limit: int | None = None) -> PushStat
         if error.permanent:
             log.warning("Push to %s failed for the whole batch: %s", flow.destination, error.message)
         retry_after = error.retry_after
+    except Exception as error:
+        log.exception("Push to %s crashed", flow.destination)
+        results = [PushResult(key=row.record_key, outcome="transient",
+                              message=f"Unexpected error while sending: {type(error).__name__}: {error}")
+                   for row in rows]
+        retry_after = None
     else:
         retry_after = None
     stats.calls = getattr(adapter, "calls", 0) - calls_before
@@ -108,11 +114,15 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
         else:
             row.last_error = result.message
             retry.append((row, backoff_delay(row.attempts + 1, retry_after)))
-    outbox_complete(accepted=accepted, failed=failed, retry=retry)
+    ours = outbox_complete(accepted=accepted, failed=failed, retry=retry)
     stats.accepted, stats.failed, stats.retried = len(accepted), len(failed), len(retry)
 
-    exceptions_resolve(flow=flow, entity=flow.entity, record_keys=[row.record_key for row, _ in accepted])
+    # Rows re-planned meanwhile belong to their new plan: their exceptions are not ours to change.
+    exceptions_resolve(flow=flow, entity=flow.entity,
+                       record_keys=[row.record_key for row, _ in accepted if row.record_key in ours])
     for row, result, reason_code in problems:
+        if row.record_key not in ours:
+            continue
         exception_raise(
             connection=flow.connection, flow=flow, entity=flow.entity, record_key=row.record_key,
             stage=Stage.PUSH, reason_code=reason_code, destination_code=result.reason_code or "",

@@ -6,6 +6,8 @@ actions and tasks call these; none holds engine rules of its own.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable
 
@@ -13,11 +15,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from erp.ingest import INGESTERS
-from erp.models import ErpConnection
+from erp.models import BusinessPartner, ErpConnection
 from erp.registry import source_adapter_for
 from esp.mapping import MappingConfigError
 from exceptions.models import Stage
-from exceptions.services import exception_raise, exceptions_resolve
+from exceptions.services import exception_raise, exceptions_reopen, exceptions_resolve
 from syncapp.adapters import AuthenticationFailed, SourceRecord, TransportError
 
 from .models import Flow, Priority, SourceCursor, SyncRun
@@ -47,10 +49,22 @@ def _finish(run: SyncRun, *, error: str = "", failed: bool = False) -> SyncRun:
     return run
 
 
+# The record key of exceptions about a whole connection (its credentials were refused).
+CONNECTION_KEY = "(connection)"
+
+
+def _unreadable_key(record: SourceRecord) -> str:
+    """A record without a key still needs its own exception row: name it by its content."""
+    if record.key:
+        return record.key
+    digest = hashlib.sha256(json.dumps(record.raw, sort_keys=True, default=str).encode()).hexdigest()
+    return f"(no key) {digest[:12]}"
+
+
 def _record_unreadable(connection, entity: str, records: list[SourceRecord]) -> None:
     for record in records:
         exception_raise(
-            connection=connection, entity=entity, record_key=record.key or "(no key)", stage=Stage.INGEST,
+            connection=connection, entity=entity, record_key=_unreadable_key(record), stage=Stage.INGEST,
             reason_code="unreadable_record", detail=record.error or "", source_payload=record.raw,
             message=f"The ERP record could not be read: {record.error}" if record.error else "",
         )
@@ -66,6 +80,8 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
     cursor, _ = SourceCursor.objects.get_or_create(connection=connection, entity=entity)
     try:
         for batch in adapter.read_changes(entity, cursor.value):
+            # One transaction per page: a failure anywhere re-reads the page next time,
+            # so nothing in it (the unreadable records included) is past the cursor unseen.
             with transaction.atomic():
                 stored = ingest(connection=connection, records=batch.records)
                 for flow in flows:
@@ -73,19 +89,18 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
                     run.records_planned += len(planned.queued)
                     run.records_unchanged += len(planned.unchanged)
                     run.records_failed += len(planned.failed) + len(planned.held)
+                _record_unreadable(connection, entity, stored.unreadable)
+                exceptions_resolve(connection=connection, entity=entity,
+                                   record_keys=[*stored.readable_keys, CONNECTION_KEY], stages=[Stage.INGEST])
                 cursor.value = batch.cursor
                 cursor.save(update_fields=["value", "updated_at"])
-            # Outside the page's transaction: ingest problems must survive any rollback.
-            _record_unreadable(connection, entity, stored.unreadable)
-            exceptions_resolve(connection=connection, entity=entity, record_keys=stored.readable_keys,
-                               stages=[Stage.INGEST])
             run.records_read += len(batch.records)
             run.records_changed += len(stored.changed_keys)
             run.records_failed += len(stored.unreadable)
             if progress:
                 progress(len(batch.records))
     except AuthenticationFailed as error:
-        exception_raise(connection=connection, entity=entity, record_key="(connection)", stage=Stage.INGEST,
+        exception_raise(connection=connection, entity=entity, record_key=CONNECTION_KEY, stage=Stage.INGEST,
                         reason_code="authentication_failed", detail=error.message)
         return _finish(run, error=error.message, failed=True)
     except TransportError as error:
@@ -94,6 +109,12 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
     except MappingConfigError as error:
         # A person must fix the mapping; the page was rolled back and will be re-read.
         return _finish(run, error=str(error), failed=True)
+    except Exception as error:
+        _finish(run, error=f"{type(error).__name__}: {error}", failed=True)
+        raise
+    if not run.records_read:
+        # Nothing changed, but the ERP answered: its credentials work again.
+        exceptions_resolve(connection=connection, entity=entity, record_keys=[CONNECTION_KEY], stages=[Stage.INGEST])
     return _finish(run)
 
 
@@ -136,21 +157,29 @@ def records_replan_for_connection(*, connection, record_keys: Iterable[str]) -> 
 
 
 def records_refresh(*, connection, entity: str, record_keys: Iterable[str], adapter=None) -> list[str]:
-    """Re-read records from the ERP now, so a fix made there is used at once."""
+    """Re-read records from the ERP now, so a fix made there is used at once.
+
+    An ingest exception whose record cannot be re-read goes back to open, saying why,
+    rather than waiting in "retrying" for ever.
+    """
     adapter = adapter or source_adapter_for(connection)
-    records = []
+    records, unread = [], {}
     for key in record_keys:
         try:
             record = adapter.read_one(entity, key)
-        except TransportError as error:
-            log.info("Could not re-read %s from %s: %s", key, connection, error.message)
+        except (TransportError, ValueError) as error:
+            unread[key] = f"The ERP could not be asked again: {getattr(error, 'message', error)}"
             continue
-        if record is not None:
+        if record is None:
+            unread[key] = "The record is no longer in the ERP (deleted, or it has no key)."
+        else:
             records.append(record)
-    stored = INGESTERS[entity](connection=connection, records=records)
-    _record_unreadable(connection, entity, stored.unreadable)
-    exceptions_resolve(connection=connection, entity=entity, record_keys=stored.readable_keys,
-                       stages=[Stage.INGEST])
+    with transaction.atomic():
+        stored = INGESTERS[entity](connection=connection, records=records)
+        _record_unreadable(connection, entity, stored.unreadable)
+        exceptions_resolve(connection=connection, entity=entity, record_keys=stored.readable_keys,
+                           stages=[Stage.INGEST])
+        exceptions_reopen(connection=connection, entity=entity, reasons=unread)
     return stored.readable_keys
 
 
@@ -160,12 +189,20 @@ def records_retry(*, connection_id: int, flow_id: int | None, entity: str, recor
     that failed before) at top priority, and wake the pushers."""
     connection = ErpConnection.objects.get(pk=connection_id)
     source_entity = FLOW_SOURCE_ENTITY.get(entity, entity)
+    if CONNECTION_KEY in record_keys:
+        # The credentials were refused: retrying means trying the connection again.
+        connection_pull(connection=connection, entity=source_entity, adapter=source_adapter)
+        record_keys = [key for key in record_keys if key != CONNECTION_KEY]
     records_refresh(connection=connection, entity=source_entity, record_keys=record_keys,
                     adapter=source_adapter)
     flows = (Flow.objects.filter(pk=flow_id) if flow_id
              else Flow.objects.filter(connection=connection, enabled=True)).select_related("connection", "destination")
+    in_mirror = set(BusinessPartner.objects.filter(connection=connection, card_code__in=record_keys)
+                    .values_list("card_code", flat=True))
+    missing = {key: "The record is not in the ERP's data the hub holds." for key in record_keys if key not in in_mirror}
     for flow in flows:
         records_replan(flow=flow, record_keys=record_keys, force=True, priority=Priority.URGENT)
+        exceptions_reopen(connection=connection, entity=flow.entity, reasons=missing, flow=flow)
     _wake_pushers(connection=connection)
 
 

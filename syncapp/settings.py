@@ -136,7 +136,9 @@ REST_FRAMEWORK = {
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=5)
 SYNC_BACKOFF_BASE_SECONDS = env.float("SYNC_BACKOFF_BASE_SECONDS", default=30.0)
 SYNC_BACKOFF_MAX_SECONDS = env.float("SYNC_BACKOFF_MAX_SECONDS", default=3600.0)
-SYNC_CLAIM_TIMEOUT_SECONDS = env.int("SYNC_CLAIM_TIMEOUT_SECONDS", default=600)
+# Longer than the slowest push (a dotdigital import may be polled for 15 minutes), or a
+# live claim would be taken for a dead one and sent twice.
+SYNC_CLAIM_TIMEOUT_SECONDS = env.int("SYNC_CLAIM_TIMEOUT_SECONDS", default=1800)
 
 LOGGING = {
     "version": 1,

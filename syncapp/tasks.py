@@ -42,3 +42,11 @@ def outbox_sweep_task() -> None:
     outbox_reclaim_stale()
     for flow_id in flows_with_ready_work():
         flow_push_task.delay(flow_id)
+
+
+@shared_task(name="syncapp.records_retry_task", ignore_result=True)
+def records_retry_task(connection_id: int, flow_id: int | None, entity: str, record_keys: list[str]) -> None:
+    """A bulk Retry from the dashboard: re-read, re-plan at top priority, wake pushers."""
+    from .services import records_retry
+
+    records_retry(connection_id=connection_id, flow_id=flow_id, entity=entity, record_keys=record_keys)

@@ -109,3 +109,24 @@ def test_an_unreadable_sap_record_is_an_exception_and_the_page_goes_on(hub):
     assert "c002@example.com" in hub.dd.contacts
     exception = SyncException.objects.get(record_key="C001")
     assert exception.stage == "ingest" and exception.reason_code == "unreadable_record"
+
+
+def test_a_worker_killed_after_sending_but_before_recording_duplicates_nothing(hub, monkeypatch):
+    hub.sap.add_business_partners([partner(f"C{i:03d}") for i in range(10)])
+    connection_pull(connection=hub.connection)
+
+    def die(**kwargs):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr("syncapp.pushing.outbox_complete", die)
+    with pytest.raises(SystemExit):
+        flow_push(flow=hub.flow, adapter=hub.destination())
+    monkeypatch.undo()
+    ids_after_first_send = {email: c["contactId"] for email, c in hub.dd.contacts.items()}
+    assert len(ids_after_first_send) == 10  # the batch did reach dotdigital
+    OutboxItem.objects.filter(status=OutboxStatus.IN_FLIGHT).update(
+        claimed_at=datetime.now(UTC) - timedelta(hours=1))
+    flow_push(flow=hub.flow, adapter=hub.destination())
+    assert OutboxItem.objects.filter(status=OutboxStatus.ACCEPTED).count() == 10
+    # Sent twice, stored once: the same ten contacts, with the same ids.
+    assert {email: c["contactId"] for email, c in hub.dd.contacts.items()} == ids_after_first_send

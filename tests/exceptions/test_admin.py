@@ -56,15 +56,29 @@ def test_the_retry_button_on_one_row_works(admin_client, problems, monkeypatch):
     fixed = FakeSource([[bp_record("C001", email="c001@example.com")]])
     monkeypatch.setattr("syncapp.services.source_adapter_for", lambda connection: fixed)
     exception = SyncException.objects.get(record_key="C001")
-    response = admin_client.get(reverse("admin:exceptions_retry_one", args=[exception.pk]))
+    url = reverse("admin:exceptions_retry_one", args=[exception.pk])
+    confirm = admin_client.get(url)  # a GET only asks: a link cannot trigger a retry
+    assert confirm.status_code == 200 and "Add the email address" in confirm.content.decode()
+    assert not OutboxItem.objects.filter(record_key="C001").exists()
+    response = admin_client.post(url)
     assert response.status_code == 302
     assert OutboxItem.objects.filter(record_key="C001", status="pending").exists()
+
+
+def test_a_staff_user_without_change_rights_cannot_retry(client, django_user_model, problems):
+    user = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    client.force_login(user)
+    exception = SyncException.objects.get(record_key="C001")
+    assert client.post(reverse("admin:exceptions_retry_one", args=[exception.pk])).status_code == 403
+    assert SyncException.objects.get(pk=exception.pk).status == "open"
 
 
 def test_choosing_a_winner_in_the_admin_releases_it(admin_client, problems):
     conflict = DuplicateEmailConflict.objects.get()
     url = reverse("admin:exceptions_duplicateemailconflict_change", args=[conflict.pk])
-    response = admin_client.post(url, {"status": "resolved", "resolution": "winner", "winner_card_code": "C004"})
+    refused = admin_client.post(url, {"resolution": "winner", "winner_card_code": "C999"})
+    assert refused.status_code == 200 and "Enter one of the partners" in refused.content.decode()
+    response = admin_client.post(url, {"resolution": "winner", "winner_card_code": "C004"})
     assert response.status_code == 302
     assert OutboxItem.objects.filter(record_key="C004", status="pending").exists()
     assert not OutboxItem.objects.filter(record_key="C003", status="pending").exists()

@@ -105,3 +105,46 @@ def test_the_sync_command_names_an_unknown_flow(db):
 
     with pytest.raises(CommandError, match="Unknown flow"):
         call_command("sync", "--once", "--flow", "nope")
+
+
+def test_workers_log_through_the_redacting_handler():
+    import io
+
+    from celery.signals import setup_logging
+
+    from syncapp.celery import use_django_logging
+
+    assert any(receiver() is use_django_logging for _, receiver in setup_logging.receivers)
+    use_django_logging()
+    handler = next(h for h in logging.getLogger().handlers if any(isinstance(f, RedactSecretsFilter)
+                                                                   for f in h.filters))
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        logging.getLogger("syncapp.pushing").warning("push for jane.doe@example.com with token=abc123")
+    finally:
+        handler.setStream(previous)
+    assert "j***@example.com" in stream.getvalue() and "abc123" not in stream.getvalue()
+
+
+@pytest.mark.django_db
+def test_sync_once_waits_out_records_backing_off_until_the_outbox_is_drained(flow, settings, monkeypatch, capsys):
+    from tests.syncapp.fakes import FakeDestination, FakeSource, bp_record
+
+    settings.SYNC_BACKOFF_BASE_SECONDS = 0.05
+    destination = FakeDestination()
+    destination.transient.add("C001")
+
+    def flaky_then_fine(*args, **kwargs):
+        if destination.calls >= 1:
+            destination.transient.clear()
+        return FakeDestination.push(destination, *args, **kwargs)
+
+    destination.push = flaky_then_fine
+    monkeypatch.setattr("syncapp.services.source_adapter_for",
+                        lambda connection: FakeSource([[bp_record("C001"), bp_record("C002")]]))
+    monkeypatch.setattr("syncapp.services.adapter_for_flow", lambda flow: destination)
+    call_command("sync", "--once", "--no-progress")
+    output = capsys.readouterr().out
+    assert "waiting" in output and "2 accepted, 0 waiting to retry" in output
+    assert sorted(destination.pushed_keys) == ["C001", "C002"]

@@ -146,3 +146,61 @@ def test_a_broken_mapping_stops_the_pull_visibly_and_loses_no_page(flow):
     source = FakeSource([[bp_record("C001")]])
     connection_pull(connection=flow.connection, adapter=source)
     assert OutboxItem.objects.filter(record_key="C001").exists()
+
+
+@pytest.mark.django_db
+def test_an_adapter_crash_counts_attempts_and_ends_as_an_exception(flow, settings):
+    settings.SYNC_MAX_ATTEMPTS = 2
+    load(flow, 1)
+
+    class Broken(FakeDestination):
+        def push(self, entity, items):
+            raise KeyError("bug")
+
+    for _ in range(2):
+        flow_push(flow=flow, adapter=Broken())
+        OutboxItem.objects.update(not_before=None)
+    assert OutboxItem.objects.get().status == OutboxStatus.FAILED
+    assert SyncException.objects.get().reason_code == "destination_unreachable"
+
+
+@pytest.mark.django_db
+def test_a_pull_that_crashes_records_a_failed_run(flow):
+    class Exploding(FakeSource):
+        def read_changes(self, entity, cursor):
+            raise RuntimeError("disk full")
+            yield
+
+    with pytest.raises(RuntimeError):
+        connection_pull(connection=flow.connection, adapter=Exploding([]))
+    from syncapp.models import SyncRun
+    run = SyncRun.objects.get()
+    assert run.status == "failed" and "disk full" in run.error
+
+
+@pytest.mark.django_db
+def test_refused_credentials_are_an_exception_that_clears_once_the_erp_answers(flow):
+    from syncapp.adapters import AuthenticationFailed
+
+    class Refusing(FakeSource):
+        def read_changes(self, entity, cursor):
+            raise AuthenticationFailed("Login failed (code 100000027)")
+            yield
+
+    connection_pull(connection=flow.connection, adapter=Refusing([]))
+    exception = SyncException.objects.get()
+    assert (exception.record_key, exception.reason_code, exception.owner_team) == (
+        "(connection)", "authentication_failed", "integration")
+    connection_pull(connection=flow.connection, adapter=FakeSource([]))
+    exception.refresh_from_db()
+    assert exception.status == "resolved"
+
+
+@pytest.mark.django_db
+def test_unreadable_records_without_a_key_each_keep_their_own_exception(flow):
+    from syncapp.adapters import SourceRecord
+
+    broken = [SourceRecord(entity="business_partners", key="", version="", data=None, raw={"n": n},
+                           error="no CardCode") for n in range(2)]
+    connection_pull(connection=flow.connection, adapter=FakeSource([broken]))
+    assert SyncException.objects.filter(stage="ingest", status="open").count() == 2

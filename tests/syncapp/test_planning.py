@@ -162,3 +162,33 @@ def test_a_destination_rejection_is_an_exception_with_the_vendor_code(flow):
     assert exc.last_request is not None
     assert OutboxItem.objects.get(record_key="C001").status == OutboxStatus.FAILED
     assert BusinessPartner.objects.count() == 2
+
+
+def test_a_refused_record_stays_an_open_exception_when_an_unmapped_field_changes(flow):
+    destination = FakeDestination()
+    destination.reject["C001"] = "ERROR_SOMETHING"
+    pull(flow, bp_record("C001"))
+    push(flow, destination)
+    pull(flow, bp_record("C001", udfs={"U_Internal": "changed"}))  # same payload, still refused
+    push(flow, destination)
+    assert open_exception(flow, "C001").reason_code == "destination_rejected"
+    assert OutboxItem.objects.get(record_key="C001").status == OutboxStatus.FAILED
+
+
+def test_a_queued_record_whose_email_breaks_is_not_sent_with_its_old_payload(flow):
+    destination = FakeDestination()
+    pull(flow, bp_record("C001", email="jane@example.com"))
+    pull(flow, bp_record("C001", email="jane@", updated="2026-11-02T10:00:00+00:00"))
+    push(flow, destination)
+    assert destination.pushed_keys == []
+    assert open_exception(flow, "C001").reason_code == "invalid_email"
+
+
+def test_a_resolved_conflict_whose_members_change_is_opened_again(flow):
+    pull(flow, bp_record("C001", email="jane@example.com"), bp_record("C002", email="jane@example.com"))
+    conflict = DuplicateEmailConflict.objects.get()
+    conflict_resolve(conflict=conflict, resolution="winner", winner_card_code="C001")
+    pull(flow, bp_record("C003", email="JANE@example.com"))
+    conflict.refresh_from_db()
+    assert conflict.status == "open" and conflict.card_codes == ["C001", "C002", "C003"]
+    assert {open_exception(flow, k).reason_code for k in ("C001", "C002", "C003")} == {"duplicate_email"}

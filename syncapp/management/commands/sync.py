@@ -20,7 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--flow", action="append", dest="flows", metavar="NAME",
                             help="Only this flow (repeatable). Default: every enabled flow.")
         parser.add_argument("--once", action="store_true",
-                            help="One pass: pull once, push everything ready, then stop.")
+                            help="One pass: pull once, then push until the outbox is drained (waiting out "
+                                 "retries that back off) and stop.")
         parser.add_argument("--interval", type=float, default=60.0,
                             help="Seconds between passes when running continuously.")
         parser.add_argument("--no-progress", action="store_true")
@@ -37,12 +38,12 @@ class Command(BaseCommand):
         if not selected:
             raise CommandError("No flow to run. Create one in the admin or with apply_config.")
         while True:
-            self._pass(selected, progress=not no_progress)
+            self._pass(selected, progress=not no_progress, drain=once)
             if once:
                 return
             time.sleep(interval)
 
-    def _pass(self, flows: list[Flow], *, progress: bool) -> None:
+    def _pass(self, flows: list[Flow], *, progress: bool, drain: bool) -> None:
         sources = {(flow.connection, FLOW_SOURCE_ENTITY[flow.entity]) for flow in flows}
         for connection, entity in sorted(sources, key=lambda s: (s[0].name, s[1])):
             with tqdm(desc=f"pull {connection.name} {entity}", unit="rec", disable=not progress) as bar:
@@ -52,13 +53,33 @@ class Command(BaseCommand):
                 f"queued {run.records_planned}, unchanged {run.records_unchanged}, "
                 f"exceptions {run.records_failed}" + (f", stopped: {run.error}" if run.error else ""))
         for flow in flows:
-            pending = OutboxItem.objects.filter(flow=flow, status=OutboxStatus.PENDING).count()
-            with tqdm(total=pending, desc=f"push {flow.name}", unit="rec", disable=not progress) as bar:
-                run = flow_push(flow=flow, progress=lambda s: bar.update(s.claimed))
-            self.stdout.write(
-                f"push {flow.name}: accepted {run.records_accepted}, failed {run.records_failed}, "
-                f"retrying later {run.records_retried}, API calls {run.api_calls}")
+            self._push(flow, progress=progress)
+            # Rows backing off after a transient failure: wait for them, so "drained"
+            # means every row ended accepted or as an exception.
+            while drain and (wait := self._next_retry_in(flow)) is not None:
+                self.stdout.write(f"push {flow.name}: waiting {wait:.0f} s for records backing off")
+                time.sleep(wait)
+                self._push(flow, progress=progress)
         self._summary(flows)
+
+    def _push(self, flow: Flow, *, progress: bool) -> None:
+        pending = OutboxItem.objects.filter(flow=flow, status=OutboxStatus.PENDING).count()
+        with tqdm(total=pending, desc=f"push {flow.name}", unit="rec", disable=not progress) as bar:
+            run = flow_push(flow=flow, progress=lambda s: bar.update(s.claimed))
+        self.stdout.write(
+            f"push {flow.name}: accepted {run.records_accepted}, failed {run.records_failed}, "
+            f"retrying later {run.records_retried}, API calls {run.api_calls}")
+
+    @staticmethod
+    def _next_retry_in(flow: Flow) -> float | None:
+        from django.db.models import Min
+        from django.utils import timezone
+
+        soonest = OutboxItem.objects.filter(flow=flow, status=OutboxStatus.PENDING).aggregate(
+            at=Min("not_before"))["at"]
+        if soonest is None and not OutboxItem.objects.filter(flow=flow, status=OutboxStatus.PENDING).exists():
+            return None
+        return max(0.0, (soonest - timezone.now()).total_seconds()) if soonest else 0.0
 
     def _summary(self, flows: list[Flow]) -> None:
         states = dict(OutboxItem.objects.filter(flow__in=flows).values_list("status").annotate(n=Count("id")))
