@@ -9,17 +9,18 @@ is keyed by a stable ERP key a repeat overwrites rather than duplicates.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from .bulksql import JsonText, bulk_insert, bulk_update_by_id, json_text
 from .models import OutboxItem, OutboxStatus, Priority
 
 S = OutboxStatus
@@ -31,11 +32,13 @@ class PlannedRecord:
     identifier: str
     payload: dict
 
-    @property
+    @cached_property
+    def payload_json(self) -> JsonText:
+        return json_text(self.payload)
+
+    @cached_property
     def payload_hash(self) -> str:
-        body = json.dumps({"id": self.identifier, "p": self.payload}, sort_keys=True, default=str,
-                          separators=(",", ":"))
-        return hashlib.sha256(body.encode()).hexdigest()
+        return hashlib.sha256(f"{self.identifier}\n{self.payload_json}".encode()).hexdigest()
 
 
 @dataclass
@@ -48,6 +51,14 @@ class EnqueueResult:
     still_failed: list[str]
 
 
+_INSERT = ["flow", "record_key", "identifier", "payload", "payload_hash", "priority", "status", "generation",
+           "attempts", "accepted_hash", "remote_id", "claim_token", "last_error", "planned_at", "created_at",
+           "updated_at"]
+_REQUEUE = ["identifier", "payload", "payload_hash", "status", "generation", "attempts", "priority", "not_before",
+            "claim_token", "planned_at", "updated_at"]
+_REVERT = ["identifier", "payload", "payload_hash", "status", "updated_at"]
+
+
 def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priority.ROUTINE,
                    force: bool = False) -> EnqueueResult:
     """Queue the records whose payload differs from what the destination accepted.
@@ -58,47 +69,41 @@ def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priori
     result = EnqueueResult(queued=[], unchanged=[], still_failed=[])
     if not records:
         return result
-    existing = {row.record_key: row for row in OutboxItem.objects.filter(
-        flow=flow, record_key__in=[r.key for r in records]).only(
-        "id", "record_key", "payload_hash", "accepted_hash", "status", "generation", "priority")}
+    existing = {}
+    keys = [r.key for r in records]
+    for start in range(0, len(keys), 1000):
+        for row in OutboxItem.objects.filter(flow=flow, record_key__in=keys[start:start + 1000]).values_list(
+                "id", "record_key", "payload_hash", "accepted_hash", "status", "generation", "priority"):
+            existing[row[1]] = row
     now = timezone.now()
-    to_create, to_update = [], []
+    inserts, requeues, reverts = [], [], []
     for record in records:
         digest = record.payload_hash
         row = existing.get(record.key)
         if row is None:
-            to_create.append(OutboxItem(
-                flow=flow, record_key=record.key, identifier=record.identifier, payload=record.payload,
-                payload_hash=digest, priority=priority, planned_at=now,
-            ))
+            inserts.append((flow.pk, record.key, record.identifier, record.payload_json, digest, priority, S.PENDING,
+                            1, 0, "", "", "", "", now, now, now))
             result.queued.append(record.key)
             continue
+        row_id, _, payload_hash, accepted_hash, status, generation, row_priority = row
         # An in-flight row is never marked accepted here: what is on the wire may be
         # another payload; it is re-queued below instead.
-        if row.accepted_hash == digest and not force and row.status != S.IN_FLIGHT:
-            if row.status != S.ACCEPTED:  # a queued change was reverted before it went out
-                row.status, row.payload, row.payload_hash = S.ACCEPTED, record.payload, digest
-                row.identifier = record.identifier
-                to_update.append(row)
+        if accepted_hash == digest and not force and status != S.IN_FLIGHT:
+            if status != S.ACCEPTED:  # a queued change was reverted before it went out
+                reverts.append((record.identifier, record.payload_json, digest, S.ACCEPTED, now, row_id))
             result.unchanged.append(record.key)
             continue
-        if row.payload_hash == digest and not force and row.status in (S.PENDING, S.IN_FLIGHT, S.FAILED):
+        if payload_hash == digest and not force and status in (S.PENDING, S.IN_FLIGHT, S.FAILED):
             # Already queued, being sent, or known to fail with exactly this content.
-            (result.still_failed if row.status == S.FAILED else result.queued).append(record.key)
+            (result.still_failed if status == S.FAILED else result.queued).append(record.key)
             continue
-        was_pending = row.status == S.PENDING
-        row.identifier, row.payload, row.payload_hash = record.identifier, record.payload, digest
-        row.status, row.generation, row.attempts = S.PENDING, row.generation + 1, 0
-        row.priority = min(row.priority, priority) if was_pending else priority
-        row.not_before, row.claim_token, row.planned_at = None, "", now
-        to_update.append(row)
+        new_priority = min(row_priority, priority) if status == S.PENDING else priority
+        requeues.append((record.identifier, record.payload_json, digest, S.PENDING, generation + 1, 0, new_priority,
+                         None, "", now, now, row_id))
         result.queued.append(record.key)
-    if to_create:
-        OutboxItem.objects.bulk_create(to_create, batch_size=1000)
-    if to_update:
-        OutboxItem.objects.bulk_update(
-            to_update, ["identifier", "payload", "payload_hash", "status", "generation", "attempts",
-                        "priority", "not_before", "claim_token", "planned_at"], batch_size=500)
+    bulk_insert(OutboxItem, _INSERT, inserts)
+    bulk_update_by_id(OutboxItem, _REQUEUE, requeues)
+    bulk_update_by_id(OutboxItem, _REVERT, reverts)
     return result
 
 
@@ -172,27 +177,21 @@ def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[Outb
         ours = _still_ours(rows)
         done, replanned = [], []
         for row, remote_id in accepted:
-            row.accepted_hash, row.remote_id, row.accepted_at = row.payload_hash, remote_id or row.remote_id, now
+            remote_id = remote_id or row.remote_id
             if row.id in ours:
-                row.status, row.claim_token, row.attempts = S.ACCEPTED, "", row.attempts + 1
-                done.append(row)
+                done.append((S.ACCEPTED, "", row.attempts + 1, row.payload_hash, remote_id, now, row.id))
             else:
-                replanned.append(row)
-        if done:
-            OutboxItem.objects.bulk_update(
-                done, ["status", "claim_token", "attempts", "accepted_hash", "remote_id", "accepted_at"],
-                batch_size=500)
-        for row in replanned:
-            OutboxItem.objects.filter(id=row.id).update(
-                accepted_hash=row.accepted_hash, remote_id=row.remote_id, accepted_at=now)
-        mine_failed = [row for row in failed if row.id in ours]
-        OutboxItem.objects.filter(id__in=[r.id for r in mine_failed]).update(
-            status=S.FAILED, claim_token="", attempts=F("attempts") + 1)
-        for row, delay in retry:
-            if row.id in ours:
-                OutboxItem.objects.filter(id=row.id).update(
-                    status=S.PENDING, claim_token="", attempts=F("attempts") + 1,
-                    not_before=now + timedelta(seconds=delay), last_error=row.last_error[:2000])
+                replanned.append((row.payload_hash, remote_id, now, row.id))
+        bulk_update_by_id(OutboxItem, ["status", "claim_token", "attempts", "accepted_hash", "remote_id",
+                                       "accepted_at"], done)
+        bulk_update_by_id(OutboxItem, ["accepted_hash", "remote_id", "accepted_at"], replanned)
+        mine_failed = [row.id for row in failed if row.id in ours]
+        for start in range(0, len(mine_failed), 1000):
+            OutboxItem.objects.filter(id__in=mine_failed[start:start + 1000]).update(
+                status=S.FAILED, claim_token="", attempts=F("attempts") + 1)
+        bulk_update_by_id(OutboxItem, ["status", "claim_token", "attempts", "not_before", "last_error"], [
+            (S.PENDING, "", row.attempts + 1, now + timedelta(seconds=delay), row.last_error[:2000], row.id)
+            for row, delay in retry if row.id in ours])
     return {row.record_key for row in rows if row.id in ours}
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
+from django.db.models import Count
 
 from erp.models import BusinessPartner
 from esp.mapping import compile_mappings, mappings_for
@@ -53,15 +54,20 @@ def _email_problem(partner: BusinessPartner) -> str | None:
     return None
 
 
-def _duplicate_groups(flow, partners: dict[str, BusinessPartner]) -> tuple[dict[str, list], list[str]]:
+def _duplicate_groups(flow, partners: dict) -> tuple[dict[str, list], list[str]]:
     """Groups (by email) of two or more eligible partners touching these keys, and the
     keys of partners released from a conflict that no longer exists."""
     types = _eligible_types(flow)
-    emails = {p.email_normalised for p in partners.values() if p.email_normalised and p.card_type in types}
+    emails = list({p.email_normalised for p in partners.values() if p.email_normalised and p.card_type in types})
+    mirror = BusinessPartner.objects.filter(connection_id=flow.connection_id, card_type__in=types)
     groups: dict[str, list] = defaultdict(list)
-    if emails:
-        for member in BusinessPartner.objects.filter(
-                connection_id=flow.connection_id, email_normalised__in=list(emails), card_type__in=types):
+    shared: list[str] = []
+    for start in range(0, len(emails), 500):
+        # Count first, load members only for the (rare) emails that really are shared.
+        shared.extend(mirror.filter(email_normalised__in=emails[start:start + 500]).values("email_normalised")
+                      .annotate(n=Count("id")).filter(n__gt=1).values_list("email_normalised", flat=True))
+    if shared:
+        for member in mirror.filter(email_normalised__in=shared).defer("raw"):
             groups[member.email_normalised].append(member)
     released: list[str] = []
     for conflict in conflicts_involving(connection=flow.connection, card_codes=partners):
@@ -78,13 +84,20 @@ def _duplicate_groups(flow, partners: dict[str, BusinessPartner]) -> tuple[dict[
     return {email: members for email, members in groups.items() if len(members) >= 2}, released
 
 
-def flow_plan(*, flow, record_keys: list[str], force: bool = False,
-              priority: int = Priority.ROUTINE) -> PlanResult:
-    """Plan the given keys of one flow. Safe to repeat: unchanged records cost nothing."""
+def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: int = Priority.ROUTINE,
+              rows: dict | None = None) -> PlanResult:
+    """Plan the given keys of one flow. Safe to repeat: unchanged records cost nothing.
+
+    `rows` are the mirror rows of those keys when the caller has them in hand (ingest
+    does), saving a read; otherwise they are read from the mirror.
+    """
     entity = flow.entity
     result = PlanResult()
-    partners = {p.card_code: p for p in BusinessPartner.objects.filter(
-        connection_id=flow.connection_id, card_code__in=list(record_keys)).defer("raw")}
+    if rows is not None:
+        partners = dict(rows)
+    else:
+        partners = {p.card_code: p for p in BusinessPartner.objects.filter(
+            connection_id=flow.connection_id, card_code__in=list(record_keys)).defer("raw")}
     groups, released = _duplicate_groups(flow, partners)
     if released:
         partners.update({p.card_code: p for p in BusinessPartner.objects.filter(
@@ -94,7 +107,7 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False,
     carried: dict[str, list[str]] = {}
     for email, members in groups.items():
         for member in members:
-            partners.setdefault(member.card_code, member)
+            partners[member.card_code] = member
         conflict = DuplicateEmailConflict.objects.filter(
             connection_id=flow.connection_id, email_normalised=email).first()
         held = flow.duplicate_policy == DuplicateEmailPolicy.REJECT_ALL

@@ -85,7 +85,7 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
             with transaction.atomic():
                 stored = ingest(connection=connection, records=batch.records)
                 for flow in flows:
-                    planned = flow_plan(flow=flow, record_keys=stored.changed_keys)
+                    planned = flow_plan(flow=flow, record_keys=stored.changed_keys, rows=stored.changed)
                     run.records_planned += len(planned.queued)
                     run.records_unchanged += len(planned.unchanged)
                     run.records_failed += len(planned.failed) + len(planned.held)
