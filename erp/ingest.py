@@ -43,10 +43,12 @@ class IngestResult:
         return list(self.changed)
 
 
+
 def content_hash(data: dict) -> str:
-    """Fingerprint of the canonical fields. repr() is several times cheaper than JSON here;
-    a source that reorders keys only costs a harmless extra write."""
-    return hashlib.sha256(repr(sorted(data.items())).encode()).hexdigest()
+    """Fingerprint of the canonical fields; the nested ones must already be JSON text
+    (they are encoded once, for storage and for this). A source that reorders keys
+    only costs a harmless extra write."""
+    return hashlib.sha256(repr([data[name] for name in _BP_FIELDS]).encode()).hexdigest()
 
 
 def _as_datetime(value) -> datetime | None:
@@ -60,8 +62,8 @@ def _canonical(data: dict) -> dict:
     values["source_updated_at"] = _as_datetime(values["source_updated_at"])
     for text_field in _TEXT_FIELDS:
         values[text_field] = values[text_field] or ""
-    values["addresses"] = values["addresses"] or []
-    values["udfs"] = values["udfs"] or {}
+    values["addresses"] = json_text(values["addresses"] or [])
+    values["udfs"] = json_text(values["udfs"] or {})
     values["valid"] = values["valid"] is not False
     values["frozen"] = bool(values["frozen"])
     return values
@@ -94,8 +96,9 @@ def business_partners_upsert(*, connection, records: list[SourceRecord]) -> Inge
             continue
         rows.append((connection.pk, key, *(values[name] for name in _BP_FIELDS), record.version[:40],
                      json_text(record.raw), digest, now))
-        result.changed[key] = SimpleNamespace(
-            connection_id=connection.pk, card_code=key, source_version=record.version, **values)
+        row = SimpleNamespace(connection_id=connection.pk, card_code=key, source_version=record.version, **values)
+        row.addresses, row.udfs = record.data.get("addresses") or [], record.data.get("udfs") or {}
+        result.changed[key] = row
     bulk_insert(BusinessPartner, _BP_COLUMNS, rows, conflict=["connection", "card_code"], update=_BP_UPDATE_FIELDS)
     return result
 
