@@ -65,11 +65,11 @@ def _params(rows: Iterable[Sequence[Any]], adapters) -> list:
         return list(rows)
     out = []
     for row in rows:
-        row = list(row)
+        values = list(row)
         for index, adapt in adapted:
-            if row[index] is not None:
-                row[index] = adapt(row[index])
-        out.append(row)
+            if values[index] is not None:
+                values[index] = adapt(values[index])
+        out.append(values)
     return out
 
 

@@ -176,8 +176,8 @@ def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[Outb
     with transaction.atomic():
         ours = _still_ours(rows)
         done, replanned = [], []
-        for row, remote_id in accepted:
-            remote_id = remote_id or row.remote_id
+        for row, answered_id in accepted:
+            remote_id = answered_id or row.remote_id
             if row.id in ours:
                 done.append((S.ACCEPTED, "", row.attempts + 1, row.payload_hash, remote_id, now, row.id))
             else:

@@ -1,4 +1,4 @@
-"""Plan: turn changed mirror records into destination payloads in the outbox.
+"""Plan customers: turn changed Business Partners into contact payloads in the outbox.
 
 For one flow and a set of record keys: choose who is eligible, settle duplicate
 emails by the flow's policy, check the email, map the fields, and queue only payloads
@@ -25,9 +25,6 @@ from .models import DuplicateEmailPolicy, OutboxStatus, Priority
 from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
 
 _email_validator = EmailValidator()
-
-# Which mirror entity feeds which flow entity.
-FLOW_SOURCE_ENTITY = {"customers": "business_partners"}
 
 
 @dataclass

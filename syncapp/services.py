@@ -15,25 +15,26 @@ from django.db import transaction
 from django.utils import timezone
 
 from erp.ingest import INGESTERS
-from erp.models import BusinessPartner, ErpConnection
+from erp.models import ErpConnection
 from erp.registry import source_adapter_for
 from esp.mapping import MappingConfigError
 from exceptions.models import Stage
 from exceptions.services import exception_raise, exceptions_reopen, exceptions_resolve
 from syncapp.adapters import AuthenticationFailed, SourceRecord, TransportError
 
+from .entities import flow_entity, source_entity_of
 from .models import Flow, Priority, SourceCursor, SyncRun
 from .outbox import outbox_reclaim_stale
-from .planning import FLOW_SOURCE_ENTITY, flow_plan
 from .pushing import PushStats, adapter_for_flow, flow_push_batch
 
 log = logging.getLogger(__name__)
 
 
 def flows_reading(*, connection, source_entity: str) -> list[Flow]:
+    """Enabled flows whose records a change of `source_entity` can alter."""
     return [flow for flow in Flow.objects.filter(connection=connection, enabled=True)
             .select_related("connection", "destination")
-            if FLOW_SOURCE_ENTITY.get(flow.entity) == source_entity]
+            if source_entity in flow_entity(flow.entity).triggers]
 
 
 def _finish(run: SyncRun, *, error: str = "", failed: bool = False) -> SyncRun:
@@ -85,7 +86,10 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
             with transaction.atomic():
                 stored = ingest(connection=connection, records=batch.records)
                 for flow in flows:
-                    planned = flow_plan(flow=flow, record_keys=stored.changed_keys, rows=stored.changed)
+                    spec = flow_entity(flow.entity)
+                    # The rows in hand are this flow's own records only when it reads this entity.
+                    rows = stored.changed if spec.source_entity == entity else None
+                    planned = spec.plan(flow=flow, record_keys=stored.changed_keys, rows=rows)
                     run.records_planned += len(planned.queued)
                     run.records_unchanged += len(planned.unchanged)
                     run.records_failed += len(planned.failed) + len(planned.held)
@@ -146,13 +150,14 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None,
 def records_replan(*, flow: Flow, record_keys: Iterable[str], force: bool = False,
                    priority: int = Priority.ROUTINE):
     with transaction.atomic():
-        return flow_plan(flow=flow, record_keys=list(record_keys), force=force, priority=priority)
+        return flow_entity(flow.entity).plan(flow=flow, record_keys=list(record_keys), force=force,
+                                             priority=priority)
 
 
 def records_replan_for_connection(*, connection, record_keys: Iterable[str]) -> None:
     keys = list(record_keys)
     for flow in Flow.objects.filter(connection=connection, enabled=True).select_related("connection", "destination"):
-        flow_plan(flow=flow, record_keys=keys)
+        flow_entity(flow.entity).plan(flow=flow, record_keys=keys)
     _wake_pushers(connection=connection)
 
 
@@ -188,7 +193,7 @@ def records_retry(*, connection_id: int, flow_id: int | None, entity: str, recor
     """A person pressed Retry: re-read from the ERP, re-plan (even an unchanged payload
     that failed before) at top priority, and wake the pushers."""
     connection = ErpConnection.objects.get(pk=connection_id)
-    source_entity = FLOW_SOURCE_ENTITY.get(entity, entity)
+    source_entity = source_entity_of(entity)
     if CONNECTION_KEY in record_keys:
         # The credentials were refused: retrying means trying the connection again.
         connection_pull(connection=connection, entity=source_entity, adapter=source_adapter)
@@ -197,10 +202,10 @@ def records_retry(*, connection_id: int, flow_id: int | None, entity: str, recor
                     adapter=source_adapter)
     flows = (Flow.objects.filter(pk=flow_id) if flow_id
              else Flow.objects.filter(connection=connection, enabled=True)).select_related("connection", "destination")
-    in_mirror = set(BusinessPartner.objects.filter(connection=connection, card_code__in=record_keys)
-                    .values_list("card_code", flat=True))
-    missing = {key: "The record is not in the ERP's data the hub holds." for key in record_keys if key not in in_mirror}
     for flow in flows:
+        in_mirror = flow_entity(flow.entity).keys_in_mirror(connection=connection, keys=record_keys)
+        missing = {key: "The record is not in the ERP's data the hub holds." for key in record_keys
+                   if key not in in_mirror}
         records_replan(flow=flow, record_keys=record_keys, force=True, priority=Priority.URGENT)
         exceptions_reopen(connection=connection, entity=flow.entity, reasons=missing, flow=flow)
     _wake_pushers(connection=connection)

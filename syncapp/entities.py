@@ -1,0 +1,52 @@
+"""Flow entities: what each reads from the mirror and how it is planned.
+
+One entry per entity, so a new kind of record (products, orders) is one planner and
+one line here; pull, retry and the commands find it through this registry.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.utils.module_loading import import_string
+
+
+@dataclass(frozen=True)
+class FlowEntity:
+    """`source_entity` holds this flow's records (retry re-reads it); a change to any of
+    `triggers` re-plans the same keys; `planner` is the dotted path of the plan service
+    (`(*, flow, record_keys, force, priority, rows) -> PlanResult`)."""
+
+    name: str
+    source_entity: str
+    triggers: tuple[str, ...]
+    planner: str
+    mirror_model: str
+    mirror_key: str
+
+    @property
+    def plan(self) -> Callable:
+        return import_string(self.planner)
+
+    def keys_in_mirror(self, *, connection, keys: list[str]) -> set[str]:
+        model = import_string(self.mirror_model)
+        return set(model.objects.filter(connection=connection, **{f"{self.mirror_key}__in": keys})
+                   .values_list(self.mirror_key, flat=True))
+
+
+FLOW_ENTITIES: dict[str, FlowEntity] = {
+    "customers": FlowEntity(
+        name="customers", source_entity="business_partners", triggers=("business_partners",),
+        planner="syncapp.planning.flow_plan", mirror_model="erp.models.BusinessPartner", mirror_key="card_code",
+    ),
+}
+
+
+def flow_entity(name: str) -> FlowEntity:
+    return FLOW_ENTITIES[name]
+
+
+def source_entity_of(name: str) -> str:
+    """The source entity of a flow entity; a source entity name is returned as is."""
+    entity = FLOW_ENTITIES.get(name)
+    return entity.source_entity if entity else name
