@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import BusinessPartner, ErpConnection
+from .models import BusinessPartner, ErpConnection, Item, StockLevel, Warehouse
 
 
 @admin.register(ErpConnection)
@@ -21,3 +21,35 @@ class BusinessPartnerAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # the ERP owns these; the mirror is read-only
+
+
+class _ReadOnlyMirrorAdmin(admin.ModelAdmin):
+    show_full_result_count = False
+    list_select_related = ["connection"]
+
+    def has_add_permission(self, request):
+        return False  # the ERP owns these; the mirror is read-only
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+
+@admin.register(Item)
+class ItemAdmin(_ReadOnlyMirrorAdmin):
+    list_display = ["item_code", "sku", "item_name", "item_group", "active", "sales_item", "source_updated_at",
+                    "connection"]
+    list_filter = ["connection", "active", "sales_item"]
+    search_fields = ["=item_code", "=sku", "item_name"]
+
+
+@admin.register(Warehouse)
+class WarehouseAdmin(_ReadOnlyMirrorAdmin):
+    list_display = ["code", "name", "inactive", "connection"]
+    list_filter = ["connection", "inactive"]
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(_ReadOnlyMirrorAdmin):
+    list_display = ["item_code", "warehouse_code", "in_stock", "committed", "ordered", "mirrored_at"]
+    list_filter = ["connection", "warehouse_code"]
+    search_fields = ["=item_code"]

@@ -103,5 +103,12 @@ def business_partners_upsert(*, connection, records: list[SourceRecord]) -> Inge
     return result
 
 
+def _ingesters() -> dict:
+    from .ingest_items import item_stock_upsert, items_upsert, warehouses_upsert
+
+    return {"business_partners": business_partners_upsert, "items": items_upsert,
+            "item_stock": item_stock_upsert, "warehouses": warehouses_upsert}
+
+
 # Entity name as source adapters report it -> upsert service.
-INGESTERS = {"business_partners": business_partners_upsert}
+INGESTERS = _ingesters()

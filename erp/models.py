@@ -37,6 +37,8 @@ class ErpConnection(models.Model):
         help_text="User-defined Business Partner fields to read, e.g. [\"U_LoyaltyTier\"]. Each company "
         "defines its own; asking for one that does not exist makes SAP refuse the read.",
     )
+    item_user_fields = models.JSONField(
+        default=list, blank=True, help_text="User-defined Item fields to read, e.g. [\"U_Brand\"].")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -93,3 +95,71 @@ class BusinessPartner(models.Model):
 
     def __str__(self) -> str:
         return f"{self.card_code} {self.card_name}".strip()
+
+
+class Warehouse(models.Model):
+    """A warehouse as the ERP last told us. Whether its stock counts is a warehouse rule
+    of each destination (esp.WarehouseRule), not a property of the warehouse."""
+
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(max_length=50)
+    name = models.CharField(max_length=200, blank=True)
+    inactive = models.BooleanField(default=False)
+    raw = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64)
+    mirrored_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "code"], name="warehouse_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}".strip()
+
+
+class Item(models.Model):
+    """An item as the ERP last told us. Its stock is in StockLevel rows; `stock_hash`
+    fingerprints them so an unchanged stock poll writes nothing."""
+
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="+")
+    item_code = models.CharField(max_length=50)
+    sku = models.CharField(max_length=100, blank=True, db_index=True,
+                           help_text="The item code under the SKU rule, as destinations see it (set by planning).")
+    item_name = models.CharField(max_length=200, blank=True)
+    item_group = models.IntegerField(null=True, blank=True)
+    barcode = models.CharField(max_length=100, blank=True)
+    active = models.BooleanField(default=True)
+    sales_item = models.BooleanField(default=True)
+    prices = models.JSONField(default=list, blank=True)
+    udfs = models.JSONField(default=dict, blank=True)
+    source_updated_at = models.DateTimeField(null=True, blank=True)
+    source_version = models.CharField(max_length=40, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64)
+    stock_hash = models.CharField(max_length=64, blank=True)
+    mirrored_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "item_code"], name="item_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.item_code} {self.item_name}".strip()
+
+
+class StockLevel(models.Model):
+    """Stock of one item in one warehouse (SAP B1 OITW)."""
+
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="+")
+    item_code = models.CharField(max_length=50)
+    warehouse_code = models.CharField(max_length=50)
+    in_stock = models.FloatField(default=0)
+    committed = models.FloatField(default=0)
+    ordered = models.FloatField(default=0)
+    mirrored_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "item_code", "warehouse_code"], name="stock_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_code}@{self.warehouse_code}: {self.in_stock}"

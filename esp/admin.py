@@ -17,7 +17,7 @@ from django.http import HttpRequest
 
 from esp.default_mappings import mappings_install_defaults
 from esp.mapping import mapping_validate
-from esp.models import EspAccount, FieldMapping
+from esp.models import EspAccount, FieldMapping, SkuRule, WarehouseRule
 from esp.transforms import TRANSFORMS, transform_choices
 
 _SOURCE_HELP = (
@@ -119,3 +119,27 @@ class FieldMappingAdmin(admin.ModelAdmin):
     list_select_related = ("destination",)
     search_fields = ("source_field", "target_field")
     ordering = ("destination__name", "entity", "position", "id")
+
+
+@admin.register(SkuRule)
+class SkuRuleAdmin(admin.ModelAdmin):
+    list_display = ["connection", "trim", "strip_leading_zeros", "case", "updated_at"]
+
+
+@admin.register(WarehouseRule)
+class WarehouseRuleAdmin(admin.ModelAdmin):
+    """Edited by admins; the change page previews a SKU's figures under the saved rule."""
+
+    list_display = ["destination", "channel", "availability", "low_stock_threshold", "updated_at"]
+    change_form_template = "admin/esp/warehouserule/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        sku = request.GET.get("preview_sku", "").strip()
+        rule = self.get_object(request, object_id)
+        if sku and rule is not None:
+            from esp.stock_preview import stock_preview
+
+            extra_context["preview"] = stock_preview(rule=rule, sku=sku)
+            extra_context["preview_sku"] = sku
+        return super().change_view(request, object_id, form_url, extra_context)

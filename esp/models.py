@@ -80,3 +80,54 @@ class FieldMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_field} -> {self.target_field}"
+
+
+class SkuRule(models.Model):
+    """How an ERP item code becomes the SKU every destination and the shop use.
+
+    Configured once per ERP connection and applied wherever a product identifier crosses
+    the boundary (products, order lines, stock), so `000012345` and `12345` are one product.
+    """
+
+    class Case(models.TextChoices):
+        KEEP = "keep", "Keep as is"
+        UPPER = "upper", "Upper case"
+        LOWER = "lower", "Lower case"
+
+    connection = models.OneToOneField("erp.ErpConnection", on_delete=models.CASCADE, related_name="sku_rule")
+    trim = models.BooleanField(default=True)
+    strip_leading_zeros = models.BooleanField(default=True, help_text="Numeric codes only: 000123 -> 123.")
+    case = models.CharField(max_length=5, choices=Case.choices, default=Case.UPPER)
+    prefix_map = models.JSONField(default=dict, blank=True,
+                                  help_text='Replace a leading prefix, e.g. {"ERP-": ""}.')
+    suffix_map = models.JSONField(default=dict, blank=True,
+                                  help_text='Replace a trailing suffix, e.g. {"-EU": ""}.')
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"SKU rule of {self.connection}"
+
+
+class WarehouseRule(models.Model):
+    """Which warehouses' stock a destination (or one of its channels) may sell from."""
+
+    class Availability(models.TextChoices):
+        IN_STOCK = "in_stock", "In stock"
+        IN_STOCK_MINUS_COMMITTED = "in_stock_minus_committed", "In stock minus committed"
+
+    destination = models.ForeignKey(EspAccount, on_delete=models.CASCADE, related_name="warehouse_rules")
+    channel = models.CharField(max_length=60, blank=True, help_text="Store or channel; empty for the account.")
+    included_warehouses = models.JSONField(
+        default=list, blank=True, help_text="Warehouse codes that count; empty means every active warehouse.")
+    excluded_warehouses = models.JSONField(
+        default=list, blank=True, help_text="Ring-fenced warehouse codes that never count (e.g. wholesale).")
+    availability = models.CharField(max_length=30, choices=Availability.choices,
+                                    default=Availability.IN_STOCK_MINUS_COMMITTED)
+    low_stock_threshold = models.FloatField(default=5)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["destination", "channel"], name="warehouse_rule_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.destination} {self.channel or '(all channels)'}"

@@ -17,7 +17,8 @@ from .models import Flow
 from .schedules import PULL_TASK, schedule_pull
 
 CONNECTION_FIELDS = ["kind", "base_url", "company_db", "username", "password_env", "verify_tls",
-                     "page_size", "delta_overlap_minutes", "timeout_seconds", "user_fields"]
+                     "page_size", "delta_overlap_minutes", "timeout_seconds", "user_fields",
+                      "item_user_fields"]
 DESTINATION_FIELDS = ["kind", "region", "base_url", "api_user", "password_env", "calls_per_minute"]
 FLOW_FIELDS = ["entity", "enabled", "include_leads", "duplicate_policy"]
 MAPPING_FIELDS = ["entity", "source_field", "transform", "transform_arg", "target_field", "target_type",

@@ -23,6 +23,7 @@ class FlowEntity:
     planner: str
     mirror_model: str
     mirror_key: str
+    replan_all_on: tuple[str, ...] = ()  # a change here re-plans every record (e.g. warehouses)
 
     @property
     def plan(self) -> Callable:
@@ -33,11 +34,20 @@ class FlowEntity:
         return set(model.objects.filter(connection=connection, **{f"{self.mirror_key}__in": keys})
                    .values_list(self.mirror_key, flat=True))
 
+    def all_keys(self, *, connection) -> list[str]:
+        model = import_string(self.mirror_model)
+        return list(model.objects.filter(connection=connection).values_list(self.mirror_key, flat=True))
+
 
 FLOW_ENTITIES: dict[str, FlowEntity] = {
     "customers": FlowEntity(
         name="customers", source_entity="business_partners", triggers=("business_partners",),
         planner="syncapp.planning.flow_plan", mirror_model="erp.models.BusinessPartner", mirror_key="card_code",
+    ),
+    "products": FlowEntity(
+        name="products", source_entity="items", triggers=("items", "item_stock", "warehouses"),
+        planner="syncapp.planning_products.products_plan", mirror_model="erp.models.Item", mirror_key="item_code",
+        replan_all_on=("warehouses",),
     ),
 }
 

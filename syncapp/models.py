@@ -20,6 +20,7 @@ class Flow(models.Model):
 
     class Entity(models.TextChoices):
         CUSTOMERS = "customers", "Customers"
+        PRODUCTS = "products", "Products and stock"
 
     name = models.SlugField(max_length=80, unique=True)
     connection = models.ForeignKey(ErpConnection, on_delete=models.PROTECT, related_name="flows")

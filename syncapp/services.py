@@ -89,7 +89,10 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
                     spec = flow_entity(flow.entity)
                     # The rows in hand are this flow's own records only when it reads this entity.
                     rows = stored.changed if spec.source_entity == entity else None
-                    planned = spec.plan(flow=flow, record_keys=stored.changed_keys, rows=rows)
+                    keys = stored.changed_keys
+                    if entity in spec.replan_all_on and keys:
+                        keys, rows = spec.all_keys(connection=connection), None
+                    planned = spec.plan(flow=flow, record_keys=keys, rows=rows)
                     run.records_planned += len(planned.queued)
                     run.records_unchanged += len(planned.unchanged)
                     run.records_failed += len(planned.failed) + len(planned.held)

@@ -1,0 +1,108 @@
+"""Plan products: items with their sellable stock, keyed by the normalised SKU.
+
+The payload carries the aggregated availability under the destination's warehouse
+rule, so a stock change that does not move that figure (or its in-stock state) leaves
+the payload hash as it was and costs no call.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Count
+
+from erp.models import Item, StockLevel, Warehouse
+from esp.sku import SkuPolicy, sku_normalise
+from esp.stock import StockPolicy, availability
+from exceptions.models import Stage
+from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
+from syncapp.bulksql import bulk_update_by_id
+
+from .models import OutboxStatus, Priority
+from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
+from .planning import PlanResult
+
+PRICE_LIST = 1  # the ERP price list sent as the product price
+
+
+def _price(prices) -> tuple[float | None, str]:
+    chosen = next((p for p in prices or [] if p.get("price_list") == PRICE_LIST), None)
+    chosen = chosen or next((p for p in prices or [] if p.get("price") is not None), None)
+    return (chosen.get("price"), chosen.get("currency") or "") if chosen else (None, "")
+
+
+def _assign_skus(flow, items: list[Item], policy: SkuPolicy) -> dict[str, list[str]]:
+    """Store each item's SKU; return SKUs shared by more than one item code."""
+    updates = []
+    for item in items:
+        sku = sku_normalise(item.item_code, policy)
+        if sku != item.sku:
+            item.sku = sku
+            updates.append((sku, item.id))
+    bulk_update_by_id(Item, ["sku"], updates)
+    skus = [item.sku for item in items if item.sku]
+    shared: dict[str, list[str]] = defaultdict(list)
+    mirror = Item.objects.filter(connection_id=flow.connection_id)
+    for start in range(0, len(skus), 500):
+        clashing = (mirror.filter(sku__in=skus[start:start + 500]).values("sku").annotate(n=Count("id"))
+                    .filter(n__gt=1).values_list("sku", flat=True))
+        for code, sku in mirror.filter(sku__in=list(clashing)).values_list("item_code", "sku"):
+            shared[sku].append(code)
+    return shared
+
+
+def products_plan(*, flow, record_keys: list[str], force: bool = False, priority: int = Priority.ROUTINE,
+                  rows: dict | None = None, follow_collisions: bool = True) -> PlanResult:
+    """Plan the given item codes of one products flow (`rows` is accepted for the
+    planner interface; items are read with their stock from the mirror)."""
+    result = PlanResult()
+    keys = list(record_keys)
+    items = [item for start in range(0, len(keys), 1000) for item in Item.objects.filter(
+        connection_id=flow.connection_id, item_code__in=keys[start:start + 1000]).defer("raw")]
+    shared = _assign_skus(flow, items, SkuPolicy.for_connection(flow.connection))
+    released = [code for codes in shared.values() for code in codes if code not in {i.item_code for i in items}]
+    policy = StockPolicy.for_destination(flow.destination)
+    warehouses = dict(Warehouse.objects.filter(connection_id=flow.connection_id).values_list("code", "inactive"))
+    inactive = {code for code, is_inactive in warehouses.items() if is_inactive}
+    levels = defaultdict(list)
+    codes = [item.item_code for item in items]
+    for start in range(0, len(codes), 1000):
+        chunk = codes[start:start + 1000]
+        for level in StockLevel.objects.filter(connection_id=flow.connection_id, item_code__in=chunk):
+            levels[level.item_code].append(level)
+
+    planned, problems, unknown_warehouses = [], [], set()
+    for item in items:
+        if not item.sku:
+            problems.append((item.item_code, "missing_sku", f"Item {item.item_code!r} has no SKU under the SKU rule."))
+            continue
+        if item.sku in shared:
+            others = ", ".join(c for c in shared[item.sku] if c != item.item_code)
+            problems.append((item.item_code, "sku_collision",
+                             f"Items {item.item_code} and {others} both become SKU {item.sku}."))
+            continue
+        stock = availability(levels[item.item_code], policy, inactive, known=set(warehouses))
+        unknown_warehouses.update(f.code for f in stock.per_warehouse if f.why_not == "unknown warehouse")
+        price, currency = _price(item.prices)
+        payload = {"sku": item.sku, "name": item.item_name, "price": price, "currency": currency,
+                   "available": stock.available, "in_stock": stock.in_stock,
+                   "active": item.active and item.sales_item}
+        planned.append(PlannedRecord(key=item.item_code, identifier=item.sku, payload=payload))
+
+    enqueued = outbox_enqueue(flow=flow, records=planned, priority=priority, force=force)
+    result.queued, result.unchanged = enqueued.queued, enqueued.unchanged
+    result.failed = [key for key, *_ in problems] + enqueued.still_failed
+    exceptions_resolve(flow=flow, entity=flow.entity, record_keys=result.unchanged)
+    exceptions_mark_retrying(flow=flow, entity=flow.entity, record_keys=result.queued)
+    outbox_stop(flow=flow, record_keys=[key for key, *_ in problems], status=OutboxStatus.HELD)
+    for key, reason, message in problems:
+        exception_raise(connection=flow.connection, flow=flow, entity=flow.entity, record_key=key,
+                        stage=Stage.PLAN, reason_code=reason, message=message)
+    for code in sorted(unknown_warehouses):
+        exception_raise(connection=flow.connection, flow=flow, entity="warehouses", record_key=code,
+                        stage=Stage.PLAN, reason_code="unknown_warehouse",
+                        message=f"Stock is held in warehouse {code}, which the ERP did not list; it is not counted.")
+    if released and follow_collisions:  # the other side of a collision found just now
+        other = products_plan(flow=flow, record_keys=released, force=force, priority=priority,
+                              follow_collisions=False)
+        result.failed += other.failed
+    return result

@@ -1,0 +1,149 @@
+"""Products and stock: warehouse rules, SKU rules, and polls that cost nothing unchanged."""
+import pytest
+
+from esp.models import SkuRule, WarehouseRule
+from exceptions.models import SyncException
+from syncapp.adapters import SourceRecord
+from syncapp.models import OutboxItem
+from syncapp.services import connection_pull, flow_push
+from tests.factories import FlowFactory
+from tests.syncapp.fakes import FakeDestination, FakeSource
+
+pytestmark = pytest.mark.django_db
+
+WAREHOUSES = [("01", "Main", False), ("02", "Store", False), ("WHS-WHOLESALE", "Wholesale", False),
+              ("99", "Old", True)]
+
+
+def item(code: str, *stock: tuple[str, float, float], name: str = "", price: float = 10.0) -> SourceRecord:
+    data = {"item_code": code, "item_name": name or f"Item {code}", "item_group": 100, "barcode": "",
+            "active": True, "sales_item": True, "prices": [{"price_list": 1, "price": price, "currency": "GBP"}],
+            "udfs": {}, "source_updated_at": "2026-11-01T10:00:00+00:00",
+            "stock": [{"warehouse_code": w, "in_stock": s, "committed": c, "ordered": 0} for w, s, c in stock]}
+    return SourceRecord(entity="items", key=code, version="1", data=data, raw={"ItemCode": code})
+
+
+def stock(code: str, *levels: tuple[str, float, float]) -> SourceRecord:
+    data = {"item_code": code,
+            "stock": [{"warehouse_code": w, "in_stock": s, "committed": c, "ordered": 0} for w, s, c in levels]}
+    return SourceRecord(entity="item_stock", key=code, version="", data=data, raw={"ItemCode": code})
+
+
+def warehouses(rows=WAREHOUSES) -> list[SourceRecord]:
+    return [SourceRecord(entity="warehouses", key=code, version="", raw={"WarehouseCode": code},
+                         data={"warehouse_code": code, "warehouse_name": name, "inactive": inactive})
+            for code, name, inactive in rows]
+
+
+@pytest.fixture
+def products_flow():
+    flow = FlowFactory(entity="products")
+    WarehouseRule.objects.create(destination=flow.destination, excluded_warehouses=["WHS-WHOLESALE"])
+    connection_pull(connection=flow.connection, entity="warehouses", adapter=FakeSource([warehouses()]))
+    return flow
+
+
+def pull(flow, entity, *records):
+    return connection_pull(connection=flow.connection, entity=entity, adapter=FakeSource([list(records)]))
+
+
+def sent(destination):
+    return {fields["sku"]: fields for fields in destination.contacts.values()}
+
+
+def test_stock_only_in_a_ring_fenced_warehouse_is_out_of_stock(products_flow):
+    destination = FakeDestination()
+    pull(products_flow, "items", item("1001", ("WHS-WHOLESALE", 50, 0)), item("1002", ("01", 3, 1)))
+    flow_push(flow=products_flow, adapter=destination)
+    products = sent(destination)
+    assert products["1001"]["in_stock"] is False and products["1001"]["available"] == 0
+    assert products["1002"]["available"] == 2  # in stock minus committed, the default rule
+
+
+def test_stock_returning_to_an_included_warehouse_makes_the_sku_available_again(products_flow):
+    destination = FakeDestination()
+    pull(products_flow, "items", item("1001", ("01", 0, 0), ("WHS-WHOLESALE", 9, 0)))
+    flow_push(flow=products_flow, adapter=destination)
+    assert sent(destination)["1001"]["in_stock"] is False
+    pull(products_flow, "item_stock", stock("1001", ("01", 4, 0), ("WHS-WHOLESALE", 9, 0)))
+    flow_push(flow=products_flow, adapter=destination)
+    assert sent(destination)["1001"]["in_stock"] is True and sent(destination)["1001"]["available"] == 4
+
+
+def test_an_erp_code_with_leading_zeros_is_the_shops_sku(products_flow):
+    destination = FakeDestination()
+    pull(products_flow, "items", item("000012345", ("01", 1, 0)))
+    flow_push(flow=products_flow, adapter=destination)
+    assert set(sent(destination)) == {"12345"}
+    assert OutboxItem.objects.get().identifier == "12345"
+
+
+def test_two_codes_that_become_one_sku_are_an_exception_not_a_merge(products_flow):
+    destination = FakeDestination()
+    pull(products_flow, "items", item("00012345", ("01", 1, 0)))
+    pull(products_flow, "items", item("012345", ("01", 7, 0)))
+    flow_push(flow=products_flow, adapter=destination)
+    reasons = set(SyncException.objects.filter(status="open").values_list("record_key", "reason_code"))
+    assert reasons == {("00012345", "sku_collision"), ("012345", "sku_collision")}
+    assert destination.pushed_keys == []  # the first one, queued before the clash, is held too
+
+
+def test_an_unchanged_stock_poll_makes_zero_calls(products_flow):
+    destination = FakeDestination()
+    pull(products_flow, "items", *[item(f"{n}", ("01", n % 7, 0)) for n in range(1, 200)])
+    flow_push(flow=products_flow, adapter=destination)
+    calls = destination.calls
+    run = pull(products_flow, "item_stock", *[stock(f"{n}", ("01", n % 7, 0)) for n in range(1, 200)])
+    flow_push(flow=products_flow, adapter=destination)
+    assert run.records_changed == 0 and destination.calls == calls
+
+
+def test_a_stock_change_that_does_not_move_availability_costs_nothing(products_flow):
+    destination = FakeDestination()
+    pull(products_flow, "items", item("1001", ("01", 5, 0), ("WHS-WHOLESALE", 10, 0)))
+    flow_push(flow=products_flow, adapter=destination)
+    calls = destination.calls
+    run = pull(products_flow, "item_stock", stock("1001", ("01", 5, 0), ("WHS-WHOLESALE", 3, 0)))
+    flow_push(flow=products_flow, adapter=destination)
+    assert run.records_changed == 1 and run.records_unchanged == 1 and destination.calls == calls
+
+
+def test_stock_in_an_unknown_warehouse_is_an_exception_and_not_counted(products_flow):
+    destination = FakeDestination()
+    pull(products_flow, "items", item("1001", ("01", 1, 0), ("07", 40, 0)))
+    flow_push(flow=products_flow, adapter=destination)
+    assert sent(destination)["1001"]["available"] == 1
+    exception = SyncException.objects.get(reason_code="unknown_warehouse")
+    assert (exception.entity, exception.record_key) == ("warehouses", "07")
+
+
+def test_a_warehouse_turning_inactive_re_plans_every_product(products_flow):
+    destination = FakeDestination()
+    pull(products_flow, "items", item("1001", ("02", 5, 0)), item("1002", ("01", 5, 0)))
+    flow_push(flow=products_flow, adapter=destination)
+    rows = [(c, n, c == "02") for c, n, _ in WAREHOUSES]
+    pull(products_flow, "warehouses", *warehouses(rows))
+    flow_push(flow=products_flow, adapter=destination)
+    assert sent(destination)["1001"]["in_stock"] is False and sent(destination)["1002"]["in_stock"] is True
+
+
+def test_the_sku_rule_maps_prefixes_and_case(products_flow):
+    SkuRule.objects.create(connection=products_flow.connection, prefix_map={"ERP-": ""}, case="upper")
+    destination = FakeDestination()
+    pull(products_flow, "items", item("ERP-a100", ("01", 1, 0)))
+    flow_push(flow=products_flow, adapter=destination)
+    assert set(sent(destination)) == {"A100"}
+
+
+def test_the_warehouse_rule_page_previews_a_skus_figures(products_flow, client, django_user_model):
+    from django.urls import reverse
+
+    pull(products_flow, "items", item("000012345", ("01", 4, 1), ("WHS-WHOLESALE", 30, 0)))
+    from syncapp.services import records_replan
+    records_replan(flow=products_flow, record_keys=["000012345"])
+    client.force_login(django_user_model.objects.create_superuser("admin", "a@example.com", "pw"))
+    rule = WarehouseRule.objects.get()
+    page = client.get(reverse("admin:esp_warehouserule_change", args=[rule.pk]) + "?preview_sku=12345")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "no (ring-fenced)" in html and "available 3.0" in html and "in stock" in html
