@@ -49,6 +49,11 @@ FLOW_ENTITIES: dict[str, FlowEntity] = {
         planner="syncapp.planning_products.products_plan", mirror_model="erp.models.Item", mirror_key="item_code",
         replan_all_on=("warehouses",),
     ),
+    "stock_events": FlowEntity(
+        name="stock_events", source_entity="items", triggers=("items", "item_stock", "warehouses"),
+        planner="syncapp.planning_stock_events.stock_events_plan", mirror_model="erp.models.Item",
+        mirror_key="item_code", replan_all_on=("warehouses",),
+    ),
 }
 
 

@@ -21,6 +21,7 @@ class Flow(models.Model):
     class Entity(models.TextChoices):
         CUSTOMERS = "customers", "Customers"
         PRODUCTS = "products", "Products and stock"
+        STOCK_EVENTS = "stock_events", "Back-in-stock and low-stock signals"
 
     name = models.SlugField(max_length=80, unique=True)
     connection = models.ForeignKey(ErpConnection, on_delete=models.PROTECT, related_name="flows")
@@ -160,3 +161,18 @@ class SyncRun(models.Model):
         if not self.finished_at:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class StockSignalState(models.Model):
+    """The availability a stock-events flow last saw for an item, so that a signal
+    fires once per transition and never on a poll that changed nothing."""
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="+")
+    item_code = models.CharField(max_length=50)
+    available = models.FloatField(default=0)
+    in_stock = models.BooleanField(default=False)
+    low = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["flow", "item_code"], name="stock_signal_unique")]

@@ -7,12 +7,13 @@ the payload hash as it was and costs no call.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from django.db.models import Count
 
 from erp.models import Item, StockLevel, Warehouse
 from esp.sku import SkuPolicy, sku_normalise
-from esp.stock import StockPolicy, availability
+from esp.stock import Availability, StockPolicy, availability
 from exceptions.models import Stage
 from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
 from syncapp.bulksql import bulk_update_by_id
@@ -50,17 +51,25 @@ def _assign_skus(flow, items: list[Item], policy: SkuPolicy) -> dict[str, list[s
     return shared
 
 
-def products_plan(*, flow, record_keys: list[str], force: bool = False, priority: int = Priority.ROUTINE,
-                  rows: dict | None = None, follow_collisions: bool = True) -> PlanResult:
-    """Plan the given item codes of one products flow (`rows` is accepted for the
-    planner interface; items are read with their stock from the mirror)."""
-    result = PlanResult()
+@dataclass
+class StockView:
+    """Items of one flow with their availability under its destination's rule, and the
+    items that cannot be sent (problems: key, reason, message)."""
+
+    sellable: list[tuple[Item, Availability]] = field(default_factory=list)
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
+    unknown_warehouses: set[str] = field(default_factory=set)
+    released: list[str] = field(default_factory=list)
+    policy: StockPolicy = field(default_factory=StockPolicy)
+
+
+def stock_view(*, flow, record_keys: list[str]) -> StockView:
+    view = StockView(policy=StockPolicy.for_destination(flow.destination))
     keys = list(record_keys)
     items = [item for start in range(0, len(keys), 1000) for item in Item.objects.filter(
         connection_id=flow.connection_id, item_code__in=keys[start:start + 1000]).defer("raw")]
     shared = _assign_skus(flow, items, SkuPolicy.for_connection(flow.connection))
-    released = [code for codes in shared.values() for code in codes if code not in {i.item_code for i in items}]
-    policy = StockPolicy.for_destination(flow.destination)
+    view.released = [code for codes in shared.values() for code in codes if code not in {i.item_code for i in items}]
     warehouses = dict(Warehouse.objects.filter(connection_id=flow.connection_id).values_list("code", "inactive"))
     inactive = {code for code, is_inactive in warehouses.items() if is_inactive}
     levels = defaultdict(list)
@@ -69,19 +78,42 @@ def products_plan(*, flow, record_keys: list[str], force: bool = False, priority
         chunk = codes[start:start + 1000]
         for level in StockLevel.objects.filter(connection_id=flow.connection_id, item_code__in=chunk):
             levels[level.item_code].append(level)
-
-    planned, problems, unknown_warehouses = [], [], set()
     for item in items:
         if not item.sku:
-            problems.append((item.item_code, "missing_sku", f"Item {item.item_code!r} has no SKU under the SKU rule."))
+            view.problems.append((item.item_code, "missing_sku",
+                                  f"Item {item.item_code!r} has no SKU under the SKU rule."))
             continue
         if item.sku in shared:
             others = ", ".join(c for c in shared[item.sku] if c != item.item_code)
-            problems.append((item.item_code, "sku_collision",
-                             f"Items {item.item_code} and {others} both become SKU {item.sku}."))
+            view.problems.append((item.item_code, "sku_collision",
+                                  f"Items {item.item_code} and {others} both become SKU {item.sku}."))
             continue
-        stock = availability(levels[item.item_code], policy, inactive, known=set(warehouses))
-        unknown_warehouses.update(f.code for f in stock.per_warehouse if f.why_not == "unknown warehouse")
+        stock = availability(levels[item.item_code], view.policy, inactive, known=set(warehouses))
+        view.unknown_warehouses.update(f.code for f in stock.per_warehouse if f.why_not == "unknown warehouse")
+        view.sellable.append((item, stock))
+    return view
+
+
+def record_view_problems(flow, view: StockView) -> None:
+    """Exceptions for items that cannot be sent and for stock in unknown warehouses."""
+    outbox_stop(flow=flow, record_keys=[key for key, *_ in view.problems], status=OutboxStatus.HELD)
+    for key, reason, message in view.problems:
+        exception_raise(connection=flow.connection, flow=flow, entity=flow.entity, record_key=key,
+                        stage=Stage.PLAN, reason_code=reason, message=message)
+    for code in sorted(view.unknown_warehouses):
+        exception_raise(connection=flow.connection, flow=flow, entity="warehouses", record_key=code,
+                        stage=Stage.PLAN, reason_code="unknown_warehouse",
+                        message=f"Stock is held in warehouse {code}, which the ERP did not list; it is not counted.")
+
+
+def products_plan(*, flow, record_keys: list[str], force: bool = False, priority: int = Priority.ROUTINE,
+                  rows: dict | None = None, follow_collisions: bool = True) -> PlanResult:
+    """Plan the given item codes of one products flow (`rows` is accepted for the
+    planner interface; items are read with their stock from the mirror)."""
+    result = PlanResult()
+    view = stock_view(flow=flow, record_keys=record_keys)
+    planned = []
+    for item, stock in view.sellable:
         price, currency = _price(item.prices)
         payload = {"sku": item.sku, "name": item.item_name, "price": price, "currency": currency,
                    "available": stock.available, "in_stock": stock.in_stock,
@@ -90,19 +122,12 @@ def products_plan(*, flow, record_keys: list[str], force: bool = False, priority
 
     enqueued = outbox_enqueue(flow=flow, records=planned, priority=priority, force=force)
     result.queued, result.unchanged = enqueued.queued, enqueued.unchanged
-    result.failed = [key for key, *_ in problems] + enqueued.still_failed
+    result.failed = [key for key, *_ in view.problems] + enqueued.still_failed
     exceptions_resolve(flow=flow, entity=flow.entity, record_keys=result.unchanged)
     exceptions_mark_retrying(flow=flow, entity=flow.entity, record_keys=result.queued)
-    outbox_stop(flow=flow, record_keys=[key for key, *_ in problems], status=OutboxStatus.HELD)
-    for key, reason, message in problems:
-        exception_raise(connection=flow.connection, flow=flow, entity=flow.entity, record_key=key,
-                        stage=Stage.PLAN, reason_code=reason, message=message)
-    for code in sorted(unknown_warehouses):
-        exception_raise(connection=flow.connection, flow=flow, entity="warehouses", record_key=code,
-                        stage=Stage.PLAN, reason_code="unknown_warehouse",
-                        message=f"Stock is held in warehouse {code}, which the ERP did not list; it is not counted.")
-    if released and follow_collisions:  # the other side of a collision found just now
-        other = products_plan(flow=flow, record_keys=released, force=force, priority=priority,
+    record_view_problems(flow, view)
+    if view.released and follow_collisions:  # the other side of a collision found just now
+        other = products_plan(flow=flow, record_keys=view.released, force=force, priority=priority,
                               follow_collisions=False)
         result.failed += other.failed
     return result

@@ -147,3 +147,42 @@ def test_the_warehouse_rule_page_previews_a_skus_figures(products_flow, client, 
     html = page.content.decode()
     assert page.status_code == 200
     assert "no (ring-fenced)" in html and "available 3.0" in html and "in stock" in html
+
+
+@pytest.fixture
+def events_flow(products_flow):
+    return FlowFactory(entity="stock_events", connection=products_flow.connection,
+                       destination=products_flow.destination)
+
+
+def events(destination):
+    return [(fields["event"], fields["sku"]) for fields in destination.contacts.values()]
+
+
+def test_back_in_stock_fires_once_when_stock_returns_to_an_included_warehouse(events_flow):
+    destination = FakeDestination()
+    pull(events_flow, "items", item("1001", ("01", 0, 0), ("WHS-WHOLESALE", 20, 0)))
+    flow_push(flow=events_flow, adapter=destination)
+    assert events(destination) == []  # first sight only records the state
+    pull(events_flow, "item_stock", stock("1001", ("01", 8, 0), ("WHS-WHOLESALE", 20, 0)))
+    flow_push(flow=events_flow, adapter=destination)
+    pull(events_flow, "item_stock", stock("1001", ("01", 9, 0), ("WHS-WHOLESALE", 20, 0)))  # still in stock
+    flow_push(flow=events_flow, adapter=destination)
+    assert events(destination) == [("back_in_stock", "1001")]
+
+
+def test_stock_in_a_ring_fenced_warehouse_never_signals_back_in_stock(events_flow):
+    destination = FakeDestination()
+    pull(events_flow, "items", item("1001", ("01", 0, 0)))
+    pull(events_flow, "item_stock", stock("1001", ("01", 0, 0), ("WHS-WHOLESALE", 50, 0)))
+    flow_push(flow=events_flow, adapter=destination)
+    assert events(destination) == []
+
+
+def test_a_drop_below_the_threshold_signals_low_stock_once(events_flow):
+    destination = FakeDestination()
+    pull(events_flow, "items", item("1001", ("01", 20, 0)))
+    pull(events_flow, "item_stock", stock("1001", ("01", 3, 0)))
+    pull(events_flow, "item_stock", stock("1001", ("01", 2, 0)))
+    flow_push(flow=events_flow, adapter=destination)
+    assert events(destination) == [("low_stock", "1001")]
