@@ -1,37 +1,71 @@
-"""SAP Business One as a source: Business Partners, full and delta reads.
+"""SAP Business One as a source: Business Partners, Items, item stock and Warehouses.
 
-Cursor: {"updated_at": "<ISO-8601 UTC>"} — the UpdateDate/UpdateTime of the last record
-on the last page the engine saved ({"updated_at": None} if nothing carried a stamp).
+Entities and cursors:
+
+- "business_partners", "items": delta reads by UpdateDate/UpdateTime. Cursor
+  {"updated_at": "<ISO-8601 UTC>"}: the stamp of the newest record read so far
+  ({"updated_at": None} if nothing carried one). None or {} reads everything.
+- "item_stock", "warehouses": always full reads (stock movements may not bump
+  OITM.UpdateDate; OWHS has no change stamp). Every batch carries {"full": True} and the
+  cursor passed in is ignored.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from erp.sap_b1 import payloads
+from erp.sap_b1 import item_payloads, payloads
 from erp.sap_b1.client import ServiceLayerClient
 from syncapp.adapters import SourceBatch, SourceRecord, TransportError
 
 log = logging.getLogger(__name__)
 
-ORDER_BY = "UpdateDate asc,UpdateTime asc,CardCode asc"
 NOT_SUPPLIER = "CardType ne 'cSupplier'"
 MAX_RESTARTS = 5
 MAX_REREAD = 50
+FULL_CURSOR: dict[str, Any] = {"full": True}
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """How one source entity is read: resource, key, $select, conversion, read mode.
+
+    `delta` entities are ordered by (UpdateDate, UpdateTime, key) so the cursor only moves
+    forward; full entities are ordered by key so $skip paging is stable.
+    """
+
+    entity: str
+    resource: str
+    key_field: str
+    select: str
+    to_record: Callable[[Any], SourceRecord]
+    label: str  # plural, for people: "Business partners"
+    delta: bool
+    base_filter: str | None = None
+    keep: Callable[[SourceRecord], bool] | None = None
+
+    @property
+    def order_by(self) -> str:
+        if self.delta:
+            return f"UpdateDate asc,UpdateTime asc,{self.key_field} asc"
+        return f"{self.key_field} asc"
 
 
 class SapB1Source:
     """`SourceAdapter` for one `ErpConnection` of kind sap_b1.
 
     Entities: "business_partners" (customers and leads; suppliers are filtered out at
-    the source). Reads are ordered by (UpdateDate, UpdateTime, CardCode) so the cursor
-    only moves forward and is safe to store after each page.
+    the source), "items", "item_stock" and "warehouses" (see the module docstring).
+    Business Partner UDFs come from `connection.user_fields`, item UDFs from the optional
+    `connection.item_user_fields`.
     """
 
-    entities = (payloads.ENTITY,)
+    entities = (payloads.ENTITY, item_payloads.ITEMS, item_payloads.ITEM_STOCK,
+                item_payloads.WAREHOUSES)
 
     def __init__(
         self,
@@ -39,6 +73,7 @@ class SapB1Source:
         *,
         client: ServiceLayerClient | None = None,
         udfs: Sequence[str] | None = None,
+        item_udfs: Sequence[str] | None = None,
     ) -> None:
         self.connection = connection
         self.client = client or ServiceLayerClient(
@@ -52,105 +87,131 @@ class SapB1Source:
         )
         if udfs is None:
             udfs = getattr(connection, "user_fields", None) or ()
+        if item_udfs is None:
+            item_udfs = getattr(connection, "item_user_fields", None) or ()
         self.udfs = tuple(udfs)
+        self.item_udfs = tuple(item_udfs)
         self.overlap = timedelta(minutes=connection.delta_overlap_minutes)
+        self.specs = {spec.entity: spec for spec in self._specs()}
+
+    def _specs(self) -> list[EntitySpec]:
+        ip = item_payloads
+        return [
+            EntitySpec(
+                payloads.ENTITY, payloads.RESOURCE, "CardCode",
+                payloads.select_clause(self.udfs), payloads.to_source_record,
+                "Business partners", delta=True, base_filter=NOT_SUPPLIER,
+                keep=lambda r: not (r.data and r.data["card_type"] == "supplier"),
+            ),
+            EntitySpec(ip.ITEMS, ip.ITEMS_RESOURCE, "ItemCode",
+                       ip.item_select_clause(self.item_udfs), ip.to_item_record, "Items",
+                       delta=True),
+            EntitySpec(ip.ITEM_STOCK, ip.ITEMS_RESOURCE, "ItemCode", ip.STOCK_SELECT,
+                       ip.to_stock_record, "Item stock levels", delta=False),
+            EntitySpec(ip.WAREHOUSES, ip.WAREHOUSES_RESOURCE, "WarehouseCode",
+                       ip.WAREHOUSE_SELECT, ip.to_warehouse_record, "Warehouses",
+                       delta=False),
+        ]
 
     # ------------------------------------------------------------ reads
 
     def read_changes(self, entity: str, cursor: dict[str, Any] | None) -> Iterator[SourceBatch]:
-        """Yield one SourceBatch per page; None or an empty cursor reads everything.
+        """Yield one SourceBatch per page; for delta entities None or {} reads everything.
 
         Pages are fetched by $skip, and each page re-reads the tail of the previous one:
-        if a record changes mid-read it jumps to the end of the order and shifts every
-        later row one place back, so plain $skip paging would silently skip a row. We
-        re-read a few rows and resume after the last key we saw; if that key is gone we
-        restart from the stored cursor (the overlap window makes re-reads harmless).
+        if a record changes mid-read it jumps to the end of the order (or a row is added
+        or removed) and shifts every later row, so plain $skip paging would silently skip
+        a row. We re-read a few rows and resume after the last key we saw; if that key is
+        gone we restart from the stored cursor (delta; the overlap window makes re-reads
+        harmless) or from the start (full reads; upserts are idempotent).
         """
-        self._check_entity(entity)
-        since = _cursor_time(cursor)
+        spec = self._spec(entity)
+        since = _cursor_time(cursor) if spec.delta else None
         restarts = 0
         while True:
             try:
-                yield from self._read_from(since)
+                yield from self._read_from(spec, since)
                 return
             except _Shifted as shifted:
                 restarts += 1
                 if restarts > MAX_RESTARTS:
                     raise TransportError(
-                        "Business partners in SAP kept changing while we read them; "
+                        f"{spec.label} in SAP kept changing while we read them; "
                         "the next run will pick up from where this one stopped.",
                         permanent=False, reason_code="sap_b1:moving_target",
                     ) from None
                 since = shifted.since
-                log.info("SAP B1 rows moved during paging; restarting from %s", since)
+                log.info("SAP B1 %s moved during paging; restarting from %s",
+                         spec.resource, since)
 
     def read_one(self, entity: str, key: str) -> SourceRecord | None:
-        """GET BusinessPartners('KEY'); None when SAP says it no longer exists."""
-        self._check_entity(entity)
-        path = f"{payloads.RESOURCE}('{key.replace(chr(39), chr(39) * 2)}')"
+        """GET <Resource>('KEY'); None when SAP says it no longer exists."""
+        spec = self._spec(entity)
+        path = f"{spec.resource}('{key.replace(chr(39), chr(39) * 2)}')"
         try:
-            raw = self.client.get(path, {"$select": payloads.select_clause(self.udfs)})
+            raw = self.client.get(path, {"$select": spec.select})
         except TransportError as error:
             if error.status == 404:
                 return None
             raise
-        return payloads.to_source_record(raw)
+        return spec.to_record(raw)
 
     def close(self) -> None:
         self.client.logout()
 
     # ------------------------------------------------------------ internals
 
-    def _read_from(self, since: datetime | None) -> Iterator[SourceBatch]:
-        params = {
-            "$select": payloads.select_clause(self.udfs),
-            "$filter": self._filter(since),
-            "$orderby": ORDER_BY,
-        }
+    def _read_from(self, spec: EntitySpec, since: datetime | None) -> Iterator[SourceBatch]:
+        params = {"$select": spec.select, "$orderby": spec.order_by}
+        if where := self._filter(spec, since):
+            params["$filter"] = where
         reread = 0
         cursor_time = since
         skip = 0
         anchor: str | None = None
         while True:
             page = self.client.get_page(
-                payloads.RESOURCE, {**params, "$skip": skip} if skip else params
+                spec.resource, {**params, "$skip": skip} if skip else params
             )
             rows = page.rows
             if anchor is not None and reread:
-                keys = [str(row.get("CardCode")) for row in rows[: reread + 1]]
+                keys = [str(row.get(spec.key_field)) for row in rows[: reread + 1]]
                 if anchor not in keys:
                     raise _Shifted(cursor_time)
                 rows = rows[keys.index(anchor) + 1 :]
-            records = [payloads.to_source_record(row) for row in rows]
-            records = [r for r in records if not (r.data and r.data["card_type"] == "supplier")]
-            for record in records:
-                stamp = record.data["source_updated_at"] if record.data else None
-                if stamp is not None and (cursor_time is None or stamp > cursor_time):
-                    cursor_time = stamp
+            records = [spec.to_record(row) for row in rows]
+            if spec.keep:
+                records = [r for r in records if spec.keep(r)]
+            if spec.delta:
+                for record in records:
+                    stamp = record.data.get("source_updated_at") if record.data else None
+                    if stamp is not None and (cursor_time is None or stamp > cursor_time):
+                        cursor_time = stamp
             if rows or anchor is None:
-                yield SourceBatch(records=records, cursor=_cursor(cursor_time))
+                cursor = _cursor(cursor_time) if spec.delta else dict(FULL_CURSOR)
+                yield SourceBatch(records=records, cursor=cursor)
             if not page.next_link or not page.rows:
                 return
-            anchor = str(page.rows[-1].get("CardCode"))
+            anchor = str(page.rows[-1].get(spec.key_field))
             reread = min(MAX_REREAD, len(page.rows) // 10)  # the server may cap page size
             skip = max(0, _next_skip(page.next_link, skip + len(page.rows)) - reread)
 
-    def _filter(self, since: datetime | None) -> str:
+    def _filter(self, spec: EntitySpec, since: datetime | None) -> str | None:
         if since is None:
-            return NOT_SUPPLIER
+            return spec.base_filter
         # The Service Layer compares UpdateDate by day and UpdateTime by hour:minute only,
         # so we ask from the start of the (cursor - overlap) minute.
         start = since - self.overlap
         day, minute = payloads.b1_date(start), payloads.b1_minute(start)
-        return (
-            f"{NOT_SUPPLIER} and (UpdateDate gt '{day}' or "
-            f"(UpdateDate eq '{day}' and UpdateTime ge '{minute}'))"
-        )
+        window = (f"(UpdateDate gt '{day}' or "
+                  f"(UpdateDate eq '{day}' and UpdateTime ge '{minute}'))")
+        return f"{spec.base_filter} and {window}" if spec.base_filter else window
 
-    @staticmethod
-    def _check_entity(entity: str) -> None:
-        if entity != payloads.ENTITY:
-            raise ValueError(f"SAP Business One source cannot read {entity!r}")
+    def _spec(self, entity: str) -> EntitySpec:
+        try:
+            return self.specs[entity]
+        except KeyError:
+            raise ValueError(f"SAP Business One source cannot read {entity!r}") from None
 
 
 class _Shifted(Exception):

@@ -99,12 +99,15 @@ def business_partner_data(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def source_updated_at(raw: dict[str, Any]) -> datetime | None:
+def source_updated_at(
+    raw: dict[str, Any], key_field: str = "CardCode", label: str = "Business partner"
+) -> datetime | None:
     """UpdateDate + UpdateTime as aware UTC; CreateDate/CreateTime when never updated.
 
     Service Layer stamps are the server's wall clock without a zone; we read them as UTC.
+    Raises Unreadable naming the record as "<label> <key>" when a stamp is garbled.
     """
-    card_code = _text(raw.get("CardCode")) or "?"
+    card_code = _text(raw.get(key_field)) or "?"
     for date_key, time_key in (("UpdateDate", "UpdateTime"), ("CreateDate", "CreateTime")):
         if raw.get(date_key) in (None, ""):
             continue
@@ -113,7 +116,7 @@ def source_updated_at(raw: dict[str, Any]) -> datetime | None:
         if day is None or moment is False:
             value = raw[date_key] if day is None else raw.get(time_key)
             raise Unreadable(
-                f"Business partner {card_code} has an unreadable last-changed date or time "
+                f"{label} {card_code} has an unreadable last-changed date or time "
                 f"({value!r}). Re-save the record in SAP."
             )
         return datetime.combine(day, moment or time(0), tzinfo=UTC)

@@ -1,9 +1,10 @@
 """A framework-free WSGI app that plays the SAP Business One Service Layer (/b1s/v1).
 
 It serves Login/Logout with B1SESSION cookies and an idle timeout, and the
-BusinessPartners collection with $filter/$select/$orderby/$top/$skip and server-driven
-paging, answering errors in the documented v1 envelope. State lives in memory; tests
-reach in through the plain methods marked "test hook".
+BusinessPartners, Items and Warehouses collections with $filter/$select/$orderby/$top/
+$skip and server-driven paging, single entities by key, PATCH (and POST for partners),
+answering errors in the documented v1 envelope. State lives in memory; tests reach in
+through the plain methods marked "test hook" (item hooks: `items.ItemHooks`).
 """
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from erp.sap_b1.sandbox import query
+from erp.sap_b1.sandbox.errors import SandboxError
+from erp.sap_b1.sandbox.items import ITEM_ALL_PROPERTIES, WAREHOUSE_PROPERTIES, ItemHooks
 
 ROOT = "/b1s/v1"
 DEFAULT_PAGE_SIZE = 20
@@ -34,25 +38,32 @@ USER_FIELDS: dict[str, str] = {
     "U_Birthday": "Edm.DateTime",
 }
 PROPERTIES = frozenset((*BP_PROPERTIES, *USER_FIELDS))
-_KEY = re.compile(r"^/BusinessPartners\((?:CardCode=)?'((?:[^']|'')*)'\)$")
+_COLLECTION = re.compile(r"^/([A-Za-z]+)$")
+_KEY = re.compile(r"^/([A-Za-z]+)\((?:([A-Za-z]+)=)?'((?:[^']|'')*)'\)$")
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 
 
-class SandboxError(Exception):
-    """Answered as the Service Layer's v1 error envelope."""
+@dataclass(frozen=True)
+class Resource:
+    """One entity set: its name, EntityType name, key property and known properties."""
 
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+    name: str
+    type_name: str
+    key: str
+    properties: frozenset[str]
+    rows: dict[str, dict[str, Any]]
+
+
+RESOURCE_NAMES = ("BusinessPartners", "Items", "Warehouses")
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class SapB1Sandbox:
+class SapB1Sandbox(ItemHooks):
     """In-memory Service Layer for one or more companies' users (data is shared)."""
 
     def __init__(
@@ -67,13 +78,22 @@ class SapB1Sandbox:
         self.clock = clock
         self.next_link_style = next_link_style  # "relative" (to the root) or "absolute_path"
         self.partners: dict[str, dict[str, Any]] = {}
+        self.items: dict[str, dict[str, Any]] = {}
+        self.warehouses: dict[str, dict[str, Any]] = {}
+        self.resources = {
+            "BusinessPartners": Resource("BusinessPartners", "BusinessPartner", "CardCode",
+                                         PROPERTIES, self.partners),
+            "Items": Resource("Items", "Item", "ItemCode", ITEM_ALL_PROPERTIES, self.items),
+            "Warehouses": Resource("Warehouses", "Warehouse", "WarehouseCode",
+                                   WAREHOUSE_PROPERTIES, self.warehouses),
+        }
         self.sessions: dict[str, datetime] = {}
         self.request_log: list[tuple[str, str, dict[str, str]]] = []
         self.login_count = 0
         self._failures: list[tuple[int, float | None]] = []
         self._lock = threading.RLock()
         self._generation = 0
-        self._cache: tuple[Any, list[str]] | None = None
+        self._cache: dict[str, tuple[Any, list[str]]] = {}
 
     # ------------------------------------------------------------ test hooks
 
@@ -143,20 +163,28 @@ class SapB1Sandbox:
             with self._lock:
                 self.sessions.pop(session, None)
             return 204, [], None
-        if path == "/BusinessPartners":
-            if method == "GET":
-                return self._collection(path, params, environ)
-            if method == "POST":
-                return 201, [], self._create(_read_json(environ))
-        elif match := _KEY.match(path):
-            code = match.group(1).replace("''", "'")
-            if method == "GET":
-                return 200, [], self._single(code, params)
-            if method == "PATCH":
-                self._patch(code, _read_json(environ))
-                return 204, [], None
-        else:
+        collection, keyed = _COLLECTION.match(path), _KEY.match(path)
+        match = collection or keyed
+        resource = self.resources.get(match.group(1)) if match else None
+        if resource is None or (keyed and keyed.group(2) not in (None, resource.key)):
             raise SandboxError(404, -1000, f"Resource not found for the segment '{path[1:]}'")
+        if collection:
+            if method == "GET":
+                return self._collection(resource, params, environ)
+            if method == "POST" and resource.name == "BusinessPartners":
+                return 201, [], self._create(_read_json(environ))
+        elif keyed:
+            code = keyed.group(3).replace("''", "'")
+            if method == "GET":
+                return 200, [], self._single(resource, code, params)
+            if method == "PATCH" and resource.name != "Warehouses":
+                fields = _validated(_read_json(environ), resource)
+                fields.pop(resource.key, None)  # a PATCH cannot rename a record
+                if resource.name == "Items":
+                    self._patch_item(code, fields)
+                else:
+                    self._patch(code, fields)
+                return 204, [], None
         raise SandboxError(405, -1000, f"Method {method} is not allowed on '{path[1:]}'")
 
     # ------------------------------------------------------------ session
@@ -194,61 +222,68 @@ class SapB1Sandbox:
             self.sessions[session_id] = now
         return session_id
 
-    # ------------------------------------------------------------ business partners
+    # ------------------------------------------------------------ collections
 
     def _collection(
-        self, path: str, params: dict[str, str], environ: Environ
+        self, resource: Resource, params: dict[str, str], environ: Environ
     ) -> tuple[int, list[tuple[str, str]], Any]:
-        select = _select(params)
-        codes = self._query(params)
+        select = _select(params, resource)
+        codes = self._query(resource, params)
         skip, top = _int_param(params, "$skip", 0), _int_param(params, "$top", None)
         codes = codes[skip:] if top is None else codes[skip : skip + top]
         page_size, preferred = _page_size(environ)
         page = codes if page_size == 0 else codes[:page_size]
         with self._lock:
-            value = [_project(self.partners[code], select) for code in page]
-        body: dict[str, Any] = {"odata.metadata": f"{ROOT}/$metadata#BusinessPartners"}
+            value = [_project(resource.rows[code], select) for code in page]
+        body: dict[str, Any] = {"odata.metadata": f"{ROOT}/$metadata#{resource.name}"}
         body["value"] = value
         if len(page) < len(codes):
             following = {k: v for k, v in params.items() if k not in ("$skip", "$top")}
             following["$skip"] = str(skip + len(page))
             if top is not None:
                 following["$top"] = str(top - len(page))
-            link = "BusinessPartners?" + urlencode(following, quote_via=quote, safe="$,'():")
+            link = f"{resource.name}?" + urlencode(following, quote_via=quote, safe="$,'():")
             body["odata.nextLink"] = f"{ROOT}/{link}" if self.next_link_style != "relative" else link
         headers = [("Preference-Applied", f"odata.maxpagesize={page_size}")] if preferred else []
         return 200, headers, body
 
-    def _query(self, params: dict[str, str]) -> list[str]:
-        """Codes matching $filter in $orderby order; cached until the data changes."""
+    def _query(self, resource: Resource, params: dict[str, str]) -> list[str]:
+        """Keys matching $filter in $orderby order; cached until the data changes."""
+        props = resource.properties
         try:
-            predicate = query.parse_filter(params["$filter"], PROPERTIES) if params.get(
+            predicate = query.parse_filter(params["$filter"], props) if params.get(
                 "$filter") else None
-            order = query.parse_orderby(params["$orderby"], PROPERTIES) if params.get(
+            order = query.parse_orderby(params["$orderby"], props) if params.get(
                 "$orderby") else []
         except query.QueryError as error:
             raise SandboxError(400, -1000, str(error)) from None
         cache_key = (self._generation, params.get("$filter"), params.get("$orderby"))
         with self._lock:
-            if self._cache and self._cache[0] == cache_key:
-                return self._cache[1]
-            rows = [row | {"__key": key} for key, row in self.partners.items()]
-            if predicate:
-                rows = [row for row in rows if predicate(row)]
-            codes = [row["__key"] for row in query.sort_rows(rows, order)]
-            self._cache = (cache_key, codes)
+            cached = self._cache.get(resource.name)
+            if cached and cached[0] == cache_key:
+                return cached[1]
+            if predicate is None and not order:
+                codes = list(resource.rows)
+            else:
+                rows = [row | {"__key": key} for key, row in resource.rows.items()]
+                if predicate:
+                    rows = [row for row in rows if predicate(row)]
+                codes = [row["__key"] for row in query.sort_rows(rows, order)]
+            self._cache[resource.name] = (cache_key, codes)
             return codes
 
-    def _single(self, code: str, params: dict[str, str]) -> dict[str, Any]:
-        select = _select(params)
+    def _single(self, resource: Resource, code: str, params: dict[str, str]) -> dict[str, Any]:
+        select = _select(params, resource)
         with self._lock:
-            if code not in self.partners:
+            if code not in resource.rows:
                 raise SandboxError(404, -2028, "No matching records found (ODBC -2028)")
-            body = {"odata.metadata": f"{ROOT}/$metadata#BusinessPartners/@Element"}
-            return body | _project(self.partners[code], select)
+            body = {"odata.metadata": f"{ROOT}/$metadata#{resource.name}/@Element"}
+            return body | _project(resource.rows[code], select)
+
+    # ------------------------------------------------------------ business partners
 
     def _create(self, body: dict[str, Any]) -> dict[str, Any]:
-        fields = _validated(body)
+        fields = _validated(body, self.resources["BusinessPartners"])
         code = str(fields.get("CardCode") or "")
         if not code:
             raise SandboxError(400, -10, "Enter a business partner code (CardCode)")
@@ -264,9 +299,7 @@ class SapB1Sandbox:
             self._generation += 1
             return {"odata.metadata": f"{ROOT}/$metadata#BusinessPartners/@Element"} | record
 
-    def _patch(self, code: str, body: dict[str, Any]) -> None:
-        fields = _validated(body)
-        fields.pop("CardCode", None)
+    def _patch(self, code: str, fields: dict[str, Any]) -> None:
         with self._lock:
             if code not in self.partners:
                 raise SandboxError(404, -2028, "No matching records found (ODBC -2028)")
@@ -286,23 +319,25 @@ class _Injected(Exception):
         self.status, self.headers = status, headers
 
 
-def _validated(body: dict[str, Any]) -> dict[str, Any]:
+def _validated(body: dict[str, Any], resource: Resource) -> dict[str, Any]:
     """Writable known properties only; enum DB values become member names."""
     if not isinstance(body, dict):
         raise SandboxError(400, -1000, "The request body must be a JSON object")
     fields = {}
     for name, value in body.items():
-        if name not in PROPERTIES or name.startswith(("Create", "Update")):
-            raise SandboxError(400, -1000, f"Property '{name}' of 'BusinessPartner' is invalid")
-        fields[name] = query.ENUMS.get(name, {}).get(value, value)
+        if name not in resource.properties or name.startswith(("Create", "Update")):
+            raise SandboxError(
+                400, -1000, f"Property '{name}' of '{resource.type_name}' is invalid")
+        enum = query.ENUMS.get(name)
+        fields[name] = enum.get(value, value) if enum and isinstance(value, str) else value
     return fields
 
 
-def _select(params: dict[str, str]) -> list[str] | None:
+def _select(params: dict[str, str], resource: Resource) -> list[str] | None:
     if not params.get("$select"):
         return None
     try:
-        return query.parse_select(params["$select"], PROPERTIES)
+        return query.parse_select(params["$select"], resource.properties)
     except query.QueryError as error:
         raise SandboxError(400, -1000, str(error)) from None
 

@@ -11,6 +11,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from erp.sap_b1.sandbox.app import SapB1Sandbox
+from erp.sap_b1.sandbox.demo_items import (  # re-exported: the demo company in one place
+    COLLIDING_CODES,
+    MALFORMED_PRICE_CODE,
+    WAREHOUSE_INACTIVE,
+    WAREHOUSE_MAIN,
+    WAREHOUSE_STORE,
+    WAREHOUSE_WHOLESALE,
+    bulk_items,
+    bulk_warehouses,
+    demo_items,
+    demo_warehouses,
+)
+
+__all__ = [
+    "COLLIDING_CODES", "COMPANY_DB", "MALFORMED_PRICE_CODE", "USERNAME", "WAREHOUSE_INACTIVE",
+    "WAREHOUSE_MAIN", "WAREHOUSE_STORE", "WAREHOUSE_WHOLESALE", "build_demo_sandbox",
+    "bulk_business_partners", "bulk_items", "bulk_warehouses", "demo_business_partners",
+    "demo_items", "demo_warehouses",
+]
 
 COMPANY_DB = "SBODEMOGB"
 USERNAME = "manager"
@@ -136,11 +155,16 @@ def build_demo_sandbox(
     password: str,
     seed: int = 7,
     clock: Callable[[], datetime] | None = None,
+    items: int = 120,
 ) -> SapB1Sandbox:
-    """A sandbox holding the demo company SBODEMOGB; user "manager" with `password`."""
+    """A sandbox holding the demo company SBODEMOGB; user "manager" with `password`:
+    `count` business partners, `items` items (0 for none) and the demo warehouses."""
     kwargs = {"clock": clock} if clock else {}
     sandbox = SapB1Sandbox(users={(COMPANY_DB, USERNAME): password}, **kwargs)
     sandbox.add_business_partners(demo_business_partners(count, seed, now=sandbox.clock()))
+    sandbox.add_warehouses(demo_warehouses())
+    if items:
+        sandbox.add_items(demo_items(items, seed, now=sandbox.clock()))
     return sandbox
 
 

@@ -20,10 +20,14 @@ DATE_PROPERTIES = frozenset({
     "CreateDate", "UpdateDate", "ValidFrom", "ValidTo", "FrozenFrom", "FrozenTo",
 })
 TIME_PROPERTIES = frozenset({"CreateTime", "UpdateTime"})
+_YES_NO = {"Y": "tYES", "N": "tNO"}
 ENUMS: dict[str, dict[str, str]] = {
     "CardType": {"C": "cCustomer", "S": "cSupplier", "L": "cLid"},
-    "Valid": {"Y": "tYES", "N": "tNO"},
-    "Frozen": {"Y": "tYES", "N": "tNO"},
+    **{name: _YES_NO for name in (
+        "Valid", "Frozen", "InventoryItem", "SalesItem", "PurchaseItem",
+        "ManageBatchNumbers", "ManageSerialNumbers", "Inactive", "DropShip", "Nettable",
+        "Locked",
+    )},
 }
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: a == b, "ne": lambda a, b: a != b,
@@ -103,7 +107,7 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 def _check_property(name: str, properties: Container[str]) -> None:
     if name not in properties:
-        raise QueryError(f"Property '{name}' of 'BusinessPartner' is invalid")
+        raise QueryError(f"Property '{name}' is invalid")
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
