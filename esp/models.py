@@ -26,6 +26,8 @@ class EspAccount(models.Model):
     calls_per_minute = models.PositiveIntegerField(
         null=True, blank=True, help_text="The account's rate limit; empty uses the vendor default."
     )
+    catalog_collection = models.CharField(
+        max_length=255, blank=True, help_text="Product catalog collection; empty uses Catalog_Default.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

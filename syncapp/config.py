@@ -19,7 +19,8 @@ from .schedules import PULL_TASK, schedule_pull
 CONNECTION_FIELDS = ["kind", "base_url", "company_db", "username", "password_env", "verify_tls",
                      "page_size", "delta_overlap_minutes", "timeout_seconds", "user_fields",
                       "item_user_fields"]
-DESTINATION_FIELDS = ["kind", "region", "base_url", "api_user", "password_env", "calls_per_minute"]
+DESTINATION_FIELDS = ["kind", "region", "base_url", "api_user", "password_env", "calls_per_minute",
+                      "catalog_collection"]
 FLOW_FIELDS = ["entity", "enabled", "include_leads", "duplicate_policy"]
 MAPPING_FIELDS = ["entity", "source_field", "transform", "transform_arg", "target_field", "target_type",
                   "required", "enabled", "position"]

@@ -66,7 +66,9 @@ def flow_push_batch(*, flow, adapter=None, limit: int | None = None) -> PushStat
     """Claim one batch of ready rows and send it. Returns what happened to it."""
     adapter = adapter or adapter_for_flow(flow)
     stats = PushStats()
-    rows = outbox_claim(flow=flow, limit=limit or adapter.limits.batch_size)
+    # An adapter may document a different maximum per entity (contacts vs insight records).
+    limits = adapter.limits_for(flow.entity) if hasattr(adapter, "limits_for") else adapter.limits
+    rows = outbox_claim(flow=flow, limit=limit or limits.batch_size)
     stats.claimed = len(rows)
     if not rows:
         return stats

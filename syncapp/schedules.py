@@ -28,11 +28,25 @@ def schedule_pull(*, connection, entity: str = "business_partners", every_minute
     return task
 
 
+# Stock is polled in full (movements may not touch an item's UpdateDate), so less often.
+DEFAULT_MINUTES = {"item_stock": 15, "warehouses": 15}
+
+
 def schedules_install_defaults(*, every_minutes: int = 2) -> list[PeriodicTask]:
-    """A pull per connection every few minutes and an outbox sweep every minute."""
+    """A pull of every source entity the connection's flows read, every few minutes
+    (stock every 15), and an outbox sweep every minute."""
     from erp.models import ErpConnection
 
-    tasks = [schedule_pull(connection=c, every_minutes=every_minutes) for c in ErpConnection.objects.all()]
+    from .entities import flow_entity
+    from .models import Flow
+
+    tasks = []
+    for connection in ErpConnection.objects.all():
+        entities = {"business_partners"} | {source for flow in Flow.objects.filter(connection=connection)
+                                            for source in flow_entity(flow.entity).triggers}
+        tasks += [schedule_pull(connection=connection, entity=entity,
+                                every_minutes=DEFAULT_MINUTES.get(entity, every_minutes))
+                  for entity in sorted(entities)]
     sweep, _ = PeriodicTask.objects.get_or_create(
         name="outbox sweep", defaults={"task": SWEEP_TASK, "interval": _interval(1)})
     return [*tasks, sweep]

@@ -1,4 +1,4 @@
-"""HTTP client for dotdigital's v2 data-field API and v3 contacts API.
+"""HTTP client for dotdigital's v2 data-field API, v3 contacts API and v3 insight data.
 
 Every call goes through the shared `Throttle`, counts itself in `calls`, and turns
 HTTP failures into `TransportError` (see `syncapp.adapters`): 5xx, timeouts and
@@ -30,6 +30,10 @@ VENDOR_URL_TEMPLATE = "https://{region}-api.dotdigital.com"
 EPOCH_THRESHOLD = 1_000_000_000
 DEFAULT_RATE_LIMIT_WAIT = 5.0
 MAX_RATE_LIMIT_WAIT = 3600.0
+# 429 codes that mean "too many imports queued", not "too many calls": they must not
+# hold back the shared throttle. The insight code is not published; it is inferred
+# from the contacts one (see sandbox/insight_state.py).
+IMPORT_QUEUE_CODES = frozenset({"contacts:tooManyActiveImports", "insightData:tooManyActiveImports"})
 _V2_CODE = re.compile(r"\b(ERROR_[A-Z0-9_]+)\b")
 _EMAIL_IN_TEXT = re.compile(r"([^\s/@'\"]+)@([^\s/'\"]+)")
 
@@ -199,6 +203,54 @@ class DotdigitalClient:
                 return None
             raise
 
+    # ------------------------------------------------------------ v3 insight data
+
+    def import_insight(
+        self,
+        collection_name: str,
+        scope: str,
+        collection_type: str,
+        records: Sequence[dict[str, Any]],
+    ) -> str:
+        """PUT /insightData/v3/import (202); returns the import id to poll.
+
+        `records` are `{key, json[, contactIdentity]}` (see `insight.insight_record`).
+        dotdigital creates a missing collection with `scope` and `collection_type`.
+        """
+        body = {
+            "collectionName": collection_name,
+            "collectionScope": scope,
+            "collectionType": collection_type,
+            "records": list(records),
+        }
+        answer = self.request("PUT", "/insightData/v3/import", json_body=body, expect=(202,))
+        import_id = (answer or {}).get("importId")
+        if not import_id:
+            raise TransportError(
+                "dotdigital accepted the insight import but sent no import id", permanent=False
+            )
+        return str(import_id)
+
+    def insight_import_status(self, import_id: str) -> dict[str, Any]:
+        """GET /insightData/v3/import/{importId}: NotStarted|Processing|Complete|Failed."""
+        return self.request("GET", f"/insightData/v3/import/{quote(import_id, safe='')}")
+
+    def get_account_record(self, collection: str, key: str) -> dict[str, Any] | None:
+        """GET /insightData/v3/account/{name}/{recordId}: `{key, json, created, updated}`,
+        None when the collection or the record does not exist."""
+        try:
+            return self.request(
+                "GET",
+                f"/insightData/v3/account/{quote(collection, safe='')}/{quote(key, safe='')}",
+            )
+        except TransportError as exc:
+            if exc.status == 404 and exc.reason_code in (
+                "insightData:recordNotFound",
+                "insightData:collectionNotFound",
+            ):
+                return None
+            raise
+
     # ------------------------------------------------------------ transport
 
     def request(
@@ -231,7 +283,7 @@ class DotdigitalClient:
             waits += 1
             # Too many active imports is a queue limit, not the call rate: other calls
             # may go on, so only a rate-limit 429 holds back the shared throttle.
-            if error_code(body) != "contacts:tooManyActiveImports":
+            if error_code(body) not in IMPORT_QUEUE_CODES:
                 self.throttle.defer(wait)
             logger.info("dotdigital 429 on %s %s; waiting %.1f s", method, shown, wait)
             self.sleep(wait)

@@ -1,11 +1,18 @@
 """Check recorded sandbox exchanges against dotdigital's published OpenAPI documents.
 
 Requests and responses are validated with openapi-core against
-/work/shared/contracts/dotdigital-openapi (v3 contacts for /contacts/v3, the v2 document,
-itself OpenAPI 3.0, for /v2). Statuses a document does not declare (v2 declares no
+/work/shared/contracts/dotdigital-openapi (v3 contacts for /contacts/v3, v3 insight data
+for /insightData/v3, the v2 document, itself OpenAPI 3.0, for /v2). Statuses a document does not declare (v2 declares no
 errors at all; a tiered 429 and a wrong-region 403 appear in none) are held to the
 error envelopes of the contract notes, section 1.8, instead: v3 bodies must match the
 spec's own `errorResponse` schema, v2 bodies `{"message": "... ERROR_X"}`.
+
+Errata (insight document only, see `_insight_errata`): its record schemas combine an
+object that says `additionalProperties: false` with another object through `allOf`,
+so under JSON Schema every record fails, including the document's own examples
+(`key` and `json` are "additional" to the first member). The checker merges such
+`allOf` members into one closed object: the same properties, the same required
+names, still no other properties. Nothing else in the document is changed.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ SPEC_DIR = Path(
     os.environ.get("DOTDIGITAL_OPENAPI_DIR", "/work/shared/contracts/dotdigital-openapi")
 )
 V2_FILE, V3_FILE = "dotdigital-v2-api-swagger.json", "dotdigital-contacts-service.json"
+INSIGHT_FILE = "dotdigital-insight-data-service.json"
+FILES = {"v2": V2_FILE, "v3": V3_FILE, "insight": INSIGHT_FILE}
 VENDOR_HOST = "https://r1-api.dotdigital.com"
 V2_ERROR = {
     "type": "object",
@@ -36,7 +45,7 @@ V2_ERROR = {
     "properties": {"message": {"type": "string", "pattern": r"(ERROR_[A-Z0-9_]+)$"}},
 }
 # Statuses the documents leave out but the contract notes describe.
-UNDECLARED_ALLOWED = {"v2": {400, 401, 403, 404, 429}, "v3": {403, 429}}
+UNDECLARED_ALLOWED = {"v2": {400, 401, 403, 404, 429}, "v3": {403, 429}, "insight": {403, 429}}
 RATE_HEADERS = (
     "X-RateLimit-Limit",
     "X-RateLimit-Remaining",
@@ -65,16 +74,44 @@ class WireResponse:
 
 @cache
 def _document(name: str) -> dict[str, Any]:
-    return json.loads((SPEC_DIR / name).read_text())
+    document = json.loads((SPEC_DIR / name).read_text())
+    return _insight_errata(document) if name == INSIGHT_FILE else document
 
 
 @cache
 def _openapi(name: str) -> OpenAPI:
+    if name == INSIGHT_FILE:
+        return OpenAPI.from_dict(_document(name))
     return OpenAPI.from_file_path(str(SPEC_DIR / name))
 
 
 def _version(path: str) -> str:
+    if path.startswith("/insightData/v3"):
+        return "insight"
     return "v3" if path.startswith("/contacts/v3") else "v2"
+
+
+def _insight_errata(document: dict[str, Any]) -> dict[str, Any]:
+    """Merge `allOf` members into one closed object where a member closes itself."""
+    schemas = document["components"]["schemas"]
+
+    def resolve(schema: dict[str, Any]) -> dict[str, Any]:
+        ref = schema.get("$ref", "")
+        return resolve(schemas[ref.rsplit("/", 1)[-1]]) if ref else schema
+
+    for name, schema in schemas.items():
+        members = [resolve(m) for m in schema.get("allOf", [])]
+        if not any(m.get("additionalProperties") is False for m in members):
+            continue
+        merged: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
+        for member in members:
+            merged["properties"].update(member.get("properties", {}))
+            merged["required"] += [r for r in member.get("required", []) if r not in merged["required"]]
+        merged["additionalProperties"] = False
+        if schema.get("description"):
+            merged["description"] = schema["description"]
+        schemas[name] = merged
+    return document
 
 
 def _template(document: dict[str, Any], path: str) -> str | None:
@@ -120,7 +157,7 @@ def _query(query: str) -> list[tuple[str, str]]:
 def check_exchange(exchange: Exchange) -> None:
     """Raise if the request or the response breaks the published contract."""
     version = _version(exchange.path)
-    name = V3_FILE if version == "v3" else V2_FILE
+    name = FILES[version]
     document = _document(name)
     template = _template(document, exchange.path)
     assert template, f"{exchange.method} {exchange.path} is not in {name}"
@@ -138,13 +175,13 @@ def check_exchange(exchange: Exchange) -> None:
     assert exchange.status in UNDECLARED_ALLOWED[version], (
         f"{exchange.method} {template} answered {exchange.status}, which {name} does not declare"
     )
-    schema = V2_ERROR if version == "v2" else _v3_error_schema()
+    schema = V2_ERROR if version == "v2" else _v3_error_schema(name)
     jsonschema.validate(json.loads(exchange.response_body), schema)
 
 
 @cache
-def _v3_error_schema() -> dict[str, Any]:
-    schemas = _document(V3_FILE)["components"]["schemas"]
+def _v3_error_schema(name: str = V3_FILE) -> dict[str, Any]:
+    schemas = _document(name)["components"]["schemas"]
     schema = json.loads(json.dumps(schemas["errorResponse"]))
     schema["properties"]["details"]["items"] = schemas["errorResponse_details"]
     return schema

@@ -81,6 +81,9 @@ class World:
         options.setdefault("sleep", self.clock.sleep)
         options.setdefault("clock", self.clock)
         account = account_for(self.server, **options.pop("account", {}))  # type: ignore[arg-type]
+        # Attributes the model may not have yet (e.g. catalog_collection), set as plain ones.
+        for name, value in dict(options.pop("attrs", {})).items():  # type: ignore[call-overload]
+            setattr(account, name, value)
         return DotdigitalDestination(account, self.throttle, **options)  # type: ignore[arg-type]
 
     def client(self, *, region: str = "r1", password: str = PASSWORD, **options: object):

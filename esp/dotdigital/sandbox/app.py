@@ -1,4 +1,5 @@
-"""A framework-free WSGI stand-in for dotdigital (v2 data fields, v3 contacts).
+"""A framework-free WSGI stand-in for dotdigital (v2 data fields, v3 contacts, v3
+insight data; the insight rules are in insight_state.py).
 
 Region: one sandbox plays all three regional hosts on one socket. A path prefix
 `/r1`, `/r2` or `/r3` stands for the host `https://{region}-api.dotdigital.com`;
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from .insight_state import MAX_ACTIVE_IMPORTS as MAX_INSIGHT_IMPORTS
+from .insight_state import InsightState
 from .state import AccountState, SandboxError, bad_json
 
 REGIONS = ("r1", "r2", "r3")
@@ -38,6 +41,7 @@ _REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
+    412: "Precondition Failed",
     413: "Payload Too Large",
     429: "Too Many Requests",
 }
@@ -69,6 +73,7 @@ class DotdigitalSandbox:
         clock: Callable[[], float] = time.time,
         max_active_imports: int = 25,
         reset_header: str = "seconds",
+        max_active_insight_imports: int = MAX_INSIGHT_IMPORTS,
     ) -> None:
         self.api_users = dict(api_users)
         self.region = region
@@ -77,6 +82,8 @@ class DotdigitalSandbox:
         self.clock = clock
         self.reset_header = reset_header
         self.state = AccountState(max_active_imports=max_active_imports)
+        # Contact-scoped insight records need the contact to exist in this same account.
+        self.insight = InsightState(self._find_contact, max_active_insight_imports)
         self.call_log: list[tuple[str, str, int]] = []
         self.exchanges: list[Exchange] = []
         self._lock = threading.RLock()
@@ -100,12 +107,40 @@ class DotdigitalSandbox:
         with self._lock:
             self.state.suppress(email, self.clock())
 
+    @property
+    def insight_collections(self) -> dict[str, dict[str, Any]]:
+        """name -> {scope, type, records: {key: json}}, after any imports that are due."""
+        with self._lock:
+            self._settle(self.clock())
+            return {
+                name: {
+                    "scope": c["scope"],
+                    "type": c["type"],
+                    "records": {k: r["json"] for k, r in c["records"].items()},
+                }
+                for name, c in self.insight.collections.items()
+            }
+
+    def _find_contact(self, identifier: str, value: str) -> dict[str, Any] | None:
+        try:
+            return self.state.contact(identifier, value)
+        except SandboxError:
+            return None
+
+    def _settle(self, now: float) -> None:
+        # Contact imports first: an insight import may name a contact they create.
+        self.state.settle(now)
+        self.insight.settle(now)
+
     def set_calls_per_minute(self, n: int) -> None:
         with self._lock:
             self.calls_per_minute = n
 
     def fail_next_import(self, status: str = "RejectedByWatchdog") -> None:
         self.state.fail_next_import_with = status
+
+    def fail_next_insight_import(self) -> None:
+        self.insight.fail_next_import = True
 
     # ------------------------------------------------------------ WSGI
 
@@ -119,7 +154,7 @@ class DotdigitalSandbox:
         region, path = _split_region(raw_path)
         with self._lock:
             now = self.clock()
-            self.state.settle(now)
+            self._settle(now)
             status, payload, extra = self._handle(method, path, region, query, body, environ, now)
             headers = {
                 "Content-Type": "application/json; charset=utf-8",
@@ -147,12 +182,13 @@ class DotdigitalSandbox:
         environ: dict[str, Any],
         now: float,
     ) -> tuple[int, Any, dict[str, str]]:
-        v3 = path.startswith("/contacts/v3")
+        v3 = path.startswith(("/contacts/v3", "/insightData/v3"))
+        service = "insightData" if path.startswith("/insightData") else "contacts"
         try:
             if region is not None and region != self.region:
                 raise SandboxError(
                     403,
-                    "ERROR_APIUSER_INVALID" if not v3 else "contacts:forbidden",
+                    "ERROR_APIUSER_INVALID" if not v3 else f"{service}:forbidden",
                     "Forbidden - Access is denied",
                 )
             if not self._authorised(environ.get("HTTP_AUTHORIZATION", "")):
@@ -162,16 +198,16 @@ class DotdigitalSandbox:
                         v3,
                         SandboxError(
                             401,
-                            "contacts:unauthorized" if v3 else "ERROR_INVALID_LOGIN",
+                            f"{service}:unauthorized" if v3 else "ERROR_INVALID_LOGIN",
                             "Authorization has been denied for this request.",
                         ),
                     ),
                     {"WWW-Authenticate": 'Basic realm="dotdigital sandbox"'},
                 )
-            self._count_call(now, v3)
+            self._count_call(now, v3, service)
             if len(body) > MAX_BODY_BYTES:
                 raise SandboxError(
-                    413, "contacts:requestTooLarge", "The request body exceeds 50 MB"
+                    413, f"{service}:requestTooLarge", "The request body exceeds 50 MB"
                 )
             status, payload = self._route(method, path, parse_qs(query), body, now)
             return status, payload, {}
@@ -183,6 +219,8 @@ class DotdigitalSandbox:
     ) -> tuple[int, Any]:
         state = self.state
         parts = [p for p in path.split("/") if p]
+        if parts[:2] == ["insightData", "v3"]:
+            return self._route_insight(method, path, parts[2:], body, now)
         if path == "/v2/account-info" and method == "GET":
             return 200, self._account_info()
         if path == "/v2/data-fields":
@@ -220,6 +258,28 @@ class DotdigitalSandbox:
             f"{method} is not allowed on {path}",
         )
 
+    def _route_insight(
+        self, method: str, path: str, parts: list[str], body: bytes, now: float
+    ) -> tuple[int, Any]:
+        """PUT /import, GET /import/{id}, GET /account/{name}/{recordId}."""
+        if parts == ["import"]:
+            if method == "PUT":
+                import_id = self.insight.submit(
+                    _json(body, v3=True, service="insightData"), now, self.import_delay_seconds
+                )
+                return 202, {"importId": import_id}
+        elif len(parts) == 2 and parts[0] == "import":
+            if method == "GET":
+                return 200, self.insight.status(parts[1], now)
+        elif len(parts) == 3 and parts[0] == "account":
+            if method == "GET":
+                return 200, self.insight.account_record(parts[1], parts[2])
+        else:
+            raise SandboxError(404, "insightData:notFound", f"No resource at {path}")
+        raise SandboxError(
+            405, "insightData:methodNotAllowed", f"{method} is not allowed on {path}"
+        )
+
     # ------------------------------------------------------------ rules
 
     def _authorised(self, header: str) -> bool:
@@ -232,13 +292,13 @@ class DotdigitalSandbox:
             return False
         return user in self.api_users and self.api_users[user] == password
 
-    def _count_call(self, now: float, v3: bool) -> None:
+    def _count_call(self, now: float, v3: bool, service: str = "contacts") -> None:
         self._roll_window(now)
         if self._window_calls >= self.calls_per_minute:
             # The body of a tiered 429 is undocumented; the envelope matches the API version.
             raise SandboxError(
                 429,
-                "contacts:tooManyRequests" if v3 else "ERROR_APIUSAGE_EXCEEDED",
+                f"{service}:tooManyRequests" if v3 else "ERROR_APIUSAGE_EXCEEDED",
                 "The API rate limit for this account has been exceeded.",
             )
         self._window_calls += 1
@@ -280,12 +340,14 @@ def _split_region(path: str) -> tuple[str | None, str]:
     return None, path or "/"
 
 
-def _json(body: bytes, *, v3: bool) -> Any:
+def _json(body: bytes, *, v3: bool, service: str = "contacts") -> Any:
     try:
         return json.loads(body or b"null")
     except ValueError:
         if v3:
-            raise bad_json("The request JSON is badly formed") from None
+            error = bad_json("The request JSON is badly formed")
+            error.code = f"{service}:badJson"
+            raise error from None
         raise SandboxError(
             400, "ERROR_MALFORMED_REQUEST", "The request body is not valid JSON."
         ) from None

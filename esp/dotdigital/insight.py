@@ -1,0 +1,322 @@
+"""dotdigital insight data (v3 transactional data) as a destination: products, orders.
+
+Contract for `InsightPusher.push(entity, collection, items)`:
+- "products": account-scope collection of type `catalog`. PushItem.key is the
+  product key (normalised SKU) and becomes the record key; PushItem.fields is the
+  record json; PushItem.identifier is not used.
+- "orders": contact-scope collection `Orders` of type `orders` (the conventional
+  collection the official Magento connector writes). PushItem.key is the order key,
+  PushItem.identifier the customer's email (`contactIdentity {identifier: "email"}`),
+  PushItem.fields the order json.
+- One result per item, in order. One import per batch, split only to keep each body
+  under the documented 50 MB. The import is polled until Complete or Failed.
+  A record listed in `failures[]` (matched by key) is permanent with reason_code =
+  failureReason, except a missing contact (ContactEmailDoesNotExist,
+  ContactIdDoesNotExist): transient with category "waiting_for_customer", because the
+  customer push will create the contact and the order then goes through. A record
+  neither failed nor covered by the report's counts is transient ("not_in_report"),
+  never silently accepted. An import that ends Failed fails every record permanently.
+
+Limits. Bodies are the only documented size limit (50 MB, no per-call record cap);
+batch sizes below keep a typical body at 5-15 MB and the byte split guarantees the
+limit. dotdigital runs at most 5 insight imports at once per account: `push` waits for
+its import to finish before returning, so each running push holds at most one import,
+and the engine must not run more than 5 insight pushes per account at once. When the
+cap is hit anyway (another integration on the account), dotdigital answers 429; the
+client waits and retries a few times without slowing other calls, then the batch fails
+as a transient TransportError and the engine retries it later.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from syncapp.adapters import (
+    AuthenticationFailed,
+    DestinationLimits,
+    PushItem,
+    PushResult,
+    TransportError,
+)
+
+from . import payloads
+from .client import DotdigitalClient
+
+logger = logging.getLogger(__name__)
+
+MAX_IMPORT_BYTES = 45 * 1024 * 1024  # under the documented 50 MB, with margin
+DEFAULT_CATALOG_COLLECTION = "Catalog_Default"
+ORDERS_COLLECTION = "Orders"
+DONE, FAILED = "Complete", "Failed"
+PENDING = ("NotStarted", "Processing")
+WAITING_FOR_CUSTOMER = "waiting_for_customer"
+MISSING_CONTACT = ("ContactEmailDoesNotExist", "ContactIdDoesNotExist")
+
+
+@dataclass(frozen=True)
+class InsightEntity:
+    scope: str  # account | contact
+    collection_type: str
+    batch_size: int
+
+
+INSIGHT_ENTITIES: dict[str, InsightEntity] = {
+    # Magento's connector uses 5000 for the catalog; a product record is 1-3 KB.
+    "products": InsightEntity("account", "catalog", 5_000),
+    # Orders carry lines and addresses (2-5 KB); 2000 keeps a body near 10 MB.
+    "orders": InsightEntity("contact", "orders", 2_000),
+    # Back-in-stock / low-stock signals: dotdigital has no stock field, so the record carries it.
+    "stock_events": InsightEntity("account", "custom", 5_000),
+}
+STOCK_EVENTS_COLLECTION = "StockEvents"
+
+# failureReason -> what a person reads (v3 status enum plus the v2 extras).
+FAILURE_MESSAGES = {
+    "InvalidClientKey": "dotdigital refused the record key (empty or malformed)",
+    "InvalidContactIdentifier": "dotdigital could not tell which contact owns this record",
+    "InvalidJson": "dotdigital refused the record as invalid JSON",
+    "DuplicateKey": "the same key appeared more than once in one import",
+    "ContactIdDoesNotExist": "the customer is not yet a dotdigital contact",
+    "ContactEmailDoesNotExist": "the customer's email is not yet a dotdigital contact",
+    "JsonContainsNestedArray": "dotdigital does not accept arrays nested in arrays",
+    "JsonKeyTooLong": "a field name in the record is too long for dotdigital",
+    "JsonKeyInvalidCharacters": "a field name in the record has characters dotdigital refuses",
+    "JsonValueTooLong": "a value in the record is too long for dotdigital",
+    "JsonValueIncompatibleWithSchema": (
+        "a field changed type: the collection already holds this field with another type, "
+        "and dotdigital never changes a field's type once set"
+    ),
+    "JsonNumberValueTooLarge": "a number in the record is too large for dotdigital",
+}
+
+
+def limits_for(entity: str, calls_per_minute: int) -> DestinationLimits:
+    spec = INSIGHT_ENTITIES[entity]
+    # No single-call path: every batch is one import, so call counts stay predictable.
+    return DestinationLimits(spec.batch_size, calls_per_minute, single_call_threshold=0)
+
+
+def collection_for(entity: str, account: Any) -> str:
+    """The collection an entity writes to for this account."""
+    if entity == "products":
+        return getattr(account, "catalog_collection", "") or DEFAULT_CATALOG_COLLECTION
+    if entity == "stock_events":
+        return STOCK_EVENTS_COLLECTION
+    return ORDERS_COLLECTION
+
+
+def record_key(entity: str, item: PushItem) -> str:
+    """The insight record key: for products the SKU (what the shop and the catalog call
+    the product) when the engine gives one in `identifier`, else the ERP key."""
+    if entity == "products" and item.identifier:
+        return str(item.identifier)
+    return str(item.key)
+
+
+def insight_record(entity: str, item: PushItem) -> dict[str, Any]:
+    """One `upsertInsightRecord`: `{key, json[, contactIdentity]}`."""
+    record: dict[str, Any] = {"key": record_key(entity, item), "json": dict(item.fields)}
+    if INSIGHT_ENTITIES[entity].scope == "contact":
+        record["contactIdentity"] = {"identifier": "email", "value": item.identifier}
+    return record
+
+
+def describe(reason: str, details: Sequence[Any] = ()) -> str:
+    message = FAILURE_MESSAGES.get(reason) or f"dotdigital did not import this record ({reason})"
+    extra = "; ".join(str(d) for d in details if d)
+    return f"{message}: {extra}" if extra else message
+
+
+class InsightPusher:
+    """Pushes insight records through one client; polls like contact imports."""
+
+    def __init__(
+        self,
+        client: DotdigitalClient,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        poll_initial_wait: float = 5.0,
+        poll_max_wait: float = 30.0,
+        poll_deadline: float = 900.0,
+    ) -> None:
+        self.client = client
+        self.sleep = sleep
+        self.clock = clock
+        self.poll_initial_wait = poll_initial_wait
+        self.poll_max_wait = poll_max_wait
+        self.poll_deadline = poll_deadline
+
+    def push(self, entity: str, collection: str, items: Sequence[PushItem]) -> list[PushResult]:
+        """See the module docstring. Raises AuthenticationFailed, and TransportError
+        when nothing could be sent at all (transient: the engine retries the batch)."""
+        spec = INSIGHT_ENTITIES[entity]
+        results: list[PushResult | None] = [None] * len(items)
+        sendable: list[int] = []
+        for index, item in enumerate(items):
+            problem = _local_problem(spec, item)
+            if problem:
+                results[index] = PushResult(item.key, "permanent", reason_code=problem[0],
+                                            message=problem[1])
+            else:
+                sendable.append(index)
+        records = [insight_record(entity, items[i]) for i in sendable]
+        start, sent_any = 0, False
+        for chunk in payloads.chunk_by_bytes(records, MAX_IMPORT_BYTES):
+            positions = sendable[start : start + len(chunk)]
+            start += len(chunk)
+            batch = [items[i] for i in positions]
+            try:
+                chunk_results = self._import(spec, collection, batch, chunk)
+            except AuthenticationFailed:
+                raise
+            except TransportError as exc:
+                if exc.transient and not sent_any:
+                    raise  # nothing landed yet: the whole call failed
+                chunk_results = _all(batch, chunk, exc)
+            sent_any = True
+            for position, result in zip(positions, chunk_results, strict=True):
+                results[position] = result
+        return [r for r in results if r is not None]
+
+    def read_back(self, collection: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Account records by key (`{key, json, created, updated}`); unknown keys left out."""
+        found: dict[str, dict[str, Any]] = {}
+        for key in keys:
+            record = self.client.get_account_record(collection, key)
+            if record is not None:
+                found[key] = record
+        return found
+
+    def _import(
+        self,
+        spec: InsightEntity,
+        collection: str,
+        items: Sequence[PushItem],
+        records: list[dict[str, Any]],
+    ) -> list[PushResult]:
+        try:
+            import_id = self.client.import_insight(
+                collection, spec.scope, spec.collection_type, records
+            )
+        except TransportError as exc:
+            if exc.transient or isinstance(exc, AuthenticationFailed):
+                raise
+            return _all(items, records, exc)  # e.g. a refused collection name
+        report = self._wait(import_id)
+        status = str(report.get("status"))
+        if status != DONE:
+            message = f"dotdigital reported insight import {import_id} as {status}"
+            return _all(
+                items,
+                records,
+                TransportError(message, permanent=True, reason_code=status, response=report),
+            )
+        failures = {str(f.get("key")): f for f in report.get("failures") or []}
+        summary = report.get("summary") or {}
+        # Items not in failures count as imported only when the counts say every
+        # other record was imported; otherwise nobody can tell which ones were.
+        counted = (
+            summary.get("totalRecords") == len(records)
+            and summary.get("totalImported") == len(records) - len(failures)
+        )
+        results = [
+            _from_report(item, record, failures.get(record["key"]), counted, report)
+            for item, record in zip(items, records, strict=True)
+        ]
+        logger.info(
+            "dotdigital insight import %s into %s: %d accepted, %d refused, %d retried",
+            import_id,
+            collection,
+            sum(r.outcome == "accepted" for r in results),
+            sum(r.outcome == "permanent" for r in results),
+            sum(r.outcome == "transient" for r in results),
+        )
+        return results
+
+    def _wait(self, import_id: str) -> dict[str, Any]:
+        """Poll with doubling waits while NotStarted/Processing, or give up (transient)."""
+        started = self.clock()
+        wait = self.poll_initial_wait
+        while True:
+            self.sleep(wait)
+            report = self.client.insight_import_status(import_id) or {}
+            if report.get("status") not in PENDING:
+                return report
+            elapsed = self.clock() - started
+            if elapsed >= self.poll_deadline:
+                raise TransportError(
+                    f"dotdigital insight import {import_id} was still "
+                    f"{report.get('status')} after {elapsed:.0f} s",
+                    permanent=False,
+                    reason_code="import_timeout",
+                    response=report,
+                )
+            wait = min(wait * 2, self.poll_max_wait, max(self.poll_deadline - elapsed, 0.01))
+
+
+def _local_problem(spec: InsightEntity, item: PushItem) -> tuple[str, str] | None:
+    """Refuse before sending what dotdigital would refuse for sure."""
+    if not str(item.key).strip():
+        return "InvalidClientKey", FAILURE_MESSAGES["InvalidClientKey"]
+    if spec.scope == "contact" and not (item.identifier or "").strip():
+        return "missing_email", "the record has no customer email, so no contact can own it"
+    return None
+
+
+def _from_report(
+    item: PushItem,
+    record: dict[str, Any],
+    failure: Mapping[str, Any] | None,
+    counted: bool,
+    report: Mapping[str, Any],
+) -> PushResult:
+    if failure is not None:
+        reason = str(failure.get("failureReason") or "Unknown")
+        waiting = reason in MISSING_CONTACT
+        return PushResult(
+            key=item.key,
+            outcome="transient" if waiting else "permanent",
+            reason_code=reason,
+            category=WAITING_FOR_CUSTOMER if waiting else "",
+            message=describe(reason, failure.get("details") or ()),
+            request=record,
+            response=dict(failure),
+        )
+    if counted:
+        return PushResult(
+            key=item.key,
+            outcome="accepted",
+            remote_id=str(item.key),
+            request=record,
+            response={"importId": report.get("importId")},
+        )
+    return PushResult(
+        key=item.key,
+        outcome="transient",
+        reason_code="not_in_report",
+        message="dotdigital's import report does not account for this record; it will be sent again",
+        request=record,
+        response={"importId": report.get("importId"), "summary": report.get("summary")},
+    )
+
+
+def _all(
+    items: Sequence[PushItem], records: Sequence[dict[str, Any]], exc: TransportError
+) -> list[PushResult]:
+    outcome = "permanent" if exc.permanent else "transient"
+    return [
+        PushResult(
+            key=i.key,
+            outcome=outcome,
+            reason_code=exc.reason_code,
+            message=exc.message,
+            request=r,
+            response=exc.response,
+        )
+        for i, r in zip(items, records, strict=True)
+    ]
