@@ -57,6 +57,15 @@ FLOW_ENTITIES: dict[str, FlowEntity] = {
 }
 
 
+# The order a pass reads source entities in: what others refer to comes first
+# (warehouses before the stock that sits in them, items before their stock poll).
+SOURCE_ORDER = ("warehouses", "business_partners", "items", "item_stock")
+
+
+def source_order(entity: str) -> int:
+    return SOURCE_ORDER.index(entity) if entity in SOURCE_ORDER else len(SOURCE_ORDER)
+
+
 def flow_entity(name: str) -> FlowEntity:
     return FLOW_ENTITIES[name]
 

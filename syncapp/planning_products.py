@@ -59,6 +59,7 @@ class StockView:
     sellable: list[tuple[Item, Availability]] = field(default_factory=list)
     problems: list[tuple[str, str, str]] = field(default_factory=list)
     unknown_warehouses: set[str] = field(default_factory=set)
+    known_warehouses: set[str] = field(default_factory=set)
     released: list[str] = field(default_factory=list)
     policy: StockPolicy = field(default_factory=StockPolicy)
 
@@ -71,6 +72,7 @@ def stock_view(*, flow, record_keys: list[str]) -> StockView:
     shared = _assign_skus(flow, items, SkuPolicy.for_connection(flow.connection))
     view.released = [code for codes in shared.values() for code in codes if code not in {i.item_code for i in items}]
     warehouses = dict(Warehouse.objects.filter(connection_id=flow.connection_id).values_list("code", "inactive"))
+    view.known_warehouses = set(warehouses)
     inactive = {code for code, is_inactive in warehouses.items() if is_inactive}
     levels = defaultdict(list)
     codes = [item.item_code for item in items]
@@ -100,6 +102,8 @@ def record_view_problems(flow, view: StockView) -> None:
     for key, reason, message in view.problems:
         exception_raise(connection=flow.connection, flow=flow, entity=flow.entity, record_key=key,
                         stage=Stage.PLAN, reason_code=reason, message=message)
+    # Warehouses the ERP lists now are no longer unknown.
+    exceptions_resolve(flow=flow, entity="warehouses", record_keys=sorted(view.known_warehouses))
     for code in sorted(view.unknown_warehouses):
         exception_raise(connection=flow.connection, flow=flow, entity="warehouses", record_key=code,
                         stage=Stage.PLAN, reason_code="unknown_warehouse",

@@ -186,3 +186,10 @@ def test_a_drop_below_the_threshold_signals_low_stock_once(events_flow):
     pull(events_flow, "item_stock", stock("1001", ("01", 2, 0)))
     flow_push(flow=events_flow, adapter=destination)
     assert events(destination) == [("low_stock", "1001")]
+
+
+def test_an_unknown_warehouse_exception_clears_once_the_erp_lists_it(products_flow):
+    pull(products_flow, "items", item("1001", ("07", 4, 0)))
+    assert SyncException.objects.get(reason_code="unknown_warehouse").status == "open"
+    pull(products_flow, "warehouses", *warehouses([*WAREHOUSES, ("07", "Pop-up", False)]))
+    assert SyncException.objects.get(reason_code="unknown_warehouse").status == "resolved"

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from erp.models import ErpConnection
 from esp.default_mappings import mappings_install_defaults
-from esp.models import EspAccount
+from esp.models import EspAccount, SkuRule, WarehouseRule
 from syncapp.models import Flow
 from syncapp.schedules import schedules_install_defaults
 
@@ -32,10 +32,18 @@ class Command(BaseCommand):
         created = mappings_install_defaults(destination=account)
         Flow.objects.update_or_create(name="demo-customers", defaults={
             "connection": connection, "destination": account, "entity": "customers"})
+        for name, entity in (("demo-products", "products"), ("demo-stock-signals", "stock_events")):
+            Flow.objects.update_or_create(name=name, defaults={
+                "connection": connection, "destination": account, "entity": entity})
+        # The wholesale warehouse is ring-fenced: its stock is not for the web shop.
+        WarehouseRule.objects.get_or_create(destination=account, channel="",
+                                            defaults={"excluded_warehouses": ["WHS-WHOLESALE"]})
+        SkuRule.objects.get_or_create(connection=connection)
         schedules_install_defaults()
         user_model = get_user_model()
         if not user_model.objects.filter(username="admin").exists():
             user_model.objects.create_superuser("admin", "admin@example.com", "admin")
         self.stdout.write(self.style.SUCCESS(
             f"demo configured: connection {connection.name}, destination {account.name} "
-            f"({created} mappings added), flow demo-customers, user admin / admin"))
+            f"({created} mappings added), flows demo-customers, demo-products, demo-stock-signals, "
+            "user admin / admin"))

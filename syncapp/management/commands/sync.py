@@ -8,7 +8,7 @@ from django.db.models import Count
 from tqdm import tqdm
 
 from exceptions.services import open_exceptions
-from syncapp.entities import flow_entity
+from syncapp.entities import flow_entity, source_order
 from syncapp.models import Flow, OutboxItem, OutboxStatus
 from syncapp.services import connection_pull, flow_push
 
@@ -45,7 +45,7 @@ class Command(BaseCommand):
 
     def _pass(self, flows: list[Flow], *, progress: bool, drain: bool) -> None:
         sources = {(flow.connection, source) for flow in flows for source in flow_entity(flow.entity).triggers}
-        for connection, entity in sorted(sources, key=lambda s: (s[0].name, s[1])):
+        for connection, entity in sorted(sources, key=lambda s: (s[0].name, source_order(s[1]))):
             with tqdm(desc=f"pull {connection.name} {entity}", unit="rec", disable=not progress) as bar:
                 run = connection_pull(connection=connection, entity=entity, progress=bar.update)
             self.stdout.write(
