@@ -18,7 +18,9 @@ class StockPolicy:
     def for_destination(cls, destination, channel: str = "") -> StockPolicy:
         from .models import WarehouseRule
 
-        rule = WarehouseRule.objects.filter(destination=destination, channel=channel).first()
+        # A channel without a rule of its own falls back to the account's rule.
+        rule = (WarehouseRule.objects.filter(destination=destination, channel=channel).first()
+                or WarehouseRule.objects.filter(destination=destination, channel="").first())
         if rule is None:
             return cls()
         return cls(frozenset(rule.included_warehouses or ()), frozenset(rule.excluded_warehouses or ()),

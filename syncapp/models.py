@@ -29,6 +29,9 @@ class Flow(models.Model):
     destination = models.ForeignKey(EspAccount, on_delete=models.PROTECT, related_name="flows")
     enabled = models.BooleanField(default=True)
     include_leads = models.BooleanField(default=False, help_text="Send leads as well as customers.")
+    channel = models.CharField(
+        max_length=60, blank=True,
+        help_text="Store or channel of the destination this flow feeds (picks its warehouse rule).")
     duplicate_policy = models.CharField(
         max_length=20, choices=DuplicateEmailPolicy.choices, default=DuplicateEmailPolicy.REJECT_ALL
     )

@@ -65,7 +65,7 @@ class StockView:
 
 
 def stock_view(*, flow, record_keys: list[str]) -> StockView:
-    view = StockView(policy=StockPolicy.for_destination(flow.destination))
+    view = StockView(policy=StockPolicy.for_destination(flow.destination, flow.channel))
     keys = list(record_keys)
     items = [item for start in range(0, len(keys), 1000) for item in Item.objects.filter(
         connection_id=flow.connection_id, item_code__in=keys[start:start + 1000]).defer("raw")]

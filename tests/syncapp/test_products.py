@@ -193,3 +193,14 @@ def test_an_unknown_warehouse_exception_clears_once_the_erp_lists_it(products_fl
     assert SyncException.objects.get(reason_code="unknown_warehouse").status == "open"
     pull(products_flow, "warehouses", *warehouses([*WAREHOUSES, ("07", "Pop-up", False)]))
     assert SyncException.objects.get(reason_code="unknown_warehouse").status == "resolved"
+
+
+def test_a_channel_counts_the_warehouses_of_its_own_rule(products_flow):
+    shop = FlowFactory(entity="products", connection=products_flow.connection, destination=products_flow.destination,
+                       channel="york-store")
+    WarehouseRule.objects.create(destination=shop.destination, channel="york-store", included_warehouses=["02"])
+    destination, store_destination = FakeDestination(), FakeDestination()
+    pull(products_flow, "items", item("1001", ("01", 5, 0), ("02", 2, 0)))
+    flow_push(flow=products_flow, adapter=destination)
+    flow_push(flow=shop, adapter=store_destination)
+    assert sent(destination)["1001"]["available"] == 7 and sent(store_destination)["1001"]["available"] == 2
