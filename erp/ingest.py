@@ -104,10 +104,11 @@ def business_partners_upsert(*, connection, records: list[SourceRecord]) -> Inge
 
 
 def _ingesters() -> dict:
+    from .ingest_documents import DOCUMENT_INGESTERS
     from .ingest_items import item_stock_upsert, items_upsert, warehouses_upsert
 
     return {"business_partners": business_partners_upsert, "items": items_upsert,
-            "item_stock": item_stock_upsert, "warehouses": warehouses_upsert}
+            "item_stock": item_stock_upsert, "warehouses": warehouses_upsert, **DOCUMENT_INGESTERS}
 
 
 # Entity name as source adapters report it -> upsert service.

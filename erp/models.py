@@ -163,3 +163,22 @@ class StockLevel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_code}@{self.warehouse_code}: {self.in_stock}"
+
+
+from .documents import (  # noqa: E402  (the document mirror lives in its own module)
+    CreditMemo,
+    CreditMemoLine,
+    Delivery,
+    DeliveryLine,
+    Invoice,
+    InvoiceLine,
+    Return,
+    ReturnLine,
+    SalesOrder,
+    SalesOrderLine,
+)
+
+__all__ = [
+    "BusinessPartner", "CreditMemo", "CreditMemoLine", "Delivery", "DeliveryLine", "ErpConnection", "Invoice",
+    "InvoiceLine", "Item", "Return", "ReturnLine", "SalesOrder", "SalesOrderLine", "StockLevel", "Warehouse",
+]

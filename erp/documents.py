@@ -1,0 +1,145 @@
+"""The sales document mirror: orders, deliveries, invoices, credit memos and returns.
+
+Each document type has its own table (as the ERP has), sharing one shape. Lines keep
+their link to the document they came from (BaseType / BaseEntry / BaseLine), which is
+how a delivery, a credit memo or a return is tied back to its order.
+"""
+from __future__ import annotations
+
+from django.db import models
+
+from .models import ErpConnection
+
+_AMOUNT = {"max_digits": 19, "decimal_places": 6, "default": 0}
+
+
+class DocumentBase(models.Model):
+    """Header fields common to every sales document."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="+")
+    doc_entry = models.IntegerField()
+    doc_num = models.IntegerField(null=True, blank=True)
+    card_code = models.CharField(max_length=50, db_index=True)
+    num_at_card = models.CharField(max_length=100, blank=True, help_text="The customer's (web shop's) reference.")
+    doc_date = models.DateField(null=True, blank=True)
+    doc_due_date = models.DateField(null=True, blank=True)
+    currency = models.CharField(max_length=10, blank=True)
+    doc_total = models.DecimalField(**_AMOUNT)
+    vat_total = models.DecimalField(**_AMOUNT)
+    discount_percent = models.DecimalField(**_AMOUNT)
+    status = models.CharField(max_length=6, choices=Status.choices, default=Status.OPEN)
+    cancelled = models.BooleanField(default=False)
+    tracking_number = models.CharField(max_length=100, blank=True)
+    source_updated_at = models.DateTimeField(null=True, blank=True)
+    source_version = models.CharField(max_length=40, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64)
+    mirrored_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} {self.doc_num or self.doc_entry}"
+
+
+class LineBase(models.Model):
+    """A document line; `base_*` name the line of the document it was copied from."""
+
+    line_num = models.IntegerField()
+    item_code = models.CharField(max_length=50, blank=True)
+    description = models.CharField(max_length=200, blank=True)
+    quantity = models.DecimalField(**_AMOUNT)
+    price = models.DecimalField(**_AMOUNT)
+    line_total = models.DecimalField(**_AMOUNT)
+    warehouse_code = models.CharField(max_length=50, blank=True)
+    line_status = models.CharField(max_length=6, default="open")
+    base_type = models.IntegerField(null=True, blank=True)
+    base_entry = models.IntegerField(null=True, blank=True)
+    base_line = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+def _document_meta(name: str):
+    return type("Meta", (), {
+        "constraints": [models.UniqueConstraint(fields=["connection", "doc_entry"], name=f"{name}_unique")],
+        "indexes": [models.Index(fields=["connection", "card_code"], name=f"{name}_customer_idx")],
+    })
+
+
+def _line_meta(name: str):
+    return type("Meta", (), {
+        "constraints": [models.UniqueConstraint(fields=["document", "line_num"], name=f"{name}_line_unique")],
+        "indexes": [models.Index(fields=["base_type", "base_entry"], name=f"{name}_base_idx")],
+    })
+
+
+class SalesOrder(DocumentBase):
+    """A sales order (SAP B1 ORDR)."""
+
+    Meta = _document_meta("order")
+
+
+class SalesOrderLine(LineBase):
+    document = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="lines")
+    Meta = _line_meta("order")
+
+
+class Delivery(DocumentBase):
+    """A delivery note (ODLN): what left the warehouse, and its tracking number."""
+
+    Meta = _document_meta("delivery")
+
+
+class DeliveryLine(LineBase):
+    document = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="lines")
+    Meta = _line_meta("delivery")
+
+
+class Invoice(DocumentBase):
+    """An A/R invoice (OINV)."""
+
+    Meta = _document_meta("invoice")
+
+
+class InvoiceLine(LineBase):
+    document = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    Meta = _line_meta("invoice")
+
+
+class CreditMemo(DocumentBase):
+    """An A/R credit memo (ORIN): money given back."""
+
+    Meta = _document_meta("credit_memo")
+
+
+class CreditMemoLine(LineBase):
+    document = models.ForeignKey(CreditMemo, on_delete=models.CASCADE, related_name="lines")
+    Meta = _line_meta("credit_memo")
+
+
+class Return(DocumentBase):
+    """A return (ORDN): goods sent back."""
+
+    Meta = _document_meta("return")
+
+
+class ReturnLine(LineBase):
+    document = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="lines")
+    Meta = _line_meta("return")
+
+
+# Source entity name -> (document model, line model, SAP B1 object type code).
+DOCUMENT_MODELS = {
+    "orders": (SalesOrder, SalesOrderLine, 17),
+    "deliveries": (Delivery, DeliveryLine, 15),
+    "invoices": (Invoice, InvoiceLine, 13),
+    "credit_notes": (CreditMemo, CreditMemoLine, 14),
+    "returns": (Return, ReturnLine, 16),
+}

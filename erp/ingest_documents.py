@@ -1,0 +1,101 @@
+"""Ingest of sales documents with their lines, in bulk and idempotently.
+
+A document is rewritten only when its canonical content changed; its lines are then
+replaced as a whole (SAP edits can add, remove or renumber lines).
+"""
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from syncapp.adapters import SourceRecord
+from syncapp.bulksql import bulk_insert, json_text
+
+from .documents import DOCUMENT_MODELS
+from .ingest import IngestResult, _as_datetime
+
+_HEADER = ["doc_num", "card_code", "num_at_card", "doc_date", "doc_due_date", "currency", "doc_total", "vat_total",
+           "discount_percent", "status", "cancelled", "tracking_number", "source_updated_at"]
+_UPDATE = [*_HEADER, "source_version", "raw", "content_hash", "mirrored_at"]
+_LINE = ["line_num", "item_code", "description", "quantity", "price", "line_total", "warehouse_code", "line_status",
+         "base_type", "base_entry", "base_line"]
+
+
+def _amount(value) -> Decimal:
+    try:
+        return Decimal(str(value)) if value is not None else Decimal(0)
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def _header(data: dict) -> dict:
+    return {
+        "doc_num": data.get("doc_num"), "card_code": data.get("card_code") or "",
+        "num_at_card": data.get("num_at_card") or "", "doc_date": parse_date(str(data["doc_date"])[:10])
+        if data.get("doc_date") else None,
+        "doc_due_date": parse_date(str(data["doc_due_date"])[:10]) if data.get("doc_due_date") else None,
+        "currency": data.get("currency") or "", "doc_total": _amount(data.get("doc_total")),
+        "vat_total": _amount(data.get("vat_total")), "discount_percent": _amount(data.get("discount_percent")),
+        "status": data.get("status") or "open", "cancelled": bool(data.get("cancelled")),
+        "tracking_number": data.get("tracking_number") or "",
+        "source_updated_at": _as_datetime(data.get("source_updated_at")),
+    }
+
+
+def _lines(data: dict) -> list[tuple]:
+    rows = []
+    for line in data.get("lines") or []:
+        rows.append((int(line.get("line_num") or 0), line.get("item_code") or "", (line.get("description") or "")[:200],
+                     _amount(line.get("quantity")), _amount(line.get("price")), _amount(line.get("line_total")),
+                     line.get("warehouse_code") or "", line.get("line_status") or "open", line.get("base_type"),
+                     line.get("base_entry"), line.get("base_line")))
+    return sorted(rows, key=lambda row: row[0])
+
+
+def documents_upsert(*, connection, records: list[SourceRecord], entity: str) -> IngestResult:
+    """Write changed documents of one page (and their lines); report changed keys."""
+    model, line_model, _ = DOCUMENT_MODELS[entity]
+    result = IngestResult()
+    latest: dict[int, tuple[SourceRecord, dict, list[tuple], str]] = {}
+    for record in records:
+        if record.data is None:
+            result.unreadable.append(record)
+            continue
+        header, lines = _header(record.data), _lines(record.data)
+        digest = hashlib.sha256(repr(([header[n] for n in _HEADER], lines)).encode()).hexdigest()
+        latest[int(record.key)] = (record, header, lines, digest)
+    result.readable_keys = [str(key) for key in latest]
+    if not latest:
+        return result
+    known = dict(model.objects.filter(connection=connection, doc_entry__in=list(latest))
+                 .values_list("doc_entry", "content_hash"))
+    now = timezone.now()
+    changed = {key: value for key, value in latest.items() if known.get(key) != value[3]}
+    result.unchanged = len(latest) - len(changed)
+    bulk_insert(model, ["connection", "doc_entry", *_UPDATE], [
+        (connection.pk, key, *(header[n] for n in _HEADER), record.version[:40], json_text(record.raw), digest, now)
+        for key, (record, header, _, digest) in changed.items()
+    ], conflict=["connection", "doc_entry"], update=_UPDATE)
+    if changed:
+        ids = dict(model.objects.filter(connection=connection, doc_entry__in=list(changed))
+                   .values_list("doc_entry", "id"))
+        line_model.objects.filter(document_id__in=list(ids.values())).delete()
+        bulk_insert(line_model, ["document", *_LINE], [
+            (ids[key], *line) for key, (_, _, lines, _) in changed.items() for line in lines])
+    for key, (_, header, lines, _) in changed.items():
+        result.changed[str(key)] = SimpleNamespace(doc_entry=key, lines=lines, **header)
+    return result
+
+
+def _for(entity: str):
+    def upsert(*, connection, records):
+        return documents_upsert(connection=connection, records=records, entity=entity)
+
+    return upsert
+
+
+DOCUMENT_INGESTERS = {entity: _for(entity) for entity in DOCUMENT_MODELS}
