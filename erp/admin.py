@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from .documents import DOCUMENT_MODELS
 from .models import BusinessPartner, ErpConnection, Item, StockLevel, Warehouse
 
 
@@ -53,3 +54,30 @@ class StockLevelAdmin(_ReadOnlyMirrorAdmin):
     list_display = ["item_code", "warehouse_code", "in_stock", "committed", "ordered", "mirrored_at"]
     list_filter = ["connection", "warehouse_code"]
     search_fields = ["=item_code"]
+
+
+class _LinesInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    fields = ["line_num", "item_code", "description", "quantity", "price", "line_total", "warehouse_code",
+              "line_status", "base_type", "base_entry", "base_line"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _document_admin(model, line_model):
+    inline = type(f"{line_model.__name__}Inline", (_LinesInline,), {"model": line_model})
+    attrs = {
+        "list_display": ["doc_entry", "doc_num", "card_code", "num_at_card", "doc_date", "doc_total", "currency",
+                         "status", "cancelled", "source_updated_at"],
+        "list_filter": ["connection", "status", "cancelled"],
+        "search_fields": ["=doc_entry", "=doc_num", "=card_code", "=num_at_card"],
+        "inlines": [inline],
+    }
+    admin.site.register(model, type(f"{model.__name__}Admin", (_ReadOnlyMirrorAdmin,), attrs))
+
+
+for _model, _line_model, _ in DOCUMENT_MODELS.values():
+    _document_admin(_model, _line_model)

@@ -88,5 +88,7 @@ def test_choosing_a_winner_in_the_admin_releases_it(admin_client, problems):
 
 def test_the_mirror_and_outbox_lists_render(admin_client, problems):
     for name in ("erp_businesspartner", "syncapp_outboxitem", "syncapp_syncrun", "syncapp_flow",
-                 "exceptions_duplicateemailconflict", "esp_fieldmapping", "erp_erpconnection"):
+                 "exceptions_duplicateemailconflict", "esp_fieldmapping", "erp_erpconnection", "erp_item",
+                 "erp_warehouse", "erp_stocklevel", "esp_skurule", "esp_warehouserule", "erp_salesorder",
+                 "erp_delivery", "erp_invoice", "erp_creditmemo", "erp_return"):
         assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
