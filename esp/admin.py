@@ -121,9 +121,26 @@ class FieldMappingAdmin(admin.ModelAdmin):
     ordering = ("destination__name", "entity", "position", "id")
 
 
+def _replan_products_after_save(flows) -> None:
+    """Rules shape every product: re-plan them once the change is committed."""
+    from django.db import transaction
+
+    from syncapp.tasks import flows_replan_task
+
+    flow_ids = list(flows.filter(entity__in=["products", "stock_events"]).values_list("id", flat=True))
+    if flow_ids:
+        transaction.on_commit(lambda: flows_replan_task.delay(flow_ids))
+
+
 @admin.register(SkuRule)
 class SkuRuleAdmin(admin.ModelAdmin):
     list_display = ["connection", "trim", "strip_leading_zeros", "case", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        from syncapp.models import Flow
+
+        super().save_model(request, obj, form, change)
+        _replan_products_after_save(Flow.objects.filter(connection=obj.connection))
 
 
 @admin.register(WarehouseRule)
@@ -132,6 +149,12 @@ class WarehouseRuleAdmin(admin.ModelAdmin):
 
     list_display = ["destination", "channel", "availability", "low_stock_threshold", "updated_at"]
     change_form_template = "admin/esp/warehouserule/change_form.html"
+
+    def save_model(self, request, obj, form, change):
+        from syncapp.models import Flow
+
+        super().save_model(request, obj, form, change)
+        _replan_products_after_save(Flow.objects.filter(destination=obj.destination))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})

@@ -24,8 +24,11 @@ def stock_preview(*, rule, sku: str) -> StockPreview:
 
     connections = Flow.objects.filter(destination=rule.destination).values_list("connection", flat=True)
     for connection_id in connections:
-        item = Item.objects.filter(connection_id=connection_id, sku=sku).first() or \
-            Item.objects.filter(connection_id=connection_id, item_code=sku).first()
+        from erp.models import ErpConnection
+
+        typed = sku_normalise(sku, SkuPolicy.for_connection(ErpConnection(pk=connection_id)))
+        item = (Item.objects.filter(connection_id=connection_id, sku=typed).first()
+                or Item.objects.filter(connection_id=connection_id, item_code=sku).first())
         if item is None:
             continue
         warehouses = dict(Warehouse.objects.filter(connection_id=connection_id).values_list("code", "inactive"))

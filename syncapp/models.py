@@ -175,6 +175,7 @@ class StockSignalState(models.Model):
     available = models.FloatField(default=0)
     in_stock = models.BooleanField(default=False)
     low = models.BooleanField(default=False)
+    signals = models.PositiveIntegerField(default=0, help_text="Signals emitted so far; numbers the next one.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -14,11 +14,11 @@ from django.db.models import Count
 from erp.models import Item, StockLevel, Warehouse
 from esp.sku import SkuPolicy, sku_normalise
 from esp.stock import Availability, StockPolicy, availability
-from exceptions.models import Stage
+from exceptions.models import Stage, SyncException
 from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
 from syncapp.bulksql import bulk_update_by_id
 
-from .models import OutboxStatus, Priority
+from .models import OutboxItem, OutboxStatus, Priority
 from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
 from .planning import PlanResult
 
@@ -70,7 +70,8 @@ def stock_view(*, flow, record_keys: list[str]) -> StockView:
     items = [item for start in range(0, len(keys), 1000) for item in Item.objects.filter(
         connection_id=flow.connection_id, item_code__in=keys[start:start + 1000]).defer("raw")]
     shared = _assign_skus(flow, items, SkuPolicy.for_connection(flow.connection))
-    view.released = [code for codes in shared.values() for code in codes if code not in {i.item_code for i in items}]
+    batch = {item.item_code for item in items}
+    view.released = [code for codes in shared.values() for code in codes if code not in batch]
     warehouses = dict(Warehouse.objects.filter(connection_id=flow.connection_id).values_list("code", "inactive"))
     view.known_warehouses = set(warehouses)
     inactive = {code for code, is_inactive in warehouses.items() if is_inactive}
@@ -102,12 +103,35 @@ def record_view_problems(flow, view: StockView) -> None:
     for key, reason, message in view.problems:
         exception_raise(connection=flow.connection, flow=flow, entity=flow.entity, record_key=key,
                         stage=Stage.PLAN, reason_code=reason, message=message)
-    # Warehouses the ERP lists now are no longer unknown.
-    exceptions_resolve(flow=flow, entity="warehouses", record_keys=sorted(view.known_warehouses))
+    # Warehouses the ERP lists now, or that hold no stock any more, are no longer a problem.
+    open_codes = set(SyncException.objects.filter(flow=flow, entity="warehouses", reason_code="unknown_warehouse",
+                                                  status__in=["open", "retrying"]).values_list("record_key", flat=True))
+    emptied = {code for code in open_codes - view.known_warehouses - view.unknown_warehouses
+               if not StockLevel.objects.filter(connection_id=flow.connection_id, warehouse_code=code,
+                                                in_stock__gt=0).exists()}
+    cleared = (open_codes & view.known_warehouses) | emptied
+    exceptions_resolve(flow=flow, entity="warehouses", record_keys=sorted(cleared))
     for code in sorted(view.unknown_warehouses):
         exception_raise(connection=flow.connection, flow=flow, entity="warehouses", record_key=code,
                         stage=Stage.PLAN, reason_code="unknown_warehouse",
                         message=f"Stock is held in warehouse {code}, which the ERP did not list; it is not counted.")
+
+
+def _retirements(flow, view: StockView) -> list[PlannedRecord]:
+    """A product whose SKU changed (a new SKU rule) is a new destination record; the
+    record under its old SKU is sent once more as unavailable, so it cannot go on
+    advertising stock."""
+    current = {item.item_code: item for item, _ in view.sellable}
+    codes = list(current)
+    retired = []
+    for start in range(0, len(codes), 1000):
+        for code, old_sku, payload in OutboxItem.objects.filter(
+                flow=flow, record_key__in=codes[start:start + 1000]).exclude(accepted_hash="").values_list(
+                "record_key", "identifier", "payload"):
+            if old_sku and old_sku != current[code].sku:
+                retired.append(PlannedRecord(key=f"{code}:retired:{old_sku}", identifier=old_sku, payload={
+                    **payload, "sku": old_sku, "available": 0, "in_stock": False, "active": False}))
+    return retired
 
 
 def products_plan(*, flow, record_keys: list[str], force: bool = False, priority: int = Priority.ROUTINE,
@@ -124,6 +148,7 @@ def products_plan(*, flow, record_keys: list[str], force: bool = False, priority
                    "active": item.active and item.sales_item}
         planned.append(PlannedRecord(key=item.item_code, identifier=item.sku, payload=payload))
 
+    planned += _retirements(flow, view)
     enqueued = outbox_enqueue(flow=flow, records=planned, priority=priority, force=force)
     result.queued, result.unchanged = enqueued.queued, enqueued.unchanged
     result.failed = [key for key, *_ in view.problems] + enqueued.still_failed

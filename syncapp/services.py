@@ -90,7 +90,9 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
                     # The rows in hand are this flow's own records only when it reads this entity.
                     rows = stored.changed if spec.source_entity == entity else None
                     keys = stored.changed_keys
-                    if entity in spec.replan_all_on and keys:
+                    if not keys:
+                        continue  # an unchanged page (most of a stock poll) costs no planning
+                    if entity in spec.replan_all_on:
                         keys, rows = spec.all_keys(connection=connection), None
                     planned = spec.plan(flow=flow, record_keys=keys, rows=rows)
                     run.records_planned += len(planned.queued)
@@ -201,6 +203,9 @@ def records_retry(*, connection_id: int, flow_id: int | None, entity: str, recor
         # The credentials were refused: retrying means trying the connection again.
         connection_pull(connection=connection, entity=source_entity, adapter=source_adapter)
         record_keys = [key for key in record_keys if key != CONNECTION_KEY]
+    if entity == "warehouses":
+        _retry_warehouses(connection, flow_id, record_keys, source_adapter)
+        return
     records_refresh(connection=connection, entity=source_entity, record_keys=record_keys,
                     adapter=source_adapter)
     flows = (Flow.objects.filter(pk=flow_id) if flow_id
@@ -211,6 +216,19 @@ def records_retry(*, connection_id: int, flow_id: int | None, entity: str, recor
                    if key not in in_mirror}
         records_replan(flow=flow, record_keys=record_keys, force=True, priority=Priority.URGENT)
         exceptions_reopen(connection=connection, entity=flow.entity, reasons=missing, flow=flow)
+    _wake_pushers(connection=connection)
+
+
+def _retry_warehouses(connection, flow_id, codes: list[str], source_adapter) -> None:
+    """An unknown-warehouse exception: read the warehouses again, then re-plan the items
+    holding stock there (which resolves or re-raises the exception)."""
+    from erp.models import StockLevel
+
+    connection_pull(connection=connection, entity="warehouses", adapter=source_adapter)
+    items = list(StockLevel.objects.filter(connection=connection, warehouse_code__in=codes)
+                 .values_list("item_code", flat=True).distinct())
+    for flow in Flow.objects.filter(pk=flow_id).select_related("connection", "destination"):
+        records_replan(flow=flow, record_keys=items, priority=Priority.URGENT)
     _wake_pushers(connection=connection)
 
 
@@ -226,3 +244,13 @@ def _enqueue(task, *args) -> None:
         task.delay(*args)
     except Exception as error:  # noqa: BLE001 - broker down: the periodic sweep picks the rows up later
         log.warning("Could not enqueue %s: %s", task.name, error)
+
+
+def flows_replan_all(*, flows: Iterable[Flow]) -> None:
+    """Re-plan every record of these flows (a rule that shapes all of them changed).
+    Unchanged payloads cost nothing; the rest go out at routine priority."""
+    for flow in flows:
+        spec = flow_entity(flow.entity)
+        keys = spec.all_keys(connection=flow.connection)
+        for start in range(0, len(keys), 1000):
+            records_replan(flow=flow, record_keys=keys[start:start + 1000])

@@ -50,3 +50,13 @@ def records_retry_task(connection_id: int, flow_id: int | None, entity: str, rec
     from .services import records_retry
 
     records_retry(connection_id=connection_id, flow_id=flow_id, entity=entity, record_keys=record_keys)
+
+
+@shared_task(name="syncapp.flows_replan_task", ignore_result=True)
+def flows_replan_task(flow_ids: list[int]) -> None:
+    """A warehouse or SKU rule changed: re-plan the flows it shapes."""
+    from .services import flows_replan_all
+
+    flows_replan_all(flows=Flow.objects.filter(pk__in=flow_ids).select_related("connection", "destination"))
+    for flow_id in flows_with_ready_work(Flow.objects.filter(pk__in=flow_ids)):
+        flow_push_task.delay(flow_id)

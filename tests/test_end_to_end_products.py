@@ -69,7 +69,8 @@ def test_stock_back_in_an_included_warehouse_emits_one_back_in_stock_signal(hub)
     hub.sap.set_stock("A-100", "01", in_stock=12.0)  # a goods receipt: UpdateDate does not move
     assert hub.pull("item_stock").records_changed == 1  # the scheduled stock poll finds it
     hub.push()
-    hub.pull("item_stock")  # the next poll, nothing new
+    hub.sap.set_stock("A-100", "01", in_stock=11.0)  # sold one: still in stock, no new signal
+    hub.pull("item_stock")
     hub.push()
     assert hub.signals_sent() == [("back_in_stock", "A-100")]
     assert hub.catalog()["A-100"]["in_stock"] is True

@@ -1,10 +1,14 @@
-"""SAP Business One as a source: Business Partners, Items, item stock and Warehouses.
+"""SAP Business One as a source: Business Partners, Items, item stock, Warehouses and the
+sales documents (orders, deliveries, invoices, credit_notes, returns).
 
 Entities and cursors:
 
 - "business_partners", "items": delta reads by UpdateDate/UpdateTime. Cursor
   {"updated_at": "<ISO-8601 UTC>"}: the stamp of the newest record read so far
   ({"updated_at": None} if nothing carried one). None or {} reads everything.
+- "orders", "deliveries", "invoices", "credit_notes", "returns" (Orders, DeliveryNotes,
+  Invoices, CreditNotes, Returns; see `document_payloads`): delta reads by
+  UpdateDate/UpdateTime with the same cursor and overlap window; key str(DocEntry).
 - "item_stock", "warehouses": always full reads (stock movements may not bump
   OITM.UpdateDate; OWHS has no change stamp). Every batch carries {"full": True} and the
   cursor passed in is ignored.
@@ -18,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from erp.sap_b1 import item_payloads, payloads
+from erp.sap_b1 import document_payloads, item_payloads, payloads
 from erp.sap_b1.client import ServiceLayerClient
 from syncapp.adapters import SourceBatch, SourceRecord, TransportError
 
@@ -47,6 +51,7 @@ class EntitySpec:
     delta: bool
     base_filter: str | None = None
     keep: Callable[[SourceRecord], bool] | None = None
+    int_key: bool = False  # keys are Int32 (DocEntry): `Orders(12)`, not `Orders('12')`
 
     @property
     def order_by(self) -> str:
@@ -59,13 +64,14 @@ class SapB1Source:
     """`SourceAdapter` for one `ErpConnection` of kind sap_b1.
 
     Entities: "business_partners" (customers and leads; suppliers are filtered out at
-    the source), "items", "item_stock" and "warehouses" (see the module docstring).
+    the source), "items", "item_stock", "warehouses" and the five sales-document
+    entities (see the module docstring).
     Business Partner UDFs come from `connection.user_fields`, item UDFs from the optional
     `connection.item_user_fields`.
     """
 
     entities = (payloads.ENTITY, item_payloads.ITEMS, item_payloads.ITEM_STOCK,
-                item_payloads.WAREHOUSES)
+                item_payloads.WAREHOUSES, *document_payloads.DOCUMENT_ENTITIES)
 
     def __init__(
         self,
@@ -111,6 +117,12 @@ class SapB1Source:
             EntitySpec(ip.WAREHOUSES, ip.WAREHOUSES_RESOURCE, "WarehouseCode",
                        ip.WAREHOUSE_SELECT, ip.to_warehouse_record, "Warehouses",
                        delta=False),
+            *(
+                EntitySpec(entity, resource, "DocEntry", document_payloads.DOCUMENT_SELECT,
+                           document_payloads.record_converter(entity),
+                           document_payloads.PLURAL_LABELS[entity], delta=True, int_key=True)
+                for entity, (resource, _, _) in document_payloads.DOCUMENT_ENTITIES.items()
+            ),
         ]
 
     # ------------------------------------------------------------ reads
@@ -145,9 +157,15 @@ class SapB1Source:
                          spec.resource, since)
 
     def read_one(self, entity: str, key: str) -> SourceRecord | None:
-        """GET <Resource>('KEY'); None when SAP says it no longer exists."""
+        """GET <Resource>('KEY') (documents: <Resource>(DocEntry)); None when SAP says it
+        no longer exists, or when a document key is not a DocEntry at all."""
         spec = self._spec(entity)
-        path = f"{spec.resource}('{key.replace(chr(39), chr(39) * 2)}')"
+        if spec.int_key:
+            if not str(key).isdigit():
+                return None
+            path = f"{spec.resource}({int(key)})"
+        else:
+            path = f"{spec.resource}('{key.replace(chr(39), chr(39) * 2)}')"
         try:
             raw = self.client.get(path, {"$select": spec.select})
         except TransportError as error:

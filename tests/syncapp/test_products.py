@@ -156,7 +156,8 @@ def events_flow(products_flow):
 
 
 def events(destination):
-    return [(fields["event"], fields["sku"]) for fields in destination.contacts.values()]
+    """Every event sent, in order, repeats included (pushed_keys keeps them all)."""
+    return [key.split(":")[1:] for key in destination.pushed_keys]
 
 
 def test_back_in_stock_fires_once_when_stock_returns_to_an_included_warehouse(events_flow):
@@ -168,7 +169,8 @@ def test_back_in_stock_fires_once_when_stock_returns_to_an_included_warehouse(ev
     flow_push(flow=events_flow, adapter=destination)
     pull(events_flow, "item_stock", stock("1001", ("01", 9, 0), ("WHS-WHOLESALE", 20, 0)))  # still in stock
     flow_push(flow=events_flow, adapter=destination)
-    assert events(destination) == [("back_in_stock", "1001")]
+    assert events(destination) == [["back_in_stock", "1"]]
+    assert OutboxItem.objects.filter(flow=events_flow).count() == 1
 
 
 def test_stock_in_a_ring_fenced_warehouse_never_signals_back_in_stock(events_flow):
@@ -185,7 +187,19 @@ def test_a_drop_below_the_threshold_signals_low_stock_once(events_flow):
     pull(events_flow, "item_stock", stock("1001", ("01", 3, 0)))
     pull(events_flow, "item_stock", stock("1001", ("01", 2, 0)))
     flow_push(flow=events_flow, adapter=destination)
-    assert events(destination) == [("low_stock", "1001")]
+    assert events(destination) == [["low_stock", "1"]]
+
+
+def test_a_back_in_stock_signal_not_yet_sent_is_withdrawn_when_the_item_sells_out_again(events_flow):
+    destination = FakeDestination()
+    pull(events_flow, "items", item("1001", ("01", 0, 0)))
+    pull(events_flow, "item_stock", stock("1001", ("01", 5, 0)))  # back...
+    pull(events_flow, "item_stock", stock("1001", ("01", 0, 0)))  # ...and sold out before the push
+    flow_push(flow=events_flow, adapter=destination)
+    assert events(destination) == []
+    pull(events_flow, "item_stock", stock("1001", ("01", 3, 0)))  # back again: a new signal
+    flow_push(flow=events_flow, adapter=destination)
+    assert events(destination) == [["back_in_stock", "2"]]
 
 
 def test_an_unknown_warehouse_exception_clears_once_the_erp_lists_it(products_flow):
@@ -204,3 +218,47 @@ def test_a_channel_counts_the_warehouses_of_its_own_rule(products_flow):
     flow_push(flow=products_flow, adapter=destination)
     flow_push(flow=shop, adapter=store_destination)
     assert sent(destination)["1001"]["available"] == 7 and sent(store_destination)["1001"]["available"] == 2
+
+
+def test_changing_the_warehouse_rule_re_plans_products_when_saved_in_the_admin(
+        products_flow, client, django_user_model, django_capture_on_commit_callbacks, monkeypatch):
+    from django.urls import reverse
+
+    from syncapp import tasks
+    from syncapp.celery import app as celery_app
+
+    monkeypatch.setattr(tasks.flow_push_task, "delay", lambda *args: None)  # this test pushes itself
+
+    destination = FakeDestination()
+    pull(products_flow, "items", item("1001", ("02", 5, 0)))
+    flow_push(flow=products_flow, adapter=destination)
+    assert sent(destination)["1001"]["in_stock"] is True
+    client.force_login(django_user_model.objects.create_superuser("admin", "a@example.com", "pw"))
+    rule = WarehouseRule.objects.get()
+    celery_app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(reverse("admin:esp_warehouserule_change", args=[rule.pk]), {
+                "destination": rule.destination_id, "channel": "", "included_warehouses": "[]",
+                "excluded_warehouses": '["WHS-WHOLESALE", "02"]', "availability": "in_stock_minus_committed",
+                "low_stock_threshold": "5"})
+    finally:
+        celery_app.conf.task_always_eager = False
+    assert response.status_code == 302
+    flow_push(flow=products_flow, adapter=destination)
+    assert sent(destination)["1001"]["in_stock"] is False
+
+
+def test_a_new_sku_rule_retires_the_record_under_the_old_sku(products_flow):
+    from syncapp.services import flows_replan_all
+
+    destination = FakeDestination()
+    pull(products_flow, "items", item("ERP-100", ("01", 5, 0)))
+    flow_push(flow=products_flow, adapter=destination)
+    assert sent(destination)["ERP-100"]["in_stock"] is True
+    SkuRule.objects.create(connection=products_flow.connection, prefix_map={"ERP-": ""})
+    flows_replan_all(flows=[products_flow])
+    flow_push(flow=products_flow, adapter=destination)
+    products = sent(destination)
+    assert products["100"]["in_stock"] is True
+    assert products["ERP-100"]["in_stock"] is False and products["ERP-100"]["active"] is False

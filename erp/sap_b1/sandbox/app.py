@@ -1,10 +1,11 @@
 """A framework-free WSGI app that plays the SAP Business One Service Layer (/b1s/v1).
 
 It serves Login/Logout with B1SESSION cookies and an idle timeout, and the
-BusinessPartners, Items and Warehouses collections with $filter/$select/$orderby/$top/
+BusinessPartners, Items, Warehouses and document collections (`documents`) with $filter/$select/$orderby/$top/
 $skip and server-driven paging, single entities by key, PATCH (and POST for partners),
 answering errors in the documented v1 envelope. State lives in memory; tests reach in
-through the plain methods marked "test hook" (item hooks: `items.ItemHooks`).
+through the plain methods marked "test hook" (item hooks: `items.ItemHooks`, document
+hooks and routes: `documents.DocumentHooks`).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from erp.sap_b1.sandbox import query
+from erp.sap_b1.sandbox.documents import DOCUMENT_ALL_PROPERTIES, DocumentHooks
 from erp.sap_b1.sandbox.errors import SandboxError
 from erp.sap_b1.sandbox.items import ITEM_ALL_PROPERTIES, WAREHOUSE_PROPERTIES, ItemHooks
 
@@ -63,7 +65,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class SapB1Sandbox(ItemHooks):
+class SapB1Sandbox(ItemHooks, DocumentHooks):
     """In-memory Service Layer for one or more companies' users (data is shared)."""
 
     def __init__(
@@ -87,6 +89,10 @@ class SapB1Sandbox(ItemHooks):
             "Warehouses": Resource("Warehouses", "Warehouse", "WarehouseCode",
                                    WAREHOUSE_PROPERTIES, self.warehouses),
         }
+        self._init_documents()
+        for name, rows in self.documents.items():
+            self.resources[name] = Resource(name, "Document", "DocEntry",
+                                            DOCUMENT_ALL_PROPERTIES, rows)
         self.sessions: dict[str, datetime] = {}
         self.request_log: list[tuple[str, str, dict[str, str]]] = []
         self.login_count = 0
@@ -163,6 +169,9 @@ class SapB1Sandbox(ItemHooks):
             with self._lock:
                 self.sessions.pop(session, None)
             return 204, [], None
+        answer = self._route_documents(method, path, params, environ, lambda: _read_json(environ))
+        if answer is not None:
+            return answer
         collection, keyed = _COLLECTION.match(path), _KEY.match(path)
         match = collection or keyed
         resource = self.resources.get(match.group(1)) if match else None

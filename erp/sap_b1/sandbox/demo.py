@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from erp.sap_b1.sandbox.app import SapB1Sandbox
+from erp.sap_b1.sandbox.demo_documents import DOCUMENT_ENTITIES, demo_documents
 from erp.sap_b1.sandbox.demo_items import (  # re-exported: the demo company in one place
     COLLIDING_CODES,
     MALFORMED_PRICE_CODE,
@@ -156,15 +157,24 @@ def build_demo_sandbox(
     seed: int = 7,
     clock: Callable[[], datetime] | None = None,
     items: int = 120,
+    documents: bool = True,
 ) -> SapB1Sandbox:
     """A sandbox holding the demo company SBODEMOGB; user "manager" with `password`:
-    `count` business partners, `items` items (0 for none) and the demo warehouses."""
+    `count` business partners, `items` items (0 for none), the demo warehouses and, unless
+    `documents` is False (or there are no items), the demo sales documents
+    (`demo_documents`) for those partners and items."""
     kwargs = {"clock": clock} if clock else {}
     sandbox = SapB1Sandbox(users={(COMPANY_DB, USERNAME): password}, **kwargs)
-    sandbox.add_business_partners(demo_business_partners(count, seed, now=sandbox.clock()))
+    partners = demo_business_partners(count, seed, now=sandbox.clock())
+    sandbox.add_business_partners(partners)
     sandbox.add_warehouses(demo_warehouses())
     if items:
-        sandbox.add_items(demo_items(items, seed, now=sandbox.clock()))
+        catalogue = demo_items(items, seed, now=sandbox.clock())
+        sandbox.add_items(catalogue)
+        if documents:
+            flows = demo_documents(partners, catalogue, seed, now=sandbox.clock())
+            for entity in DOCUMENT_ENTITIES:
+                sandbox.add_documents(entity, flows[entity])
     return sandbox
 
 

@@ -18,16 +18,21 @@ Predicate = Callable[[Row], bool]
 
 DATE_PROPERTIES = frozenset({
     "CreateDate", "UpdateDate", "ValidFrom", "ValidTo", "FrozenFrom", "FrozenTo",
+    "DocDate", "DocDueDate", "TaxDate", "CreationDate",  # on SAPB1.Document
 })
-TIME_PROPERTIES = frozenset({"CreateTime", "UpdateTime"})
+TIME_PROPERTIES = frozenset({"CreateTime", "UpdateTime", "DocTime"})
 _YES_NO = {"Y": "tYES", "N": "tNO"}
 ENUMS: dict[str, dict[str, str]] = {
     "CardType": {"C": "cCustomer", "S": "cSupplier", "L": "cLid"},
     **{name: _YES_NO for name in (
         "Valid", "Frozen", "InventoryItem", "SalesItem", "PurchaseItem",
         "ManageBatchNumbers", "ManageSerialNumbers", "Inactive", "DropShip", "Nettable",
-        "Locked",
+        "Locked", "Cancelled",
     )},
+    "DocumentStatus": {"O": "bost_Open", "C": "bost_Close", "P": "bost_Paid",
+                       "D": "bost_Delivered"},
+    "CancelStatus": {"Y": "csYes", "N": "csNo", "C": "csCancellation"},
+    "DocType": {"I": "dDocument_Items", "S": "dDocument_Service"},
 }
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: a == b, "ne": lambda a, b: a != b,
