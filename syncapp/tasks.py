@@ -2,6 +2,8 @@
 queue of record, so a lost task message loses nothing: the sweep finds the rows."""
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from erp.models import ErpConnection
@@ -9,14 +11,21 @@ from erp.models import ErpConnection
 from .models import Flow
 from .outbox import flows_with_ready_work, outbox_reclaim_stale
 
+logger = logging.getLogger(__name__)
+
 
 @shared_task(name="syncapp.connection_pull_task", ignore_result=True)
 def connection_pull_task(connection_id: int, entity: str = "business_partners") -> None:
     """Pull one connection's changes, then wake the pushers of flows with work."""
+    from .locks import pull_lock
     from .services import connection_pull, flows_reading
 
     connection = ErpConnection.objects.get(pk=connection_id)
-    connection_pull(connection=connection, entity=entity)
+    with pull_lock(connection) as acquired:
+        if not acquired:
+            logger.info("Pull of %s %s skipped: another pull of this connection is running", connection, entity)
+            return
+        connection_pull(connection=connection, entity=entity)
     flows = flows_reading(connection=connection, source_entity=entity)
     for flow_id in flows_with_ready_work(flows):
         flow_push_task.delay(flow_id)

@@ -69,3 +69,28 @@ def test_a_redis_deferral_pauses_other_workers(redis_url):
     started = time.monotonic()
     second.acquire()
     assert time.monotonic() - started >= 0.9
+
+
+@pytest.mark.django_db
+def test_only_one_pull_of_a_connection_runs_at_a_time_across_workers(redis_url, settings):
+    from syncapp.locks import pull_lock
+    from tests.factories import ErpConnectionFactory
+
+    settings.REDIS_URL = redis_url
+    connection = ErpConnectionFactory()
+    with pull_lock(connection) as first:
+        with pull_lock(connection) as second:  # another worker, same connection
+            assert first and not second
+    with pull_lock(connection) as again:
+        assert again  # released when the first pull ended
+
+
+@pytest.mark.django_db
+def test_the_embedded_pull_lock_also_refuses_a_second_pull(settings):
+    from syncapp.locks import pull_lock
+    from tests.factories import ErpConnectionFactory
+
+    settings.REDIS_URL = ""
+    connection = ErpConnectionFactory()
+    with pull_lock(connection) as first, pull_lock(connection) as second:
+        assert first and not second
