@@ -133,3 +133,27 @@ class WarehouseRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.destination} {self.channel or '(all channels)'}"
+
+
+class OrderStatusMapping(models.Model):
+    """What an ERP order state is called at one destination. Edited by admins; an
+    ERP state with no row uses esp.order_status.DEFAULT_STATUS."""
+
+    class ErpStatus(models.TextChoices):
+        OPEN = "open", "Open"
+        PARTIALLY_DISPATCHED = "partially_dispatched", "Partially dispatched"
+        DISPATCHED = "dispatched", "Dispatched"
+        CLOSED = "closed", "Closed"
+        CANCELLED = "cancelled", "Cancelled"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        REFUNDED = "refunded", "Refunded"
+
+    destination = models.ForeignKey(EspAccount, on_delete=models.CASCADE, related_name="order_statuses")
+    erp_status = models.CharField(max_length=30, choices=ErpStatus.choices)
+    destination_status = models.CharField(max_length=60)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["destination", "erp_status"], name="order_status_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.erp_status} -> {self.destination_status}"

@@ -24,6 +24,17 @@ class FlowEntity:
     mirror_model: str
     mirror_key: str
     replan_all_on: tuple[str, ...] = ()  # a change here re-plans every record (e.g. warehouses)
+    # (connection, entity, keys) -> this flow's keys, for triggers keyed differently (a delivery -> its order)
+    key_mapper: str = ""
+    # The entity whose records must reach the destination first (an order's customer), and
+    # (flow, customer_keys) -> keys of this flow waiting for them.
+    waits_for: str = ""
+    waiting: str = ""
+
+    def keys_for(self, *, connection, entity: str, keys: list[str]) -> list[str]:
+        if entity == self.source_entity or not self.key_mapper:
+            return keys
+        return import_string(self.key_mapper)(connection=connection, entity=entity, keys=keys)
 
     @property
     def plan(self) -> Callable:
@@ -49,6 +60,13 @@ FLOW_ENTITIES: dict[str, FlowEntity] = {
         planner="syncapp.planning_products.products_plan", mirror_model="erp.models.Item", mirror_key="item_code",
         replan_all_on=("warehouses",),
     ),
+    "orders": FlowEntity(
+        name="orders", source_entity="orders",
+        triggers=("orders", "deliveries", "invoices", "credit_notes", "returns"),
+        planner="syncapp.planning_orders.orders_plan", mirror_model="erp.models.SalesOrder", mirror_key="doc_entry",
+        key_mapper="syncapp.planning_orders.orders_touched", waits_for="customers",
+        waiting="syncapp.planning_orders.orders_waiting_for",
+    ),
     "stock_events": FlowEntity(
         name="stock_events", source_entity="items", triggers=("items", "item_stock", "warehouses"),
         planner="syncapp.planning_stock_events.stock_events_plan", mirror_model="erp.models.Item",
@@ -59,7 +77,8 @@ FLOW_ENTITIES: dict[str, FlowEntity] = {
 
 # The order a pass reads source entities in: what others refer to comes first
 # (warehouses before the stock that sits in them, items before their stock poll).
-SOURCE_ORDER = ("warehouses", "business_partners", "items", "item_stock")
+SOURCE_ORDER = ("warehouses", "business_partners", "items", "item_stock", "orders", "deliveries", "invoices",
+                "credit_notes", "returns")
 
 
 def source_order(entity: str) -> int:

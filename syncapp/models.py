@@ -22,6 +22,7 @@ class Flow(models.Model):
         CUSTOMERS = "customers", "Customers"
         PRODUCTS = "products", "Products and stock"
         STOCK_EVENTS = "stock_events", "Back-in-stock and low-stock signals"
+        ORDERS = "orders", "Orders with dispatch and refunds"
 
     name = models.SlugField(max_length=80, unique=True)
     connection = models.ForeignKey(ErpConnection, on_delete=models.PROTECT, related_name="flows")

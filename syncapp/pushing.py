@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from esp.mapping import field_specs, mappings_for
 from esp.registry import destination_adapter_for
@@ -106,6 +107,10 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
             key=row.record_key, outcome="transient", message="The destination gave no answer for this record.")
         if result.outcome == "accepted":
             accepted.append((row, result.remote_id or ""))
+        elif result.category == "waiting_for_customer":
+            # Not a failure: it goes again, without counting attempts, once its customer is accepted.
+            failed.append(row)
+            problems.append((row, result, "waiting_for_customer"))
         elif result.outcome == "permanent":
             failed.append(row)
             problems.append((row, result, _permanent_reason(result)))
@@ -120,8 +125,9 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
     stats.accepted, stats.failed, stats.retried = len(accepted), len(failed), len(retry)
 
     # Rows re-planned meanwhile belong to their new plan: their exceptions are not ours to change.
-    exceptions_resolve(flow=flow, entity=flow.entity,
-                       record_keys=[row.record_key for row, _ in accepted if row.record_key in ours])
+    done = [row.record_key for row, _ in accepted if row.record_key in ours]
+    exceptions_resolve(flow=flow, entity=flow.entity, record_keys=done)
+    _release_waiting(flow, done)
     for row, result, reason_code in problems:
         if row.record_key not in ours:
             continue
@@ -134,6 +140,23 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
                                                                               "fields": row.payload},
             last_response=result.response,
         )
+
+
+def _release_waiting(flow, accepted_keys: list[str]) -> None:
+    """Records of other flows that waited for these (orders for their customer) go now."""
+    if not accepted_keys:
+        return
+    from .entities import flow_entity
+    from .models import Flow, Priority
+
+    for other in Flow.objects.filter(connection_id=flow.connection_id, destination_id=flow.destination_id,
+                                     enabled=True).select_related("connection", "destination"):
+        spec = flow_entity(other.entity)
+        if spec.waits_for != flow.entity:
+            continue
+        waiting = import_string(spec.waiting)(flow=other, customer_keys=accepted_keys)
+        if waiting:
+            spec.plan(flow=other, record_keys=waiting, force=True, priority=Priority.URGENT)
 
 
 def _permanent_reason(result: PushResult) -> str:

@@ -89,7 +89,7 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
                     spec = flow_entity(flow.entity)
                     # The rows in hand are this flow's own records only when it reads this entity.
                     rows = stored.changed if spec.source_entity == entity else None
-                    keys = stored.changed_keys
+                    keys = spec.keys_for(connection=connection, entity=entity, keys=stored.changed_keys)
                     if not keys:
                         continue  # an unchanged page (most of a stock poll) costs no planning
                     if entity in spec.replan_all_on:

@@ -212,5 +212,5 @@ def test_read_back_returns_what_dotdigital_holds():
 def test_other_entities_are_refused():
     with world() as w:
         with pytest.raises(TransportError) as caught:
-            w.destination().push("orders", items("a@example.com"))
+            w.destination().push("invoices", items("a@example.com"))
         assert caught.value.permanent

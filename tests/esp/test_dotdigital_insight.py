@@ -210,8 +210,8 @@ def test_insight_entities_need_no_fields_and_have_their_own_limits():
         assert dest.limits_for("customers") == dest.limits
 
 
-def test_orders_stay_off_unless_enabled():
+def test_an_entity_left_out_of_an_accounts_entities_is_refused():
     with world() as w:
         with pytest.raises(TransportError) as caught:
-            w.destination().push("orders", [PushItem("SO-1", "a@example.com", {})])
+            w.destination(entities=("customers",)).push("orders", [PushItem("SO-1", "a@example.com", {})])
         assert caught.value.reason_code == "unsupported_entity"

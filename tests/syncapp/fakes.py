@@ -53,6 +53,8 @@ class FakeDestination:
     def __init__(self, *, batch_size: int = 100):
         self.limits = DestinationLimits(batch_size=batch_size, calls_per_minute=6000)
         self.contacts: dict[str, dict] = {}
+        self.records: dict[tuple[str, str], dict] = {}  # (entity, ERP key) -> fields, for every entity
+        self.waiting_for_customer: set[str] = set()
         self.pushed_keys: list[str] = []
         self.reject: dict[str, str] = {}
         self.transient: set[str] = set()
@@ -75,8 +77,14 @@ class FakeDestination:
                                           message="refused"))
             elif item.key in self.transient:
                 results.append(PushResult(key=item.key, outcome="transient", message="try later"))
+            elif entity == "orders" and item.identifier.lower() not in self.waiting_for_customer \
+                    and item.identifier.lower() not in self.contacts:
+                results.append(PushResult(key=item.key, outcome="transient", category="waiting_for_customer",
+                                          message="the customer is not a contact yet"))
             else:
-                self.contacts[item.identifier.lower()] = dict(item.fields)
+                self.records[(entity, item.key)] = dict(item.fields)
+                if entity != "orders":
+                    self.contacts[item.identifier.lower()] = dict(item.fields)
                 self.pushed_keys.append(item.key)
                 results.append(PushResult(key=item.key, outcome="accepted", remote_id=f"id-{item.key}"))
         return results

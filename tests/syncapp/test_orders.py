@@ -1,0 +1,130 @@
+"""Orders: updated in place, cancelled, dispatched by deliveries, lowered by credit memos, waiting for customers."""
+import pytest
+
+from exceptions.models import SyncException
+from syncapp.adapters import SourceRecord
+from syncapp.models import OutboxItem, Priority
+from syncapp.services import connection_pull, flow_push
+from tests.factories import FlowFactory
+from tests.syncapp.fakes import FakeDestination, FakeSource, bp_record
+
+pytestmark = pytest.mark.django_db
+
+
+def document(entity: str, entry: int, *lines: dict, **header) -> SourceRecord:
+    total = sum(line["line_total"] for line in lines)
+    data = {"doc_entry": entry, "doc_num": 5000 + entry, "doc_type": entity, "card_code": "C001",
+            "num_at_card": f"WEB-{entry}" if entity == "orders" else "", "doc_date": "2026-11-20",
+            "doc_due_date": None, "currency": "GBP", "doc_total": total * 1.2, "vat_total": total * 0.2,
+            "discount_percent": 0.0, "status": "open", "cancelled": False, "tracking_number": "",
+            "source_updated_at": "2026-11-20T10:00:00+00:00", "lines": list(lines)} | header
+    return SourceRecord(entity=entity, key=str(entry), version="v", data=data, raw={"DocEntry": entry})
+
+
+def line(num: int, item: str = "1001", quantity: float = 1, price: float = 20.0, base=None) -> dict:
+    base_type, base_entry, base_line = base or (None, None, None)
+    return {"line_num": num, "item_code": item, "description": f"Item {item}", "quantity": quantity, "price": price,
+            "line_total": quantity * price, "warehouse_code": "01", "line_status": "open",
+            "base_type": base_type, "base_entry": base_entry, "base_line": base_line}
+
+
+@pytest.fixture
+def hub():
+    customers = FlowFactory(entity="customers")
+    from esp.default_mappings import mappings_install_defaults
+
+    mappings_install_defaults(destination=customers.destination)
+    orders = FlowFactory(entity="orders", connection=customers.connection, destination=customers.destination)
+    destination = FakeDestination()
+
+    class Hub:
+        def pull(self, entity, *records):
+            return connection_pull(connection=customers.connection, entity=entity,
+                                   adapter=FakeSource([list(records)]))
+
+        def push(self):
+            for flow in (customers, orders):
+                flow_push(flow=flow, adapter=destination)
+
+        def order(self, entry: int) -> dict:
+            return destination.records[("orders", str(entry))]
+
+    hub = Hub()
+    hub.customers, hub.orders, hub.destination = customers, orders, destination
+    hub.pull("business_partners", bp_record("C001", email="jane@example.com"))
+    hub.push()
+    return hub
+
+
+def test_an_edit_and_then_a_cancellation_update_the_same_destination_order(hub):
+    hub.pull("orders", document("orders", 1, line(0), line(1, "1002")))
+    hub.push()
+    hub.pull("orders", document("orders", 1, line(0, quantity=3)))
+    hub.push()
+    assert [p["qty"] for p in hub.order(1)["products"]] == [3.0]
+    hub.pull("orders", document("orders", 1, line(0, quantity=3), cancelled=True, status="closed"))
+    hub.push()
+    assert hub.order(1)["orderStatus"] == "canceled"
+    assert [key for entity, key in hub.destination.records if entity == "orders"] == ["1"]
+
+
+def test_a_partial_delivery_does_not_dispatch_and_the_final_one_does(hub):
+    hub.pull("orders", document("orders", 1, line(0, quantity=2), line(1, "1002")))
+    hub.push()
+    hub.pull("deliveries", document("deliveries", 10, line(0, quantity=1, base=(17, 1, 0))))
+    hub.push()
+    assert hub.order(1)["orderStatus"] == "processing"  # partially dispatched
+    hub.pull("deliveries", document("deliveries", 11, line(0, quantity=1, base=(17, 1, 0)),
+                                    line(1, "1002", base=(17, 1, 1))))
+    hub.push()
+    assert hub.order(1)["orderStatus"] == "complete"
+
+
+def test_a_credit_memo_lowers_the_orders_value(hub):
+    hub.pull("orders", document("orders", 1, line(0, quantity=2, price=50.0)))
+    hub.pull("invoices", document("invoices", 20, line(0, quantity=2, price=50.0, base=(17, 1, 0))))
+    hub.push()
+    assert hub.order(1)["orderTotal"] == 100.0
+    hub.pull("credit_notes", document("credit_notes", 30, line(0, quantity=1, price=50.0, base=(13, 20, 0))))
+    hub.push()
+    assert (hub.order(1)["orderTotal"], hub.order(1)["refundedTotal"]) == (50.0, 50.0)
+
+
+def test_an_order_waits_for_a_customer_with_an_invalid_email_then_flows_when_fixed(hub):
+    hub.pull("business_partners", bp_record("C002", email="broken@"))
+    hub.pull("orders", document("orders", 2, line(0), card_code="C002"))
+    hub.push()
+    assert ("orders", "2") not in hub.destination.records
+    assert SyncException.objects.get(record_key="2").reason_code == "waiting_for_customer"
+    hub.pull("business_partners", bp_record("C002", email="john@example.com", updated="2026-11-21T10:00:00+00:00"))
+    hub.push()  # the customer goes, which releases its order
+    hub.push()
+    assert hub.order(2)["id"] == "WEB-2"
+    assert SyncException.objects.get(record_key="2").status == "resolved"
+
+
+def test_order_lines_carry_the_sku_the_shop_uses(hub):
+    hub.pull("orders", document("orders", 1, line(0, item="000012345")))
+    hub.push()
+    assert hub.order(1)["products"][0]["sku"] == "12345"
+
+
+@pytest.mark.parametrize("change,reason", [
+    ({"card_code": "C999"}, "unknown_customer"),
+    ({"doc_total": 999.0}, "total_mismatch"),
+])
+def test_an_order_that_cannot_be_trusted_is_an_exception_for_finance(hub, change, reason):
+    hub.pull("orders", document("orders", 1, line(0), **change))
+    hub.push()
+    exception = SyncException.objects.get(record_key="1")
+    assert (exception.reason_code, exception.owner_team) == (reason, "finance")
+    assert ("orders", "1") not in hub.destination.records
+
+
+def test_new_orders_go_before_routine_edits(hub):
+    hub.pull("orders", document("orders", 1, line(0)))
+    hub.push()
+    hub.pull("orders", document("orders", 1, line(0, quantity=2)), document("orders", 2, line(0)))
+    priorities = dict(OutboxItem.objects.filter(flow=hub.orders, status="pending")
+                      .values_list("record_key", "priority"))
+    assert priorities == {"1": Priority.ROUTINE, "2": Priority.URGENT}
