@@ -48,6 +48,15 @@ DEFAULT_CUSTOMER_MAPPINGS: tuple[dict[str, Any], ...] = (
         "transform": "date",
         "target_type": Date,
     },
+    # What really happened, from the order mirror: segments such as "first purchase made".
+    {"source_field": "order_count", "target_field": "ORDERCOUNT", "target_type": Numeric},
+    {"source_field": "first_order_date", "target_field": "FIRSTORDERDATE", "transform": "date", "target_type": Date},
+    {"source_field": "last_order_date", "target_field": "LASTORDERDATE", "transform": "date", "target_type": Date},
+    {"source_field": "lifetime_value", "target_field": "LIFETIMEVALUE", "target_type": Numeric},
+    {"source_field": "average_order_value", "target_field": "AVGORDERVALUE", "target_type": Numeric},
+    {"source_field": "last_dispatch_date", "target_field": "LASTDISPATCHDATE", "transform": "date",
+     "target_type": Date},
+    {"source_field": "last_return_date", "target_field": "LASTRETURNDATE", "transform": "date", "target_type": Date},
 )
 
 _DEFAULTS_BY_ENTITY: dict[str, tuple[dict[str, Any], ...]] = {

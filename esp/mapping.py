@@ -70,12 +70,16 @@ class MappingConfigError(ValueError):
 
 @cache
 def mirror_fields() -> dict[str, str]:
-    """Business Partner fields mappable by name -> a label for messages."""
-    return {
+    """Business Partner fields mappable by name -> a label for messages; the customer
+    figures derived from orders (planning attaches them to each partner) count too."""
+    from erp.customer_figures import FIGURES
+
+    fields = {
         f.name: str(f.verbose_name).capitalize()
         for f in BusinessPartner._meta.concrete_fields
         if f.name not in _NOT_MAPPABLE
     }
+    return fields | FIGURES
 
 
 def source_field_names() -> list[str]:

@@ -52,8 +52,11 @@ class FlowEntity:
 
 FLOW_ENTITIES: dict[str, FlowEntity] = {
     "customers": FlowEntity(
-        name="customers", source_entity="business_partners", triggers=("business_partners",),
+        name="customers", source_entity="business_partners",
+        # Documents move the customer figures (order count, lifetime value, ...).
+        triggers=("business_partners", "orders", "deliveries", "credit_notes", "returns"),
         planner="syncapp.planning.flow_plan", mirror_model="erp.models.BusinessPartner", mirror_key="card_code",
+        key_mapper="erp.customer_figures.customers_of",
     ),
     "products": FlowEntity(
         name="products", source_entity="items", triggers=("items", "item_stock", "warehouses"),

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db.models import Count
 
+from erp.customer_figures import customer_figures
 from erp.models import BusinessPartner
 from esp.mapping import compile_mappings, mappings_for
 from exceptions.conflicts import conflict_dissolve, conflict_record, conflicts_involving
@@ -117,6 +118,7 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
         result.skipped.extend(decision.skip)
     in_groups = set(result.held) | set(result.skipped)
 
+    _attach_figures(flow, partners)
     mappings = mappings_for(destination=flow.destination, entity=entity)
     mapping = compile_mappings(mappings)
     card_code_targets = [m.target_field for m in mappings if m.source_field == "card_code"]
@@ -160,6 +162,14 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
     outbox_stop(flow=flow, record_keys=result.skipped, status=OutboxStatus.SKIPPED)
     exceptions_resolve(flow=flow, entity=entity, record_keys=result.skipped)
     return result
+
+
+def _attach_figures(flow, partners: dict) -> None:
+    """Order figures ride on each partner, so mappings can send them like any field."""
+    figures = customer_figures(connection=flow.connection, card_codes=list(partners))
+    for code, partner in partners.items():
+        for name, value in figures[code].items():
+            setattr(partner, name, value)
 
 
 def _raise_all(flow, problems: list[tuple[str, str, str, str]]) -> None:

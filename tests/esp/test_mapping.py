@@ -155,6 +155,9 @@ def test_default_mappings_shape_a_partner_with_udfs_and_addresses():
         "LOYALTYTIER": "Gold",
         "MARKETINGCONSENT": True,
         "BIRTHDAY": "1990-05-01",
+        # No order figures on this partner: planning attaches them from the order mirror.
+        "ORDERCOUNT": None, "FIRSTORDERDATE": None, "LASTORDERDATE": None, "LIFETIMEVALUE": None,
+        "AVGORDERVALUE": None, "LASTDISPATCHDATE": None, "LASTRETURNDATE": None,
     }
     json.dumps(result.fields)
 

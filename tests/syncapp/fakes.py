@@ -22,13 +22,15 @@ def bp_record(code: str, *, email: str | None = None, name: str = "", card_type:
 class FakeSource:
     """Serves fixed pages; `fail_after` raises a transient error after that many pages."""
 
-    def __init__(self, pages: list[list[SourceRecord]], fail_after: int | None = None):
-        self.pages, self.fail_after = pages, fail_after
+    def __init__(self, pages: list[list[SourceRecord]], fail_after: int | None = None, entity: str = ""):
+        self.pages, self.fail_after, self.entity = pages, fail_after, entity
         self.token = uuid.uuid4().hex  # id() could be reused by a later source
         self.cursors_seen: list = []
 
     def read_changes(self, entity, cursor):
         self.cursors_seen.append(cursor)
+        if self.entity and entity != self.entity:
+            return  # this fake only plays one entity; the others have no changes
         # Resume only a cursor this source wrote; a new FakeSource is "new changes".
         start = cursor["page"] if cursor and cursor.get("source") == self.token else 0
         for index in range(start, len(self.pages)):

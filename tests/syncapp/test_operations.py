@@ -1,4 +1,5 @@
 """Running the hub: settings guards, compose file, logs, schedules, tasks, the sync command."""
+import json
 import logging
 import os
 import subprocess
@@ -61,8 +62,10 @@ def test_log_lines_carry_neither_secrets_nor_whole_email_addresses():
 @pytest.mark.django_db
 def test_default_schedules_live_in_the_database(flow):
     schedules_install_defaults(every_minutes=3)
-    pull = PeriodicTask.objects.get(task="syncapp.connection_pull_task")
-    assert pull.interval.every == 3 and pull.enabled
+    tasks = PeriodicTask.objects.filter(task="syncapp.connection_pull_task")
+    pulls = {json.loads(task.args)[1]: task for task in tasks}
+    assert pulls["business_partners"].interval.every == 3 and pulls["business_partners"].enabled
+    assert "orders" in pulls  # customer figures come from orders
     assert PeriodicTask.objects.filter(task="syncapp.outbox_sweep_task").exists()
 
 
@@ -142,7 +145,8 @@ def test_sync_once_waits_out_records_backing_off_until_the_outbox_is_drained(flo
 
     destination.push = flaky_then_fine
     monkeypatch.setattr("syncapp.services.source_adapter_for",
-                        lambda connection: FakeSource([[bp_record("C001"), bp_record("C002")]]))
+                        lambda connection: FakeSource([[bp_record("C001"), bp_record("C002")]],
+                                                      entity="business_partners"))
     monkeypatch.setattr("syncapp.services.adapter_for_flow", lambda flow: destination)
     call_command("sync", "--once", "--no-progress")
     output = capsys.readouterr().out

@@ -128,3 +128,21 @@ def test_new_orders_go_before_routine_edits(hub):
     priorities = dict(OutboxItem.objects.filter(flow=hub.orders, status="pending")
                       .values_list("record_key", "priority"))
     assert priorities == {"1": Priority.ROUTINE, "2": Priority.URGENT}
+
+
+def test_a_first_purchase_updates_the_customers_figures_so_the_welcome_segment_stops(hub):
+    contact = hub.destination.contacts["jane@example.com"]
+    assert contact["ORDERCOUNT"] == 0 and contact["FIRSTORDERDATE"] is None
+    hub.pull("orders", document("orders", 1, line(0, quantity=2, price=30.0)))
+    hub.push()
+    contact = hub.destination.contacts["jane@example.com"]
+    assert (contact["ORDERCOUNT"], contact["FIRSTORDERDATE"], contact["LIFETIMEVALUE"]) == (1, "2026-11-20", 60.0)
+
+
+def test_a_credit_memo_lowers_the_customers_lifetime_value(hub):
+    hub.pull("orders", document("orders", 1, line(0, quantity=2, price=50.0)))
+    hub.push()
+    hub.pull("credit_notes", document("credit_notes", 30, line(0, quantity=1, price=50.0, base=(13, 20, 0))))
+    hub.push()
+    contact = hub.destination.contacts["jane@example.com"]
+    assert (contact["LIFETIMEVALUE"], contact["AVGORDERVALUE"]) == (50.0, 50.0)
