@@ -114,7 +114,9 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
         # New orders and cancellations go before routine edits.
         (urgent if key not in existing or state == "cancelled" else routine).append(record)
 
-    queued_urgent = outbox_enqueue(flow=flow, records=urgent, priority=min(priority, Priority.URGENT), force=force)
+    # During a backfill nothing is urgent: history must never overtake today's orders.
+    new_priority = priority if priority == Priority.BACKFILL else min(priority, Priority.URGENT)
+    queued_urgent = outbox_enqueue(flow=flow, records=urgent, priority=new_priority, force=force)
     queued_routine = outbox_enqueue(flow=flow, records=routine, priority=priority, force=force)
     result.queued = queued_urgent.queued + queued_routine.queued
     result.unchanged = queued_urgent.unchanged + queued_routine.unchanged

@@ -72,15 +72,20 @@ def _record_unreadable(connection, entity: str, records: list[SourceRecord]) -> 
 
 
 def connection_pull(*, connection: ErpConnection, entity: str = "business_partners", adapter=None,
-                    progress: Callable[[int], None] | None = None) -> SyncRun:
-    """Read what changed since the cursor, page by page: store, plan, advance cursor."""
+                    progress: Callable[[int], None] | None = None, full: bool = False,
+                    priority: int = Priority.ROUTINE) -> SyncRun:
+    """Read what changed since the cursor, page by page: store, plan, advance cursor.
+
+    `full` reads everything without touching the stored cursor (a backfill), planning
+    at `priority`; the scheduled delta reads go on from where they were.
+    """
     run = SyncRun.objects.create(kind=SyncRun.Kind.PULL, connection=connection)
     adapter = adapter or source_adapter_for(connection)
     flows = flows_reading(connection=connection, source_entity=entity)
     ingest = INGESTERS[entity]
     cursor, _ = SourceCursor.objects.get_or_create(connection=connection, entity=entity)
     try:
-        for batch in adapter.read_changes(entity, cursor.value):
+        for batch in adapter.read_changes(entity, None if full else cursor.value):
             # One transaction per page: a failure anywhere re-reads the page next time,
             # so nothing in it (the unreadable records included) is past the cursor unseen.
             with transaction.atomic():
@@ -94,15 +99,16 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
                         continue  # an unchanged page (most of a stock poll) costs no planning
                     if entity in spec.replan_all_on:
                         keys, rows = spec.all_keys(connection=connection), None
-                    planned = spec.plan(flow=flow, record_keys=keys, rows=rows)
+                    planned = spec.plan(flow=flow, record_keys=keys, rows=rows, priority=priority)
                     run.records_planned += len(planned.queued)
                     run.records_unchanged += len(planned.unchanged)
                     run.records_failed += len(planned.failed) + len(planned.held)
                 _record_unreadable(connection, entity, stored.unreadable)
                 exceptions_resolve(connection=connection, entity=entity,
                                    record_keys=[*stored.readable_keys, CONNECTION_KEY], stages=[Stage.INGEST])
-                cursor.value = batch.cursor
-                cursor.save(update_fields=["value", "updated_at"])
+                if not full:
+                    cursor.value = batch.cursor
+                    cursor.save(update_fields=["value", "updated_at"])
             run.records_read += len(batch.records)
             run.records_changed += len(stored.changed_keys)
             run.records_failed += len(stored.unreadable)

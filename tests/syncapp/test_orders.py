@@ -146,3 +146,19 @@ def test_a_credit_memo_lowers_the_customers_lifetime_value(hub):
     hub.push()
     contact = hub.destination.contacts["jane@example.com"]
     assert (contact["LIFETIMEVALUE"], contact["AVGORDERVALUE"]) == (50.0, 50.0)
+
+
+def test_a_backfill_queues_history_below_todays_orders(hub, monkeypatch, capsys):
+    from django.core.management import call_command
+
+    history = [document("orders", n, line(0), doc_date=f"2026-0{1 + n % 9}-01") for n in range(1, 31)]
+    monkeypatch.setattr("syncapp.services.source_adapter_for",
+                        lambda connection: FakeSource([history], entity="orders"))
+    call_command("backfill", "--entity", "orders", "--since", "2026-03-01", "--no-progress")
+    assert "queued at backfill priority" in capsys.readouterr().out
+    hub.pull("orders", document("orders", 99, line(0)))  # today's order, after the backfill started
+    from syncapp.outbox import outbox_claim
+
+    assert [row.record_key for row in outbox_claim(flow=hub.orders, limit=1)] == ["99"]
+    assert set(OutboxItem.objects.filter(flow=hub.orders, status="pending").values_list("priority", flat=True)) \
+        == {Priority.BACKFILL}
