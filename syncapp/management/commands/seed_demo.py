@@ -32,7 +32,8 @@ class Command(BaseCommand):
         created = mappings_install_defaults(destination=account)
         Flow.objects.update_or_create(name="demo-customers", defaults={
             "connection": connection, "destination": account, "entity": "customers"})
-        for name, entity in (("demo-products", "products"), ("demo-stock-signals", "stock_events")):
+        for name, entity in (("demo-products", "products"), ("demo-stock-signals", "stock_events"),
+                             ("demo-orders", "orders")):
             Flow.objects.update_or_create(name=name, defaults={
                 "connection": connection, "destination": account, "entity": entity})
         # The wholesale warehouse is ring-fenced: its stock is not for the web shop.
@@ -45,5 +46,5 @@ class Command(BaseCommand):
             user_model.objects.create_superuser("admin", "admin@example.com", "admin")
         self.stdout.write(self.style.SUCCESS(
             f"demo configured: connection {connection.name}, destination {account.name} "
-            f"({created} mappings added), flows demo-customers, demo-products, demo-stock-signals, "
+            f"({created} mappings added), flows demo-customers, demo-products, demo-stock-signals, demo-orders, "
             "user admin / admin"))
