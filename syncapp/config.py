@@ -21,7 +21,7 @@ CONNECTION_FIELDS = ["kind", "base_url", "company_db", "username", "password_env
                       "item_user_fields"]
 DESTINATION_FIELDS = ["kind", "region", "base_url", "api_user", "password_env", "calls_per_minute",
                       "catalog_collection"]
-FLOW_FIELDS = ["entity", "enabled", "include_leads", "duplicate_policy", "channel"]
+FLOW_FIELDS = ["entity", "enabled", "include_leads", "duplicate_policy", "channel", "dispatch_per_shipment"]
 MAPPING_FIELDS = ["entity", "source_field", "transform", "transform_arg", "target_field", "target_type",
                   "required", "enabled", "position"]
 

@@ -70,6 +70,12 @@ FLOW_ENTITIES: dict[str, FlowEntity] = {
         key_mapper="syncapp.planning_orders.orders_touched", waits_for="customers",
         waiting="syncapp.planning_orders.orders_waiting_for",
     ),
+    "dispatch_events": FlowEntity(
+        name="dispatch_events", source_entity="orders", triggers=("orders", "deliveries"),
+        planner="syncapp.planning_dispatch.dispatch_events_plan", mirror_model="erp.models.SalesOrder",
+        mirror_key="doc_entry", key_mapper="syncapp.planning_orders.orders_touched", waits_for="customers",
+        waiting="syncapp.planning_orders.orders_waiting_for",
+    ),
     "stock_events": FlowEntity(
         name="stock_events", source_entity="items", triggers=("items", "item_stock", "warehouses"),
         planner="syncapp.planning_stock_events.stock_events_plan", mirror_model="erp.models.Item",

@@ -23,6 +23,7 @@ class Flow(models.Model):
         PRODUCTS = "products", "Products and stock"
         STOCK_EVENTS = "stock_events", "Back-in-stock and low-stock signals"
         ORDERS = "orders", "Orders with dispatch and refunds"
+        DISPATCH_EVENTS = "dispatch_events", "Dispatch signals"
 
     name = models.SlugField(max_length=80, unique=True)
     connection = models.ForeignKey(ErpConnection, on_delete=models.PROTECT, related_name="flows")
@@ -33,6 +34,8 @@ class Flow(models.Model):
     channel = models.CharField(
         max_length=60, blank=True,
         help_text="Store or channel of the destination this flow feeds (picks its warehouse rule).")
+    dispatch_per_shipment = models.BooleanField(
+        default=False, help_text="Dispatch signals: one per shipment instead of one when the whole order has left.")
     duplicate_policy = models.CharField(
         max_length=20, choices=DuplicateEmailPolicy.choices, default=DuplicateEmailPolicy.REJECT_ALL
     )

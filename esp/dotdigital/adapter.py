@@ -45,7 +45,7 @@ FIELD_NAME_MAX = 20
 _FIELD_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 # "orders" (insight.py) works but is opt-in via `entities=` until the engine is ready
 # for "waiting_for_customer" results and the old refusal test is updated.
-ENTITIES = ("customers", "products", "stock_events", "orders")
+ENTITIES = ("customers", "products", "stock_events", "orders", "dispatch_events")
 
 
 class DotdigitalDestination:

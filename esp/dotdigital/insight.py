@@ -69,10 +69,13 @@ INSIGHT_ENTITIES: dict[str, InsightEntity] = {
     "products": InsightEntity("account", "catalog", 5_000),
     # Orders carry lines and addresses (2-5 KB); 2000 keeps a body near 10 MB.
     "orders": InsightEntity("contact", "orders", 2_000),
+    # Dispatch signals belong to the customer, so programs can act on the contact.
+    "dispatch_events": InsightEntity("contact", "custom", 2_000),
     # Back-in-stock / low-stock signals: dotdigital has no stock field, so the record carries it.
     "stock_events": InsightEntity("account", "custom", 5_000),
 }
 STOCK_EVENTS_COLLECTION = "StockEvents"
+DISPATCH_EVENTS_COLLECTION = "Dispatches"
 
 # failureReason -> what a person reads (v3 status enum plus the v2 extras).
 FAILURE_MESSAGES = {
@@ -106,6 +109,8 @@ def collection_for(entity: str, account: Any) -> str:
         return getattr(account, "catalog_collection", "") or DEFAULT_CATALOG_COLLECTION
     if entity == "stock_events":
         return STOCK_EVENTS_COLLECTION
+    if entity == "dispatch_events":
+        return DISPATCH_EVENTS_COLLECTION
     return ORDERS_COLLECTION
 
 

@@ -46,6 +46,10 @@ class FakeSource:
         return None
 
 
+# Records that belong to a contact, which must exist first (as dotdigital's insight data).
+CONTACT_SCOPED = {"orders", "dispatch_events"}
+
+
 class FakeDestination:
     """Keeps contacts by identifier (so repeats overwrite, as the real ones do) and can
     fail chosen keys permanently or transiently."""
@@ -56,7 +60,6 @@ class FakeDestination:
         self.limits = DestinationLimits(batch_size=batch_size, calls_per_minute=6000)
         self.contacts: dict[str, dict] = {}
         self.records: dict[tuple[str, str], dict] = {}  # (entity, ERP key) -> fields, for every entity
-        self.waiting_for_customer: set[str] = set()
         self.pushed_keys: list[str] = []
         self.reject: dict[str, str] = {}
         self.transient: set[str] = set()
@@ -79,13 +82,12 @@ class FakeDestination:
                                           message="refused"))
             elif item.key in self.transient:
                 results.append(PushResult(key=item.key, outcome="transient", message="try later"))
-            elif entity == "orders" and item.identifier.lower() not in self.waiting_for_customer \
-                    and item.identifier.lower() not in self.contacts:
+            elif entity in CONTACT_SCOPED and item.identifier.lower() not in self.contacts:
                 results.append(PushResult(key=item.key, outcome="transient", category="waiting_for_customer",
                                           message="the customer is not a contact yet"))
             else:
                 self.records[(entity, item.key)] = dict(item.fields)
-                if entity != "orders":
+                if entity not in CONTACT_SCOPED:
                     self.contacts[item.identifier.lower()] = dict(item.fields)
                 self.pushed_keys.append(item.key)
                 results.append(PushResult(key=item.key, outcome="accepted", remote_id=f"id-{item.key}"))

@@ -162,3 +162,43 @@ def test_a_backfill_queues_history_below_todays_orders(hub, monkeypatch, capsys)
     assert [row.record_key for row in outbox_claim(flow=hub.orders, limit=1)] == ["99"]
     assert set(OutboxItem.objects.filter(flow=hub.orders, status="pending").values_list("priority", flat=True)) \
         == {Priority.BACKFILL}
+
+
+@pytest.fixture
+def dispatch_flow(hub):
+    return FlowFactory(entity="dispatch_events", connection=hub.customers.connection,
+                       destination=hub.customers.destination)
+
+
+def signals(hub):
+    return sorted(key.split(":", 1)[1] for entity, key in hub.destination.records if entity == "dispatch_events")
+
+
+def test_a_partial_delivery_does_not_signal_dispatch_and_the_final_one_does_once(hub, dispatch_flow):
+    def push_all():
+        hub.push()
+        flow_push(flow=dispatch_flow, adapter=hub.destination)
+
+    hub.pull("orders", document("orders", 1, line(0, quantity=2), line(1, "1002")))
+    hub.pull("deliveries", document("deliveries", 10, line(0, quantity=1, base=(17, 1, 0))))
+    push_all()
+    assert signals(hub) == []
+    hub.pull("deliveries", document("deliveries", 11, line(0, quantity=1, base=(17, 1, 0)),
+                                    line(1, "1002", base=(17, 1, 1)), tracking_number="TRK-2"))
+    push_all()
+    hub.pull("deliveries", document("deliveries", 11, line(0, quantity=1, base=(17, 1, 0)),
+                                    line(1, "1002", base=(17, 1, 1)), tracking_number="TRK-2B"))  # an edit
+    push_all()
+    assert signals(hub) == ["dispatched"]
+    assert OutboxItem.objects.filter(flow=dispatch_flow).count() == 1
+
+
+def test_a_flow_can_signal_every_shipment_instead(hub, dispatch_flow):
+    dispatch_flow.dispatch_per_shipment = True
+    dispatch_flow.save()
+    hub.pull("orders", document("orders", 1, line(0, quantity=2)))
+    hub.pull("deliveries", document("deliveries", 10, line(0, quantity=1, base=(17, 1, 0))))
+    hub.pull("deliveries", document("deliveries", 11, line(0, quantity=1, base=(17, 1, 0))))
+    hub.push()
+    flow_push(flow=dispatch_flow, adapter=hub.destination)
+    assert signals(hub) == ["shipment:10", "shipment:11"]

@@ -33,7 +33,7 @@ class Command(BaseCommand):
         Flow.objects.update_or_create(name="demo-customers", defaults={
             "connection": connection, "destination": account, "entity": "customers"})
         for name, entity in (("demo-products", "products"), ("demo-stock-signals", "stock_events"),
-                             ("demo-orders", "orders")):
+                             ("demo-orders", "orders"), ("demo-dispatch-signals", "dispatch_events")):
             Flow.objects.update_or_create(name=name, defaults={
                 "connection": connection, "destination": account, "entity": entity})
         # The wholesale warehouse is ring-fenced: its stock is not for the web shop.
@@ -46,5 +46,5 @@ class Command(BaseCommand):
             user_model.objects.create_superuser("admin", "admin@example.com", "admin")
         self.stdout.write(self.style.SUCCESS(
             f"demo configured: connection {connection.name}, destination {account.name} "
-            f"({created} mappings added), flows demo-customers, demo-products, demo-stock-signals, demo-orders, "
+            f"({created} mappings added), flows demo-customers, demo-products, demo-stock-signals, demo-orders, demo-dispatch-signals, "
             "user admin / admin"))

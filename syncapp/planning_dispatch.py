@@ -1,0 +1,62 @@
+"""Plan dispatch signals, driven by deliveries, never by the sales order.
+
+By default one "dispatched" signal per order, when every line has been delivered; a
+flow setting sends one per shipment instead. Each signal is keyed by what it is about
+(the order, or the delivery), so planning it again never sends it twice.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from erp.document_links import delivered_quantities, shipments_of
+from erp.documents import SalesOrder
+from erp.models import BusinessPartner
+from exceptions.models import Stage
+from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
+
+from .models import OutboxStatus, Priority
+from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
+from .planning import PlanResult
+from .planning_orders import _customers_at_destination
+
+
+def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, priority: int = Priority.URGENT,
+                         rows: dict | None = None) -> PlanResult:
+    """Queue the dispatch signals the given orders (DocEntry keys) are due."""
+    result = PlanResult()
+    orders = list(SalesOrder.objects.filter(connection_id=flow.connection_id, cancelled=False,
+                                            doc_entry__in=[int(k) for k in record_keys]).prefetch_related("lines"))
+    entries = [order.doc_entry for order in orders]
+    delivered = delivered_quantities(connection=flow.connection, orders=entries)
+    shipments = shipments_of(connection=flow.connection, orders=entries)
+    emails = dict(BusinessPartner.objects.filter(connection_id=flow.connection_id,
+                                                 card_code__in={o.card_code for o in orders})
+                  .values_list("card_code", "email"))
+    at_destination = _customers_at_destination(flow, {o.card_code for o in orders})
+    signals, waiting = [], []
+    for order in orders:
+        sent = shipments.get(order.doc_entry, [])
+        complete = all(delivered.get((order.doc_entry, line.line_num), Decimal(0)) >= line.quantity
+                       for line in order.lines.all()) and bool(sent)
+        due = []
+        if flow.dispatch_per_shipment:
+            due = [(f"{order.doc_entry}:shipment:{entry}", "shipped", day, [tracking]) for entry, day, tracking in sent]
+        elif complete:
+            due = [(f"{order.doc_entry}:dispatched", "dispatched", sent[-1][1], [t for _, _, t in sent if t])]
+        if due and order.card_code not in at_destination:
+            waiting.append(str(order.doc_entry))
+            continue
+        for key, kind, day, tracking in due:
+            signals.append(PlannedRecord(key=key, identifier=(emails.get(order.card_code) or "").strip(), payload={
+                "event": kind, "orderId": order.num_at_card or str(order.doc_num),
+                "date": day.isoformat() if day else None, "trackingNumbers": tracking}))
+    enqueued = outbox_enqueue(flow=flow, records=signals, priority=min(priority, Priority.URGENT), force=force)
+    result.queued, result.unchanged, result.held = enqueued.queued, enqueued.unchanged, waiting
+    exceptions_resolve(flow=flow, entity=flow.entity, record_keys=[str(e) for e in entries if str(e) not in waiting])
+    exceptions_mark_retrying(flow=flow, entity=flow.entity, record_keys=enqueued.queued)
+    outbox_stop(flow=flow, record_keys=waiting, status=OutboxStatus.HELD)
+    for key in waiting:
+        exception_raise(connection=flow.connection, flow=flow, entity=flow.entity, record_key=key, stage=Stage.PLAN,
+                        reason_code="waiting_for_customer",
+                        message="The dispatch signal waits for its customer to reach the destination first.")
+    return result
