@@ -46,5 +46,5 @@ class Command(BaseCommand):
             user_model.objects.create_superuser("admin", "admin@example.com", "admin")
         self.stdout.write(self.style.SUCCESS(
             f"demo configured: connection {connection.name}, destination {account.name} "
-            f"({created} mappings added), flows demo-customers, demo-products, demo-stock-signals, demo-orders, demo-dispatch-signals, "
+            f"({created} mappings added), flows {', '.join(Flow.objects.order_by('name').values_list('name', flat=True))}, "
             "user admin / admin"))
