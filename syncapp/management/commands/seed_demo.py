@@ -44,7 +44,7 @@ class Command(BaseCommand):
         user_model = get_user_model()
         if not user_model.objects.filter(username="admin").exists():
             user_model.objects.create_superuser("admin", "admin@example.com", "admin")
+        flows = ", ".join(Flow.objects.order_by("name").values_list("name", flat=True))
         self.stdout.write(self.style.SUCCESS(
             f"demo configured: connection {connection.name}, destination {account.name} "
-            f"({created} mappings added), flows {', '.join(Flow.objects.order_by('name').values_list('name', flat=True))}, "
-            "user admin / admin"))
+            f"({created} mappings added), flows {flows}, user admin / admin"))
