@@ -83,7 +83,7 @@ def exceptions_resolve(*, entity: str, record_keys: Iterable[str], flow=None, co
                        stages: Iterable[str] | None = None) -> int:
     """The records went through (or were read fine): close their open exceptions."""
     keys = list(record_keys)
-    if not keys:
+    if not keys or not _any_active(flow=flow, connection=connection, entity=entity):
         return 0
     total = 0
     for start in range(0, len(keys), 500):
@@ -92,6 +92,14 @@ def exceptions_resolve(*, entity: str, record_keys: Iterable[str], flow=None, co
             stages=stages,
         ).update(status=SyncException.Status.RESOLVED, resolved_at=timezone.now())
     return total
+
+
+def _any_active(*, flow, connection, entity: str) -> bool:
+    """One small indexed query that spares the per-key updates when nothing is open
+    (the usual case for a page of thousands of healthy records)."""
+    qs = SyncException.objects.filter(entity=entity, status__in=_ACTIVE)
+    qs = qs.filter(flow=flow) if flow is not None else qs.filter(flow__isnull=True, connection=connection)
+    return qs.exists()
 
 
 def exceptions_reopen(*, connection, entity: str, reasons: dict[str, str], flow=None) -> int:
@@ -108,6 +116,8 @@ def exceptions_reopen(*, connection, entity: str, reasons: dict[str, str], flow=
 def exceptions_mark_retrying(*, flow, entity: str, record_keys: Iterable[str]) -> int:
     """The records passed planning and wait to be sent: not fixed yet, no longer stuck."""
     keys = list(record_keys)
+    if not keys or not _any_active(flow=flow, connection=None, entity=entity):
+        return 0
     total = 0
     for start in range(0, len(keys), 500):
         total += _active_for(flow=flow, entity=entity, record_keys=keys[start:start + 500]).filter(

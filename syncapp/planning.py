@@ -7,6 +7,7 @@ be sent becomes (or stays) a visible exception; none is dropped.
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -41,10 +42,18 @@ def _eligible_types(flow) -> list[str]:
     return ["customer", "lead"] if flow.include_leads else ["customer"]
 
 
+# Plainly valid addresses (most of them) pass this without Django's fuller validator;
+# everything else still goes through it.
+_PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
+
+
 def _email_problem(partner: BusinessPartner) -> str | None:
     email = partner.email.strip()
     if not email:
         return "missing_email"
+    if len(email) <= 320 and _PLAIN_EMAIL.fullmatch(email):
+        return None
     try:
         _email_validator(email)
     except ValidationError:

@@ -192,3 +192,20 @@ def test_a_resolved_conflict_whose_members_change_is_opened_again(flow):
     conflict.refresh_from_db()
     assert conflict.status == "open" and conflict.card_codes == ["C001", "C002", "C003"]
     assert {open_exception(flow, k).reason_code for k in ("C001", "C002", "C003")} == {"duplicate_email"}
+
+
+@pytest.mark.parametrize("email", ["jane.doe@example.com", "a+tag@mail.example.co.uk", "x_y%z@sub-domain.example.org",
+                                   ".jane@example.com", "jane..doe@example.com", "jane@-example.com", "jane@example",
+                                   "jane@exa mple.com", "jané@example.com", "jane@example.c0m"])
+def test_the_quick_email_check_agrees_with_djangos_validator(email):
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    from syncapp.planning import _email_problem
+
+    try:
+        validate_email(email)
+        django_says = None
+    except ValidationError:
+        django_says = "invalid_email"
+    assert _email_problem(type("P", (), {"email": email})()) == django_says
