@@ -17,7 +17,7 @@ from django.http import HttpRequest
 
 from esp.default_mappings import mappings_install_defaults
 from esp.mapping import mapping_validate
-from esp.models import EspAccount, FieldMapping, SkuRule, WarehouseRule
+from esp.models import EspAccount, FieldMapping, OrderStatusMapping, SkuRule, WarehouseRule
 from esp.transforms import TRANSFORMS, transform_choices
 
 _SOURCE_HELP = (
@@ -166,3 +166,12 @@ class WarehouseRuleAdmin(admin.ModelAdmin):
             extra_context["preview"] = stock_preview(rule=rule, sku=sku)
             extra_context["preview_sku"] = sku
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(OrderStatusMapping)
+class OrderStatusMappingAdmin(admin.ModelAdmin):
+    """What each ERP order state is called at a destination; unmapped states use the defaults."""
+
+    list_display = ["destination", "erp_status", "destination_status"]
+    list_filter = ["destination"]
+    list_editable = ["destination_status"]

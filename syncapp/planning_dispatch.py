@@ -14,7 +14,7 @@ from erp.models import BusinessPartner
 from exceptions.models import Stage
 from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
 
-from .models import OutboxStatus, Priority
+from .models import OutboxItem, OutboxStatus, Priority
 from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
 from .planning import PlanResult
 from .planning_orders import _customers_at_destination
@@ -36,8 +36,10 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
     signals, waiting = [], []
     for order in orders:
         sent = shipments.get(order.doc_entry, [])
-        complete = all(delivered.get((order.doc_entry, line.line_num), Decimal(0)) >= line.quantity
-                       for line in order.lines.all()) and bool(sent)
+        # A line closed in SAP without being delivered in full counts as done.
+        complete = bool(sent) and all(
+            line.line_status == "closed" or delivered.get((order.doc_entry, line.line_num), Decimal(0)) >= line.quantity
+            for line in order.lines.all())
         due = []
         if flow.dispatch_per_shipment:
             due = [(f"{order.doc_entry}:shipment:{entry}", "shipped", day, [tracking]) for entry, day, tracking in sent]
@@ -50,7 +52,13 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
             signals.append(PlannedRecord(key=key, identifier=(emails.get(order.card_code) or "").strip(), payload={
                 "event": kind, "orderId": order.num_at_card or str(order.doc_num),
                 "date": day.isoformat() if day else None, "trackingNumbers": tracking}))
-    enqueued = outbox_enqueue(flow=flow, records=signals, priority=min(priority, Priority.URGENT), force=force)
+    # A signal already queued or sent is never sent again, whatever is edited later.
+    known = set(OutboxItem.objects.filter(flow=flow, record_key__in=[s.key for s in signals])
+                .exclude(status=OutboxStatus.FAILED).values_list("record_key", flat=True))
+    signals = [signal for signal in signals if signal.key not in known or force]
+    # History found by a backfill must never overtake today's signals.
+    signal_priority = priority if priority == Priority.BACKFILL else min(priority, Priority.URGENT)
+    enqueued = outbox_enqueue(flow=flow, records=signals, priority=signal_priority, force=force)
     result.queued, result.unchanged, result.held = enqueued.queued, enqueued.unchanged, waiting
     exceptions_resolve(flow=flow, entity=flow.entity, record_keys=[str(e) for e in entries if str(e) not in waiting])
     exceptions_mark_retrying(flow=flow, entity=flow.entity, record_keys=enqueued.queued)

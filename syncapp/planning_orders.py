@@ -73,11 +73,16 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
         connection_id=flow.connection_id, card_code__in=list(card_codes)).only("card_code", "email")}
     at_destination = _customers_at_destination(flow, card_codes)
     mirror_items = Item.objects.filter(connection_id=flow.connection_id)
-    known_items = set(mirror_items.values_list("item_code", flat=True)) if mirror_items.exists() else None
+    line_items = list({line.item_code for order in orders for line in order.lines.all() if line.item_code})
+    known_items = (set(mirror_items.filter(item_code__in=line_items).values_list("item_code", flat=True))
+                   if mirror_items.exists() else None)
     skus = SkuPolicy.for_connection(flow.connection)
     statuses = status_map(flow.destination)
     delivered = delivered_quantities(connection=flow.connection, orders=[o.doc_entry for o in orders])
     refunded, returned = refunds_and_returns(connection=flow.connection, orders=[o.doc_entry for o in orders])
+    delivered_by_order: dict[int, dict[int, Decimal]] = {}
+    for (entry, line_num), quantity in delivered.items():
+        delivered_by_order.setdefault(entry, {})[line_num] = quantity
     existing = set(OutboxItem.objects.filter(flow=flow, record_key__in=record_keys).values_list("record_key",
                                                                                                flat=True))
     urgent, routine, problems, waiting = [], [], [], []
@@ -95,8 +100,9 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
         if order.card_code not in at_destination:
             waiting.append((key, order.card_code))
             continue
-        ordered = {line.line_num: line.quantity for line in lines}
-        order_delivered = {line: qty for (entry, line), qty in delivered.items() if entry == order.doc_entry}
+        ordered = {line.line_num: line.quantity for line in lines if line.line_status != "closed" or
+                   delivered_by_order.get(order.doc_entry, {}).get(line.line_num)}
+        order_delivered = delivered_by_order.get(order.doc_entry, {})
         state = _state(order, ordered, order_delivered, refunded.get(order.doc_entry, Decimal(0)))
         value = order.doc_total - order.vat_total - refunded.get(order.doc_entry, Decimal(0))
         payload = {
@@ -138,9 +144,10 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
 
 def orders_waiting_for(*, flow, customer_keys: list[str]) -> list[str]:
     """Orders of this flow held for any of these customers, now worth planning again."""
-    waiting = SyncException.objects.filter(flow=flow, reason_code="waiting_for_customer",
+    waiting = SyncException.objects.filter(flow=flow, reason_code__in=["waiting_for_customer", "unknown_customer"],
                                            status__in=[SyncException.Status.OPEN, SyncException.Status.RETRYING])
-    keys = [int(k) for k in waiting.values_list("record_key", flat=True)]
+    # Keys are orders ("12") or, for signals refused at the destination, "12:dispatched".
+    keys = {int(k.split(":")[0]) for k in waiting.values_list("record_key", flat=True) if k.split(":")[0].isdigit()}
     return [str(entry) for entry in SalesOrder.objects.filter(
         connection_id=flow.connection_id, doc_entry__in=keys, card_code__in=customer_keys)
         .values_list("doc_entry", flat=True)]

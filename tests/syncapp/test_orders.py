@@ -190,7 +190,7 @@ def test_a_partial_delivery_does_not_signal_dispatch_and_the_final_one_does_once
                                     line(1, "1002", base=(17, 1, 1)), tracking_number="TRK-2B"))  # an edit
     push_all()
     assert signals(hub) == ["dispatched"]
-    assert OutboxItem.objects.filter(flow=dispatch_flow).count() == 1
+    assert hub.destination.pushed_keys.count("1:dispatched") == 1  # the later edit sent nothing again
 
 
 def test_a_flow_can_signal_every_shipment_instead(hub, dispatch_flow):
@@ -202,3 +202,37 @@ def test_a_flow_can_signal_every_shipment_instead(hub, dispatch_flow):
     hub.push()
     flow_push(flow=dispatch_flow, adapter=hub.destination)
     assert signals(hub) == ["shipment:10", "shipment:11"]
+
+
+def test_a_credit_memo_on_a_return_lowers_the_order_three_links_away(hub):
+    hub.pull("orders", document("orders", 1, line(0, quantity=2, price=50.0)))
+    hub.pull("deliveries", document("deliveries", 10, line(0, quantity=2, price=50.0, base=(17, 1, 0))))
+    hub.pull("returns", document("returns", 40, line(0, quantity=1, price=50.0, base=(15, 10, 0))))
+    hub.pull("credit_notes", document("credit_notes", 30, line(0, quantity=1, price=50.0, base=(16, 40, 0))))
+    hub.push()
+    assert (hub.order(1)["orderTotal"], hub.order(1)["lastReturnDate"]) == (50.0, "2026-11-20")
+
+
+def test_a_credit_memo_on_an_invoice_of_a_delivery_lowers_the_order(hub):
+    hub.pull("orders", document("orders", 1, line(0, quantity=2, price=50.0)))
+    hub.push()
+    hub.pull("deliveries", document("deliveries", 10, line(0, quantity=2, price=50.0, base=(17, 1, 0))))
+    hub.pull("invoices", document("invoices", 20, line(0, quantity=2, price=50.0, base=(15, 10, 0))))
+    hub.pull("credit_notes", document("credit_notes", 30, line(0, quantity=1, price=50.0, base=(13, 20, 0))))
+    hub.push()
+    assert hub.order(1)["refundedTotal"] == 50.0
+
+
+def test_a_signal_refused_for_a_missing_contact_waits_and_goes_once_the_customer_is_sent_again(hub, dispatch_flow):
+    hub.pull("orders", document("orders", 1, line(0)))
+    hub.pull("deliveries", document("deliveries", 10, line(0, base=(17, 1, 0))))
+    hub.push()
+    del hub.destination.contacts["jane@example.com"]  # deleted at the destination meanwhile
+    flow_push(flow=dispatch_flow, adapter=hub.destination)
+    assert SyncException.objects.get(flow=dispatch_flow).reason_code == "waiting_for_customer"
+    hub.pull("business_partners", bp_record("C001", email="jane@example.com", name="Jane Renamed",
+                                            updated="2026-11-22T10:00:00+00:00"))
+    hub.push()  # the customer goes again, which releases the signal
+    flow_push(flow=dispatch_flow, adapter=hub.destination)
+    assert signals(hub) == ["dispatched"]
+    assert SyncException.objects.get(flow=dispatch_flow).status == "resolved"
