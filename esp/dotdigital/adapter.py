@@ -194,7 +194,7 @@ class DotdigitalDestination:
             except TransportError as exc:
                 if exc.transient and not results:
                     raise  # nothing landed yet: the whole call failed
-                results.extend(_all(batch, chunk, exc))
+                results.extend(payloads.batch_results(batch, chunk, exc))
         return results
 
     def _push_one(self, item: PushItem) -> PushResult:
@@ -244,7 +244,7 @@ class DotdigitalDestination:
         except TransportError as exc:
             if exc.transient:
                 raise
-            return _all(items, entries, exc)
+            return payloads.batch_results(items, entries, exc)
         report = self._wait_for_import(import_id, len(entries))
         status = report.get("status")
         if status != payloads.IMPORT_DONE:
@@ -371,21 +371,6 @@ class DotdigitalDestination:
             )
 
 
-def _all(
-    items: Sequence[PushItem], entries: Sequence[dict[str, Any]], exc: TransportError
-) -> list[PushResult]:
-    outcome = "permanent" if exc.permanent else "transient"
-    return [
-        PushResult(
-            key=i.key,
-            outcome=outcome,
-            reason_code=exc.reason_code,
-            message=exc.message,
-            request=e,
-            response=exc.response,
-        )
-        for i, e in zip(items, entries, strict=True)
-    ]
 
 
 def _single_message(exc: TransportError) -> str:

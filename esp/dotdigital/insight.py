@@ -310,18 +310,5 @@ def _from_report(
     )
 
 
-def _all(
-    items: Sequence[PushItem], records: Sequence[dict[str, Any]], exc: TransportError
-) -> list[PushResult]:
-    outcome = "permanent" if exc.permanent else "transient"
-    return [
-        PushResult(
-            key=i.key,
-            outcome=outcome,
-            reason_code=exc.reason_code,
-            message=exc.message,
-            request=r,
-            response=exc.response,
-        )
-        for i, r in zip(items, records, strict=True)
-    ]
+def _all(items: Sequence[PushItem], records: Sequence[dict[str, Any]], exc: TransportError) -> list[PushResult]:
+    return payloads.batch_results(items, records, exc)

@@ -179,3 +179,13 @@ def contact_snapshot(contact: Mapping[str, Any]) -> dict[str, Any]:
         "emailStatus": email_channel.get("status"),
         "dataFields": dict(contact.get("dataFields") or {}),
     }
+
+
+def batch_results(items, requests, exc) -> list:
+    """Every item of a batch ends as the whole call did (a refused or failed import)."""
+    from syncapp.adapters import PushResult
+
+    outcome = "permanent" if exc.permanent else "transient"
+    return [PushResult(key=item.key, outcome=outcome, reason_code=exc.reason_code, message=exc.message,
+                       request=request, response=exc.response)
+            for item, request in zip(items, requests, strict=True)]
