@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
@@ -20,9 +19,10 @@ from erp.sap_b1.sandbox.demo import (
     demo_items,
     demo_warehouses,
 )
+from tests.contracts import CONTRACTS
 from tests.erp.conftest import COMPANY, USER
 
-METADATA = Path("/work/shared/contracts/sap-b1/service-layer-v1-metadata.xml")
+METADATA = CONTRACTS / "sap-b1" / "service-layer-v1-metadata.xml"
 EDM = "{http://schemas.microsoft.com/ado/2009/11/edm}"
 SELLABLE = ("01", "02")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
@@ -12,9 +11,10 @@ from defusedxml import ElementTree
 
 from erp.sap_b1.sandbox import USER_FIELDS
 from erp.sap_b1.sandbox.demo import build_demo_sandbox, bulk_business_partners
+from tests.contracts import CONTRACTS
 from tests.erp.conftest import COMPANY, USER, partner
 
-METADATA = Path("/work/shared/contracts/sap-b1/service-layer-v1-metadata.xml")
+METADATA = CONTRACTS / "sap-b1" / "service-layer-v1-metadata.xml"
 EDM = "{http://schemas.microsoft.com/ado/2009/11/edm}"
 
 

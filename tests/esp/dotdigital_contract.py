@@ -31,9 +31,10 @@ from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from esp.dotdigital.sandbox import Exchange
+from tests.contracts import CONTRACTS
 
 SPEC_DIR = Path(
-    os.environ.get("DOTDIGITAL_OPENAPI_DIR", "/work/shared/contracts/dotdigital-openapi")
+    os.environ.get("DOTDIGITAL_OPENAPI_DIR", str(CONTRACTS / "dotdigital-openapi"))
 )
 V2_FILE, V3_FILE = "dotdigital-v2-api-swagger.json", "dotdigital-contacts-service.json"
 INSIGHT_FILE = "dotdigital-insight-data-service.json"
