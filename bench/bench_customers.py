@@ -606,6 +606,11 @@ def print_table(r: dict) -> None:
     env = r["environment"]
     print(f"\nSAP B1 -> dotdigital benchmark: {r['args']['count']:,} Business Partners, "
           f"{env['database']}, {env['cpus']} CPUs, Python {env['python']}")
+    print_box(rows)
+
+
+def print_box(rows: list[tuple[str, str, str]]) -> None:
+    """The three-column figure table every benchmark prints."""
     width = [max(len(row[i]) for row in rows) for i in range(3)]
     line = "+-" + "-+-".join("-" * w for w in width) + "-+"
     print(line)
@@ -614,15 +619,20 @@ def print_table(r: dict) -> None:
     print(line)
 
 
-def write_results(args, results: dict) -> None:
-    if args.output:
-        path = Path(args.output)
+def save_results(results: dict, name: str, output: str | None = None) -> None:
+    """Write the figures as JSON to `output`, or bench/results/<name>-<db>-<UTC stamp>.json."""
+    if output:
+        path = Path(output)
     else:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = ROOT / "bench" / "results" / f"customers-{results['environment']['database']}-{args.count}-{stamp}.json"
+        path = ROOT / "bench" / "results" / f"{name}-{results['environment']['database']}-{stamp}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2, default=str))
     print(f"\nresults written to {path}")
+
+
+def write_results(args, results: dict) -> None:
+    save_results(results, f"customers-{args.count}", args.output)
 
 
 if __name__ == "__main__":

@@ -34,15 +34,16 @@ from bench_customers import (  # the shared environment and helpers
     B1_PASSWORD_ENV,
     DD_API_USER,
     DD_PASSWORD_ENV,
-    ROOT,
     MemorySource,
     TimedSource,
     calls_by_kind,
     log,
     outbox_counts,
     prepare_environment,
+    print_box,
     profile_text,
     rate,
+    save_results,
 )
 from bench_stock import dd_calls, records_in_imports
 
@@ -547,26 +548,11 @@ def print_table(r: dict) -> None:
     print(f"\nOrders benchmark: {r['args']['orders']:,} orders x {r['args']['lines']} lines, {env['database']}, "
           f"{env['cpus']} CPUs, Python {env['python']}; dotdigital import delay {r['args']['import_delay']} s, "
           f"first poll {r['args']['poll_wait']} s")
-    width = [max(len(row[i]) for row in rows) for i in range(3)]
-    line = "+-" + "-+-".join("-" * w for w in width) + "-+"
-    print(line)
-    for row in rows:
-        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, width, strict=True)) + " |")
-    print(line)
+    print_box(rows)
 
 
 def write_results(args, results: dict) -> None:
-    import json
-
-    if args.output:
-        path = Path(args.output)
-    else:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = (ROOT / "bench" / "results"
-                / f"orders-{results['environment']['database']}-{args.orders}x{args.lines}-{stamp}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, default=str))
-    print(f"\nresults written to {path}")
+    save_results(results, f"orders-{args.orders}x{args.lines}", args.output)
 
 
 if __name__ == "__main__":

@@ -31,12 +31,13 @@ from bench_customers import (  # the shared environment and helpers
     B1_PASSWORD_ENV,
     DD_API_USER,
     DD_PASSWORD_ENV,
-    ROOT,
     TimedSource,
     log,
     outbox_counts,
     prepare_environment,
+    print_box,
     rate,
+    save_results,
 )
 
 CATALOG = "Catalog_Default"
@@ -421,24 +422,11 @@ def print_table(r: dict) -> None:
     print(f"\nStock poll benchmark: {r['args']['items']:,} items x {r['args']['warehouses']} warehouses, "
           f"{env['database']}, {env['cpus']} CPUs, Python {env['python']}; "
           f"dotdigital import delay {r['args']['import_delay']} s, first poll {r['args']['poll_wait']} s")
-    width = [max(len(row[i]) for row in rows) for i in range(3)]
-    line = "+-" + "-+-".join("-" * w for w in width) + "-+"
-    print(line)
-    for row in rows:
-        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, width, strict=True)) + " |")
-    print(line)
+    print_box(rows)
 
 
 def write_results(args, results: dict) -> None:
-    if args.output:
-        path = Path(args.output)
-    else:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = (ROOT / "bench" / "results"
-                / f"stock-{results['environment']['database']}-{args.items}x{args.warehouses}-{stamp}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, default=str))
-    print(f"\nresults written to {path}")
+    save_results(results, f"stock-{args.items}x{args.warehouses}", args.output)
 
 
 if __name__ == "__main__":
