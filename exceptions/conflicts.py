@@ -63,5 +63,6 @@ def conflict_resolve(*, conflict: DuplicateEmailConflict, resolution: str, winne
         conflict.resolved_by = user
         conflict.resolved_at = timezone.now()
         conflict.save()
-        records_replan_for_connection(connection=conflict.connection, record_keys=conflict.card_codes)
+        records_replan_for_connection(connection=conflict.connection, source_entity="business_partners",
+                                      record_keys=conflict.card_codes)
     return conflict

@@ -100,7 +100,7 @@ def flow_push_batch(*, flow, adapter=None, limit: int | None = None) -> PushStat
 
 def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: PushStats) -> None:
     by_key = {result.key: result for result in results}
-    accepted, failed, retry, exhausted = [], [], [], []
+    accepted, failed, retry = [], [], []
     problems: list[tuple] = []
     for row in rows:
         result = by_key.get(row.record_key) or PushResult(
@@ -116,7 +116,6 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
             problems.append((row, result, _permanent_reason(result)))
         elif row.attempts + 1 >= settings.SYNC_MAX_ATTEMPTS:
             failed.append(row)
-            exhausted.append(row)
             problems.append((row, result, "destination_unreachable"))
         else:
             row.last_error = result.message
@@ -127,7 +126,6 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
     # Rows re-planned meanwhile belong to their new plan: their exceptions are not ours to change.
     done = [row.record_key for row, _ in accepted if row.record_key in ours]
     exceptions_resolve(flow=flow, entity=flow.entity, record_keys=done)
-    _release_waiting(flow, done)
     for row, result, reason_code in problems:
         if row.record_key not in ours:
             continue
@@ -140,6 +138,8 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
                                                                               "fields": row.payload},
             last_response=result.response,
         )
+    # Last: releasing what waited for these records must never cost this batch its exceptions.
+    _release_waiting(flow, done)
 
 
 def _release_waiting(flow, accepted_keys: list[str]) -> None:

@@ -165,10 +165,14 @@ def records_replan(*, flow: Flow, record_keys: Iterable[str], force: bool = Fals
                                              priority=priority)
 
 
-def records_replan_for_connection(*, connection, record_keys: Iterable[str]) -> None:
+def records_replan_for_connection(*, connection, source_entity: str, record_keys: Iterable[str]) -> None:
+    """Re-plan these records of `source_entity` in every flow whose own records they are
+    (a Business Partner key means nothing to an orders or products flow)."""
     keys = list(record_keys)
     for flow in Flow.objects.filter(connection=connection, enabled=True).select_related("connection", "destination"):
-        flow_entity(flow.entity).plan(flow=flow, record_keys=keys)
+        spec = flow_entity(flow.entity)
+        if spec.source_entity == source_entity:
+            spec.plan(flow=flow, record_keys=keys)
     _wake_pushers(connection=connection)
 
 

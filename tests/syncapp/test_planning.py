@@ -209,3 +209,13 @@ def test_the_quick_email_check_agrees_with_djangos_validator(email):
     except ValidationError:
         django_says = "invalid_email"
     assert _email_problem(type("P", (), {"email": email})()) == django_says
+
+
+def test_resolving_a_conflict_replans_only_the_flows_that_send_customers(flow):
+    from tests.factories import FlowFactory
+
+    FlowFactory(entity="orders", connection=flow.connection, destination=flow.destination)
+    FlowFactory(entity="products", connection=flow.connection, destination=flow.destination)
+    pull(flow, bp_record("C001", email="jane@example.com"), bp_record("C002", email="jane@example.com"))
+    conflict_resolve(conflict=DuplicateEmailConflict.objects.get(), resolution="winner", winner_card_code="C001")
+    assert OutboxItem.objects.filter(flow=flow, record_key="C001", status="pending").exists()
