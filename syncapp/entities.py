@@ -30,6 +30,13 @@ class FlowEntity:
     # (flow, customer_keys) -> keys of this flow waiting for them.
     waits_for: str = ""
     waiting: str = ""
+    # Signal flows key each signal "<source key>:<what>:<n>"; retry works on the source key.
+    signal_keys: bool = False
+
+    def source_keys(self, keys: list[str]) -> list[str]:
+        if not self.signal_keys:
+            return list(keys)
+        return sorted({key.split(":", 1)[0] for key in keys})
 
     def keys_for(self, *, connection, entity: str, keys: list[str]) -> list[str]:
         if entity == self.source_entity or not self.key_mapper:
@@ -74,12 +81,12 @@ FLOW_ENTITIES: dict[str, FlowEntity] = {
         name="dispatch_events", source_entity="orders", triggers=("orders", "deliveries"),
         planner="syncapp.planning_dispatch.dispatch_events_plan", mirror_model="erp.models.SalesOrder",
         mirror_key="doc_entry", key_mapper="syncapp.planning_orders.orders_touched", waits_for="customers",
-        waiting="syncapp.planning_orders.orders_waiting_for",
+        waiting="syncapp.planning_orders.orders_waiting_for", signal_keys=True,
     ),
     "stock_events": FlowEntity(
         name="stock_events", source_entity="items", triggers=("items", "item_stock", "warehouses"),
         planner="syncapp.planning_stock_events.stock_events_plan", mirror_model="erp.models.Item",
-        mirror_key="item_code", replan_all_on=("warehouses",),
+        mirror_key="item_code", replan_all_on=("warehouses",), signal_keys=True,
     ),
 }
 

@@ -216,15 +216,19 @@ def records_retry(*, connection_id: int, flow_id: int | None, entity: str, recor
     if entity == "warehouses":
         _retry_warehouses(connection, flow_id, record_keys, source_adapter)
         return
-    records_refresh(connection=connection, entity=source_entity, record_keys=record_keys,
-                    adapter=source_adapter)
-    flows = (Flow.objects.filter(pk=flow_id) if flow_id
-             else Flow.objects.filter(connection=connection, enabled=True)).select_related("connection", "destination")
+    flows = list((Flow.objects.filter(pk=flow_id) if flow_id
+                  else Flow.objects.filter(connection=connection, enabled=True)).select_related("connection",
+                                                                                                "destination"))
+    # An ingest exception (no flow) concerns the flows whose own records it holds.
+    flows = [flow for flow in flows if flow_id or flow_entity(flow.entity).source_entity == source_entity]
+    source_keys = flow_entity(flows[0].entity).source_keys(record_keys) if flow_id and flows else record_keys
+    records_refresh(connection=connection, entity=source_entity, record_keys=source_keys, adapter=source_adapter)
     for flow in flows:
-        in_mirror = flow_entity(flow.entity).keys_in_mirror(connection=connection, keys=record_keys)
+        spec = flow_entity(flow.entity)
+        in_mirror = spec.keys_in_mirror(connection=connection, keys=source_keys)
         missing = {key: "The record is not in the ERP's data the hub holds." for key in record_keys
-                   if key not in in_mirror}
-        records_replan(flow=flow, record_keys=record_keys, force=True, priority=Priority.URGENT)
+                   if spec.source_keys([key])[0] not in in_mirror}
+        records_replan(flow=flow, record_keys=source_keys, force=True, priority=Priority.URGENT)
         exceptions_reopen(connection=connection, entity=flow.entity, reasons=missing, flow=flow)
     _wake_pushers(connection=connection)
 

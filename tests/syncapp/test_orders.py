@@ -236,3 +236,30 @@ def test_a_signal_refused_for_a_missing_contact_waits_and_goes_once_the_customer
     flow_push(flow=dispatch_flow, adapter=hub.destination)
     assert signals(hub) == ["dispatched"]
     assert SyncException.objects.get(flow=dispatch_flow).status == "resolved"
+
+
+def test_retrying_a_partner_read_error_leaves_the_orders_flow_alone(hub, monkeypatch):
+    from exceptions.services import exceptions_retry
+
+    broken = SourceRecord(entity="business_partners", key="C003", version="", data=None, raw={"CardCode": "C003"},
+                          error="unknown card type")
+    hub.pull("business_partners", broken)
+    fixed = FakeSource([[bp_record("C003", email="c3@example.com")]], entity="business_partners")
+    monkeypatch.setattr("syncapp.services.source_adapter_for", lambda connection: fixed)
+    exceptions_retry(exceptions=SyncException.objects.filter(record_key="C003"))
+    assert SyncException.objects.get(record_key="C003").status == "resolved"
+    assert OutboxItem.objects.filter(flow=hub.customers, record_key="C003", status="pending").exists()
+
+
+def test_retrying_a_waiting_dispatch_signal_replans_its_order(hub, dispatch_flow, monkeypatch):
+    from exceptions.services import exceptions_retry
+
+    hub.pull("orders", document("orders", 1, line(0)))
+    hub.pull("deliveries", document("deliveries", 10, line(0, base=(17, 1, 0))))
+    hub.push()
+    del hub.destination.contacts["jane@example.com"]
+    flow_push(flow=dispatch_flow, adapter=hub.destination)
+    monkeypatch.setattr("syncapp.services.source_adapter_for",
+                        lambda connection: FakeSource([[document("orders", 1, line(0))]], entity="orders"))
+    exceptions_retry(exceptions=SyncException.objects.filter(flow=dispatch_flow))  # key "1:dispatched"
+    assert OutboxItem.objects.get(flow=dispatch_flow, record_key="1:dispatched").status == "pending"
