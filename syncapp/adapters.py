@@ -101,6 +101,9 @@ class DestinationLimits:
     batch_size: int  # most records one bulk call may carry
     calls_per_minute: int  # default account rate when the account sets none
     single_call_threshold: int = 0  # batches this small go through single upserts
+    # Most calls the bucket lets through back to back; 0 = min(rate per minute, 10).
+    # A vendor counting per second (Ometria: 4 per second) needs it at that count.
+    burst: int = 0
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ class PushItem:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-Outcome = Literal["accepted", "permanent", "transient"]
+Outcome = Literal["accepted", "submitted", "permanent", "transient"]
 
 
 @dataclass
@@ -129,7 +132,12 @@ class PushResult:
     """How one item ended. `reason_code` is the vendor's code when it gave one;
     `category` is the engine's own name for the failure when the adapter recognises it
     ("invalid_email", "contact_suppressed", "authentication_failed"), so the engine never
-    needs to know a vendor's codes."""
+    needs to know a vendor's codes.
+
+    "submitted" means the destination took the record but validates it later (Ometria
+    answers 200 first and lists validation errors afterwards): the record is not accepted
+    until the adapter's `confirm()` says so. `remote_id` then holds the vendor's receipt
+    (a request id), which `confirm()` gets back."""
 
     key: str
     outcome: Outcome
@@ -139,6 +147,17 @@ class PushResult:
     message: str = ""
     request: Any = None
     response: Any = None
+
+
+@dataclass(frozen=True)
+class SubmittedItem:
+    """A record the destination took but has not validated yet (see PushResult)."""
+
+    key: str
+    identifier: str
+    receipt: str
+    submitted_at: Any  # aware datetime of the push
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 class Throttle(Protocol):
@@ -165,6 +184,14 @@ class DestinationAdapter(Protocol):
 
     def read_back(self, entity: str, identifiers: Sequence[str]) -> dict[str, dict[str, Any]]:
         """What the destination holds now, by identifier (for reconciliation and drift)."""
+
+    # Only adapters whose push() returns "submitted" results implement the two below.
+    confirm_interval: float  # seconds between two confirm() calls for one flow
+
+    def confirm(self, entity: str, items: Sequence[SubmittedItem]) -> list[PushResult]:
+        """Final outcomes ("accepted", "permanent", "transient") for the submitted items it
+        can decide now; items it leaves out stay submitted and are asked about again.
+        "transient" sends the record again (e.g. its validation errors may have been lost)."""
 
 
 class NoThrottle:

@@ -1,0 +1,2 @@
+"""esp/urls.py: filled in by its room."""
+urlpatterns: list = []
