@@ -67,6 +67,7 @@ class SourceCursor(models.Model):
 class OutboxStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     IN_FLIGHT = "in_flight", "Being sent"
+    SUBMITTED = "submitted", "Sent, awaiting the destination's validation"
     ACCEPTED = "accepted", "Accepted"
     FAILED = "failed", "Failed (see exception)"
     HELD = "held", "Held (see exception)"
@@ -105,6 +106,9 @@ class OutboxItem(models.Model):
     last_error = models.TextField(blank=True)
     planned_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # Destinations that validate after answering (Ometria): the receipt and when it was sent.
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    receipt = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -121,6 +125,9 @@ class OutboxItem(models.Model):
             ),
             models.Index(
                 fields=["claimed_at"], name="outbox_inflight_idx", condition=Q(status="in_flight")
+            ),
+            models.Index(
+                fields=["flow", "submitted_at"], name="outbox_submitted_idx", condition=Q(status="submitted")
             ),
         ]
 
