@@ -52,8 +52,8 @@ class EnqueueResult:
 
 
 _INSERT = ["flow", "record_key", "identifier", "payload", "payload_hash", "priority", "status", "generation",
-           "attempts", "accepted_hash", "remote_id", "claim_token", "last_error", "planned_at", "created_at",
-           "updated_at"]
+           "attempts", "accepted_hash", "remote_id", "receipt", "claim_token", "last_error", "planned_at",
+           "created_at", "updated_at"]
 _REQUEUE = ["identifier", "payload", "payload_hash", "status", "generation", "attempts", "priority", "not_before",
             "claim_token", "planned_at", "updated_at"]
 _REVERT = ["identifier", "payload", "payload_hash", "status", "updated_at"]
@@ -82,19 +82,19 @@ def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priori
         row = existing.get(record.key)
         if row is None:
             inserts.append((flow.pk, record.key, record.identifier, record.payload_json, digest, priority, S.PENDING,
-                            1, 0, "", "", "", "", now, now, now))
+                            1, 0, "", "", "", "", "", now, now, now))
             result.queued.append(record.key)
             continue
         row_id, _, payload_hash, accepted_hash, status, generation, row_priority = row
         # An in-flight row is never marked accepted here: what is on the wire may be
         # another payload; it is re-queued below instead.
-        if accepted_hash == digest and not force and status != S.IN_FLIGHT:
+        if accepted_hash == digest and not force and status not in (S.IN_FLIGHT, S.SUBMITTED):
             if status != S.ACCEPTED:  # a queued change was reverted before it went out
                 reverts.append((record.identifier, record.payload_json, digest, S.ACCEPTED, now, row_id))
             result.unchanged.append(record.key)
             continue
-        if payload_hash == digest and not force and status in (S.PENDING, S.IN_FLIGHT, S.FAILED):
-            # Already queued, being sent, or known to fail with exactly this content.
+        if payload_hash == digest and not force and status in (S.PENDING, S.IN_FLIGHT, S.SUBMITTED, S.FAILED):
+            # Already queued, being sent or validated, or known to fail with exactly this content.
             (result.still_failed if status == S.FAILED else result.queued).append(record.key)
             continue
         new_priority = min(row_priority, priority) if status == S.PENDING else priority
@@ -113,7 +113,8 @@ def outbox_stop(*, flow, record_keys: list[str], status: str) -> int:
     if not record_keys:
         return 0
     return OutboxItem.objects.filter(
-        flow=flow, record_key__in=record_keys, status__in=[S.PENDING, S.IN_FLIGHT, S.HELD, S.FAILED, S.SKIPPED]
+        flow=flow, record_key__in=record_keys,
+        status__in=[S.PENDING, S.IN_FLIGHT, S.SUBMITTED, S.HELD, S.FAILED, S.SKIPPED]
     ).update(status=status, claim_token="")
 
 
@@ -138,12 +139,21 @@ def outbox_claim(*, flow, limit: int) -> list[OutboxItem]:
 
 
 def outbox_reclaim_stale(*, flow=None, older_than: timedelta | None = None) -> int:
-    """Put rows back whose worker died mid-push (claimed longer ago than the timeout)."""
+    """Put rows back whose worker died mid-push (claimed longer ago than the timeout),
+    and rows a destination never confirmed or refused (they are sent again)."""
     timeout = older_than if older_than is not None else timedelta(seconds=settings.SYNC_CLAIM_TIMEOUT_SECONDS)
-    qs = OutboxItem.objects.filter(status=S.IN_FLIGHT, claimed_at__lt=timezone.now() - timeout)
+    now = timezone.now()
+    stale = Q(status=S.IN_FLIGHT, claimed_at__lt=now - timeout) | Q(
+        status=S.SUBMITTED, submitted_at__lt=now - timedelta(seconds=settings.SYNC_CONFIRM_DEADLINE_SECONDS))
+    qs = OutboxItem.objects.filter(stale)
     if flow is not None:
         qs = qs.filter(flow=flow)
     return qs.update(status=S.PENDING, claim_token="")
+
+
+def outbox_submitted(*, flow, limit: int) -> list[OutboxItem]:
+    """Rows sent and awaiting the destination's validation, oldest first."""
+    return list(OutboxItem.objects.filter(flow=flow, status=S.SUBMITTED).order_by("submitted_at", "id")[:limit])
 
 
 def backoff_delay(attempts: int, retry_after: float | None = None) -> float:
@@ -159,20 +169,23 @@ def _still_ours(rows: list[OutboxItem]) -> dict[int, OutboxItem]:
     current = OutboxItem.objects.select_for_update().filter(id__in=list(by_id)).only(
         "id", "claim_token", "generation", "status")
     return {row.id: by_id[row.id] for row in current
-            if row.claim_token == by_id[row.id].claim_token and row.status == S.IN_FLIGHT}
+            if row.claim_token == by_id[row.id].claim_token and row.status in (S.IN_FLIGHT, S.SUBMITTED)}
 
 
 def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[OutboxItem],
-                    retry: list[tuple[OutboxItem, float]]) -> set[str]:
+                    retry: list[tuple[OutboxItem, float]],
+                    submitted: list[tuple[OutboxItem, str]] = ()) -> set[str]:
     """Record each claimed row's outcome in one transaction.
 
-    accepted: (row, remote_id); failed: permanent; retry: (row, seconds to wait).
+    accepted: (row, remote_id); failed: permanent; retry: (row, seconds to wait);
+    submitted: (row, receipt), taken by the destination but not validated yet: the row
+    keeps its claim until confirmed, so a re-plan meanwhile makes the answer stale.
     A row re-planned while in flight keeps its new payload pending, but what the
     destination accepted is still recorded. Returns the keys whose outcome was recorded
     (rows still ours); only their exceptions may change.
     """
     now = timezone.now()
-    rows = [r for r, _ in accepted] + failed + [r for r, _ in retry]
+    rows = [r for r, _ in accepted] + failed + [r for r, _ in retry] + [r for r, _ in submitted]
     with transaction.atomic():
         ours = _still_ours(rows)
         done, replanned = [], []
@@ -192,7 +205,17 @@ def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[Outb
         bulk_update_by_id(OutboxItem, ["status", "claim_token", "attempts", "not_before", "last_error"], [
             (S.PENDING, "", row.attempts + 1, now + timedelta(seconds=delay), row.last_error[:2000], row.id)
             for row, delay in retry if row.id in ours])
+        bulk_update_by_id(OutboxItem, ["status", "receipt", "submitted_at"], [
+            (S.SUBMITTED, receipt[:100], now, row.id) for row, receipt in submitted if row.id in ours])
     return {row.record_key for row in rows if row.id in ours}
+
+
+def flows_awaiting_confirmation(flows=None) -> list[int]:
+    """Flows with rows sent and awaiting the destination's validation."""
+    qs = OutboxItem.objects.filter(status=S.SUBMITTED)
+    if flows is not None:
+        qs = qs.filter(flow__in=flows)
+    return sorted(set(qs.values_list("flow_id", flat=True).distinct()))
 
 
 def flows_with_ready_work(flows=None) -> list[int]:

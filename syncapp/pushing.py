@@ -4,6 +4,9 @@ Each claimed row ends as accepted (hash and remote id kept), failed (a permanent
 exception) or pending again with backoff (a transient failure); after
 SYNC_MAX_ATTEMPTS transient failures it becomes an exception too. Exceptions are
 written after the outbox transaction, so a failing write can never roll them back.
+
+A destination that validates after answering (Ometria) leaves rows "submitted";
+`flow_confirm` asks it later and records the same three outcomes.
 """
 from __future__ import annotations
 
@@ -18,9 +21,9 @@ from esp.mapping import field_specs, mappings_for
 from esp.registry import destination_adapter_for
 from exceptions.models import Stage
 from exceptions.services import exception_raise, exceptions_resolve
-from syncapp.adapters import PushItem, PushResult, TransportError
+from syncapp.adapters import PushItem, PushResult, SubmittedItem, TransportError
 
-from .outbox import backoff_delay, outbox_claim, outbox_complete
+from .outbox import backoff_delay, outbox_claim, outbox_complete, outbox_submitted
 from .ratelimit import throttle_for
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,7 @@ _CATEGORIES = {"invalid_email", "contact_suppressed", "authentication_failed"}
 class PushStats:
     claimed: int = 0
     accepted: int = 0
+    submitted: int = 0
     failed: int = 0
     retried: int = 0
     calls: int = 0
@@ -42,8 +46,9 @@ def adapter_for_flow(flow):
     from esp.registry import destination_adapter_class
 
     account = flow.destination
-    rate = account.calls_per_minute or destination_adapter_class(account.kind).default_limits.calls_per_minute
-    return destination_adapter_for(account, throttle_for(account, rate))
+    limits = destination_adapter_class(account.kind).default_limits
+    rate = account.calls_per_minute or limits.calls_per_minute
+    return destination_adapter_for(account, throttle_for(account, rate, burst=limits.burst or None))
 
 
 FIELDS_CHECK_SECONDS = 900
@@ -98,15 +103,46 @@ def flow_push_batch(*, flow, adapter=None, limit: int | None = None) -> PushStat
     return stats
 
 
+CONFIRM_BATCH = 5000
+
+
+def confirms_later(adapter) -> bool:
+    return callable(getattr(adapter, "confirm", None))
+
+
+def flow_confirm(*, flow, adapter) -> PushStats:
+    """Ask the destination about rows it took but had not validated; record what it decided.
+    Rows it cannot decide yet stay submitted."""
+    stats = PushStats()
+    rows = outbox_submitted(flow=flow, limit=CONFIRM_BATCH)
+    if not rows:
+        return stats
+    calls_before = getattr(adapter, "calls", 0)
+    items = [SubmittedItem(key=row.record_key, identifier=row.identifier, receipt=row.receipt,
+                           submitted_at=row.submitted_at, fields=row.payload) for row in rows]
+    try:
+        results = adapter.confirm(flow.entity, items)
+    except TransportError as error:
+        log.warning("Confirming records with %s failed: %s", flow.destination, error.message)
+        results = []  # they stay submitted; the deadline sends them again if this persists
+    stats.calls = getattr(adapter, "calls", 0) - calls_before
+    decided = {result.key for result in results}
+    stats.claimed = len(decided)
+    _record_outcomes(flow, [row for row in rows if row.record_key in decided], results, None, stats)
+    return stats
+
+
 def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: PushStats) -> None:
     by_key = {result.key: result for result in results}
-    accepted, failed, retry = [], [], []
+    accepted, failed, retry, submitted = [], [], [], []
     problems: list[tuple] = []
     for row in rows:
         result = by_key.get(row.record_key) or PushResult(
             key=row.record_key, outcome="transient", message="The destination gave no answer for this record.")
         if result.outcome == "accepted":
             accepted.append((row, result.remote_id or ""))
+        elif result.outcome == "submitted":
+            submitted.append((row, result.remote_id or ""))
         elif result.category == "waiting_for_customer":
             # Not a failure: it goes again, without counting attempts, once its customer is accepted.
             failed.append(row)
@@ -120,8 +156,9 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
         else:
             row.last_error = result.message
             retry.append((row, backoff_delay(row.attempts + 1, retry_after)))
-    ours = outbox_complete(accepted=accepted, failed=failed, retry=retry)
+    ours = outbox_complete(accepted=accepted, failed=failed, retry=retry, submitted=submitted)
     stats.accepted, stats.failed, stats.retried = len(accepted), len(failed), len(retry)
+    stats.submitted = len(submitted)
 
     # Rows re-planned meanwhile belong to their new plan: their exceptions are not ours to change.
     done = [row.record_key for row, _ in accepted if row.record_key in ours]

@@ -132,13 +132,14 @@ def redis_client():
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
-def throttle_for(account, calls_per_minute: int):
-    """The bucket for one destination account at `calls_per_minute`."""
+def throttle_for(account, calls_per_minute: int, *, burst: int | None = None):
+    """The bucket for one destination account at `calls_per_minute`, letting at most
+    `burst` calls through back to back (default: min(rate per minute, 10))."""
     key = f"sync:throttle:{account.kind}:{account.name}"
     if settings.REDIS_URL:
-        return RedisTokenBucket(redis_client(), key, calls_per_minute)
+        return RedisTokenBucket(redis_client(), key, calls_per_minute, burst=burst)
     with _local_lock:
         bucket = _local_buckets.get(key)
-        if bucket is None or bucket.rate != calls_per_minute / 60.0:
-            bucket = _local_buckets[key] = LocalTokenBucket(calls_per_minute)
+        if bucket is None or bucket.rate != calls_per_minute / 60.0 or (burst and bucket.capacity != burst):
+            bucket = _local_buckets[key] = LocalTokenBucket(calls_per_minute, burst=burst)
         return bucket

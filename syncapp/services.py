@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 
 from django.db import transaction
@@ -25,7 +26,7 @@ from syncapp.adapters import AuthenticationFailed, SourceRecord, TransportError
 from .entities import flow_entity, source_entity_of
 from .models import Flow, Priority, SourceCursor, SyncRun
 from .outbox import outbox_reclaim_stale
-from .pushing import PushStats, adapter_for_flow, flow_push_batch
+from .pushing import PushStats, adapter_for_flow, confirms_later, flow_confirm, flow_push_batch
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +136,22 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
 
 def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None,
               progress: Callable[[PushStats], None] | None = None) -> SyncRun:
-    """Send every ready row of one flow (or `max_batches` batches) and record the run."""
+    """Send every ready row of one flow (or `max_batches` batches) and record the run.
+
+    For a destination that validates later, what it has decided is confirmed between
+    batches (at most every `confirm_interval` seconds) and once at the end."""
     run = SyncRun.objects.create(kind=SyncRun.Kind.PUSH, flow=flow)
     outbox_reclaim_stale(flow=flow)
     adapter = adapter or adapter_for_flow(flow)
+    confirming = confirms_later(adapter)
+    last_confirm = time.monotonic()
+
+    def count(stats: PushStats) -> None:
+        run.records_accepted += stats.accepted
+        run.records_failed += stats.failed
+        run.records_retried += stats.retried
+        run.api_calls += stats.calls
+
     batches = 0
     try:
         while max_batches is None or batches < max_batches:
@@ -146,12 +159,14 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None,
             if not stats.claimed:
                 break
             batches += 1
-            run.records_accepted += stats.accepted
-            run.records_failed += stats.failed
-            run.records_retried += stats.retried
-            run.api_calls += stats.calls
+            count(stats)
             if progress:
                 progress(stats)
+            if confirming and time.monotonic() - last_confirm >= adapter.confirm_interval:
+                count(flow_confirm(flow=flow, adapter=adapter))
+                last_confirm = time.monotonic()
+        if confirming:
+            count(flow_confirm(flow=flow, adapter=adapter))
     except Exception as error:  # the run row must say what stopped it; the rows stay claimed and are reclaimed
         _finish(run, error=f"{type(error).__name__}: {error}", failed=True)
         raise

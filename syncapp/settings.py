@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "rest_framework",
+    "rest_framework.authtoken",
     "django_filters",
     "syncapp",
     "erp",
@@ -146,6 +147,9 @@ SYNC_BACKOFF_MAX_SECONDS = env.float("SYNC_BACKOFF_MAX_SECONDS", default=3600.0)
 # Longer than the slowest push (a dotdigital import may be polled for 15 minutes), or a
 # live claim would be taken for a dead one and sent twice.
 SYNC_CLAIM_TIMEOUT_SECONDS = env.int("SYNC_CLAIM_TIMEOUT_SECONDS", default=1800)
+# A record a destination took but neither confirmed nor refused within this time is sent
+# again (its answer may have been lost); sending again is safe, every record has a stable key.
+SYNC_CONFIRM_DEADLINE_SECONDS = env.int("SYNC_CONFIRM_DEADLINE_SECONDS", default=3600)
 
 LOGGING = {
     "version": 1,

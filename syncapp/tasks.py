@@ -9,7 +9,7 @@ from celery import shared_task
 from erp.models import ErpConnection
 
 from .models import Flow
-from .outbox import flows_with_ready_work, outbox_reclaim_stale
+from .outbox import flows_awaiting_confirmation, flows_with_ready_work, outbox_reclaim_stale
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,12 @@ def flow_push_task(flow_id: int, max_batches: int = 20) -> None:
     flow_push(flow=flow, max_batches=max_batches)
     if flow_id in flows_with_ready_work([flow]):
         flow_push_task.delay(flow_id)
+    elif flow_id in flows_awaiting_confirmation([flow]):
+        # Sent, not validated yet: ask again once the destination has had time to decide.
+        from esp.registry import destination_adapter_class
+
+        interval = getattr(destination_adapter_class(flow.destination.kind), "confirm_interval", 5.0)
+        flow_push_task.apply_async((flow_id,), countdown=interval)
 
 
 @shared_task(name="syncapp.outbox_sweep_task", ignore_result=True)
@@ -49,7 +55,7 @@ def outbox_sweep_task() -> None:
     """Periodic safety net: reclaim rows of dead workers, wake flows with ready rows
     (backoff expired, or a task message was lost)."""
     outbox_reclaim_stale()
-    for flow_id in flows_with_ready_work():
+    for flow_id in sorted(set(flows_with_ready_work()) | set(flows_awaiting_confirmation())):
         flow_push_task.delay(flow_id)
 
 

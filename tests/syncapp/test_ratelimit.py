@@ -94,3 +94,22 @@ def test_the_embedded_pull_lock_also_refuses_a_second_pull(settings):
     connection = ErpConnectionFactory()
     with pull_lock(connection) as first, pull_lock(connection) as second:
         assert first and not second
+
+
+def test_a_per_second_vendor_limit_gets_a_bucket_that_never_bursts_past_it(settings):
+    """Ometria counts 4 requests a second: a burst of 10 would be refused with 429s."""
+    from types import SimpleNamespace
+
+    from syncapp.ratelimit import throttle_for
+
+    settings.REDIS_URL = ""
+    account = SimpleNamespace(kind="persecond", name="bucket-test")
+    bucket = throttle_for(account, 240, burst=4)
+    assert bucket.capacity == 4 and bucket.rate == pytest.approx(4.0)
+    clock = FakeClock()
+    bucket.clock, bucket.sleep, bucket.stamp = clock, clock.sleep, clock.now
+    for _ in range(12):
+        bucket.acquire()
+    assert clock.now - 1000.0 == pytest.approx(2.0)  # 4 at once, then 4 a second
+    other = SimpleNamespace(kind="perminute", name="bucket-test")
+    assert throttle_for(other, 240).capacity == 10  # without a burst, the default

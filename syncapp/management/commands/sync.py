@@ -57,7 +57,8 @@ class Command(BaseCommand):
             # Rows backing off after a transient failure: wait for them, so "drained"
             # means every row ended accepted or as an exception.
             while drain and (wait := self._next_retry_in(flow)) is not None:
-                self.stdout.write(f"push {flow.name}: waiting {wait:.0f} s for records backing off")
+                self.stdout.write(f"push {flow.name}: waiting {wait:.0f} s for records backing off "
+                                  "or awaiting the destination's validation")
                 time.sleep(wait)
                 self._push(flow, progress=progress)
         self._summary(flows)
@@ -78,6 +79,9 @@ class Command(BaseCommand):
         soonest = OutboxItem.objects.filter(flow=flow, status=OutboxStatus.PENDING).aggregate(
             at=Min("not_before"))["at"]
         if soonest is None and not OutboxItem.objects.filter(flow=flow, status=OutboxStatus.PENDING).exists():
+            # Sent but not validated yet (Ometria): ask again shortly.
+            if OutboxItem.objects.filter(flow=flow, status=OutboxStatus.SUBMITTED).exists():
+                return 1.0
             return None
         return max(0.0, (soonest - timezone.now()).total_seconds()) if soonest else 0.0
 

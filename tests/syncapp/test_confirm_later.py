@@ -1,0 +1,133 @@
+"""Destinations that answer before they validate: a record is accepted only once the
+destination confirms it, a late refusal becomes an exception, a lost answer sends it again."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from exceptions.models import SyncException
+from syncapp.adapters import DestinationLimits, PushResult
+from syncapp.models import OutboxItem, OutboxStatus
+from syncapp.services import connection_pull, flow_push
+from tests.syncapp.fakes import FakeSource, bp_record
+
+
+class ValidatesLater:
+    """Takes every record at once (receipt per call); decides on confirm(): keys in
+    `refuse` fail, keys in `lost` come back as unknown (transient), others are accepted.
+    Nothing is decided until `decided` is set, as while the vendor still validates."""
+
+    limits = DestinationLimits(batch_size=10, calls_per_minute=6000)
+    confirm_interval = 0.0
+
+    def __init__(self, refuse=(), lost=()):
+        self.refuse, self.lost = set(refuse), set(lost)
+        self.decided = False
+        self.pushed: list[str] = []
+        self.confirm_calls = 0
+        self.calls = 0
+
+    def ensure_fields(self, entity, fields):
+        return []
+
+    def push(self, entity, items):
+        self.calls += 1
+        self.pushed += [item.key for item in items]
+        return [PushResult(key=item.key, outcome="submitted", remote_id=f"req-{self.calls}") for item in items]
+
+    def confirm(self, entity, items):
+        self.calls += 1
+        self.confirm_calls += 1
+        assert all(item.receipt.startswith("req-") and item.submitted_at for item in items)
+        if not self.decided:
+            return []
+        results = []
+        for item in items:
+            if item.key in self.refuse:
+                results.append(PushResult(key=item.key, outcome="permanent", reason_code="validation_error",
+                                          message="not a valid value (root > email)"))
+            elif item.key in self.lost:
+                self.lost.discard(item.key)  # answered on the next round
+                results.append(PushResult(key=item.key, outcome="transient", message="errors may have been lost"))
+            else:
+                results.append(PushResult(key=item.key, outcome="accepted"))
+        return results
+
+
+def load(flow, count):
+    records = [bp_record(f"C{i:03d}") for i in range(count)]
+    connection_pull(connection=flow.connection, adapter=FakeSource([records]))
+
+
+@pytest.mark.django_db
+def test_a_record_taken_but_not_yet_validated_is_not_accepted(flow):
+    load(flow, 25)
+    destination = ValidatesLater()
+    run = flow_push(flow=flow, adapter=destination)
+    assert len(destination.pushed) == 25
+    assert run.records_accepted == 0
+    assert OutboxItem.objects.filter(status=OutboxStatus.SUBMITTED).count() == 25
+    assert not OutboxItem.objects.exclude(accepted_hash="").exists()
+    assert destination.confirm_calls >= 1  # it asked, and nothing was decided yet
+
+    destination.decided = True
+    run = flow_push(flow=flow, adapter=destination)
+    assert run.records_accepted == 25
+    assert len(destination.pushed) == 25  # confirming sends nothing again
+    assert OutboxItem.objects.filter(status=OutboxStatus.ACCEPTED).exclude(accepted_hash="").count() == 25
+
+
+@pytest.mark.django_db
+def test_a_record_refused_after_the_answer_ends_as_an_exception_not_accepted(flow):
+    load(flow, 5)
+    destination = ValidatesLater(refuse={"C002"})
+    flow_push(flow=flow, adapter=destination)
+    destination.decided = True
+    flow_push(flow=flow, adapter=destination)
+    row = OutboxItem.objects.get(record_key="C002")
+    assert row.status == OutboxStatus.FAILED and row.accepted_hash == ""
+    problem = SyncException.objects.get(record_key="C002")
+    assert problem.status == SyncException.Status.OPEN
+    assert problem.reason_code == "destination_rejected" and problem.destination_code == "validation_error"
+    assert "not a valid value" in problem.message
+    assert OutboxItem.objects.filter(status=OutboxStatus.ACCEPTED).count() == 4
+
+
+@pytest.mark.django_db
+def test_a_record_whose_validation_answer_was_lost_is_sent_again(flow, settings):
+    settings.SYNC_BACKOFF_BASE_SECONDS = 0
+    load(flow, 3)
+    destination = ValidatesLater(lost={"C001"})
+    destination.decided = True
+    flow_push(flow=flow, adapter=destination)  # sends, hears "lost", sends C001 again, confirms
+    assert destination.pushed.count("C001") == 2
+    assert destination.pushed.count("C000") == 1
+    assert set(OutboxItem.objects.values_list("status", flat=True)) == {OutboxStatus.ACCEPTED}
+
+
+@pytest.mark.django_db
+def test_a_record_changed_while_awaiting_validation_sends_its_new_state(flow):
+    load(flow, 1)
+    destination = ValidatesLater()
+    flow_push(flow=flow, adapter=destination)
+    connection_pull(connection=flow.connection, adapter=FakeSource(
+        [[bp_record("C000", name="Renamed", updated="2026-11-09T00:00:00+00:00")]]))
+    row = OutboxItem.objects.get(record_key="C000")
+    assert row.status == OutboxStatus.PENDING  # the stale submission's verdict no longer applies
+    destination.decided = True
+    flow_push(flow=flow, adapter=destination)
+    row.refresh_from_db()
+    assert destination.pushed == ["C000", "C000"]
+    assert row.status == OutboxStatus.ACCEPTED and row.accepted_hash == row.payload_hash
+
+
+@pytest.mark.django_db
+def test_a_submission_never_answered_is_sent_again_after_the_deadline(flow, settings):
+    settings.SYNC_CONFIRM_DEADLINE_SECONDS = 60
+    load(flow, 2)
+    destination = ValidatesLater()
+    flow_push(flow=flow, adapter=destination)
+    OutboxItem.objects.update(submitted_at=timezone.now() - timedelta(minutes=5))
+    flow_push(flow=flow, adapter=destination)
+    assert sorted(destination.pushed) == ["C000", "C000", "C001", "C001"]
+    assert OutboxItem.objects.filter(status=OutboxStatus.SUBMITTED).count() == 2
