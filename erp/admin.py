@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from .documents import DOCUMENT_MODELS
-from .models import BusinessPartner, ErpConnection, Item, StockLevel, Warehouse
+from .models import BusinessPartner, ErpConnection, Item, ProvisionalOrder, StockLevel, Warehouse
 
 
 @admin.register(ErpConnection)
@@ -71,8 +71,8 @@ def _document_admin(model, line_model):
     inline = type(f"{line_model.__name__}Inline", (_LinesInline,), {"model": line_model})
     attrs = {
         "list_display": ["doc_entry", "doc_num", "card_code", "num_at_card", "doc_date", "doc_total", "currency",
-                         "status", "cancelled", "source_updated_at"],
-        "list_filter": ["connection", "status", "cancelled"],
+                         "status", "cancelled", "is_cancellation", "source_updated_at"],
+        "list_filter": ["connection", "status", "cancelled", "is_cancellation"],
         "search_fields": ["=doc_entry", "=doc_num", "=card_code", "=num_at_card"],
         "inlines": [inline],
     }
@@ -81,3 +81,13 @@ def _document_admin(model, line_model):
 
 for _model, _line_model, _ in DOCUMENT_MODELS.values():
     _document_admin(_model, _line_model)
+
+
+@admin.register(ProvisionalOrder)
+class ProvisionalOrderAdmin(_ReadOnlyMirrorAdmin):
+    """Web shop orders posted at checkout; read-only (the shop and the ERP own them)."""
+
+    list_display = ["web_reference", "customer_email", "grand_total", "currency", "status", "received_at",
+                    "erp_doc_entry", "connection"]
+    list_filter = ["connection", "status"]
+    search_fields = ["=web_reference", "customer_email"]

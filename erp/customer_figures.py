@@ -3,7 +3,9 @@
 What really happened, per customer: orders placed (cancelled ones left out), first and
 last order date, lifetime value net of credit memos, average order value, last
 dispatch and last return date. Credit memos carry the customer themselves, so no
-document chain has to be followed for the value.
+document chain has to be followed for the value. Values are before tax and in the
+company's local currency (a customer may buy in several currencies); cancelled
+documents and cancellation documents are never counted.
 """
 from __future__ import annotations
 
@@ -24,14 +26,19 @@ FIGURES = {
 }
 
 
+def _counted(model, connection, card_codes):
+    return model.objects.filter(connection=connection, card_code__in=card_codes, cancelled=False,
+                                is_cancellation=False)
+
+
 def _net(model, connection, card_codes) -> dict[str, Decimal]:
-    return dict(model.objects.filter(connection=connection, card_code__in=card_codes, cancelled=False)
-                .values("card_code").annotate(net=Sum(F("doc_total") - F("vat_total")))
+    return dict(_counted(model, connection, card_codes)
+                .values("card_code").annotate(net=Sum(F("doc_total_local") - F("vat_total_local")))
                 .values_list("card_code", "net"))
 
 
 def _latest(model, connection, card_codes) -> dict[str, object]:
-    return dict(model.objects.filter(connection=connection, card_code__in=card_codes, cancelled=False)
+    return dict(_counted(model, connection, card_codes)
                 .values("card_code").annotate(latest=Max("doc_date")).values_list("card_code", "latest"))
 
 
@@ -43,7 +50,7 @@ def customer_figures(*, connection, card_codes) -> dict[str, dict]:
                       "last_return_date": None} for code in codes}
     if not codes or not SalesOrder.objects.filter(connection=connection).exists():
         return figures
-    orders = (SalesOrder.objects.filter(connection=connection, card_code__in=codes, cancelled=False)
+    orders = (_counted(SalesOrder, connection, codes)
               .values("card_code").annotate(n=Count("id"), first=Min("doc_date"), last=Max("doc_date"))
               .values_list("card_code", "n", "first", "last"))
     spent, refunded = _net(SalesOrder, connection, codes), _net(CreditMemo, connection, codes)

@@ -2,18 +2,32 @@
 
 SAP B1 links a copied line to its base line (BaseType / BaseEntry / BaseLine): a
 delivery line to an order line (17), an invoice line to an order or delivery line
-(17 / 15), a credit memo line to an invoice line (13), a return line to a delivery
-line (15). Following at most two hops reaches the order from any of them.
+(17 / 15), a credit memo line to an invoice or return line (13 / 16), a return line to a
+delivery or invoice line (15 / 13). Following at most three hops reaches the order line
+from any of them.
+
+Cancelled documents and cancellation documents (which reverse another document and
+carry the same lines, based on it) are never counted: not as a delivery, an invoice, a
+return or a refund. `orders_of` still follows them, because a cancellation changes what
+its order looks like and the order must be planned again.
 """
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .documents import DOCUMENT_MODELS
 
-ORDER, DELIVERY, INVOICE, RETURN = 17, 15, 13, 16
+ORDER, DELIVERY, INVOICE, CREDIT_MEMO, RETURN = 17, 15, 13, 14, 16
 _LINE_MODEL_BY_TYPE = {code: line for _, (_, line, code) in DOCUMENT_MODELS.items()}
+OrderLine = tuple[int, int]  # (order DocEntry, order LineNum)
+
+
+def _counted_lines(line_model, connection):
+    """Lines of documents that count: neither cancelled nor a cancellation."""
+    return line_model.objects.filter(document__connection=connection, document__cancelled=False,
+                                     document__is_cancellation=False)
 
 
 def _bases(line_model, connection, entries) -> list[tuple[int, int, int, int]]:
@@ -26,11 +40,12 @@ def _bases(line_model, connection, entries) -> list[tuple[int, int, int, int]]:
 def orders_of(*, connection, entity: str, doc_entries) -> set[int]:
     """The sales orders (doc entries) the given documents of `entity` descend from,
     following base links hop by hop (a credit memo -> invoice -> delivery -> order is
-    three hops; a credit memo -> return -> delivery -> order too)."""
+    three hops; a credit memo -> return -> delivery -> order too; a cancellation
+    document -> the delivery it reverses -> order)."""
     _, _, code = DOCUMENT_MODELS[entity]
     frontier: dict[int, set[int]] = {code: {int(entry) for entry in doc_entries}}
     orders: set[int] = set(frontier.pop(ORDER, set()))
-    for _ in range(4):
+    for _ in range(5):
         following: dict[int, set[int]] = defaultdict(set)
         for base_type_of_docs, entries in frontier.items():
             for _, base_type, base_entry, _ in _bases(_LINE_MODEL_BY_TYPE[base_type_of_docs], connection, entries):
@@ -44,62 +59,103 @@ def orders_of(*, connection, entity: str, doc_entries) -> set[int]:
     return orders
 
 
-def delivered_quantities(*, connection, orders) -> dict[tuple[int, int], Decimal]:
-    """Delivered quantity per (order, order line), cancelled deliveries left out."""
+def delivered_quantities(*, connection, orders) -> dict[OrderLine, Decimal]:
+    """Delivered quantity per (order, order line); cancelled deliveries and cancellation
+    documents left out."""
     _, line_model, _ = DOCUMENT_MODELS["deliveries"]
-    totals: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
-    for order, line, quantity in line_model.objects.filter(
-            document__connection=connection, document__cancelled=False, base_type=ORDER,
-            base_entry__in=list(orders)).values_list("base_entry", "base_line", "quantity"):
+    totals: dict[OrderLine, Decimal] = defaultdict(Decimal)
+    for order, line, quantity in _counted_lines(line_model, connection).filter(
+            base_type=ORDER, base_entry__in=list(orders)).values_list("base_entry", "base_line", "quantity"):
         totals[(order, line)] += quantity
     return totals
 
 
-def _descendants(connection, entity: str, base_type: int, base_entries) -> dict[int, int]:
-    """Documents of `entity` copied from the given base documents: {document entry: base entry}."""
+@dataclass
+class LineRefund:
+    """What came back on one order line: quantity returned or credited, and money
+    credited (credit memo lines after the credit memo's header discount, before tax)."""
+
+    quantity: Decimal = Decimal(0)
+    amount: Decimal = Decimal(0)
+
+
+@dataclass
+class OrderRefunds:
+    lines: dict[OrderLine, LineRefund] = field(default_factory=dict)
+    returned: dict[int, object] = field(default_factory=dict)  # order -> last return date
+    amounts: dict[int, Decimal] = field(default_factory=dict)  # order -> money credited
+
+    def amount(self, order: int) -> Decimal:
+        return self.amounts.get(order, Decimal(0))
+
+
+def _copied(connection, entity: str, base_type: int, base_entries) -> list[tuple]:
+    """Counted lines of `entity` copied from `base_type` documents among `base_entries`:
+    (entry, base entry, base line, quantity, line total, header discount %, date)."""
+    if not base_entries:
+        return []
     _, line_model, _ = DOCUMENT_MODELS[entity]
-    return dict(line_model.objects.filter(document__connection=connection, document__cancelled=False,
-                                          base_type=base_type, base_entry__in=list(base_entries))
-                .values_list("document__doc_entry", "base_entry"))
+    return list(_counted_lines(line_model, connection).filter(base_type=base_type, base_entry__in=list(base_entries))
+                .values_list("document__doc_entry", "line_num", "base_entry", "base_line", "quantity", "line_total",
+                             "document__discount_percent", "document__doc_date"))
+
+
+def order_refunds(*, connection, orders) -> OrderRefunds:
+    """Returns and credit memos per order line, found through the document chain:
+    deliveries and invoices copied from the order, returns from those, credit memos from
+    invoices or returns. A credit memo copied from a return refunds the goods the return
+    already brought back, so its quantity is not counted twice."""
+    reached: dict[tuple[int, int, int], OrderLine] = {}  # (type, entry, line) -> order line
+    result = OrderRefunds()
+    orders = {int(o) for o in orders}
+
+    def follow(entity: str, base_type: int) -> list[tuple]:
+        code = DOCUMENT_MODELS[entity][2]
+        bases = {entry for (kind, entry, _) in reached if kind == base_type} if base_type != ORDER else orders
+        found = []
+        for row in _copied(connection, entity, base_type, bases):
+            entry, line_num, base_entry, base_line = row[:4]
+            target = (base_entry, base_line) if base_type == ORDER else reached.get((base_type, base_entry, base_line))
+            if target is not None:
+                reached[(code, entry, line_num)] = target
+                found.append((target, *row))
+        return found
+
+    follow("deliveries", ORDER)
+    follow("invoices", ORDER)
+    follow("invoices", DELIVERY)
+    returns = follow("returns", DELIVERY) + follow("returns", INVOICE)
+    credits = [(row, INVOICE) for row in follow("credit_notes", INVOICE)] + \
+        [(row, RETURN) for row in follow("credit_notes", RETURN)]
+    for target, *_, quantity, _, _, doc_date in returns:
+        result.lines.setdefault(target, LineRefund()).quantity += quantity
+        last = result.returned.get(target[0])
+        if last is None or (doc_date and doc_date > last):
+            result.returned[target[0]] = doc_date
+    for (target, *_, quantity, line_total, discount, _), base_type in credits:
+        refund = result.lines.setdefault(target, LineRefund())
+        refund_amount = line_total * (1 - Decimal(discount or 0) / 100)
+        refund.amount += refund_amount
+        if base_type == INVOICE:
+            refund.quantity += quantity
+        result.amounts[target[0]] = result.amounts.get(target[0], Decimal(0)) + refund_amount
+    return result
 
 
 def refunds_and_returns(*, connection, orders) -> tuple[dict[int, Decimal], dict[int, object]]:
-    """Money credited back per order (credit memo line totals, net of tax) and the last
-    return date per order. Credit memos may be based on an invoice or a return; returns
-    on a delivery or an invoice; invoices on an order or a delivery."""
-    orders = set(orders)
-    deliveries = _descendants(connection, "deliveries", ORDER, orders)  # delivery -> order
-    invoices = _descendants(connection, "invoices", ORDER, orders)  # invoice -> order
-    from_deliveries = _descendants(connection, "invoices", DELIVERY, deliveries)
-    invoices.update({invoice: deliveries[delivery] for invoice, delivery in from_deliveries.items()})
-    returns = {ret: deliveries[d] for ret, d in _descendants(connection, "returns", DELIVERY, deliveries).items()}
-    returns.update({ret: invoices[i] for ret, i in _descendants(connection, "returns", INVOICE, invoices).items()})
-    refunded: dict[int, Decimal] = defaultdict(Decimal)
-    returned: dict[int, object] = {}
-    _, credit_lines, _ = DOCUMENT_MODELS["credit_notes"]
-    for base_type, base_entry, line_total in credit_lines.objects.filter(
-            document__connection=connection, document__cancelled=False, base_type__in=[INVOICE, RETURN],
-            base_entry__in=list(set(invoices) | set(returns))).values_list("base_type", "base_entry", "line_total"):
-        order = invoices.get(base_entry) if base_type == INVOICE else returns.get(base_entry)
-        if order is not None:
-            refunded[order] += line_total
-    return_model = DOCUMENT_MODELS["returns"][0]
-    for entry, doc_date in return_model.objects.filter(
-            connection=connection, cancelled=False, doc_entry__in=list(returns)).values_list("doc_entry", "doc_date"):
-        order = returns[entry]
-        if returned.get(order) is None or (doc_date and doc_date > returned[order]):
-            returned[order] = doc_date
-    return refunded, returned
+    """Money credited back per order (see `order_refunds`) and the last return date per order."""
+    refunds = order_refunds(connection=connection, orders=orders)
+    return dict(refunds.amounts), refunds.returned
 
 
 def shipments_of(*, connection, orders) -> dict[int, list[tuple[int, object, str]]]:
     """Deliveries per order: (delivery entry, date, tracking number), oldest first."""
     _, line_model, _ = DOCUMENT_MODELS["deliveries"]
     found: dict[int, dict[int, tuple]] = defaultdict(dict)
-    for order, entry, doc_date, tracking in line_model.objects.filter(
-            document__connection=connection, document__cancelled=False, base_type=ORDER,
-            base_entry__in=list(orders)).values_list("base_entry", "document__doc_entry", "document__doc_date",
-                                                     "document__tracking_number"):
+    for order, entry, doc_date, tracking in _counted_lines(line_model, connection).filter(
+            base_type=ORDER, base_entry__in=list(orders)).values_list("base_entry", "document__doc_entry",
+                                                                     "document__doc_date",
+                                                                     "document__tracking_number"):
         found[order][entry] = (entry, doc_date, tracking)
     return {order: sorted(shipments.values(), key=lambda s: (s[1] is None, s[1], s[0]))
             for order, shipments in found.items()}

@@ -28,11 +28,22 @@ class DocumentBase(models.Model):
     doc_date = models.DateField(null=True, blank=True)
     doc_due_date = models.DateField(null=True, blank=True)
     currency = models.CharField(max_length=10, blank=True)
+    # Amounts in the document's currency (`currency`): the foreign-currency figures when
+    # the document is in a foreign currency, else the local ones.
     doc_total = models.DecimalField(**_AMOUNT)
     vat_total = models.DecimalField(**_AMOUNT)
     discount_percent = models.DecimalField(**_AMOUNT)
+    discount_total = models.DecimalField(**_AMOUNT)
+    freight_total = models.DecimalField(**_AMOUNT, help_text="Freight and other additional expenses, before tax.")
+    rounding_total = models.DecimalField(**_AMOUNT)
+    # The same document in the company's local currency, so figures summed over
+    # documents in several currencies stay in one.
+    doc_total_local = models.DecimalField(**_AMOUNT)
+    vat_total_local = models.DecimalField(**_AMOUNT)
     status = models.CharField(max_length=6, choices=Status.choices, default=Status.OPEN)
     cancelled = models.BooleanField(default=False)
+    is_cancellation = models.BooleanField(
+        default=False, help_text="A cancellation document: it reverses another document and is never counted.")
     tracking_number = models.CharField(max_length=100, blank=True)
     source_updated_at = models.DateTimeField(null=True, blank=True)
     source_version = models.CharField(max_length=40, blank=True)
@@ -66,10 +77,10 @@ class LineBase(models.Model):
         abstract = True
 
 
-def _document_meta(name: str):
+def _document_meta(name: str, *extra_indexes: models.Index):
     return type("Meta", (), {
         "constraints": [models.UniqueConstraint(fields=["connection", "doc_entry"], name=f"{name}_unique")],
-        "indexes": [models.Index(fields=["connection", "card_code"], name=f"{name}_customer_idx")],
+        "indexes": [models.Index(fields=["connection", "card_code"], name=f"{name}_customer_idx"), *extra_indexes],
     })
 
 
@@ -83,7 +94,8 @@ def _line_meta(name: str):
 class SalesOrder(DocumentBase):
     """A sales order (SAP B1 ORDR)."""
 
-    Meta = _document_meta("order")
+    # Found by its web reference when the web shop's provisional order meets it.
+    Meta = _document_meta("order", models.Index(fields=["connection", "num_at_card"], name="order_reference_idx"))
 
 
 class SalesOrderLine(LineBase):
@@ -143,3 +155,51 @@ DOCUMENT_MODELS = {
     "credit_notes": (CreditMemo, CreditMemoLine, 14),
     "returns": (Return, ReturnLine, 16),
 }
+
+
+class ProvisionalOrder(models.Model):
+    """A web shop's order as posted at checkout, before the ERP holds it.
+
+    It is sent at once as a pending order, under the id its ERP order will carry (the
+    web reference, NumAtCard in SAP B1), so a destination that merges orders on that id
+    sees one order that the ERP later enriches. When the ERP order with the same web
+    reference arrives, this row is `confirmed` and never sent again; one still pending
+    after the configured time becomes an exception for marketing.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the ERP order"
+        CONFIRMED = "confirmed", "The ERP order arrived"
+
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="+")
+    web_reference = models.CharField(max_length=100)
+    customer_email = models.CharField(max_length=254)
+    customer_id = models.CharField(max_length=50, blank=True, help_text="The ERP customer code, if the shop knows it.")
+    currency = models.CharField(max_length=10)
+    lines = models.JSONField(default=list, help_text='[{"sku", "name", "qty", "price"}]')
+    subtotal = models.DecimalField(**_AMOUNT)
+    tax_total = models.DecimalField(**_AMOUNT)
+    shipping_total = models.DecimalField(**_AMOUNT)
+    discount_total = models.DecimalField(**_AMOUNT)
+    grand_total = models.DecimalField(**_AMOUNT)
+    received_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    erp_doc_entry = models.IntegerField(null=True, blank=True, help_text="The ERP order that confirmed it.")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    KEY_PREFIX = "web:"
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "web_reference"], name="provisional_unique")]
+        indexes = [models.Index(fields=["status", "received_at"], name="provisional_pending_idx",
+                                condition=models.Q(status="pending"))]
+
+    def __str__(self) -> str:
+        return f"web order {self.web_reference}"
+
+    @property
+    def record_key(self) -> str:
+        """Its key in the orders flows' outbox (an ERP order's key is its DocEntry)."""
+        return f"{self.KEY_PREFIX}{self.web_reference}"

@@ -1,7 +1,8 @@
 """Ingest of sales documents with their lines, in bulk and idempotently.
 
 A document is rewritten only when its canonical content changed; its lines are then
-replaced as a whole (SAP edits can add, remove or renumber lines).
+replaced as a whole (SAP edits can add, remove or renumber lines). Cancellation documents
+(`is_cancellation`) are stored like any other, flagged, so every reader can leave them out.
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from .documents import DOCUMENT_MODELS
 from .ingest import IngestResult, _as_datetime
 
 _HEADER = ["doc_num", "card_code", "num_at_card", "doc_date", "doc_due_date", "currency", "doc_total", "vat_total",
-           "discount_percent", "status", "cancelled", "tracking_number", "source_updated_at"]
+           "discount_percent", "discount_total", "freight_total", "rounding_total", "doc_total_local",
+           "vat_total_local", "status", "cancelled", "is_cancellation", "tracking_number", "source_updated_at"]
+_AMOUNTS = ("doc_total", "vat_total", "discount_percent", "discount_total", "freight_total", "rounding_total")
 _UPDATE = [*_HEADER, "source_version", "raw", "content_hash", "mirrored_at"]
 _LINE = ["line_num", "item_code", "description", "quantity", "price", "line_total", "warehouse_code", "line_status",
          "base_type", "base_entry", "base_line"]
@@ -38,9 +41,13 @@ def _header(data: dict) -> dict:
         "num_at_card": data.get("num_at_card") or "", "doc_date": parse_date(str(data["doc_date"])[:10])
         if data.get("doc_date") else None,
         "doc_due_date": parse_date(str(data["doc_due_date"])[:10]) if data.get("doc_due_date") else None,
-        "currency": data.get("currency") or "", "doc_total": _amount(data.get("doc_total")),
-        "vat_total": _amount(data.get("vat_total")), "discount_percent": _amount(data.get("discount_percent")),
+        "currency": data.get("currency") or "",
+        **{name: _amount(data.get(name)) for name in _AMOUNTS},
+        # A source that knows one currency only gives no separate local figures.
+        "doc_total_local": _amount(data.get("doc_total_local", data.get("doc_total"))),
+        "vat_total_local": _amount(data.get("vat_total_local", data.get("vat_total"))),
         "status": data.get("status") or "open", "cancelled": bool(data.get("cancelled")),
+        "is_cancellation": bool(data.get("is_cancellation")),
         "tracking_number": data.get("tracking_number") or "",
         "source_updated_at": _as_datetime(data.get("source_updated_at")),
     }

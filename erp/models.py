@@ -172,6 +172,7 @@ from .documents import (  # noqa: E402  (the document mirror lives in its own mo
     DeliveryLine,
     Invoice,
     InvoiceLine,
+    ProvisionalOrder,
     Return,
     ReturnLine,
     SalesOrder,
@@ -180,5 +181,6 @@ from .documents import (  # noqa: E402  (the document mirror lives in its own mo
 
 __all__ = [
     "BusinessPartner", "CreditMemo", "CreditMemoLine", "Delivery", "DeliveryLine", "ErpConnection", "Invoice",
-    "InvoiceLine", "Item", "Return", "ReturnLine", "SalesOrder", "SalesOrderLine", "StockLevel", "Warehouse",
+    "InvoiceLine", "Item", "ProvisionalOrder", "Return", "ReturnLine", "SalesOrder", "SalesOrderLine", "StockLevel",
+    "Warehouse",
 ]

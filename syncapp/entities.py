@@ -32,6 +32,9 @@ class FlowEntity:
     waiting: str = ""
     # Signal flows key each signal "<source key>:<what>:<n>"; retry works on the source key.
     signal_keys: bool = False
+    # Records of this flow that live outside the mirror model (the orders flow: a web shop's
+    # provisional orders, "web:<reference>"): (connection, keys) -> those of them that exist.
+    extra_records: str = ""
 
     def source_keys(self, keys: list[str]) -> list[str]:
         if not self.signal_keys:
@@ -48,9 +51,17 @@ class FlowEntity:
         return import_string(self.planner)
 
     def keys_in_mirror(self, *, connection, keys: list[str]) -> set[str]:
+        """The given keys the hub holds a record for, as strings (an integer key such as a
+        DocEntry compares with the outbox's text keys)."""
         model = import_string(self.mirror_model)
-        return set(model.objects.filter(connection=connection, **{f"{self.mirror_key}__in": keys})
-                   .values_list(self.mirror_key, flat=True))
+        mirror_keys = list(keys)
+        if model._meta.get_field(self.mirror_key).get_internal_type() == "IntegerField":
+            mirror_keys = [key for key in keys if str(key).isdigit()]
+        found = {str(value) for value in model.objects.filter(
+            connection=connection, **{f"{self.mirror_key}__in": mirror_keys}).values_list(self.mirror_key, flat=True)}
+        if self.extra_records:
+            found |= set(import_string(self.extra_records)(connection=connection, keys=keys))
+        return found
 
     def all_keys(self, *, connection) -> list[str]:
         model = import_string(self.mirror_model)
@@ -76,6 +87,7 @@ FLOW_ENTITIES: dict[str, FlowEntity] = {
         planner="syncapp.planning_orders.orders_plan", mirror_model="erp.models.SalesOrder", mirror_key="doc_entry",
         key_mapper="syncapp.planning_orders.orders_touched", waits_for="customers",
         waiting="syncapp.planning_orders.orders_waiting_for",
+        extra_records="syncapp.planning_orders.provisional_orders_held",
     ),
     "dispatch_events": FlowEntity(
         name="dispatch_events", source_entity="orders", triggers=("orders", "deliveries"),

@@ -2,11 +2,15 @@
 
 By default one "dispatched" signal per order, when every line has been delivered; a
 flow setting sends one per shipment instead. Each signal is keyed by what it is about
-(the order, or the delivery), so planning it again never sends it twice.
+(the order, or the delivery), so planning it again never sends it twice. A signal still
+waiting to go out when it stops being true (the delivery was cancelled, the order too)
+is withdrawn; one already sent stays sent.
 """
 from __future__ import annotations
 
 from decimal import Decimal
+
+from django.db.models import Q
 
 from erp.document_links import delivered_quantities, shipments_of
 from erp.documents import SalesOrder
@@ -24,8 +28,10 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
                          rows: dict | None = None) -> PlanResult:
     """Queue the dispatch signals the given orders (DocEntry keys) are due."""
     result = PlanResult()
-    orders = list(SalesOrder.objects.filter(connection_id=flow.connection_id, cancelled=False,
-                                            doc_entry__in=[int(k) for k in record_keys]).prefetch_related("lines"))
+    every = list(SalesOrder.objects.filter(connection_id=flow.connection_id, is_cancellation=False,
+                                           doc_entry__in=[int(k) for k in record_keys if k.isdigit()])
+             .prefetch_related("lines"))  # "web:<reference>" (a provisional order) has no deliveries
+    orders = [order for order in every if not order.cancelled]
     entries = [order.doc_entry for order in orders]
     delivered = delivered_quantities(connection=flow.connection, orders=entries)
     shipments = shipments_of(connection=flow.connection, orders=entries)
@@ -52,9 +58,20 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
             signals.append(PlannedRecord(key=key, identifier=(emails.get(order.card_code) or "").strip(), payload={
                 "event": kind, "orderId": order.num_at_card or str(order.doc_num),
                 "date": day.isoformat() if day else None, "trackingNumbers": tracking}))
-    # A signal already queued or sent is never sent again, whatever is edited later.
+    # Signals not yet sent that are no longer due (a cancelled delivery or order) are withdrawn.
+    planned = {str(order.doc_entry) for order in every}
+    due_keys = {signal.key for signal in signals}
+    withdrawn = [key for key in OutboxItem.objects.filter(
+        flow=flow, status__in=[OutboxStatus.PENDING, OutboxStatus.HELD]).values_list("record_key", flat=True)
+        if key.split(":", 1)[0] in planned and key not in due_keys]
+    outbox_stop(flow=flow, record_keys=withdrawn, status=OutboxStatus.SKIPPED)
+    result.skipped = withdrawn
+    # A signal sent (or being sent) is never sent again, whatever is edited later. One still
+    # queued takes the newest facts: the order, closed by its last delivery, is often read
+    # before that delivery, so the first plan may lack the delivery's tracking number.
+    unsent = [OutboxStatus.PENDING, OutboxStatus.HELD, OutboxStatus.FAILED, OutboxStatus.SKIPPED]
     known = set(OutboxItem.objects.filter(flow=flow, record_key__in=[s.key for s in signals])
-                .exclude(status=OutboxStatus.FAILED).values_list("record_key", flat=True))
+                .filter(~Q(status__in=unsent) | ~Q(accepted_hash="")).values_list("record_key", flat=True))
     signals = [signal for signal in signals if signal.key not in known or force]
     # History found by a backfill must never overtake today's signals.
     signal_priority = priority if priority == Priority.BACKFILL else min(priority, Priority.URGENT)

@@ -4,14 +4,52 @@ Edits overwrite the same record (keyed by the order's DocEntry); a cancellation 
 the destination's cancelled status; credit memos lower the order's value; the
 dispatch state comes from deliveries, not from the order. An order whose customer the
 destination does not have yet waits, visibly, and moves as soon as the customer does.
+Cancellation documents are never orders: they are not sent.
+
+The planned payload is vendor-neutral; each destination adapter picks and renames what
+it sends (dotdigital keeps to the fields its own integrations send). Amounts are in the
+order's currency (the foreign-currency figures for a foreign-currency order):
+
+    id               the web reference (NumAtCard), else the order number
+    orderNumber      DocNum
+    webReference     NumAtCard or null
+    customerId       CardCode
+    purchaseDate     DocDate (ISO date)
+    state            open | closed | partially_dispatched | dispatched | cancelled |
+                     partially_refunded | refunded
+    orderStatus      the destination's name for `state` (admin-editable table)
+    currency         DocCurrency
+    grandTotal       DocTotal: lines after discount + freight + tax
+    taxTotal         VatSum (tax on lines and freight)
+    shippingTotal    freight (additional expenses) before tax
+    discountTotal    the header discount
+    orderSubtotal    the lines before discount and tax
+    orderTotal       grand total less tax and refunds (what the order is still worth)
+    refundedTotal    credited back, before tax
+    lastReturnDate   the last return's date or null
+    products         [{lineNum, sku, name, qty, price, lineTotal, quantityRefunded, refunded}]
+
+A web shop's provisional order (erp.ProvisionalOrder, posted at checkout) is planned under
+the key "web:<reference>" with state "pending" and the same "id" its ERP order will carry,
+so a destination that merges orders on "id" shows one order, enriched when the ERP order
+arrives; from then on the provisional record is never sent again. A destination keyed by
+the ERP key (dotdigital: the DocEntry) would hold two records, so it gets no provisional
+orders: an adapter opts in with `merges_orders_by_id = True`.
 """
 from __future__ import annotations
 
 from decimal import Decimal
 
-from erp.document_links import delivered_quantities, refunds_and_returns
-from erp.documents import SalesOrder
+from erp.document_links import LineRefund, OrderRefunds, delivered_quantities, order_refunds
+from erp.documents import ProvisionalOrder, SalesOrder
 from erp.models import BusinessPartner, Item
+from erp.provisional import (
+    erp_orders_by_reference,
+    is_overdue,
+    provisional_orders_confirm,
+    provisional_orders_overdue,
+    provisional_timeout,
+)
 from esp.order_status import status_map
 from esp.sku import SkuPolicy, sku_normalise
 from exceptions.models import Stage, SyncException
@@ -32,11 +70,17 @@ def _customers_at_destination(flow, card_codes: set[str]) -> set[str]:
                .exclude(accepted_hash="").values_list("record_key", flat=True))
 
 
-def _state(order, ordered: dict, delivered: dict, refunded: Decimal) -> str:
+def _discount_share(order) -> Decimal:
+    return 1 - order.discount_percent / 100
+
+
+def _state(order, lines, ordered: dict, delivered: dict, refunded: Decimal) -> str:
     if order.cancelled:
         return "cancelled"
     if refunded > 0:
-        return "refunded" if refunded >= order.doc_total - order.vat_total else "partially_refunded"
+        # Refunds are after the credit memo's discount; the goods after the order's.
+        goods = sum((line.line_total for line in lines), Decimal(0)) * _discount_share(order)
+        return "refunded" if refunded >= goods - TOTAL_TOLERANCE else "partially_refunded"
     wanted = sum(ordered.values(), Decimal(0))
     sent = sum((min(delivered.get(line, Decimal(0)), qty) for line, qty in ordered.items()), Decimal(0))
     if wanted > 0 and sent >= wanted:
@@ -53,21 +97,117 @@ def _problems(order, lines, known_items: set[str] | None) -> list[tuple[str, str
         if unknown:
             problems.append(("unknown_item", f"Order {order.doc_num} has lines for items the ERP did not list: "
                                              f"{', '.join(unknown)}."))
-    expected = sum((line.line_total for line in lines), Decimal(0)) * (1 - order.discount_percent / 100) \
-        + order.vat_total
+    # SAP's DocTotal: lines after the header discount, plus freight, plus tax, plus rounding.
+    expected = sum((line.line_total for line in lines), Decimal(0)) * _discount_share(order) \
+        + order.freight_total + order.vat_total + order.rounding_total
     if abs(expected - order.doc_total) > TOTAL_TOLERANCE:
-        problems.append(("total_mismatch", f"Order {order.doc_num} totals {order.doc_total} {order.currency}, but "
-                                           f"its lines and tax add up to {expected:.2f}."))
+        parts = "lines, freight and tax" if order.freight_total else "lines and tax"
+        problems.append(("total_mismatch", f"Order {order.doc_num} totals {order.doc_total:.2f} {order.currency}, "
+                                           f"but its {parts} add up to {expected:.2f}."))
     return problems
+
+
+def order_payload(order, lines, *, state: str, statuses: dict, skus, refunds: OrderRefunds) -> dict:
+    """The vendor-neutral order record (see the module docstring)."""
+    refunded = refunds.amount(order.doc_entry)
+    value = order.doc_total - order.vat_total - refunded
+    none = LineRefund()
+    products = []
+    for line in lines:
+        refund = refunds.lines.get((order.doc_entry, line.line_num), none)
+        products.append({"lineNum": line.line_num, "sku": sku_normalise(line.item_code, skus),
+                         "name": line.description, "qty": float(line.quantity), "price": float(line.price),
+                         "lineTotal": float(line.line_total), "quantityRefunded": float(refund.quantity),
+                         "refunded": float(round(refund.amount, 2))})
+    returned = refunds.returned.get(order.doc_entry)
+    return {
+        "id": order.num_at_card or str(order.doc_num), "orderNumber": order.doc_num,
+        "webReference": order.num_at_card or None, "customerId": order.card_code,
+        "purchaseDate": order.doc_date.isoformat() if order.doc_date else None,
+        "state": state, "orderStatus": statuses[state], "currency": order.currency,
+        "grandTotal": float(order.doc_total), "taxTotal": float(order.vat_total),
+        "shippingTotal": float(order.freight_total), "discountTotal": float(order.discount_total),
+        "orderSubtotal": float(sum((line.line_total for line in lines), Decimal(0))),
+        "orderTotal": float(round(max(value, Decimal(0)), 2)),
+        "refundedTotal": float(round(refunded, 2)),
+        "lastReturnDate": returned.isoformat() if returned else None,
+        "products": products,
+    }
+
+
+def _merges_orders_by_id(flow) -> bool:
+    from esp.registry import destination_adapter_class
+
+    try:
+        return bool(getattr(destination_adapter_class(flow.destination.kind), "merges_orders_by_id", False))
+    except (KeyError, ImportError):
+        return False
+
+
+def provisional_payload(order: ProvisionalOrder, *, statuses: dict) -> dict:
+    """A provisional order in the shape of `order_payload`, state "pending"."""
+    grand, tax = order.grand_total, order.tax_total
+    return {
+        "id": order.web_reference, "orderNumber": None, "webReference": order.web_reference,
+        "customerId": order.customer_id or None, "purchaseDate": order.received_at.date().isoformat(),
+        "state": "pending", "orderStatus": statuses.get("pending", "pending"), "currency": order.currency,
+        "grandTotal": float(grand), "taxTotal": float(tax), "shippingTotal": float(order.shipping_total),
+        "discountTotal": float(order.discount_total), "orderSubtotal": float(order.subtotal),
+        "orderTotal": float(grand - tax), "refundedTotal": 0.0, "lastReturnDate": None,
+        "products": [{"lineNum": n, "sku": line["sku"], "name": line.get("name", ""), "qty": float(line["qty"]),
+                      "price": float(line["price"]), "lineTotal": round(float(line["qty"]) * float(line["price"]), 2),
+                      "quantityRefunded": 0.0, "refunded": 0.0} for n, line in enumerate(order.lines)],
+    }
+
+
+def _provisional_plan(flow, keys: list[str], statuses: dict) -> tuple[list[PlannedRecord], list[str], list[str],
+                                                                        list[str]]:
+    """(records to send, keys not sent, keys confirmed by their ERP order, keys overdue)."""
+    prefix = ProvisionalOrder.KEY_PREFIX
+    rows = list(ProvisionalOrder.objects.filter(connection_id=flow.connection_id,
+                                                web_reference__in=[key[len(prefix):] for key in keys]))
+    arrived = erp_orders_by_reference(connection=flow.connection, references=[row.web_reference for row in rows])
+    provisional_orders_confirm(connection=flow.connection, found=arrived)
+    sendable = _merges_orders_by_id(flow)
+    records, confirmed, overdue = [], [], []
+    for row in rows:
+        if row.status == ProvisionalOrder.Status.CONFIRMED or row.web_reference in arrived:
+            confirmed.append(row.record_key)
+            continue
+        if is_overdue(row):
+            overdue.append(row.record_key)
+        if sendable:
+            records.append(PlannedRecord(key=row.record_key, identifier=row.customer_email,
+                                         payload=provisional_payload(row, statuses=statuses)))
+    planned = {record.key for record in records}
+    skipped = [key for key in keys if key not in planned and key not in confirmed]
+    return records, skipped, confirmed, overdue
+
+
+def _confirm_arrived(flow, orders) -> list[str]:
+    """ERP orders carrying a provisional order's web reference replace it: the
+    provisional record is never sent again and its exceptions close."""
+    references = {order.num_at_card: order.doc_entry for order in orders if order.num_at_card}
+    if not references:
+        return []
+    known = list(ProvisionalOrder.objects.filter(connection_id=flow.connection_id, web_reference__in=list(references))
+                 .values_list("web_reference", flat=True))
+    provisional_orders_confirm(connection=flow.connection, found={ref: references[ref] for ref in known})
+    return [f"{ProvisionalOrder.KEY_PREFIX}{ref}" for ref in known]
 
 
 def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: int = Priority.ROUTINE,
                 rows: dict | None = None) -> PlanResult:
-    """Plan the given orders (DocEntry keys) of one orders flow."""
+    """Plan the given orders (DocEntry keys, or "web:<reference>" for provisional orders)
+    of one orders flow."""
     result = PlanResult()
-    entries = [int(key) for key in record_keys]
+    web_keys = [key for key in record_keys if key.startswith(ProvisionalOrder.KEY_PREFIX)]
+    entries = [int(key) for key in record_keys if key.isdigit()]
     orders = list(SalesOrder.objects.filter(connection_id=flow.connection_id, doc_entry__in=entries)
                   .prefetch_related("lines").defer("raw"))
+    # A cancellation document reverses an order; it is never an order itself.
+    result.skipped = [str(order.doc_entry) for order in orders if order.is_cancellation]
+    orders = [order for order in orders if not order.is_cancellation]
     card_codes = {order.card_code for order in orders}
     partners = {p.card_code: p for p in BusinessPartner.objects.filter(
         connection_id=flow.connection_id, card_code__in=list(card_codes)).only("card_code", "email")}
@@ -79,7 +219,7 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
     skus = SkuPolicy.for_connection(flow.connection)
     statuses = status_map(flow.destination)
     delivered = delivered_quantities(connection=flow.connection, orders=[o.doc_entry for o in orders])
-    refunded, returned = refunds_and_returns(connection=flow.connection, orders=[o.doc_entry for o in orders])
+    refunds = order_refunds(connection=flow.connection, orders=[o.doc_entry for o in orders])
     delivered_by_order: dict[int, dict[int, Decimal]] = {}
     for (entry, line_num), quantity in delivered.items():
         delivered_by_order.setdefault(entry, {})[line_num] = quantity
@@ -103,22 +243,16 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
         ordered = {line.line_num: line.quantity for line in lines if line.line_status != "closed" or
                    delivered_by_order.get(order.doc_entry, {}).get(line.line_num)}
         order_delivered = delivered_by_order.get(order.doc_entry, {})
-        state = _state(order, ordered, order_delivered, refunded.get(order.doc_entry, Decimal(0)))
-        value = order.doc_total - order.vat_total - refunded.get(order.doc_entry, Decimal(0))
-        payload = {
-            "id": order.num_at_card or str(order.doc_num), "orderNumber": order.doc_num,
-            "purchaseDate": order.doc_date.isoformat() if order.doc_date else None,
-            "orderStatus": statuses[state], "currency": order.currency,
-            "orderSubtotal": float(sum((line.line_total for line in lines), Decimal(0))),
-            "orderTotal": float(max(value, Decimal(0))),
-            "refundedTotal": float(refunded.get(order.doc_entry, Decimal(0))),
-            "lastReturnDate": returned[order.doc_entry].isoformat() if order.doc_entry in returned else None,
-            "products": [{"sku": sku_normalise(line.item_code, skus), "name": line.description,
-                          "qty": float(line.quantity), "price": float(line.price)} for line in lines],
-        }
+        state = _state(order, lines, ordered, order_delivered, refunds.amount(order.doc_entry))
+        payload = order_payload(order, lines, state=state, statuses=statuses, skus=skus, refunds=refunds)
         record = PlannedRecord(key=key, identifier=partner.email.strip(), payload=payload)
         # New orders and cancellations go before routine edits.
         (urgent if key not in existing or state == "cancelled" else routine).append(record)
+    confirmed = _confirm_arrived(flow, orders)
+    provisional, not_sent, arrived, overdue = _provisional_plan(flow, web_keys, statuses) if web_keys else (
+        [], [], [], [])
+    urgent += provisional  # a checkout happened just now: it goes first
+    confirmed += arrived
 
     # During a backfill nothing is urgent: history must never overtake today's orders.
     new_priority = priority if priority == Priority.BACKFILL else min(priority, Priority.URGENT)
@@ -128,10 +262,17 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
     result.unchanged = queued_urgent.unchanged + queued_routine.unchanged
     result.failed = [key for key, *_ in problems] + queued_urgent.still_failed + queued_routine.still_failed
     result.held = [key for key, _ in waiting]
-    exceptions_resolve(flow=flow, entity=flow.entity, record_keys=result.unchanged)
-    exceptions_mark_retrying(flow=flow, entity=flow.entity, record_keys=result.queued)
+    result.skipped += not_sent + confirmed
+    # An overdue provisional order stays an exception, sent or not, until its ERP order comes.
+    exceptions_resolve(flow=flow, entity=flow.entity,
+                       record_keys=[key for key in result.unchanged + confirmed if key not in overdue])
+    exceptions_mark_retrying(flow=flow, entity=flow.entity,
+                             record_keys=[key for key in result.queued if key not in overdue])
     outbox_stop(flow=flow, record_keys=[key for key, *_ in problems], status=OutboxStatus.FAILED)
     outbox_stop(flow=flow, record_keys=result.held, status=OutboxStatus.HELD)
+    outbox_stop(flow=flow, record_keys=result.skipped, status=OutboxStatus.SKIPPED)
+    for key in overdue:
+        _raise_overdue(flow, key)
     for key, reason, message in problems:
         exception_raise(connection=flow.connection, flow=flow, entity=flow.entity, record_key=key,
                         stage=Stage.PLAN, reason_code=reason, message=message)
@@ -140,6 +281,47 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
                         stage=Stage.PLAN, reason_code="waiting_for_customer",
                         message=f"Waiting for customer {card_code} to reach the destination first.")
     return result
+
+
+def _raise_overdue(flow, key: str) -> None:
+    reference = key[len(ProvisionalOrder.KEY_PREFIX):]
+    minutes = int(provisional_timeout().total_seconds() // 60)
+    exception_raise(connection=flow.connection, flow=flow, entity=flow.entity, record_key=key, stage=Stage.PLAN,
+                    reason_code="provisional_order_not_in_erp",
+                    message=f"Web order {reference} was placed more than {minutes} minutes ago, but no order in the "
+                            "ERP carries its reference yet.")
+
+
+def provisional_orders_flag_overdue(*, now=None) -> int:
+    """Periodic: each provisional order still without its ERP order after the timeout
+    becomes an exception on every orders flow of its connection, once (it clears when
+    the ERP order arrives). Returns how many exceptions were raised."""
+    raised = 0
+    overdue = list(provisional_orders_overdue(now=now))
+    flows: dict[int, list] = {}
+    for order in overdue:
+        if order.connection_id not in flows:
+            flows[order.connection_id] = list(Flow.objects.filter(
+                connection_id=order.connection_id, entity="orders", enabled=True).select_related("connection"))
+    known = set(SyncException.objects.filter(reason_code="provisional_order_not_in_erp",
+                                             record_key__in=[order.record_key for order in overdue])
+                .values_list("flow_id", "record_key"))
+    for order in overdue:
+        for flow in flows[order.connection_id]:
+            if (flow.pk, order.record_key) not in known:
+                _raise_overdue(flow, order.record_key)
+                raised += 1
+    return raised
+
+
+def provisional_orders_held(*, connection, keys: list[str]) -> list[str]:
+    """Which of these keys are provisional orders the hub holds."""
+    prefix = ProvisionalOrder.KEY_PREFIX
+    references = [key[len(prefix):] for key in keys if key.startswith(prefix)]
+    if not references:
+        return []
+    return [f"{prefix}{ref}" for ref in ProvisionalOrder.objects.filter(
+        connection=connection, web_reference__in=references).values_list("web_reference", flat=True)]
 
 
 def orders_waiting_for(*, flow, customer_keys: list[str]) -> list[str]:

@@ -12,9 +12,22 @@ DocumentLines, contract 1.7) and this one converter:
 
 Canonical data (see `document_data`): doc_entry, doc_num, doc_type (the entity name),
 card_code, num_at_card, doc_date, doc_due_date, currency, doc_total, vat_total,
-discount_percent, status ("open"|"closed"), cancelled, is_cancellation, tracking_number,
-source_updated_at, lines [{line_num, item_code, description, quantity, price,
-line_total, warehouse_code, line_status, base_type, base_entry, base_line}].
+discount_percent, discount_total, freight_total, rounding_total, doc_total_local,
+vat_total_local, foreign_currency, status ("open"|"closed"), cancelled, is_cancellation,
+tracking_number, source_updated_at, lines [{line_num, item_code, description, quantity,
+price, line_total, warehouse_code, line_status, base_type, base_entry, base_line}].
+
+Amounts (SAPB1.Document, metadata): DocTotal = lines after the header discount
+(DiscountPercent, TotalDiscount) + freight (DocumentAdditionalExpenses, LineTotal before
+tax) + VatSum (tax on lines and freight) + RoundingDiffAmount. Those are in the company's
+local currency. A document in a foreign currency (DocCurrency) also carries the same
+figures in that currency: DocTotalFc, VatSumFc, TotalDiscountFC, RoundingDiffAmountFC,
+each expense's LineTotalFC and each line's RowTotalFC; on a local-currency document SAP
+leaves them 0. So a non-zero DocTotalFc marks a foreign-currency document (our reading of
+the fields, **unconfirmed** by SAP's documentation), and the canonical `doc_total`,
+`vat_total`, `discount_total`, `freight_total`, `rounding_total` and line totals are then the
+foreign figures, in `currency`: what the customer paid. `doc_total_local` and
+`vat_total_local` keep the local figures for sums over many documents (customer figures).
 
 Business checks (an unknown item, a total that does not add up, an unknown customer)
 are NOT made here: such a document is well formed and is passed on for the rules to
@@ -52,8 +65,10 @@ OBJECT_TYPES = {code: entity for entity, (_, code, _) in DOCUMENT_ENTITIES.items
 
 DOCUMENT_SELECT_FIELDS: tuple[str, ...] = (
     "DocEntry", "DocNum", "CardCode", "NumAtCard", "DocDate", "DocDueDate", "DocCurrency",
-    "DocTotal", "VatSum", "DiscountPercent", "DocumentStatus", "Cancelled", "CancelStatus",
-    "TrackingNumber", "CreationDate", "UpdateDate", "UpdateTime", "DocumentLines",
+    "DocRate", "DocTotal", "DocTotalFc", "VatSum", "VatSumFc", "DiscountPercent", "TotalDiscount",
+    "TotalDiscountFC", "RoundingDiffAmount", "RoundingDiffAmountFC", "DocumentStatus", "Cancelled",
+    "CancelStatus", "TrackingNumber", "CreationDate", "UpdateDate", "UpdateTime", "DocumentLines",
+    "DocumentAdditionalExpenses",
 )
 DOCUMENT_SELECT = ",".join(DOCUMENT_SELECT_FIELDS)
 
@@ -100,6 +115,14 @@ def document_data(entity: str, raw: dict[str, Any]) -> dict[str, Any]:
     reader = _Reader(f"{label} {raw.get('DocNum') or entry}{_hint(raw)}")
     cancel_status = reader.enum("cancel status", raw.get("CancelStatus"), CANCEL_STATUSES, "")
     cancelled = reader.enum("cancelled flag", raw.get("Cancelled"), YES_NO, False)
+    foreign = reader.number("foreign-currency total (DocTotalFc)", raw.get("DocTotalFc")) != 0
+
+    def amount(what: str, local: str, in_currency: str) -> float:
+        return reader.number(what, raw.get(in_currency if foreign else local))
+
+    expenses = reader.rows(raw.get("DocumentAdditionalExpenses"), what="freight (additional expenses)")
+    freight = sum(reader.number("freight amount", row.get("LineTotalFC" if foreign else "LineTotal"))
+                  for row in expenses)
     return {
         "doc_entry": int(entry),
         "doc_num": reader.integer("document number (DocNum)", raw.get("DocNum")),
@@ -109,23 +132,29 @@ def document_data(entity: str, raw: dict[str, Any]) -> dict[str, Any]:
         "doc_date": reader.date("document date", raw.get("DocDate"), required=True),
         "doc_due_date": reader.date("due date", raw.get("DocDueDate")),
         "currency": _text(raw.get("DocCurrency")),
-        "doc_total": reader.number("document total", raw.get("DocTotal")),
-        "vat_total": reader.number("tax total (VatSum)", raw.get("VatSum")),
+        "foreign_currency": foreign,
+        "doc_total": amount("document total", "DocTotal", "DocTotalFc"),
+        "vat_total": amount("tax total (VatSum)", "VatSum", "VatSumFc"),
         "discount_percent": reader.number("discount %", raw.get("DiscountPercent")),
+        "discount_total": amount("discount total", "TotalDiscount", "TotalDiscountFC"),
+        "freight_total": round(freight, 6),
+        "rounding_total": amount("rounding difference", "RoundingDiffAmount", "RoundingDiffAmountFC"),
+        "doc_total_local": reader.number("document total", raw.get("DocTotal")),
+        "vat_total_local": reader.number("tax total (VatSum)", raw.get("VatSum")),
         "status": reader.enum("status", raw.get("DocumentStatus"), STATUSES, "open"),
         # The flag and the cancel status share one column (CANCELED); either may be sent.
         "cancelled": cancelled or cancel_status == "cancelled",
         "is_cancellation": cancel_status == "cancellation",
         "tracking_number": _text(raw.get("TrackingNumber")),
         "source_updated_at": reader.updated_at(raw),
-        "lines": [_line(reader, row) for row in reader.rows(raw.get("DocumentLines"))],
+        "lines": [_line(reader, row, foreign) for row in reader.rows(raw.get("DocumentLines"))],
     }
 
 
 # ------------------------------------------------------------------ helpers
 
 
-def _line(reader: _Reader, row: dict[str, Any]) -> dict[str, Any]:
+def _line(reader: _Reader, row: dict[str, Any], foreign: bool) -> dict[str, Any]:
     line_num = row.get("LineNum")
     if not _is_int(line_num):
         raise Unreadable(f"{reader.name} has a line without a line number ({line_num!r}). "
@@ -144,7 +173,8 @@ def _line(reader: _Reader, row: dict[str, Any]) -> dict[str, Any]:
         "description": _text(row.get("ItemDescription")),
         "quantity": reader.number(f"{where} quantity", row.get("Quantity")),
         "price": reader.number(f"{where} price", row.get("Price")),
-        "line_total": reader.number(f"{where} line total", row.get("LineTotal")),
+        # RowTotalFC is the line in the document's foreign currency; LineTotal is local.
+        "line_total": reader.number(f"{where} line total", row.get("RowTotalFC" if foreign else "LineTotal")),
         "warehouse_code": _text(row.get("WarehouseCode")),
         "line_status": reader.enum(f"{where} status", row.get("LineStatus"), STATUSES, "open"),
         "base_type": base[0], "base_entry": base[1], "base_line": base[2],
@@ -199,11 +229,11 @@ class _Reader:
             raise Unreadable(f"{self.name} has a {what} we do not recognise ({value!r}).")
         return members[value]
 
-    def rows(self, value: Any) -> list[dict[str, Any]]:
+    def rows(self, value: Any, *, what: str = "document lines") -> list[dict[str, Any]]:
         if value in (None, ""):
             return []
         if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
-            raise Unreadable(f"{self.name} has document lines we cannot read.")
+            raise Unreadable(f"{self.name} has {what} we cannot read.")
         return value
 
     def updated_at(self, raw: dict[str, Any]) -> datetime | None:

@@ -122,9 +122,35 @@ def record_key(entity: str, item: PushItem) -> str:
     return str(item.key)
 
 
+# The order fields dotdigital's own e-commerce integrations send (the Magento connector:
+# id, purchaseDate, orderStatus, currency, orderSubtotal, orderTotal, deliveryTotal,
+# discountAmount, products with sku/name/qty/price; contract esp-apis.md), plus the three
+# this hub has always sent (orderNumber, refundedTotal, lastReturnDate). The engine's
+# order is vendor-neutral and carries more, for other destinations: none of it may leak
+# into the Orders collection, where a field, once there, keeps its type for good.
+# dotdigital name -> the engine's name.
+ORDER_FIELDS: dict[str, str] = {
+    "id": "id", "orderNumber": "orderNumber", "purchaseDate": "purchaseDate", "orderStatus": "orderStatus",
+    "currency": "currency", "orderSubtotal": "orderSubtotal", "orderTotal": "orderTotal",
+    "deliveryTotal": "shippingTotal", "discountAmount": "discountTotal", "refundedTotal": "refundedTotal",
+    "lastReturnDate": "lastReturnDate", "products": "products",
+}
+ORDER_PRODUCT_FIELDS = ("sku", "name", "qty", "price")
+
+
+def order_json(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The engine's order as dotdigital's integrations shape it; fields absent stay absent."""
+    record = {name: fields[source] for name, source in ORDER_FIELDS.items() if source in fields}
+    if isinstance(record.get("products"), list):
+        record["products"] = [{name: product[name] for name in ORDER_PRODUCT_FIELDS if name in product}
+                              if isinstance(product, Mapping) else product for product in record["products"]]
+    return record
+
+
 def insight_record(entity: str, item: PushItem) -> dict[str, Any]:
     """One `upsertInsightRecord`: `{key, json[, contactIdentity]}`."""
-    record: dict[str, Any] = {"key": record_key(entity, item), "json": dict(item.fields)}
+    fields = order_json(item.fields) if entity == "orders" else dict(item.fields)
+    record: dict[str, Any] = {"key": record_key(entity, item), "json": fields}
     if INSIGHT_ENTITIES[entity].scope == "contact":
         record["contactIdentity"] = {"identifier": "email", "value": item.identifier}
     return record

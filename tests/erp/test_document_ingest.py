@@ -1,4 +1,6 @@
 """The sales document mirror: idempotent upserts, lines replaced on change, base links kept."""
+from decimal import Decimal
+
 import pytest
 
 from erp.documents import Delivery, SalesOrder, SalesOrderLine
@@ -64,3 +66,35 @@ def test_an_unreadable_document_is_reported_and_the_page_goes_on():
                           error="Order 9 has a line quantity that is not a number")
     result = INGESTERS["orders"](connection=connection, records=[broken, document(1, line(0))])
     assert [r.key for r in result.unreadable] == ["9"] and result.changed_keys == ["1"]
+
+
+def test_a_cancellation_document_is_stored_flagged():
+    connection = ErpConnectionFactory()
+    INGESTERS["deliveries"](connection=connection, records=[
+        document(7, line(0, base_type=17, base_entry=1, base_line=0), entity="deliveries", cancelled=True),
+        document(8, line(0, base_type=15, base_entry=7, base_line=0), entity="deliveries", is_cancellation=True)])
+    flags = dict(Delivery.objects.values_list("doc_entry", "is_cancellation"))
+    assert flags == {7: False, 8: True}
+    assert Delivery.objects.get(doc_entry=7).cancelled
+
+
+def test_freight_discount_and_local_figures_are_kept_and_a_change_to_them_is_a_change():
+    connection = ErpConnectionFactory()
+    INGESTERS["orders"](connection=connection, records=[document(
+        1, line(0), currency="EUR", doc_total=71.0, freight_total=5.0, discount_total=2.5, rounding_total=0.01,
+        doc_total_local=61.06, vat_total_local=8.6)])
+    order = SalesOrder.objects.get()
+    assert (order.currency, order.doc_total, order.freight_total, order.discount_total, order.doc_total_local) == (
+        "EUR", 71, 5, Decimal("2.5"), Decimal("61.06"))
+    changed = INGESTERS["orders"](connection=connection, records=[document(
+        1, line(0), currency="EUR", doc_total=71.0, freight_total=6.0, discount_total=2.5, rounding_total=0.01,
+        doc_total_local=61.06, vat_total_local=8.6)])
+    assert changed.changed_keys == ["1"]
+
+
+def test_a_source_with_one_currency_only_has_its_totals_as_local_figures():
+    connection = ErpConnectionFactory()
+    INGESTERS["orders"](connection=connection, records=[document(1, line(0))])
+    order = SalesOrder.objects.get()
+    assert (order.doc_total_local, order.vat_total_local, order.freight_total, order.is_cancellation) == (
+        60, 10, 0, False)

@@ -77,7 +77,9 @@ def test_canonical_document_shape_with_base_links(sandbox, connection):
     assert order.data == {
         "doc_entry": 7, "doc_num": 100007, "doc_type": "orders", "card_code": "C00001",
         "num_at_card": "WEB-100240", "doc_date": "2026-11-20", "doc_due_date": "2026-11-23",
-        "currency": "GBP", "doc_total": 97.2, "vat_total": 16.2, "discount_percent": 10.0,
+        "currency": "GBP", "foreign_currency": False, "doc_total": 97.2, "vat_total": 16.2,
+        "discount_percent": 10.0, "discount_total": 9.0, "freight_total": 0, "rounding_total": 0.0,
+        "doc_total_local": 97.2, "vat_total_local": 16.2,
         "status": "open", "cancelled": False, "is_cancellation": False,
         "tracking_number": "",
         "source_updated_at": datetime(2026, 11, 22, 9, 0, tzinfo=UTC),

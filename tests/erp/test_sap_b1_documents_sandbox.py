@@ -12,7 +12,7 @@ from erp.sap_b1.sandbox.demo_documents import (
     bulk_orders,
     demo_documents,
 )
-from erp.sap_b1.sandbox.documents import DOCUMENT_LINE_PROPERTIES, DOCUMENT_PROPERTIES
+from erp.sap_b1.sandbox.documents import DOCUMENT_LINE_PROPERTIES, DOCUMENT_PROPERTIES, EXPENSE_PROPERTIES
 from tests.erp.conftest import COMPANY, USER
 from tests.erp.test_sap_b1_documents import document
 from tests.erp.test_sap_b1_items_sandbox import _check, metadata  # noqa: F401 (fixture)
@@ -43,7 +43,9 @@ def doc_metadata(metadata):  # noqa: F811 (the fixture imported above)
 
     sets = {s.get("Name"): s.get("EntityType") for s in schema.iter(f"{EDM}EntitySet")}
     return metadata | {"Document": properties("EntityType", "Document"),
-                       "DocumentLine": properties("ComplexType", "DocumentLine"), "sets": sets}
+                       "DocumentLine": properties("ComplexType", "DocumentLine"),
+                       "DocumentAdditionalExpense": properties("ComplexType", "DocumentAdditionalExpense"),
+                       "sets": sets}
 
 
 def test_document_shapes_match_the_service_layer_metadata(doc_metadata, clock, password):
@@ -51,6 +53,7 @@ def test_document_shapes_match_the_service_layer_metadata(doc_metadata, clock, p
 
     assert set(DOCUMENT_PROPERTIES) <= set(doc_metadata["Document"])
     assert set(DOCUMENT_LINE_PROPERTIES) <= set(doc_metadata["DocumentLine"])
+    assert set(EXPENSE_PROPERTIES) <= set(doc_metadata["DocumentAdditionalExpense"])
     running = serve_in_thread(build_demo_sandbox(60, password=password, clock=clock))
     try:
         session = requests.Session()
@@ -68,6 +71,10 @@ def test_document_shapes_match_the_service_layer_metadata(doc_metadata, clock, p
             _check("Document", row, doc_metadata)
             for line in row["DocumentLines"]:
                 _check("DocumentLine", line, doc_metadata)
+            for expense in row["DocumentAdditionalExpenses"]:
+                _check("DocumentAdditionalExpense", expense, doc_metadata)
+    assert any(row["DocumentAdditionalExpenses"] for rows in bodies.values() for row in rows)  # freight shows
+    assert any(row["CancelStatus"] == "csCancellation" for row in bodies["DeliveryNotes"])
 
 
 def test_document_collection_filter_select_orderby_paging_and_key(base_url, http, sandbox,
@@ -138,12 +145,85 @@ def test_patch_cancel_close_and_reopen(base_url, http, sandbox, clock):
                            "BaseType": 17, "BaseEntry": 3, "BaseLine": 0}]})
     assert created.status_code == 201 and created.json()["DocEntry"] == 1
     assert http.post(f"{base_url}/Orders(3)/Cancel").status_code == 400
-    assert http.post(f"{base_url}/DeliveryNotes(1)/Cancel").status_code == 400
+    assert http.post(f"{base_url}/DeliveryNotes(1)/Reopen").status_code == 400
     missing_base = http.post(f"{base_url}/DeliveryNotes", json={
         "CardCode": "C00001", "DocumentLines": [{"ItemCode": "A", "Quantity": 1.0, "Price": 1.0,
                                                  "BaseType": 17, "BaseEntry": 99,
                                                  "BaseLine": 0}]})
     assert missing_base.status_code == 400
+
+
+def test_cancelling_a_delivery_adds_a_cancellation_document_and_reopens_the_order(base_url, http, sandbox,
+                                                                                   clock, connection):
+    sandbox.add_document("orders", document(3))
+    http.post(f"{base_url}/DeliveryNotes", json={
+        "CardCode": "C00001", "DocumentLines": [{"ItemCode": "000020001", "Quantity": 2.0, "Price": 39.0,
+                                                 "BaseType": 17, "BaseEntry": 3, "BaseLine": 0}]})
+    assert sandbox.document("orders", 3)["DocumentLines"][0]["LineStatus"] == "bost_Close"
+    clock.advance(minutes=10)
+
+    answer = http.post(f"{base_url}/DeliveryNotes(1)/CreateCancellationDocument")
+
+    assert answer.status_code == 200
+    reversal = answer.json()
+    assert (reversal["DocEntry"], reversal["CancelStatus"], reversal["Cancelled"], reversal["DocumentStatus"]) == (
+        2, "csCancellation", "tNO", "bost_Close")
+    assert reversal["DocTotal"] == http.get(f"{base_url}/DeliveryNotes(1)").json()["DocTotal"] > 0
+    (line,) = reversal["DocumentLines"]
+    assert (line["BaseType"], line["BaseEntry"], line["BaseLine"], line["Quantity"]) == (15, 1, 0, 2.0)
+    original = http.get(f"{base_url}/DeliveryNotes(1)").json()
+    assert (original["Cancelled"], original["CancelStatus"], original["DocumentStatus"]) == (
+        "tYES", "csYes", "bost_Close")
+    order_line = sandbox.document("orders", 3)["DocumentLines"][0]
+    assert (order_line["RemainingOpenQuantity"], order_line["LineStatus"]) == (2.0, "bost_Open")
+    assert sandbox.document("orders", 3)["UpdateTime"] == "09:10:00"  # the order moved on too
+    assert http.post(f"{base_url}/DeliveryNotes(1)/Cancel").json()["error"]["code"] == -5002
+    assert http.post(f"{base_url}/DeliveryNotes(2)/Cancel").status_code == 400  # a cancellation is final
+
+    records = {r.key: r.data for b in SapB1Source(connection).read_changes("deliveries", None) for r in b.records}
+    assert (records["1"]["cancelled"], records["1"]["is_cancellation"]) == (True, False)
+    assert (records["2"]["cancelled"], records["2"]["is_cancellation"]) == (False, True)
+
+
+def test_an_invoiced_delivery_cannot_be_cancelled(base_url, http, sandbox):
+    sandbox.add_document("orders", document(3))
+    sandbox.add_document("deliveries", {"CardCode": "C00001", "DocumentLines": [
+        {"ItemCode": "000020001", "Quantity": 2.0, "Price": 39.0, "BaseType": 17, "BaseEntry": 3, "BaseLine": 0}]})
+    sandbox.add_document("invoices", {"CardCode": "C00001", "DocumentLines": [
+        {"ItemCode": "000020001", "Quantity": 2.0, "Price": 39.0, "BaseType": 15, "BaseEntry": 1, "BaseLine": 0}]})
+    assert http.post(f"{base_url}/DeliveryNotes(1)/Cancel").status_code == 400
+    assert http.post(f"{base_url}/Invoices(1)/Cancel").status_code == 204
+    assert sandbox.document("invoices", 2)["CancelStatus"] == "csCancellation"
+    assert sandbox.document("deliveries", 1)["DocumentStatus"] == "bost_Open"  # invoicing can be done again
+
+
+def test_freight_and_a_foreign_currency_add_up_as_sap_adds_them(base_url, http, sandbox, connection):
+    created = http.post(f"{base_url}/Orders", json={
+        "CardCode": "C00001", "DocCurrency": "EUR", "DocRate": 0.85, "DiscountPercent": 10.0,
+        "DocumentLines": [{"ItemCode": "000020001", "Quantity": 2.0, "Price": 50.0}],
+        "DocumentAdditionalExpenses": [{"ExpenseCode": 1, "LineTotal": 8.5, "TaxCode": "S"}]}).json()
+    # Lines 100.00 EUR less 10 % = 90.00, freight 8.50 GBP = 10.00 EUR, tax 20 % on both = 20.00.
+    assert (created["DocTotalFc"], created["VatSumFc"], created["TotalDiscountFC"]) == (120.0, 20.0, 10.0)
+    assert (created["DocTotal"], created["VatSum"]) == (102.0, 17.0)
+    assert created["DocumentLines"][0]["RowTotalFC"] == 100.0
+    assert created["DocumentAdditionalExpenses"][0]["LineTotalFC"] == 10.0
+    local = http.post(f"{base_url}/Orders", json={
+        "CardCode": "C00001", "DocumentLines": [{"ItemCode": "000020001", "Quantity": 1.0, "Price": 50.0}],
+        "DocumentAdditionalExpenses": [{"ExpenseCode": 1, "LineTotal": 5.0}]}).json()
+    assert (local["DocTotal"], local["VatSum"], local["DocTotalFc"]) == (66.0, 11.0, 0.0)
+    assert http.post(f"{base_url}/Orders", json={
+        "CardCode": "C00001", "DocumentLines": [{"ItemCode": "A", "Quantity": 1.0, "Price": 5.0}],
+        "DocumentAdditionalExpenses": [{"ExpenseCode": 1, "LineTotal": 5.0, "TaxSumFC": 1.0}]}).status_code == 400
+
+    source = SapB1Source(connection)
+    foreign = source.read_one("orders", str(created["DocEntry"]))
+    home = source.read_one("orders", str(local["DocEntry"]))
+    assert {k: foreign.data[k] for k in ("currency", "foreign_currency", "doc_total", "vat_total", "freight_total",
+                                         "discount_total", "doc_total_local", "vat_total_local")} == {
+        "currency": "EUR", "foreign_currency": True, "doc_total": 120.0, "vat_total": 20.0, "freight_total": 10.0,
+        "discount_total": 10.0, "doc_total_local": 102.0, "vat_total_local": 17.0}
+    assert foreign.data["lines"][0]["line_total"] == 100.0
+    assert (home.data["currency"], home.data["doc_total"], home.data["freight_total"]) == ("GBP", 66.0, 5.0)
 
 
 def test_demo_documents_hold_every_flow_the_hub_must_handle(sandbox, connection):
@@ -195,6 +275,18 @@ def test_demo_documents_hold_every_flow_the_hub_must_handle(sandbox, connection)
     assert UNKNOWN_ITEM_CODE not in item_codes
     assert UNKNOWN_ITEM_CODE in {line["item_code"]
                                  for line in orders[SCENARIOS["unknown_item"]]["lines"]}
+    freight = orders[SCENARIOS["freight"]]
+    assert freight["freight_total"] == 4.95 and freight["status"] == "closed"
+    assert round(sum(x["line_total"] for x in freight["lines"]) + 4.95 + freight["vat_total"], 2) == \
+        freight["doc_total"]
+    reopened = orders[SCENARIOS["cancelled_delivery"]]
+    assert reopened["status"] == "open"
+    (original, reversal) = children("deliveries", 17, reopened["doc_entry"]) + [
+        d.data for d in read["deliveries"] if d.data["is_cancellation"]]
+    assert original["cancelled"] and reversal["lines"][0]["base_entry"] == original["doc_entry"]
+    foreign = orders[SCENARIOS["foreign_currency"]]
+    assert (foreign["currency"], foreign["foreign_currency"], foreign["freight_total"]) == ("EUR", True, 10.0)
+    assert foreign["doc_total_local"] < foreign["doc_total"]
     bad = orders[SCENARIOS["bad_total"]]
     net = sum(line["line_total"] for line in bad["lines"])
     assert round(net + bad["vat_total"], 2) != bad["doc_total"]

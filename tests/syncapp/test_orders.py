@@ -263,3 +263,98 @@ def test_retrying_a_waiting_dispatch_signal_replans_its_order(hub, dispatch_flow
                         lambda connection: FakeSource([[document("orders", 1, line(0))]], entity="orders"))
     exceptions_retry(exceptions=SyncException.objects.filter(flow=dispatch_flow))  # key "1:dispatched"
     assert OutboxItem.objects.get(flow=dispatch_flow, record_key="1:dispatched").status == "pending"
+
+
+def test_an_order_with_freight_adds_up_and_carries_its_shipping(hub):
+    # Lines 40.00, freight 5.00, tax 20 % on both: SAP's DocTotal is 54.00.
+    hub.pull("orders", document("orders", 1, line(0, quantity=2), freight_total=5.0, vat_total=9.0, doc_total=54.0))
+    hub.push()
+    assert not SyncException.objects.filter(record_key="1").exists()
+    order = hub.order(1)
+    assert (order["grandTotal"], order["shippingTotal"], order["taxTotal"], order["orderSubtotal"]) == (
+        54.0, 5.0, 9.0, 40.0)
+
+
+def test_a_header_discount_and_rounding_are_part_of_the_total_check(hub):
+    hub.pull("orders", document("orders", 1, line(0, quantity=5), discount_percent=10.0, discount_total=10.0,
+                                vat_total=18.0, rounding_total=0.02, doc_total=108.02))
+    hub.pull("orders", document("orders", 2, line(0, quantity=5), discount_percent=10.0, vat_total=18.0,
+                                doc_total=120.0))
+    hub.push()
+    assert hub.order(1)["discountTotal"] == 10.0
+    assert SyncException.objects.get(record_key="2").reason_code == "total_mismatch"
+
+
+def test_a_foreign_currency_order_is_sent_in_its_own_currency(hub):
+    hub.pull("orders", document("orders", 1, line(0, quantity=2, price=50.0), currency="EUR", doc_total=120.0,
+                                vat_total=20.0, doc_total_local=102.0, vat_total_local=17.0))
+    hub.push()
+    order = hub.order(1)
+    assert (order["currency"], order["grandTotal"], order["orderTotal"]) == ("EUR", 120.0, 100.0)
+    # The customer's lifetime value is summed in the company's own currency.
+    assert hub.destination.contacts["jane@example.com"]["LIFETIMEVALUE"] == 85.0
+
+
+def test_the_planned_order_carries_the_vendor_neutral_fields(hub):
+    hub.pull("orders", document("orders", 1, line(0, quantity=2, price=50.0), line(1, "1002", price=10.0)))
+    hub.pull("deliveries", document("deliveries", 10, line(0, quantity=2, price=50.0, base=(17, 1, 0)),
+                                    line(1, "1002", price=10.0, base=(17, 1, 1))))
+    hub.pull("returns", document("returns", 40, line(0, quantity=1, price=50.0, base=(15, 10, 0))))
+    hub.pull("credit_notes", document("credit_notes", 30, line(0, quantity=1, price=50.0, base=(16, 40, 0))))
+    hub.pull("invoices", document("invoices", 20, line(0, "1002", price=10.0, base=(15, 10, 1))))
+    hub.pull("credit_notes", document("credit_notes", 31, line(0, "1002", price=10.0, base=(13, 20, 0))))
+    hub.push()
+    order = hub.order(1)
+    assert {k: order[k] for k in ("state", "customerId", "webReference", "grandTotal", "taxTotal",
+                                  "shippingTotal", "discountTotal", "refundedTotal", "orderTotal")} == {
+        "state": "partially_refunded", "customerId": "C001", "webReference": "WEB-1", "grandTotal": 132.0,
+        "taxTotal": 22.0, "shippingTotal": 0.0, "discountTotal": 0.0, "refundedTotal": 60.0, "orderTotal": 50.0}
+    first, second = order["products"]
+    assert (first["lineNum"], first["lineTotal"], first["quantityRefunded"], first["refunded"]) == (0, 100.0, 1.0, 50.0)
+    assert (second["lineNum"], second["quantityRefunded"], second["refunded"]) == (1, 1.0, 10.0)
+
+
+def test_an_order_without_a_web_reference_has_none(hub):
+    hub.pull("orders", document("orders", 1, line(0), num_at_card=""))
+    hub.push()
+    assert (hub.order(1)["webReference"], hub.order(1)["id"]) == (None, "5001")
+
+
+def test_a_cancelled_delivery_and_its_cancellation_document_are_never_counted(hub, dispatch_flow):
+    hub.pull("orders", document("orders", 1, line(0, quantity=2)))
+    hub.pull("deliveries", document("deliveries", 10, line(0, quantity=2, base=(17, 1, 0)), doc_date="2026-11-21"))
+    hub.push()
+    assert hub.order(1)["state"] == "dispatched"
+    # SAP cancels the delivery: the original is flagged, a cancellation document reverses it.
+    hub.pull("deliveries",
+             document("deliveries", 10, line(0, quantity=2, base=(17, 1, 0)), doc_date="2026-11-21", cancelled=True,
+                      status="closed"),
+             document("deliveries", 11, line(0, quantity=2, base=(15, 10, 0)), doc_date="2026-11-22",
+                      is_cancellation=True, status="closed"))
+    hub.push()
+    flow_push(flow=dispatch_flow, adapter=hub.destination)
+    assert hub.order(1)["state"] == "open"
+    assert signals(hub) == []
+    assert hub.destination.contacts["jane@example.com"]["LASTDISPATCHDATE"] is None
+
+
+def test_a_cancelled_credit_memo_no_longer_lowers_anything(hub):
+    hub.pull("orders", document("orders", 1, line(0, quantity=2, price=50.0)))
+    hub.pull("invoices", document("invoices", 20, line(0, quantity=2, price=50.0, base=(17, 1, 0))))
+    hub.pull("credit_notes", document("credit_notes", 30, line(0, quantity=1, price=50.0, base=(13, 20, 0))))
+    hub.push()
+    assert hub.destination.contacts["jane@example.com"]["LIFETIMEVALUE"] == 50.0
+    hub.pull("credit_notes",
+             document("credit_notes", 30, line(0, quantity=1, price=50.0, base=(13, 20, 0)), cancelled=True),
+             document("credit_notes", 31, line(0, quantity=1, price=50.0, base=(14, 30, 0)), is_cancellation=True))
+    hub.push()
+    assert (hub.order(1)["orderTotal"], hub.order(1)["refundedTotal"]) == (100.0, 0.0)
+    assert hub.destination.contacts["jane@example.com"]["LIFETIMEVALUE"] == 100.0
+
+
+def test_a_cancellation_document_among_orders_is_never_sent_as_an_order(hub):
+    hub.pull("orders", document("orders", 1, line(0)), document("orders", 2, line(0, base=(17, 1, 0)),
+                                                                 is_cancellation=True))
+    hub.push()
+    assert [key for entity, key in hub.destination.records if entity == "orders"] == ["1"]
+    assert hub.destination.contacts["jane@example.com"]["ORDERCOUNT"] == 1

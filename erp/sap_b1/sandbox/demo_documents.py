@@ -37,7 +37,11 @@ SCENARIOS: dict[str, str] = {
     "invalid_email": "WEB-100907",  # the customer's email is invalid
     "unknown_item": "WEB-100908",  # one line's ItemCode is not an item in SAP
     "bad_total": "WEB-100909",  # DocTotal does not add up (10.00 too much)
+    "freight": "WEB-100910",  # delivery charge (DocumentAdditionalExpenses) in the total
+    "cancelled_delivery": "WEB-100911",  # its delivery cancelled by a cancellation document
+    "foreign_currency": "WEB-100912",  # in EUR, with freight: DocTotalFc and friends
 }
+FREIGHT_EXPENSE_CODE = 1  # the demo company's "Freight" additional expense
 UNKNOWN_ITEM_CODE = "ZZ-RETIRED-001"
 WAREHOUSE = "01"
 _EMAIL = re.compile(r"^[^@\s.][^@\s]*@[^@\s]+\.[A-Za-z]{2,}$")
@@ -103,6 +107,17 @@ def demo_documents(
                                      ItemDescription="Gift Card (retired code)")
     order = scenario("bad_total", rng.choice(good), lines=2)
     order["DocTotal"] = round(order["DocTotal"] + 10.0, 2)
+    order = scenario("freight", rng.choice(good), lines=2)
+    flows.charge_freight(order, 4.95)
+    flows.copy(DELIVERIES, ORDERS, order, None, base - timedelta(days=1))
+    order = scenario("cancelled_delivery", rng.choice(good), lines=2)
+    delivery = flows.copy(DELIVERIES, ORDERS, order, None, base - timedelta(days=3))
+    flows.cancel_by_document(DELIVERIES, delivery, order, base - timedelta(days=2))
+    order = scenario("foreign_currency", rng.choice(good), lines=2)
+    order.update(DocCurrency="EUR", DocRate=0.86)
+    for row in order["DocumentLines"]:
+        row["Currency"] = "EUR"
+    flows.charge_freight(order, 8.60)
     return flows.documents
 
 
@@ -208,6 +223,38 @@ class _Flows:
             row["LineStatus"] = "bost_Close"
         order.update(_stamp(when))
 
+    @staticmethod
+    def charge_freight(document: dict[str, Any], amount: float) -> None:
+        """A delivery charge (before tax, local currency) on the document."""
+        document["DocumentAdditionalExpenses"] = [{
+            "ExpenseCode": FREIGHT_EXPENSE_CODE, "LineNum": 0, "LineTotal": amount, "TaxCode": "S",
+            "Remarks": "Standard delivery"}]
+        recompute(document)
+
+    def cancel_by_document(self, entity: str, document: dict[str, Any], base: dict[str, Any],
+                           when: datetime) -> dict[str, Any]:
+        """As SAP cancels a delivery or an invoice: the original cancelled, a cancellation
+        document reversing it, and the base document's lines open again."""
+        document.update(Cancelled="tYES", CancelStatus="csYes", DocumentStatus="bost_Close")
+        for row in document["DocumentLines"]:
+            row["LineStatus"] = "bost_Close"
+            base_row = base["DocumentLines"][row["BaseLine"]]
+            base_row["RemainingOpenQuantity"] += row["Quantity"]
+            base_row["LineStatus"] = "bost_Open"
+        base["DocumentStatus"] = "bost_Open"
+        base.update(_stamp(when))
+        document.update(_stamp(when))
+        code = _OBJECT[entity][0]
+        lines = [{"ItemCode": row["ItemCode"], "ItemDescription": row["ItemDescription"],
+                  "Quantity": row["Quantity"], "Price": row["Price"], "WarehouseCode": row["WarehouseCode"],
+                  "BaseType": code, "BaseEntry": document["DocEntry"], "BaseLine": row["LineNum"],
+                  "LineStatus": "bost_Close", "RemainingOpenQuantity": 0.0}
+                 for row in document["DocumentLines"]]
+        reversal = self._document(entity, document["CardCode"], document.get("CardName"),
+                                  document.get("NumAtCard"), lines, when)
+        reversal.update(CancelStatus="csCancellation", DocumentStatus="bost_Close")
+        return reversal
+
     def edit(self, order: dict[str, Any], when: datetime, extra: tuple[str, str, float]) -> None:
         """The customer service team raises line 0's quantity and adds a line."""
         rows = order["DocumentLines"]
@@ -235,6 +282,7 @@ class _Flows:
             "CreationDate": day, "DocTime": when.strftime("%H:%M:%S"),
             "DocObjectCode": object_code, "TrackingNumber": None, "Comments": None,
             "DocumentLines": [self._line(n, entry, line) for n, line in enumerate(lines)],
+            "DocumentAdditionalExpenses": [],
         } | _stamp(when)
         table.append(recompute(document))
         return document

@@ -18,10 +18,28 @@ Routes (answered like the Service Layer v1):
 - POST /Orders(12)/Cancel, /Close, /Reopen (bound actions on SAPB1.Document, no return
   type in the metadata, so 204). Cancel sets Cancelled=tYES, CancelStatus=csYes,
   DocumentStatus=bost_Close and closes every line; it is refused once any line was
-  copied to a target document (partly delivered), as SAP refuses it. Cancel and Reopen
-  are served on Orders only: other documents are cancelled by a cancellation document
-  (contract 1.7), which this sandbox does not model.
+  copied to a target document (partly delivered), as SAP refuses it. Reopen is served on
+  Orders only.
+- Other documents (a delivery, an invoice, a credit memo, a return) are cancelled by a
+  *cancellation document* (contract 1.7): POST /DeliveryNotes(7)/Cancel (204) or
+  /CreateCancellationDocument (200 with the new document). The original turns
+  Cancelled=tYES, CancelStatus=csYes, bost_Close; a new document of the same collection
+  (next DocEntry/DocNum) repeats its customer, currency, freight and lines with
+  CancelStatus=csCancellation, Cancelled=tNO, bost_Close, each line based on the line it
+  reverses (BaseType = the original's object type). The original's own base lines get
+  their open quantity back and reopen (a cancelled delivery reopens its order). Refused
+  when the document was copied on (an invoiced delivery). That this is what SAP writes,
+  line by line, is **unconfirmed** (community), and whether CreateCancellationDocument
+  also adds the document (rather than returning a draft to add) is **unconfirmed** too:
+  here it adds it.
 - DELETE on any document: 400 / -5006 (sales documents cannot be deleted, SLGuide 3.5.4).
+
+Amounts (see `recompute`): lines, header discount, freight (DocumentAdditionalExpenses,
+LineTotal in local currency before tax, taxed by its TaxCode) and tax add up to DocTotal
+in the local currency (GBP). A document in another DocCurrency has its prices in that
+currency and DocRate local units per foreign unit; it also gets the foreign figures
+(RowTotalFC, LineTotalFC, VatSumFc, TotalDiscountFC, DocTotalFc), which SAP leaves 0 on a
+local-currency document. A PATCH that sends DocumentAdditionalExpenses replaces them.
 
 Error codes other than -5006, -2028 and -1000 are the sandbox's own (unconfirmed).
 """
@@ -46,24 +64,36 @@ RESOURCE_BY_CODE = {code: name for name, (_, code, _) in DOCUMENT_RESOURCES.item
 # Properties this sandbox keeps; all exist on SAPB1.Document / SAPB1.DocumentLine.
 DOCUMENT_PROPERTIES: tuple[str, ...] = (
     "DocEntry", "DocNum", "Series", "DocType", "DocDate", "DocDueDate", "TaxDate",
-    "CardCode", "CardName", "NumAtCard", "DocCurrency", "DocRate", "DocTotal", "VatSum",
-    "DiscountPercent", "TotalDiscount", "DocumentStatus", "Cancelled", "CancelStatus",
+    "CardCode", "CardName", "NumAtCard", "DocCurrency", "DocRate", "DocTotal", "DocTotalFc",
+    "VatSum", "VatSumFc", "DiscountPercent", "TotalDiscount", "TotalDiscountFC",
+    "RoundingDiffAmount", "RoundingDiffAmountFC", "DocumentStatus", "Cancelled", "CancelStatus",
     "CreationDate", "UpdateDate", "UpdateTime", "DocTime", "DocObjectCode",
     "TrackingNumber", "Comments", "ShipToCode", "Address2", "DocumentLines",
+    "DocumentAdditionalExpenses",
 )
 DOCUMENT_LINE_PROPERTIES: tuple[str, ...] = (
     "LineNum", "DocEntry", "ItemCode", "ItemDescription", "Quantity", "Price", "UnitPrice",
-    "DiscountPercent", "LineTotal", "TaxCode", "TaxTotal", "Currency", "WarehouseCode",
-    "LineStatus", "BaseType", "BaseEntry", "BaseLine", "RemainingOpenQuantity", "ShipDate",
+    "DiscountPercent", "LineTotal", "RowTotalFC", "TaxCode", "TaxTotal", "Currency",
+    "WarehouseCode", "LineStatus", "BaseType", "BaseEntry", "BaseLine",
+    "RemainingOpenQuantity", "ShipDate",
+)
+# SAPB1.DocumentAdditionalExpense: freight and other charges on the document.
+EXPENSE_PROPERTIES: tuple[str, ...] = (
+    "ExpenseCode", "LineNum", "LineTotal", "LineTotalFC", "TaxCode", "TaxSum", "TaxSumFC", "Remarks",
 )
 DOCUMENT_ALL_PROPERTIES = frozenset(DOCUMENT_PROPERTIES)
 LINE_ALL_PROPERTIES = frozenset(DOCUMENT_LINE_PROPERTIES)
+EXPENSE_ALL_PROPERTIES = frozenset(EXPENSE_PROPERTIES)
 # Written by SAP, never by a client.
 READ_ONLY = frozenset({
     "DocEntry", "DocNum", "DocumentStatus", "Cancelled", "CancelStatus", "CreationDate",
-    "UpdateDate", "UpdateTime", "DocObjectCode", "DocTotal", "VatSum", "TotalDiscount",
+    "UpdateDate", "UpdateTime", "DocObjectCode", "DocTotal", "DocTotalFc", "VatSum", "VatSumFc",
+    "TotalDiscount", "TotalDiscountFC", "RoundingDiffAmountFC",
 })
+EXPENSE_READ_ONLY = frozenset({"LineNum", "LineTotalFC", "TaxSumFC"})
 TAX_RATES = {"S": 0.20, "R": 0.05, "Z": 0.0}  # UK VAT groups of the demo company
+LOCAL_CURRENCY = "GBP"  # the demo company's
+CANCEL_ACTIONS = ("Cancel", "CreateCancellationDocument")
 _DOC_KEY = re.compile(r"^/([A-Za-z]+)\((?:DocEntry=)?(\d+)\)(?:/([A-Za-z]+))?$")
 _DOC_COLLECTION = re.compile(r"^/([A-Za-z]+)$")
 _ENUMS = {
@@ -127,6 +157,15 @@ class DocumentHooks:
     def document(self, entity: str, doc_entry: int) -> dict[str, Any]:
         return self.documents[_resource_name(entity)][str(doc_entry)]
 
+    def cancel_document(self, entity: str, doc_entry: int) -> dict[str, Any]:
+        """Cancel as a person in SAP would: an order in place, any other document by a
+        cancellation document, which is returned (the order itself for an order)."""
+        name = _resource_name(entity)
+        if name == "Orders":
+            self._act(name, str(doc_entry), "Cancel")
+            return self.document(name, doc_entry)
+        return self._cancel_by_document(name, str(doc_entry))
+
     # ------------------------------------------------------------ routes
 
     def _route_documents(self, method: str, path: str, params: dict[str, str],
@@ -153,8 +192,13 @@ class DocumentHooks:
             if action is None and method == "DELETE":
                 raise SandboxError(400, -5006,
                                    "The requested action is not supported for this object.")
+            if method == "POST" and name != "Orders" and action in CANCEL_ACTIONS:
+                created = self._cancel_by_document(name, entry)
+                if action == "Cancel":
+                    return 204, [], None
+                return 200, [], {"odata.metadata": f"/b1s/v1/$metadata#{name}/@Element"} | created
             if method == "POST" and action in ("Close", "Cancel", "Reopen"):
-                if action != "Close" and name != "Orders":
+                if action == "Reopen" and name != "Orders":
                     raise SandboxError(400, -5006, "The requested action is not supported "
                                                    "for this object.")
                 self._act(name, entry, action)
@@ -193,6 +237,7 @@ class DocumentHooks:
             record.update(fields)
             for line in record["DocumentLines"]:
                 line.setdefault("DocEntry", record.get("DocEntry"))
+            _number_expenses(record)
             recompute(record)
             record.update(self._stamp("Update"))
             self._generation += 1
@@ -225,6 +270,53 @@ class DocumentHooks:
                     record["Cancelled"], record["CancelStatus"] = "tYES", "csYes"
             record.update(self._stamp("Update"))
             self._generation += 1
+
+    def _cancel_by_document(self, name: str, entry: str) -> dict[str, Any]:
+        """See the module docstring: the original is cancelled, a cancellation document
+        reverses it, and its base lines get their open quantity back."""
+        with self._lock:
+            record = self._existing(name, entry)
+            lines = record.get("DocumentLines") or []
+            if record.get("Cancelled") == "tYES" or record.get("CancelStatus") == "csCancellation":
+                raise SandboxError(400, -5002, "Document is already cancelled or is a cancellation")
+            if any((line.get("RemainingOpenQuantity") or 0) < (line.get("Quantity") or 0) for line in lines):
+                raise SandboxError(400, -5002, "Cannot cancel: the document has been copied to a "
+                                               "target document")
+            stamp = self._stamp("Update")
+            code = DOCUMENT_RESOURCES[name][1]
+            reverse = {key: record[key] for key in (
+                "CardCode", "CardName", "NumAtCard", "DocCurrency", "DocRate", "DiscountPercent",
+                "DocType", "Series") if key in record} | {
+                "DocDate": stamp["UpdateDate"], "DocDueDate": stamp["UpdateDate"],
+                "TaxDate": stamp["UpdateDate"], "CreationDate": stamp["UpdateDate"],
+                "DocumentStatus": "bost_Close", "Cancelled": "tNO", "CancelStatus": "csCancellation",
+                "DocumentAdditionalExpenses": [{k: v for k, v in expense.items() if k in (
+                    "ExpenseCode", "LineNum", "LineTotal", "TaxCode", "Remarks")}
+                    for expense in record.get("DocumentAdditionalExpenses") or []],
+                "DocumentLines": [{k: v for k, v in line.items() if k in (
+                    "ItemCode", "ItemDescription", "Quantity", "Price", "UnitPrice", "DiscountPercent",
+                    "TaxCode", "Currency", "WarehouseCode")} | {
+                    "LineNum": n, "LineStatus": "bost_Close", "RemainingOpenQuantity": 0.0,
+                    "BaseType": code, "BaseEntry": record.get("DocEntry"), "BaseLine": line.get("LineNum")}
+                    for n, line in enumerate(lines)],
+            }
+            for line in lines:  # the goods are back: the base lines are open again
+                found = self._base_line(line)
+                if found is None:
+                    continue
+                base, base_line = found
+                base_line["RemainingOpenQuantity"] = float(base_line.get("RemainingOpenQuantity") or 0) + float(
+                    line.get("Quantity") or 0)
+                base_line["LineStatus"] = "bost_Open"
+                if base.get("Cancelled") != "tYES":
+                    base["DocumentStatus"] = "bost_Open"
+                base.update(stamp)
+            record.update(Cancelled="tYES", CancelStatus="csYes", DocumentStatus="bost_Close")
+            for line in lines:
+                line["LineStatus"] = "bost_Close"
+            record.update(stamp)
+            created = self.add_documents(name, [recompute(reverse)])[0]
+            return created
 
     # ------------------------------------------------------------ base links
 
@@ -269,19 +361,45 @@ class DocumentHooks:
 
 
 def recompute(document: dict[str, Any]) -> dict[str, Any]:
-    """Line totals, tax and header totals as SAP derives them (no freight or rounding):
-    LineTotal = Quantity x Price; TaxTotal by TaxCode; DocTotal = net less header
-    discount plus VAT."""
-    net = vat = 0.0
-    for line in document.get("DocumentLines") or []:
-        line["LineTotal"] = round(float(line.get("Quantity") or 0) * float(line.get("Price") or 0), 2)
-        line["TaxTotal"] = round(line["LineTotal"] * TAX_RATES.get(line.get("TaxCode"), 0.2), 2)
-        net += line["LineTotal"]
-        vat += line["TaxTotal"]
+    """Line totals, tax and header totals as SAP derives them (no rounding):
+    LineTotal = Quantity x Price (x DocRate for a foreign-currency document, whose
+    RowTotalFC is Quantity x Price); TaxTotal by TaxCode; DocTotal = lines less the header
+    discount, plus freight, plus tax on both. The foreign figures follow the same sums."""
+    foreign = (document.get("DocCurrency") or LOCAL_CURRENCY) != LOCAL_CURRENCY
+    rate = float(document.get("DocRate") or 1.0) if foreign else 1.0
     share = 1 - float(document.get("DiscountPercent") or 0) / 100
-    document["TotalDiscount"] = round(net * (1 - share), 2)
-    document["VatSum"] = round(vat * share, 2)
-    document["DocTotal"] = round(net * share + document["VatSum"], 2)
+    local, in_currency = [0.0, 0.0], [0.0, 0.0]  # (net, tax) of the lines
+    for line in document.get("DocumentLines") or []:
+        amount = round(float(line.get("Quantity") or 0) * float(line.get("Price") or 0), 2)
+        tax_rate = TAX_RATES.get(line.get("TaxCode"), 0.2)
+        line["LineTotal"] = round(amount * rate, 2)
+        line["RowTotalFC"] = amount if foreign else 0.0
+        line["TaxTotal"] = round(line["LineTotal"] * tax_rate, 2)
+        local[0] += line["LineTotal"]
+        local[1] += line["TaxTotal"]
+        in_currency[0] += amount
+        in_currency[1] += amount * tax_rate
+    freight, freight_fc = [0.0, 0.0], [0.0, 0.0]  # (net, tax) of the expenses
+    for expense in document.get("DocumentAdditionalExpenses") or []:
+        amount = float(expense.get("LineTotal") or 0)
+        tax_rate = TAX_RATES.get(expense.get("TaxCode"), 0.2)
+        expense["TaxSum"] = round(amount * tax_rate, 2)
+        expense["LineTotalFC"] = round(amount / rate, 2) if foreign else 0.0
+        expense["TaxSumFC"] = round(expense["LineTotalFC"] * tax_rate, 2)
+        freight[0] += amount
+        freight[1] += expense["TaxSum"]
+        freight_fc[0] += expense["LineTotalFC"]
+        freight_fc[1] += expense["TaxSumFC"]
+    document["TotalDiscount"] = round(local[0] * (1 - share), 2)
+    document["VatSum"] = round(local[1] * share + freight[1], 2)
+    document["DocTotal"] = round(local[0] * share + freight[0] + document["VatSum"], 2)
+    document["RoundingDiffAmount"] = document["RoundingDiffAmountFC"] = 0.0
+    if foreign:
+        document["TotalDiscountFC"] = round(in_currency[0] * (1 - share), 2)
+        document["VatSumFc"] = round(in_currency[1] * share + freight_fc[1], 2)
+        document["DocTotalFc"] = round(in_currency[0] * share + freight_fc[0] + document["VatSumFc"], 2)
+    else:
+        document["TotalDiscountFC"] = document["VatSumFc"] = document["DocTotalFc"] = 0.0
     return document
 
 
@@ -303,7 +421,7 @@ def _document_defaults(name: str, stamp: dict[str, str]) -> dict[str, Any]:
         "TrackingNumber": None, "Comments": None, "DocDate": stamp["UpdateDate"],
         "DocDueDate": stamp["UpdateDate"], "TaxDate": stamp["UpdateDate"],
         "CreationDate": stamp["UpdateDate"], "DocTime": stamp["UpdateTime"],
-        "DocumentLines": [],
+        "DocumentLines": [], "DocumentAdditionalExpenses": [],
     } | stamp
 
 
@@ -313,6 +431,7 @@ def _fill(record: dict[str, Any], next_entry: int) -> dict[str, Any]:
     if record.get("DocEntry") is None:
         record["DocEntry"] = next_entry
     record.setdefault("DocNum", record["DocEntry"])
+    _number_expenses(record)
     lines = record.get("DocumentLines")
     if isinstance(lines, list):
         # Complete lines (bulk data) are kept as they are: merging 400,000 dicts is slow.
@@ -327,6 +446,14 @@ def _fill(record: dict[str, Any], next_entry: int) -> dict[str, Any]:
         if "DocTotal" not in record and all(_priced(line) for line in lines):
             recompute(record)  # malformed figures are kept as given, totals left out
     return record
+
+
+def _number_expenses(record: dict[str, Any]) -> None:
+    expenses = record.get("DocumentAdditionalExpenses")
+    if isinstance(expenses, list):
+        for n, expense in enumerate(expenses):
+            if isinstance(expense, dict):
+                expense["LineNum"] = n
 
 
 def _priced(line: Any) -> bool:
@@ -378,6 +505,8 @@ def _writable(body: Any) -> dict[str, Any]:
             raise SandboxError(400, -1000, "DocumentLines must be a collection")
         for line in lines:
             _check_line(line)
+    if "DocumentAdditionalExpenses" in body:
+        _check_expenses(body["DocumentAdditionalExpenses"])
     return {k: _ENUMS.get(k, {}).get(v, v) if isinstance(v, str) else v
             for k, v in body.items()}
 
@@ -388,6 +517,22 @@ def _check_line(line: dict[str, Any]) -> None:
             raise SandboxError(400, -1000, f"Property '{name}' of 'DocumentLine' is invalid")
     if not _priced(line):
         raise SandboxError(400, -1000, "Quantity and Price must be numbers")
+
+
+def _check_expenses(expenses: Any) -> None:
+    if not isinstance(expenses, list) or not all(isinstance(row, dict) for row in expenses):
+        raise SandboxError(400, -1000, "DocumentAdditionalExpenses must be a collection")
+    for row in expenses:
+        for name in row:
+            if name not in EXPENSE_ALL_PROPERTIES:
+                raise SandboxError(400, -1000, f"Property '{name}' of 'DocumentAdditionalExpense' is invalid")
+            if name in EXPENSE_READ_ONLY:
+                raise SandboxError(400, -1000, f"Property '{name}' of 'DocumentAdditionalExpense' is read-only")
+        if not isinstance(row.get("ExpenseCode"), int) or isinstance(row.get("ExpenseCode"), bool):
+            raise SandboxError(400, -1000, "Enter an additional expense code (ExpenseCode)")
+        amount = row.get("LineTotal")
+        if not isinstance(amount, int | float) or isinstance(amount, bool):
+            raise SandboxError(400, -1000, "LineTotal of an additional expense must be a number")
 
 
 def _resource_name(entity: str) -> str:
