@@ -1,6 +1,9 @@
-"""The mappings a new dotdigital account starts with, for a UK retailer on SAP Business One.
+"""The mappings a new account starts with, for a UK retailer on SAP Business One.
 
-Target names keep to what dotdigital accepts for contact data fields: at most 20
+Each adapter class may name its vendor's defaults (`default_mappings`, by entity);
+the ones below are dotdigital's, and the default for adapters that name none.
+
+dotdigital target names keep to what dotdigital accepts for contact data fields: at most 20
 characters of letters, digits and underscores. The email address is not mapped: it is
 the contact's identifier, not a data field.
 """
@@ -13,6 +16,7 @@ from typing import Any
 from django.db import transaction
 
 from esp.models import EspAccount, FieldMapping
+from esp.registry import destination_adapter_class
 
 String = FieldMapping.FieldType.STRING
 Numeric = FieldMapping.FieldType.NUMERIC
@@ -64,6 +68,17 @@ _DEFAULTS_BY_ENTITY: dict[str, tuple[dict[str, Any], ...]] = {
 }
 
 
+def default_mappings_for(kind: str, entity: str) -> tuple[dict[str, Any], ...]:
+    """The default mappings of an account of `kind` for `entity`, from its adapter class."""
+    try:
+        declared = getattr(destination_adapter_class(kind), "default_mappings", None)
+    except (ImportError, KeyError):
+        declared = None
+    if declared is None:
+        return _DEFAULTS_BY_ENTITY.get(entity, ())
+    return tuple(declared.get(entity, ()))
+
+
 def mappings_install_defaults(*, destination: EspAccount, entity: str = "customers") -> int:
     """Create the default mappings `destination` lacks for `entity`; return how many.
 
@@ -71,7 +86,7 @@ def mappings_install_defaults(*, destination: EspAccount, entity: str = "custome
     not) is left alone, so a marketer's edits and deletions of other fields survive.
     New mappings are placed after the existing ones, in the defaults' order.
     """
-    defaults = _DEFAULTS_BY_ENTITY.get(entity, ())
+    defaults = default_mappings_for(destination.kind, entity)
     with transaction.atomic():
         existing = FieldMapping.objects.select_for_update().filter(
             destination=destination, entity=entity

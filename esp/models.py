@@ -3,36 +3,50 @@ from __future__ import annotations
 
 import os
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models
+
+from esp.registry import destination_adapter_class, destination_kind_choices
 
 
 class EspAccount(models.Model):
-    """One marketing-platform account. Secrets are named by environment variable."""
+    """One marketing-platform account. Secrets are named by environment variable.
 
-    class Kind(models.TextChoices):
-        DOTDIGITAL = "dotdigital", "dotdigital"
+    `kind` names a registry entry (esp/registry.py); `options` holds what that vendor
+    needs beyond the common fields (e.g. Ometria's contact collection), checked by the
+    adapter class's `validate_options`.
+    """
 
     name = models.SlugField(max_length=60, unique=True)
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.DOTDIGITAL)
+    kind = models.CharField(max_length=20, choices=destination_kind_choices, default="dotdigital")
     region = models.CharField(max_length=4, default="r1", help_text="dotdigital region: r1, r2 or r3.")
     base_url = models.URLField(
         blank=True, help_text="Leave empty to use the vendor's host; set for a sandbox."
     )
-    api_user = models.CharField(max_length=200)
+    api_user = models.CharField(max_length=200, blank=True,
+                                help_text="The API user (dotdigital); empty for vendors with a key only (Ometria).")
     password_env = models.CharField(
-        max_length=100, help_text="Name of the environment variable holding the API password."
+        max_length=100, help_text="Name of the environment variable holding the API password or key."
     )
     calls_per_minute = models.PositiveIntegerField(
         null=True, blank=True, help_text="The account's rate limit; empty uses the vendor default."
     )
     catalog_collection = models.CharField(
         max_length=255, blank=True, help_text="Product catalog collection; empty uses Catalog_Default.")
+    options = models.JSONField(default=dict, blank=True,
+                               help_text="Vendor settings as JSON, e.g. for Ometria: {\"collection\": \"customers\", "
+                                         "\"force_optin\": false, \"validation_grace_seconds\": 300}.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        problems = options_problems(self.kind, self.options)
+        if problems:
+            raise ValidationError({"options": list(problems.values())})
 
     def password(self) -> str:
         value = os.environ.get(self.password_env)
@@ -41,6 +55,19 @@ class EspAccount(models.Model):
                 f"Destination {self.name!r}: environment variable {self.password_env} is not set."
             )
         return value
+
+
+def options_problems(kind: str, options) -> dict[str, str]:
+    """What the vendor's adapter class says is wrong with `options` (empty when fine).
+    Vendors without options take none."""
+    try:
+        adapter_class = destination_adapter_class(kind)
+    except (ImportError, KeyError):
+        return {"kind": f"{kind!r} is not a destination this hub knows."}
+    validate = getattr(adapter_class, "validate_options", None)
+    if validate is None:
+        return {"options": f"{kind} accounts take no options."} if options else {}
+    return validate(options if options is not None else {})
 
 
 class FieldMapping(models.Model):
@@ -137,7 +164,7 @@ class WarehouseRule(models.Model):
 
 class OrderStatusMapping(models.Model):
     """What an ERP order state is called at one destination. Edited by admins; an
-    ERP state with no row uses esp.order_status.DEFAULT_STATUS."""
+    ERP state with no row uses the adapter's defaults (esp.order_status.default_statuses)."""
 
     class ErpStatus(models.TextChoices):
         OPEN = "open", "Open"

@@ -1,9 +1,19 @@
-"""Destination adapters by account kind: one entry per ESP package."""
+"""Destination adapters by account kind: one entry per ESP package.
+
+The account model's kind choices come from here, so a new ESP is its package plus
+one line below.
+"""
 from django.utils.module_loading import import_string
 
 DESTINATION_ADAPTERS = {
     "dotdigital": "esp.dotdigital.adapter.DotdigitalDestination",
+    "ometria": "esp.ometria.adapter.OmetriaDestination",
 }
+_LABELS = {"dotdigital": "dotdigital", "ometria": "Ometria"}
+
+
+def destination_kind_choices() -> list[tuple[str, str]]:
+    return [(kind, _LABELS.get(kind, kind)) for kind in DESTINATION_ADAPTERS]
 
 
 def destination_adapter_class(kind: str):

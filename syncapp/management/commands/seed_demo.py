@@ -9,17 +9,19 @@ from esp.models import EspAccount, SkuRule, WarehouseRule
 from syncapp.models import Flow
 from syncapp.schedules import schedules_install_defaults
 
-SAP_PORT, DOTDIGITAL_PORT = 8101, 8102
+SAP_PORT, DOTDIGITAL_PORT, OMETRIA_PORT = 8101, 8102, 8103
 
 
 class Command(BaseCommand):
-    help = "Configure the demo: a sandbox SAP B1 company, a sandbox dotdigital account, a flow, schedules."
+    help = ("Configure the demo: a sandbox SAP B1 company feeding a sandbox dotdigital account and a sandbox "
+            "Ometria account, their flows, schedules.")
 
     def add_arguments(self, parser):
         parser.add_argument("--sap-port", type=int, default=SAP_PORT)
         parser.add_argument("--dotdigital-port", type=int, default=DOTDIGITAL_PORT)
+        parser.add_argument("--ometria-port", type=int, default=OMETRIA_PORT)
 
-    def handle(self, *args, sap_port, dotdigital_port, **options):
+    def handle(self, *args, sap_port, dotdigital_port, ometria_port, **options):
         if not settings.SANDBOXES_ENABLED:
             raise CommandError("The demo needs SANDBOXES_ENABLED=true.")
         connection, _ = ErpConnection.objects.update_or_create(name="demo-b1", defaults={
@@ -36,6 +38,15 @@ class Command(BaseCommand):
                              ("demo-orders", "orders"), ("demo-dispatch-signals", "dispatch_events")):
             Flow.objects.update_or_create(name=name, defaults={
                 "connection": connection, "destination": account, "entity": entity})
+        # The same company into Ometria too: each destination keeps its own state, exceptions and rate.
+        ometria, _ = EspAccount.objects.update_or_create(name="demo-ometria", defaults={
+            "kind": "ometria", "base_url": f"http://127.0.0.1:{ometria_port}", "api_user": "",
+            "password_env": "DEMO_OMETRIA_API_KEY",
+            "options": {"collection": "demo_customers", "validation_grace_seconds": 10}})
+        created += mappings_install_defaults(destination=ometria)
+        for name, entity in (("demo-ometria-customers", "customers"), ("demo-ometria-orders", "orders")):
+            Flow.objects.update_or_create(name=name, defaults={
+                "connection": connection, "destination": ometria, "entity": entity})
         # The wholesale warehouse is ring-fenced: its stock is not for the web shop.
         WarehouseRule.objects.get_or_create(destination=account, channel="",
                                             defaults={"excluded_warehouses": ["WHS-WHOLESALE"]})
@@ -46,5 +57,5 @@ class Command(BaseCommand):
             user_model.objects.create_superuser("admin", "admin@example.com", "admin")
         flows = ", ".join(Flow.objects.order_by("name").values_list("name", flat=True))
         self.stdout.write(self.style.SUCCESS(
-            f"demo configured: connection {connection.name}, destination {account.name} "
+            f"demo configured: connection {connection.name}, destinations {account.name} and {ometria.name} "
             f"({created} mappings added), flows {flows}, user admin / admin"))

@@ -1,0 +1,314 @@
+"""Ometria as a destination: contacts, orders, products and dispatch events through
+the push endpoint, confirmed later against Ometria's validation errors.
+
+Ometria's 200 means received, not valid [OM-PUSH]. So `push()` sends one call of at
+most 100 records of one type and answers "submitted" (receipt = Ometria's request id)
+for each record it sent, "permanent" for records refused before sending (over 60 KB,
+an unusable consent value), or raises for the whole call. `confirm()` reads the errors
+list once per call and decides (see confirm.py). Records (payloads.py) and defaults
+(defaults.py) are documented where they are built.
+
+Account options (EspAccount.options, checked by `validate_options`):
+- `collection`: the contact collection (default "customers"); one per source, as
+  Ometria advises.
+- `force_optin`: send `@force_optin` with the ERP's consent (default off: Ometria's
+  own precedence, where opt-outs win, decides).
+- `validation_grace_seconds`: how long after submission a record without an error
+  counts as accepted (default 300).
+- `contact_id_prefix`: put before the CardCode in contact ids, e.g. when two ERP
+  companies share one collection (default none).
+
+Assumptions where Ometria's documentation is silent (esp-apis.md section 4), each the
+least surprising reading, and each kept in one place:
+- an error's `error_path` names its record as `<@type>[<id>] > <field>` (payloads.py);
+  the errors list is oldest first (confirm.py); a record without an error after
+  `validation_grace_seconds` was valid (confirm.py says what that can miss);
+- a 429 carries no Retry-After; `X-QueueSize-Remaining` below the batch means the queue,
+  anything else the rate (client.py);
+- a synchronous refusal's body is `{status, message}` or text (client.py);
+- `marketing_optin` not known in the ERP is not sent; Ometria's own precedence keeps
+  whatever consent it has (payloads.py).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+from syncapp.adapters import (
+    AuthenticationFailed,
+    DestinationLimits,
+    FieldSpec,
+    PushItem,
+    PushResult,
+    SubmittedItem,
+    Throttle,
+    TransportError,
+)
+
+from . import payloads
+from .client import OmetriaClient, RecordTooLarge, check_size
+from .confirm import CLOCK_SKEW, SUBMISSION_MARGIN, ErrorLedger, LedgerState, errors_for, read_and_observe
+from .defaults import DEFAULT_MAPPINGS, DEFAULT_ORDER_STATUSES
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 100
+CALLS_PER_SECOND = 4  # push and Data API each [OM-INTRO, older page; LARA]
+ENTITIES = tuple(payloads.RECORD_TYPES)
+OPTION_DEFAULTS: dict[str, Any] = {
+    "collection": "customers", "force_optin": False, "validation_grace_seconds": 300, "contact_id_prefix": "",
+}
+GRACE_MAX = 3000  # well inside the engine's confirm deadline (an hour by default)
+
+
+def _options_problems(options: Any) -> dict[str, str]:
+    if not isinstance(options, dict):
+        return {"options": "Ometria options are a JSON object, e.g. {\"collection\": \"customers\"}."}
+    problems: dict[str, str] = {}
+    unknown = sorted(set(options) - set(OPTION_DEFAULTS))
+    if unknown:
+        problems["options"] = f"Unknown Ometria option(s): {', '.join(unknown)}; known: {', '.join(OPTION_DEFAULTS)}."
+    collection = options.get("collection", OPTION_DEFAULTS["collection"])
+    if not isinstance(collection, str) or not collection.strip() or len(collection) > 64 or " " in collection:
+        problems["collection"] = "collection: a name of 1 to 64 characters without spaces, e.g. customers."
+    if not isinstance(options.get("force_optin", False), bool):
+        problems["force_optin"] = "force_optin: true or false."
+    grace = options.get("validation_grace_seconds", OPTION_DEFAULTS["validation_grace_seconds"])
+    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not 0 < grace <= GRACE_MAX:
+        problems["validation_grace_seconds"] = (f"validation_grace_seconds: a number of seconds above 0 and at "
+                                                f"most {GRACE_MAX}.")
+    prefix = options.get("contact_id_prefix", "")
+    if not isinstance(prefix, str) or len(prefix) > 20 or "@" in prefix:
+        problems["contact_id_prefix"] = "contact_id_prefix: at most 20 characters, no '@' (ids hold no personal data)."
+    return problems
+
+
+class OmetriaDestination:
+    """DestinationAdapter for one Ometria account (`esp.models.EspAccount`, kind "ometria";
+    `password_env` names the variable holding the API key)."""
+
+    default_limits = DestinationLimits(batch_size=BATCH_SIZE, calls_per_minute=CALLS_PER_SECOND * 60,
+                                       burst=CALLS_PER_SECOND)
+    # A verdict comes `validation_grace_seconds` (300 by default) after the push anyway; asking
+    # every 30 s keeps the engine's confirm work (it loads the flow's submitted rows) from
+    # eating into the 4 calls a second a long push needs, and costs 2 errors-list reads a minute.
+    confirm_interval = 30.0
+    default_order_statuses = DEFAULT_ORDER_STATUSES
+    # Ometria merges records on id: a provisional web order and its ERP order (same id, the
+    # web reference) are one order there (see syncapp/planning_orders.py).
+    merges_orders_by_id = True
+    default_mappings = DEFAULT_MAPPINGS
+    field_name_problem = staticmethod(payloads.field_name_problem)
+
+    def __init__(
+        self,
+        account: Any,
+        throttle: Throttle,
+        *,
+        client: OmetriaClient | None = None,
+        read_throttle: Throttle | None = None,
+        ledger: ErrorLedger | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        entities: Sequence[str] = ENTITIES,
+    ) -> None:
+        self.account = account
+        self.entities = tuple(entities)
+        self.options = self.options_for(account)
+        self.clock = clock
+        self.client = client or OmetriaClient(
+            account.base_url, account.password(), throttle=throttle,
+            read_throttle=read_throttle or data_api_throttle(account), sleep=sleep)
+        self.ledger = ledger or ErrorLedger(f"{account.name}")
+        self.limits = DestinationLimits(batch_size=BATCH_SIZE,
+                                        calls_per_minute=account.calls_per_minute or CALLS_PER_SECOND * 60,
+                                        burst=CALLS_PER_SECOND)
+
+    # ------------------------------------------------------------ options
+
+    @staticmethod
+    def validate_options(options: Any) -> dict[str, str]:
+        """Problems with an account's options, by option name; empty when they are usable."""
+        return _options_problems(options)
+
+    @staticmethod
+    def options_for(account: Any) -> dict[str, Any]:
+        return OPTION_DEFAULTS | dict(getattr(account, "options", None) or {})
+
+    @property
+    def calls(self) -> int:
+        return self.client.calls
+
+    @property
+    def grace(self) -> float:
+        return float(self.options["validation_grace_seconds"])
+
+    # ------------------------------------------------------------ interface
+
+    def ensure_fields(self, entity: str, fields: Sequence[FieldSpec]) -> list[str]:
+        """Ometria's records are schemaless (properties appear on first use): only names
+        are checked, so a bad one fails the flow loudly instead of every record."""
+        self._check_entity(entity)
+        for spec in fields:
+            problem = payloads.field_name_problem(spec.name)
+            if problem:
+                raise TransportError(problem, permanent=True, reason_code="invalid_field_name")
+        return []
+
+    def push(self, entity: str, items: Sequence[PushItem]) -> list[PushResult]:
+        """One result per item, in order. Raises AuthenticationFailed, and TransportError
+        when a call failed before Ometria took anything."""
+        self._check_entity(entity)
+        results: dict[int, PushResult] = {}
+        sendable: list[tuple[int, dict[str, Any]]] = []
+        for index, item in enumerate(items):
+            record, problem = self.record_for(entity, item)
+            if problem is None:
+                try:
+                    check_size(record)
+                except RecordTooLarge as exc:
+                    problem = exc
+            if problem is None:
+                sendable.append((index, record))
+            else:
+                results[index] = _refused(item, record, problem)
+        for start in range(0, len(sendable), BATCH_SIZE):
+            chunk = sendable[start:start + BATCH_SIZE]
+            sent_at = self.clock()
+            try:
+                answer = self.client.push([record for _, record in chunk])
+            except AuthenticationFailed:
+                raise
+            except TransportError as exc:
+                if exc.transient and start == 0:
+                    raise  # nothing went out: the engine retries the whole batch
+                for index, record in chunk:
+                    results[index] = PushResult(items[index].key, "permanent" if exc.permanent else "transient",
+                                                reason_code=exc.reason_code, message=exc.message, request=record,
+                                                response=exc.response)
+                continue
+            self._note_sent(answer.request_id, sent_at)
+            if answer.rejected:
+                # Ometria does not say which; their errors are listed and confirm() finds them.
+                logger.warning("Ometria request %s: %d of %d records rejected on receipt", answer.request_id,
+                               answer.rejected, len(chunk))
+            for index, record in chunk:
+                results[index] = PushResult(items[index].key, "submitted", remote_id=answer.request_id,
+                                            request=record, response=answer.body)
+        return [results[index] for index in range(len(items))]
+
+    def confirm(self, entity: str, items: Sequence[SubmittedItem]) -> list[PushResult]:
+        """Read the errors list once; decide what can be decided (module confirm.py)."""
+        self._check_entity(entity)
+        if not items:
+            return []
+        try:
+            state = read_and_observe(self.ledger, self.client.push_errors, self.clock)
+        except TransportError:
+            raise
+        except Exception as exc:  # the ledger's store (Redis, its lock): try again next round
+            raise TransportError(f"Could not keep Ometria's confirm state: {type(exc).__name__}: {exc}",
+                                 permanent=False, reason_code="confirm_state") from exc
+        try:
+            sent = self.ledger.sent_times([item.receipt for item in items])
+        except Exception:  # without the notes, the engine's times less a margin are used
+            logger.warning("Ometria send times unavailable; using a margin", exc_info=True)
+            sent = {}
+        return self.decide(entity, items, state, now=self.clock(), sent=sent)
+
+    def decide(self, entity: str, items: Sequence[SubmittedItem], state: LedgerState, *, now: float,
+               sent: Mapping[str, float] | None = None) -> list[PushResult]:
+        record_type = payloads.RECORD_TYPES[entity]
+        refs = {item.key: payloads.RecordRef(record_type, self.record_id(entity, item)) for item in items}
+        found = errors_for(state, set(refs.values()))
+        results: list[PushResult] = []
+        for item in items:
+            known = (sent or {}).get(item.receipt)
+            since = known - CLOCK_SKEW if known is not None else _epoch(item.submitted_at) - SUBMISSION_MARGIN
+            errors = [e for e in found.get(refs[item.key], []) if e[4] >= since]
+            if errors:
+                results.append(self._refused_later(entity, item, errors))
+            elif state.gap_at is not None and state.gap_at >= since:
+                results.append(PushResult(
+                    item.key, "transient", remote_id=item.receipt, reason_code="errors_unconfirmed",
+                    message="Ometria listed more than 100 errors since the last read, so this record's outcome "
+                            "is unknown; it is sent again."))
+            elif now - _epoch(item.submitted_at) >= self.grace:
+                results.append(PushResult(item.key, "accepted", remote_id=refs[item.key].id))
+        return results
+
+    def _note_sent(self, receipt: str, at: float) -> None:
+        try:
+            self.ledger.note_sent(receipt, at)
+        except Exception:  # confirm() then falls back to the engine's time less a margin
+            logger.warning("Could not note when Ometria request %s was sent", receipt, exc_info=True)
+
+    def read_back(self, entity: str, identifiers: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Ometria's read endpoints for these records are unconfirmed; not supported."""
+        raise TransportError(f"reading {entity} back from Ometria is not supported", permanent=True,
+                             reason_code="unsupported_read_back")
+
+    # ------------------------------------------------------------ records
+
+    def record_id(self, entity: str, item: PushItem | SubmittedItem) -> str:
+        return payloads.record_id(entity, item, id_prefix=self.options["contact_id_prefix"])
+
+    def record_for(self, entity: str, item: PushItem | SubmittedItem) -> tuple[dict[str, Any], Any]:
+        """(Ometria record, a TransportError refusing it locally or None)."""
+        if entity == "customers":
+            record, problem = payloads.contact_record(
+                item, collection=self.options["collection"], id_prefix=self.options["contact_id_prefix"],
+                force_optin=bool(self.options["force_optin"]))
+            if problem:
+                return record, TransportError(problem, permanent=True, reason_code="invalid_marketing_optin")
+            return record, None
+        if entity == "orders":
+            return payloads.order_record(item, default_statuses=self.default_order_statuses), None
+        if entity == "products":
+            return payloads.product_record(item), None
+        record = payloads.custom_event_record(item)
+        if len(record["event_type"]) > payloads.EVENT_TYPE_MAX:
+            return record, TransportError(
+                f"Ometria event types are under 32 characters; {record['event_type']!r} would be cut short.",
+                permanent=True, reason_code="event_type_too_long")
+        return record, None
+
+    def _refused_later(self, entity: str, item: SubmittedItem, errors: list[list[Any]]) -> PushResult:
+        latest = errors[-1]
+        _, field = payloads.record_of_error_path(latest[3])
+        where = f" (at {field})" if field else ""
+        more = f"; {len(errors) - 1} more error(s) for this record" if len(errors) > 1 else ""
+        record, _ = self.record_for(entity, item)
+        return PushResult(
+            item.key, "permanent", remote_id=item.receipt, reason_code="validation_error",
+            category="invalid_email" if entity == "customers" and field == "email" else "",
+            message=f"Ometria took this record, then refused it: {latest[2]}{where}{more}",
+            request=record, response=[{"error_message": e[2], "error_path": e[3]} for e in errors])
+
+    def _check_entity(self, entity: str) -> None:
+        if entity not in self.entities:
+            raise TransportError(f"Ometria does not take {entity} here (it takes {', '.join(self.entities)})",
+                                 permanent=True, reason_code="unsupported_entity")
+
+
+def _refused(item: PushItem, record: Mapping[str, Any], problem: TransportError) -> PushResult:
+    return PushResult(item.key, "permanent", reason_code=problem.reason_code, message=problem.message,
+                      request=dict(record))
+
+
+def _epoch(moment: Any) -> float:
+    if isinstance(moment, datetime):
+        return moment.timestamp()
+    return float(moment)
+
+
+def data_api_throttle(account: Any) -> Throttle:
+    """The account's second bucket: Data API reads (the errors list) at 4 per second."""
+    from syncapp.ratelimit import throttle_for
+
+    reads = SimpleNamespace(kind=f"{account.kind}-data-api", name=account.name)
+    return throttle_for(reads, CALLS_PER_SECOND * 60, burst=CALLS_PER_SECOND)

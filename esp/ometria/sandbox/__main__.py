@@ -1,0 +1,32 @@
+"""Run the demo sandbox: `python -m esp.ometria.sandbox --port 8103`.
+
+The API key comes from the environment variable named by --key-env, as in production;
+point the account's base_url at `http://HOST:PORT`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from syncapp.sandbox_server import serve_forever
+
+from . import build_demo_sandbox
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8103)
+    parser.add_argument("--key-env", default="OMETRIA_SANDBOX_API_KEY")
+    parser.add_argument("--validation-delay", type=float, default=2.0)
+    args = parser.parse_args()
+    key = os.environ.get(args.key_env)
+    if not key:
+        raise SystemExit(f"Set {args.key_env} to the sandbox's API key.")
+    print(f"Ometria sandbox on http://{args.host}:{args.port}")
+    serve_forever(build_demo_sandbox(key, validation_delay=args.validation_delay), args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""A framework-free WSGI stand-in for Ometria's Data API push endpoint.
+
+Routes: `POST /v2/push`, `GET /v2/push/_errors`. Every call needs `X-Ometria-Auth`
+with a known key, else 403 "API key is not authorised to access this resource".
+Synchronous refusals (400) are whole-call: a body that is not a JSON array, an empty
+array, more than 100 records, or records of more than one `@type`. The synchronous
+error body is `{"status": "ERROR", "message": ...}` (unconfirmed; v1's shape).
+
+Rates: 4 requests per second on push and, separately, 4 per second on the Data API
+reads, each a token bucket with a burst of 4 (GCRA), counting only calls it lets
+through. Ometria's exact algorithm is unconfirmed; `jitter` (default 50 ms) is the
+slack any limiter keyed on arrival time needs for network jitter, so a client pacing
+itself at exactly the limit is not refused for a packet that arrived a millisecond
+early. Over the rate: 429, no Retry-After (none documented). The queue: records taken
+but not yet validated; a call that would take it over `queue_limit` (50,000) is
+refused with 429. Every push answer carries `X-QueueSize-Limit` and
+`X-QueueSize-Remaining`.
+
+What happens to records after the 200 is in state.py; the rules are in rules.py.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .state import AccountState
+
+MAX_RECORDS = 100
+FORBIDDEN = "API key is not authorised to access this resource"
+_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+            429: "Too Many Requests"}
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request as it arrived and the answer given (the key redacted)."""
+
+    method: str
+    path: str
+    request_body: bytes
+    status: int
+    response_headers: dict[str, str]
+    response_body: bytes
+    at: float
+
+
+class RateLimiter:
+    """GCRA: `rate` per second, `burst` back to back, `jitter` seconds of slack."""
+
+    def __init__(self, rate: float, burst: int, jitter: float) -> None:
+        self.rate, self.burst, self.jitter = rate, burst, jitter
+        self.tat = 0.0  # theoretical arrival time of the next conforming call
+
+    def allow(self, now: float) -> bool:
+        interval = 1.0 / self.rate
+        if now < self.tat - (self.burst - 1) * interval - self.jitter:
+            return False
+        self.tat = max(self.tat, now) + interval
+        return True
+
+
+class SandboxError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class OmetriaSandbox:
+    """WSGI app with in-memory state; see the module docstring for its rules."""
+
+    def __init__(
+        self,
+        api_keys: Iterable[str],
+        *,
+        requests_per_second: float = 4.0,
+        burst: int = 4,
+        reads_per_second: float = 4.0,
+        jitter: float = 0.05,
+        queue_limit: int = 50_000,
+        validation_delay: float = 1.0,
+        processing_rate: float | None = None,
+        clock: Callable[[], float] = time.time,
+        keep_exchanges: bool = True,
+    ) -> None:
+        self.api_keys = set(api_keys)
+        self.push_limiter = RateLimiter(requests_per_second, burst, jitter)
+        self.read_limiter = RateLimiter(reads_per_second, burst, jitter)
+        self.queue_limit = queue_limit
+        self.validation_delay = validation_delay
+        self.processing_rate = processing_rate
+        self.clock = clock
+        self.keep_exchanges = keep_exchanges
+        self.state = AccountState()
+        self.exchanges: list[Exchange] = []
+        self.call_log: list[tuple[str, str, int]] = []
+        self.push_times: list[float] = []  # arrival of each push let through (rate checks in benchmarks)
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------ inspection (tests, demo)
+
+    def settle(self, *, everything: bool = False) -> None:
+        """Validate what is due now (everything queued with `everything`)."""
+        with self._lock:
+            self.state.settle(self.clock(), everything=everything)
+
+    def contact(self, record_id: str, collection: str = "customers") -> dict[str, Any] | None:
+        self.settle()
+        with self._lock:
+            found = self.state.contacts.get((collection, record_id))
+            return dict(found) if found else None
+
+    def records(self, kind: str) -> dict[Any, dict[str, Any]]:
+        """Stored records of one type by id ((collection, id) for contacts), after due validation."""
+        self.settle()
+        with self._lock:
+            store = {"contact": self.state.contacts, "order": self.state.orders, "product": self.state.products,
+                     "custom_event": self.state.custom_events}[kind]
+            return {key: dict(value) for key, value in store.items()}
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        self.settle()
+        with self._lock:
+            return list(self.state.errors)
+
+    @property
+    def queued(self) -> int:
+        self.settle()
+        with self._lock:
+            return self.state.queued_records
+
+    def pause_validation(self) -> None:
+        with self._lock:
+            self.state.paused = True
+
+    def resume_validation(self) -> None:
+        with self._lock:
+            self.state.paused = False
+
+    def is_forced_optin(self, record_id: str, collection: str = "customers") -> bool:
+        with self._lock:
+            return (collection, record_id) in self.state.forced_optin
+
+    def calls(self, method: str = "POST", path: str = "/v2/push", status: int | None = None) -> int:
+        with self._lock:
+            return sum(1 for m, p, s in self.call_log if m == method and p == path and (status is None or s == status))
+
+    # ------------------------------------------------------------ WSGI
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"].upper()
+        path = environ.get("PATH_INFO", "") or "/"
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        with self._lock:
+            now = self.clock()
+            self.state.settle(now)
+            extra: dict[str, str] = {}
+            try:
+                status, payload = self._handle(method, path, body, environ, now, extra)
+            except SandboxError as error:
+                status, payload = error.status, {"status": "ERROR", "message": error.message}
+            if path == "/v2/push":
+                extra.update(self._queue_headers())
+            data = json.dumps(payload).encode()
+            headers = {"Content-Type": "application/json; charset=utf-8", **extra, "Content-Length": str(len(data))}
+            self.call_log.append((method, path, status))
+            if self.keep_exchanges:
+                self.exchanges.append(Exchange(method, path, body, status, headers, data, now))
+        start_response(f"{status} {_REASONS.get(status, 'Error')}", list(headers.items()))
+        return [data]
+
+    def _handle(self, method: str, path: str, body: bytes, environ: dict[str, Any], now: float,
+                extra: dict[str, str]) -> tuple[int, Any]:
+        if path not in ("/v2/push", "/v2/push/_errors"):
+            raise SandboxError(404, f"No resource at {path}")
+        if environ.get("HTTP_X_OMETRIA_AUTH", "") not in self.api_keys:
+            raise SandboxError(403, FORBIDDEN)
+        if path == "/v2/push/_errors":
+            if method != "GET":
+                raise SandboxError(405, f"{method} is not allowed on {path}")
+            if not self.read_limiter.allow(now):
+                raise SandboxError(429, "Rate limit exceeded: at most 4 Data API requests per second")
+            return 200, list(self.state.errors)
+        if method != "POST":
+            raise SandboxError(405, f"{method} is not allowed on {path}")
+        if not self.push_limiter.allow(now):
+            raise SandboxError(429, "Rate limit exceeded: at most 4 push requests per second")
+        self.push_times.append(now)
+        records = _records(body)
+        if self.state.queued_records + len(records) > self.queue_limit:
+            raise SandboxError(429, f"Too many records waiting to be processed (the limit is {self.queue_limit})")
+        return 200, self.state.receive(records, now, self.validation_delay, self.processing_rate)
+
+    def _queue_headers(self) -> dict[str, str]:
+        remaining = max(self.queue_limit - self.state.queued_records, 0)
+        return {"X-QueueSize-Limit": str(self.queue_limit), "X-QueueSize-Remaining": str(remaining)}
+
+
+def _records(body: bytes) -> list[Any]:
+    try:
+        records = json.loads(body or b"null")
+    except ValueError:
+        raise SandboxError(400, "Payload invalid: the body is not valid JSON.") from None
+    if not isinstance(records, list):
+        raise SandboxError(400, "Payload invalid: expected a JSON array of records.")
+    if not records:
+        raise SandboxError(400, "Payload invalid: the array holds no records.")
+    if len(records) > MAX_RECORDS:
+        raise SandboxError(400, f"Payload invalid: at most {MAX_RECORDS} records per request, not {len(records)}.")
+    types = {record.get("@type") for record in records if isinstance(record, dict)}
+    if len(types) > 1:
+        raise SandboxError(400, "Payload invalid: all records of one request must have the same @type.")
+    return records
