@@ -71,6 +71,11 @@ class SyncException(models.Model):
         indexes = [
             models.Index(fields=["status", "reason_code", "-last_seen"], name="exc_dashboard_idx"),
             models.Index(fields=["-last_seen"], name="exc_recent_idx"),
+            # The dashboard's per-reason counts, read from the index alone: a covering
+            # index, PostgreSQL only (Django does not create it on SQLite).
+            models.Index(fields=["reason_code", "entity", "record_key"],
+                         include=["status", "last_seen", "first_seen", "owner_team", "flow"],
+                         name="exc_groups_idx"),
         ]
 
     def __str__(self) -> str:
@@ -114,3 +119,26 @@ class DuplicateEmailConflict(models.Model):
 
     def __str__(self) -> str:
         return f"{len(self.card_codes)} partners share one email"
+
+
+class AlertState(models.Model):
+    """One alert condition (a reason over its threshold, a flow's lag, a refused login,
+    or a team's daily digest) and what was last said about it.
+
+    A condition is active while `cleared_at` is empty. Its alert goes out at most once
+    per period; a recovery message follows only an alert that was actually sent.
+    """
+
+    key = models.CharField(max_length=120, unique=True)
+    team = models.CharField(max_length=12, choices=Team.choices)
+    subject = models.CharField(max_length=200, blank=True)
+    raised_at = models.DateTimeField(null=True, blank=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def active(self) -> bool:
+        return self.raised_at is not None and self.cleared_at is None
+
+    def __str__(self) -> str:
+        return f"{self.key} ({'active' if self.active else 'clear'})"

@@ -84,6 +84,13 @@ _REASONS = [
            "The order's total differs from its lines plus tax, so its value cannot be trusted.",
            "Check the order's totals in SAP, then press Retry.",
            Team.FINANCE),
+    Reason("provisional_order_not_in_erp", "Web order never reached the ERP",
+           "The web shop reported this order at checkout, but after the allowed time no order in the ERP "
+           "carries its web reference, so the marketing platform still shows it as pending.",
+           "Check in the web shop and in SAP whether the order was placed: the sales order's customer reference "
+           "must be the web order number. This clears by itself when the ERP order arrives; ignore it if the "
+           "order was abandoned.",
+           Team.MARKETING),
     Reason("authentication_failed", "Credentials refused",
            "The ERP or the marketing platform refused the hub's credentials.",
            "An integration admin must check the connection's user and password.",

@@ -1,0 +1,158 @@
+"""REST API of the exceptions room: exceptions (list, filter, groups, retry, ignore,
+bulk retry) and duplicate-email conflicts (list, detail, resolve).
+
+Same filters, actions and roles as the pages: the FilterSets of exceptions/filters.py,
+the actions of exceptions/views_actions.py, capabilities of syncapp/roles.py. Lists
+page by cursor, so no request counts the table.
+"""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from syncapp.roles import HasCapability
+
+from .api_serializers import (
+    BulkRetryResultSerializer,
+    ConflictResolveSerializer,
+    ConflictSerializer,
+    IgnoreSerializer,
+    ReasonGroupSerializer,
+    RetryResultSerializer,
+    SyncExceptionDetailSerializer,
+    SyncExceptionSerializer,
+)
+from .filters import DuplicateEmailConflictFilter, SyncExceptionFilter
+from .models import DuplicateEmailConflict, SyncException
+from .views_actions import (
+    ActionRefused,
+    conflict_resolve_now,
+    exception_ignore_now,
+    exception_retry_now,
+    exceptions_bulk_retry,
+)
+from .views_queries import LIST_FIELDS, conflict_partners, exception_groups
+
+# Actions that read a filtered set; the others address one object whatever its status.
+_FILTERED_ACTIONS = {"list", "groups", "retry_matching"}
+
+
+class NewestFirst(CursorPagination):
+    ordering = ("-last_seen", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ConflictsNewestFirst(CursorPagination):
+    ordering = ("-updated_at", "-id")
+    page_size = 20
+
+
+class SyncExceptionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Exceptions, open or retrying unless `status` says otherwise (`status=all` for every one)."""
+
+    filterset_class = SyncExceptionFilter
+    pagination_class = NewestFirst
+
+    def get_permissions(self):
+        needed = "act_on_exceptions" if self.action in {"retry", "ignore", "retry_matching"} else "view_exceptions"
+        return [HasCapability.of(needed)()]
+
+    def get_queryset(self):
+        queryset = SyncException.objects.select_related("flow__destination")
+        if self.action == "list":
+            return queryset.only(*LIST_FIELDS, "flow__name", "flow__destination__name")
+        return queryset
+
+    def get_serializer_class(self):
+        return SyncExceptionSerializer if self.action == "list" else SyncExceptionDetailSerializer
+
+    def filter_queryset(self, queryset):
+        # The default "still needs someone" status filter must not hide one exception asked for by id.
+        return super().filter_queryset(queryset) if self.action in _FILTERED_ACTIONS else queryset
+
+    @extend_schema(filters=True, responses=ReasonGroupSerializer(many=True))
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def groups(self, request: Request) -> Response:
+        """Counts per reason and entity of the filtered exceptions, with distinct records affected."""
+        groups = exception_groups(self.filter_queryset(SyncException.objects.all()))
+        rows = [{"reason_code": g.reason_code, "title": g.title, "entity": g.entity, "exceptions": g.exceptions,
+                 "records": g.records, "newest": g.newest} for g in groups]
+        return Response(ReasonGroupSerializer(rows, many=True).data)
+
+    @extend_schema(request=None, responses={200: RetryResultSerializer, 409: dict})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk=None) -> Response:
+        """Re-read the record from the ERP and re-plan it now; `ok` says whether it still fails."""
+        try:
+            outcome = exception_retry_now(exception=self.get_object(), user=request.user)
+        except ActionRefused as refused:
+            return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
+        data = SyncExceptionDetailSerializer(outcome.exception, context=self.get_serializer_context()).data
+        return Response({"ok": outcome.ok, "message": outcome.message, "exception": data})
+
+    @extend_schema(request=IgnoreSerializer, responses={200: SyncExceptionDetailSerializer, 409: dict})
+    @action(detail=True, methods=["post"])
+    def ignore(self, request: Request, pk=None) -> Response:
+        serializer = IgnoreSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            exception = exception_ignore_now(exception=self.get_object(), user=request.user,
+                                             note=serializer.validated_data["note"])
+        except ActionRefused as refused:
+            return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
+        return Response(SyncExceptionDetailSerializer(exception, context=self.get_serializer_context()).data)
+
+    @extend_schema(filters=True, request=None,
+                   responses={200: BulkRetryResultSerializer, 202: BulkRetryResultSerializer})
+    @action(detail=False, methods=["post"], url_path="retry-matching")
+    def retry_matching(self, request: Request) -> Response:
+        """Retry every open exception the filter in the query string matches."""
+        result = exceptions_bulk_retry(queryset=self.filter_queryset(SyncException.objects.all()),
+                                       user=request.user)
+        return Response({"exceptions": result.exceptions, "queued": result.queued},
+                        status=status.HTTP_202_ACCEPTED if result.queued else status.HTTP_200_OK)
+
+
+class ConflictViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Duplicate-email conflicts, open unless `status` says otherwise; resolving releases the partners."""
+
+    serializer_class = ConflictSerializer
+    filterset_class = DuplicateEmailConflictFilter
+    pagination_class = ConflictsNewestFirst
+    queryset = DuplicateEmailConflict.objects.select_related("resolved_by")
+
+    def get_permissions(self):
+        return [HasCapability.of("resolve_conflicts" if self.action == "resolve" else "view_conflicts")()]
+
+    def filter_queryset(self, queryset):
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        context = {**self.get_serializer_context(), "partners": conflict_partners(page)}
+        return self.get_paginated_response(ConflictSerializer(page, many=True, context=context).data)
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        conflict = self.get_object()
+        context = {**self.get_serializer_context(), "partners": conflict_partners([conflict])}
+        return Response(ConflictSerializer(conflict, context=context).data)
+
+    @extend_schema(request=ConflictResolveSerializer, responses={200: ConflictSerializer, 400: dict})
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk=None) -> Response:
+        """`resolution`: winner (with `winner_card_code`), merge or reject."""
+        conflict = self.get_object()
+        serializer = ConflictResolveSerializer(data=request.data, context={"conflict": conflict})
+        serializer.is_valid(raise_exception=True)
+        try:
+            conflict = conflict_resolve_now(conflict=conflict, user=request.user, **serializer.validated_data)
+        except ActionRefused as refused:
+            return Response({"detail": str(refused)}, status=status.HTTP_400_BAD_REQUEST)
+        context = {**self.get_serializer_context(), "partners": conflict_partners([conflict])}
+        return Response(ConflictSerializer(conflict, context=context).data)

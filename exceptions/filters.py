@@ -1,0 +1,119 @@
+"""One FilterSet per model, shared by the pages and the REST API.
+
+Every filter is a plain equality or range on an indexed column (or a join to the flow),
+so the dashboard stays fast on 100,000 exceptions. With no status chosen, only the
+exceptions still needing someone (open or retrying) are shown.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import django_filters
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from esp.models import EspAccount
+
+from .models import DuplicateEmailConflict, SyncException, Team
+from .reasons import REASON_CHOICES
+
+ACTIVE_STATUSES = (SyncException.Status.OPEN, SyncException.Status.RETRYING)
+
+# Flow entities (what a destination receives) first, then what ingest reads from the ERP.
+ENTITY_CHOICES = [
+    ("customers", "Contacts (customers)"),
+    ("orders", "Orders"),
+    ("products", "Products"),
+    ("stock_events", "Stock signals"),
+    ("dispatch_events", "Dispatch signals"),
+    ("warehouses", "Warehouses"),
+    ("business_partners", "Business Partners (reading the ERP)"),
+    ("items", "Items (reading the ERP)"),
+    ("item_stock", "Stock levels (reading the ERP)"),
+    ("deliveries", "Deliveries (reading the ERP)"),
+    ("invoices", "Invoices (reading the ERP)"),
+    ("credit_notes", "Credit memos (reading the ERP)"),
+    ("returns", "Returns (reading the ERP)"),
+]
+ENTITY_LABELS = dict(ENTITY_CHOICES)
+
+STATUS_CHOICES = [
+    ("active", "Open or retrying"),
+    *SyncException.Status.choices,
+    ("all", "Any status"),
+]
+
+_AGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
+AGE_CHOICES = [
+    ("1h", "First seen in the last hour"),
+    ("24h", "First seen in the last 24 hours"),
+    ("7d", "First seen in the last 7 days"),
+    ("old", "First seen over 7 days ago"),
+]
+
+
+class SyncExceptionFilter(django_filters.FilterSet):
+    """Destination, entity, reason, owner team, age and status; `q` finds a record key."""
+
+    q = django_filters.CharFilter(method="filter_record_key", label="Record key")
+    destination = django_filters.ModelChoiceFilter(
+        field_name="flow__destination", queryset=EspAccount.objects.order_by("name"), label="Destination",
+        empty_label="Any destination")
+    entity = django_filters.ChoiceFilter(choices=ENTITY_CHOICES, label="Entity", empty_label="Any entity")
+    reason = django_filters.ChoiceFilter(field_name="reason_code", choices=REASON_CHOICES, label="Reason",
+                                         empty_label="Any reason")
+    owner_team = django_filters.ChoiceFilter(choices=Team.choices, label="Owner team", empty_label="Any team")
+    age = django_filters.ChoiceFilter(choices=AGE_CHOICES, method="filter_age", label="Age", empty_label="Any age")
+    status = django_filters.ChoiceFilter(choices=STATUS_CHOICES, method="filter_status", label="Status",
+                                         empty_label=None)
+
+    class Meta:
+        model = SyncException
+        fields: list[str] = []
+
+    def filter_record_key(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(record_key=value.strip())
+
+    def filter_age(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        now = timezone.now()
+        if value == "old":
+            return queryset.filter(first_seen__lt=now - _AGES["7d"])
+        return queryset.filter(first_seen__gte=now - _AGES[value])
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "all":
+            return queryset
+        if value == "active":
+            return queryset.filter(status__in=ACTIVE_STATUSES)
+        return queryset.filter(status=value)
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        if not self.form.cleaned_data.get("status"):
+            queryset = queryset.filter(status__in=ACTIVE_STATUSES)  # the default: what still needs someone
+        return queryset
+
+
+class DuplicateEmailConflictFilter(django_filters.FilterSet):
+    """Open conflicts by default; `status=resolved` shows the decisions taken."""
+
+    status = django_filters.ChoiceFilter(
+        choices=[*DuplicateEmailConflict.Status.choices, ("all", "Any status")], method="filter_status",
+        label="Status", empty_label=None)
+    q = django_filters.CharFilter(method="filter_email", label="Email")
+
+    class Meta:
+        model = DuplicateEmailConflict
+        fields: list[str] = []
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset if value == "all" else queryset.filter(status=value)
+
+    def filter_email(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(email_normalised=value.strip().lower())
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        if not self.form.cleaned_data.get("status"):
+            queryset = queryset.filter(status=DuplicateEmailConflict.Status.OPEN)
+        return queryset

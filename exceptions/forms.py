@@ -1,0 +1,37 @@
+"""Forms of the exception and conflict pages (the API validates with its serializers)."""
+from __future__ import annotations
+
+from django import forms
+
+from syncapp.models import DuplicateEmailPolicy
+
+from .models import DuplicateEmailConflict
+
+
+class IgnoreForm(forms.Form):
+    note = forms.CharField(
+        label="Why ignore it?", max_length=1000, widget=forms.Textarea(attrs={"rows": 2, "cols": 50}),
+        help_text="Kept with the exception; it stays ignored while the same reason recurs.")
+
+
+class ConflictResolveForm(forms.Form):
+    """Winner (one partner becomes the contact), merge, or reject (none is sent)."""
+
+    resolution = forms.ChoiceField(label="Decision", choices=DuplicateEmailConflict.Resolution.choices)
+    winner_card_code = forms.CharField(label="Winning card code", required=False, max_length=50)
+
+    def __init__(self, *args, conflict: DuplicateEmailConflict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.conflict = conflict
+
+    def clean(self):
+        data = super().clean()
+        if data.get("resolution") == DuplicateEmailConflict.Resolution.WINNER \
+                and data.get("winner_card_code") not in self.conflict.card_codes:
+            raise forms.ValidationError(
+                f"Choose one of the partners in this conflict: {', '.join(self.conflict.card_codes)}.")
+        return data
+
+
+class DuplicatePolicyForm(forms.Form):
+    duplicate_policy = forms.ChoiceField(label="When partners share an email", choices=DuplicateEmailPolicy.choices)
