@@ -5,6 +5,7 @@ COPY syncapp ./syncapp
 COPY erp ./erp
 COPY esp ./esp
 COPY exceptions ./exceptions
+COPY audit ./audit
 COPY templates ./templates
 COPY manage.py ./
 RUN pip install --no-cache-dir . gunicorn

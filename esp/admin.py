@@ -17,7 +17,9 @@ from django.http import HttpRequest
 
 from esp.default_mappings import mappings_install_defaults
 from esp.mapping import mapping_validate
+from esp.mapping_sets import flows_shaped_by
 from esp.models import EspAccount, FieldMapping, OrderStatusMapping, SkuRule, WarehouseRule
+from esp.replanning import RULE_ENTITIES, flows_replan_after_commit
 from esp.transforms import TRANSFORMS, transform_choices
 
 _SOURCE_HELP = (
@@ -120,16 +122,25 @@ class FieldMappingAdmin(admin.ModelAdmin):
     search_fields = ("source_field", "target_field")
     ordering = ("destination__name", "entity", "position", "id")
 
+    # Mappings shape every payload of their flows: re-plan them, as the mapping editor does.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        flows_replan_after_commit(flows_shaped_by(destination=obj.destination, entity=obj.entity))
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        flows_replan_after_commit(flows_shaped_by(destination=obj.destination, entity=obj.entity))
+
+    def delete_queryset(self, request, queryset):
+        shaped = set(queryset.values_list("destination", "entity"))
+        super().delete_queryset(request, queryset)
+        for destination_id, entity in shaped:
+            flows_replan_after_commit(flows_shaped_by(destination=destination_id, entity=entity))
+
 
 def _replan_products_after_save(flows) -> None:
     """Rules shape every product: re-plan them once the change is committed."""
-    from django.db import transaction
-
-    from syncapp.tasks import flows_replan_task
-
-    flow_ids = list(flows.filter(entity__in=["products", "stock_events"]).values_list("id", flat=True))
-    if flow_ids:
-        transaction.on_commit(lambda: flows_replan_task.delay(flow_ids))
+    flows_replan_after_commit(flows.filter(entity__in=RULE_ENTITIES))
 
 
 @admin.register(SkuRule)

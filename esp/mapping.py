@@ -24,27 +24,25 @@ from syncapp.adapters import FieldSpec
 
 # ---------------------------------------------------------------- source fields
 
-# SAP BPAddresses: AddressType tells billing from delivery addresses.
-ADDRESS_TYPES: dict[str, tuple[str, str]] = {
-    "bill_to": ("bo_BillTo", "Billing"),
-    "ship_to": ("bo_ShipTo", "Delivery"),
-}
+# The mirror's addresses (as ingest stores them): `address_type` tells billing from
+# delivery addresses; the parts use the mirror's own key names.
+ADDRESS_TYPES: dict[str, str] = {"bill_to": "Billing", "ship_to": "Delivery"}
 ADDRESS_PARTS: dict[str, tuple[str, str]] = {
-    "name": ("AddressName", "address name"),
-    "street": ("Street", "street"),
-    "block": ("Block", "block"),
-    "building": ("BuildingFloorRoom", "building"),
-    "city": ("City", "city"),
-    "zip_code": ("ZipCode", "postcode"),
-    "county": ("County", "county"),
-    "state": ("State", "state"),
-    "country": ("Country", "country"),
+    "name": ("address_name", "address name"),
+    "street": ("street", "street"),
+    "block": ("block", "block"),
+    "building": ("building_floor_room", "building"),
+    "city": ("city", "city"),
+    "zip_code": ("zip_code", "postcode"),
+    "county": ("county", "county"),
+    "state": ("state", "state"),
+    "country": ("country", "country"),
 }
-# The one list of address source fields: "bill_to.city" -> (AddressType, SAP key, label).
+# The one list of address source fields: "bill_to.city" -> (address type, mirror key, label).
 ADDRESS_FIELDS: dict[str, tuple[str, str, str]] = {
-    f"{prefix}.{part}": (sap_type, sap_key, f"{type_label} {part_label}")
-    for prefix, (sap_type, type_label) in ADDRESS_TYPES.items()
-    for part, (sap_key, part_label) in ADDRESS_PARTS.items()
+    f"{prefix}.{part}": (prefix, key, f"{type_label} {part_label}")
+    for prefix, type_label in ADDRESS_TYPES.items()
+    for part, (key, part_label) in ADDRESS_PARTS.items()
 }
 UDF_PATTERN = re.compile(r"U_[A-Za-z0-9_]+")
 # Not mappable as such: internal bookkeeping, and containers reached through their parts.
@@ -125,15 +123,15 @@ def source_getter(source_field: str) -> Callable[[Any], Any]:
     if source_field in mirror_fields():
         return lambda record: _part(record, source_field)
     if source_field in ADDRESS_FIELDS:
-        sap_type, sap_key, _ = ADDRESS_FIELDS[source_field]
+        address_type, key, _ = ADDRESS_FIELDS[source_field]
 
         def address_part(record: Any) -> Any:
             addresses = _part(record, "addresses")
             if not isinstance(addresses, list):
                 return None
             for address in addresses:
-                if isinstance(address, dict) and address.get("AddressType") == sap_type:
-                    return address.get(sap_key)
+                if isinstance(address, dict) and address.get("address_type") == address_type:
+                    return address.get(key)
             return None
 
         return address_part

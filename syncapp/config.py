@@ -11,7 +11,7 @@ from django.db import transaction
 from django_celery_beat.models import PeriodicTask
 
 from erp.models import ErpConnection
-from esp.models import EspAccount, FieldMapping
+from esp.models import EspAccount, FieldMapping, options_problems
 
 from .models import Flow
 from .schedules import PULL_TASK, schedule_pull
@@ -20,8 +20,9 @@ CONNECTION_FIELDS = ["kind", "base_url", "company_db", "username", "password_env
                      "page_size", "delta_overlap_minutes", "timeout_seconds", "user_fields",
                       "item_user_fields"]
 DESTINATION_FIELDS = ["kind", "region", "base_url", "api_user", "password_env", "calls_per_minute",
-                      "catalog_collection"]
-FLOW_FIELDS = ["entity", "enabled", "include_leads", "duplicate_policy", "channel", "dispatch_per_shipment"]
+                      "catalog_collection", "options"]
+FLOW_FIELDS = ["entity", "enabled", "include_leads", "duplicate_policy", "channel", "dispatch_per_shipment",
+               "lag_alert_minutes", "error_rate_alert_percent"]
 MAPPING_FIELDS = ["entity", "source_field", "transform", "transform_arg", "target_field", "target_type",
                   "required", "enabled", "position"]
 
@@ -68,6 +69,25 @@ def _refuse_secrets(section: str, item: dict) -> None:
                               f"and name it in password_env, not in the file ({key!r}).")
 
 
+def _mappings_replace(account: EspAccount, mappings: list[dict]) -> int:
+    """Make the destination's mappings the file's list. A row is matched by entity and
+    target field and saved in place (one by one, so the audit trail sees each change and
+    an unchanged row records nothing); rows the file no longer lists are deleted."""
+    wanted = {}
+    for m in mappings:
+        mapping = FieldMapping(destination=account, **{k: m[k] for k in MAPPING_FIELDS if k in m})
+        wanted[(mapping.entity, mapping.target_field)] = mapping
+    existing = {(m.entity, m.target_field): m for m in account.mappings.all()}
+    for key, stale in existing.items():
+        if key not in wanted:
+            stale.delete()
+    for key, mapping in wanted.items():
+        if key in existing:
+            mapping.pk, mapping._state.adding = existing[key].pk, False
+        mapping.save()
+    return len(mappings)
+
+
 @transaction.atomic
 def config_apply(data: dict) -> dict[str, int]:
     """Create or update everything the file names (by name). Returns counts per kind.
@@ -82,16 +102,15 @@ def config_apply(data: dict) -> dict[str, int]:
         counts["connections"] += 1
     for item in data.get("destinations", []):
         _refuse_secrets("Destination", item)
+        current = EspAccount.objects.filter(name=item["name"]).values_list("kind", flat=True).first()
+        problems = options_problems(item.get("kind") or current or "dotdigital", item.get("options") or {})
+        if problems:
+            raise ConfigError(f"Destination {item['name']!r}: {' '.join(problems.values())}")
         account, _ = EspAccount.objects.update_or_create(
             name=item["name"], defaults={k: item[k] for k in DESTINATION_FIELDS if k in item})
         counts["destinations"] += 1
         if "mappings" in item:
-            account.mappings.all().delete()
-            FieldMapping.objects.bulk_create([
-                FieldMapping(destination=account, **{k: m[k] for k in MAPPING_FIELDS if k in m})
-                for m in item["mappings"]
-            ])
-            counts["mappings"] += len(item["mappings"])
+            counts["mappings"] += _mappings_replace(account, item["mappings"])
     for item in data.get("flows", []):
         try:
             connection = ErpConnection.objects.get(name=item["connection"])

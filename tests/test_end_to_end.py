@@ -34,6 +34,16 @@ def test_a_change_in_sap_reaches_dotdigital(hub):
     assert len(hub.dd.contacts) == 2
 
 
+def test_the_billing_address_in_sap_fills_the_address_data_fields(hub):
+    billing = {"AddressName": "Billing", "AddressType": "bo_BillTo", "City": " Leeds ", "ZipCode": "ls1 4ap",
+               "Country": "gb"}
+    delivery = {"AddressName": "Home", "AddressType": "bo_ShipTo", "City": "York", "ZipCode": "yo1 7hh"}
+    hub.sap.add_business_partners([partner("C001", BPAddresses=[delivery, billing])])
+    hub.sync()
+    fields = hub.dd.contacts["c001@example.com"]["dataFields"]
+    assert (fields["CITY"], fields["POSTCODE"], fields["COUNTRY"]) == ("Leeds", "LS1 4AP", "GB")
+
+
 def test_an_unchanged_resync_makes_zero_dotdigital_calls(hub):
     hub.sap.add_business_partners([partner(f"C{i:03d}") for i in range(120)])
     hub.sync()

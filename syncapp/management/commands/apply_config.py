@@ -5,6 +5,7 @@ from pathlib import Path
 import yaml
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.context import acting_as
 from syncapp.config import ConfigError, config_apply
 
 
@@ -27,7 +28,8 @@ class Command(BaseCommand):
         if not isinstance(data, dict):
             raise CommandError(f"{file} must hold a mapping at the top level.")
         try:
-            counts = config_apply(data)
+            with acting_as("system:apply_config"):  # who the audit trail names for these changes
+                counts = config_apply(data)
         except (ConfigError, KeyError, TypeError) as error:
             raise CommandError(f"Not applied (nothing changed): {error}") from error
         self.stdout.write(self.style.SUCCESS(

@@ -1,0 +1,102 @@
+"""Preview one record under a mapping set: the payload planning would send, and how it
+differs, field by field, from what the destination last accepted.
+
+The outbox keeps one payload per record: the accepted one while nothing newer is
+queued (payload_hash == accepted_hash). Once a newer payload is queued only the hash of
+the accepted one is known, and the preview says so instead of guessing.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from esp.mapping_trial import RecordOutcome, trial_for
+from esp.models import FieldMapping
+from syncapp.models import OutboxItem
+
+ADDED, CHANGED, REMOVED, SAME = "added", "changed", "removed", "same"
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    field: str
+    kind: str  # added | changed | removed | same
+    before: Any = None
+    after: Any = None
+
+
+@dataclass
+class PayloadPreview:
+    """`accepted_known`: the accepted payload is at hand (`accepted`), so `diff` is field
+    by field; otherwise `accepted_note` says why not. `would_send`: the new payload's hash
+    differs from the accepted hash."""
+
+    key: str
+    found: bool = True
+    message: str = ""
+    outcome: RecordOutcome | None = None
+    accepted: dict | None = None
+    accepted_identifier: str = ""
+    accepted_known: bool = False
+    accepted_note: str = ""
+    would_send: bool = False
+    diff: list[FieldDiff] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {ADDED: 0, CHANGED: 0, REMOVED: 0}
+        for item in self.diff:
+            if item.kind in counts:
+                counts[item.kind] += 1
+        return counts
+
+
+def payload_diff(before: dict | None, after: dict | None) -> list[FieldDiff]:
+    """Every field of either payload, in the new payload's order, then the removed ones."""
+    before, after = before or {}, after or {}
+    diff = []
+    for name, value in after.items():
+        if name not in before:
+            diff.append(FieldDiff(name, ADDED, None, value))
+        else:
+            diff.append(FieldDiff(name, SAME if before[name] == value else CHANGED, before[name], value))
+    diff.extend(FieldDiff(name, REMOVED, value, None) for name, value in before.items() if name not in after)
+    return diff
+
+
+def _accepted(row: OutboxItem | None) -> tuple[dict | None, str, bool, str]:
+    """(payload, identifier, known, note) of what the destination last accepted."""
+    if row is None or not row.accepted_hash:
+        return None, "", True, "The destination has not accepted this record yet: every field would be new."
+    if row.payload_hash == row.accepted_hash:
+        return row.payload, row.identifier, True, ""
+    return None, "", False, (
+        f"The destination accepted an earlier payload, but a newer one is queued (status: "
+        f"{row.get_status_display()}), and the hub keeps only the accepted payload's hash. "
+        "Field-by-field differences cannot be shown; the queued payload is compared instead.")
+
+
+def payload_preview(*, flow, mappings: Iterable[FieldMapping], key: str) -> PayloadPreview:
+    """What `mappings` (saved or not) would make of record `key` in `flow`. Writes nothing;
+    raises MappingConfigError for mappings that cannot run (forms validate them first)."""
+    trial = trial_for(flow=flow, mappings=mappings)
+    if trial is None:
+        return PayloadPreview(key, found=False, message=f"Preview is not available for {flow.entity} yet.")
+    record = trial.load(key)
+    if record is None:
+        return PayloadPreview(key, found=False,
+                              message=f"No record with {trial.key_label} {key!r} in {flow.connection}.")
+    outcome = trial.run({key: record})[key]
+    row = OutboxItem.objects.filter(flow=flow, record_key=key).first()
+    accepted, identifier, known, note = _accepted(row)
+    preview = PayloadPreview(key, outcome=outcome, accepted=accepted, accepted_identifier=identifier,
+                             accepted_known=known, accepted_note=note)
+    if not outcome.sendable:
+        return preview
+    preview.would_send = row is None or outcome.payload_hash != row.accepted_hash
+    if known:
+        preview.diff = payload_diff(accepted, outcome.payload)
+    else:
+        preview.diff = payload_diff(row.payload, outcome.payload)
+    return preview
