@@ -1,2 +1,12 @@
-"""syncapp/api_urls.py: filled in by its room."""
-urlpatterns: list = []
+"""The engine's REST API (runs, flow health) and the OpenAPI schema of the whole API."""
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from . import api
+
+urlpatterns = [
+    path("runs/", api.RunList.as_view(), name="api-runs"),
+    path("runs/<int:pk>/", api.RunDetail.as_view(), name="api-run"),
+    path("health/", api.FlowHealthList.as_view(), name="api-health"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+]

@@ -39,6 +39,11 @@ class Flow(models.Model):
     duplicate_policy = models.CharField(
         max_length=20, choices=DuplicateEmailPolicy.choices, default=DuplicateEmailPolicy.REJECT_ALL
     )
+    # Health thresholds: over the limit turns the flow amber (and alerts), over twice the limit red.
+    lag_alert_minutes = models.PositiveIntegerField(
+        default=30, help_text="Alert when the oldest record waiting to be sent is older than this (0: never).")
+    error_rate_alert_percent = models.FloatField(
+        default=5.0, help_text="Alert when more than this share of the last hour's records failed (0: never).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -129,6 +134,8 @@ class OutboxItem(models.Model):
             models.Index(
                 fields=["flow", "submitted_at"], name="outbox_submitted_idx", condition=Q(status="submitted")
             ),
+            # Lag on the health page: the oldest pending row of a flow, one index probe.
+            models.Index(fields=["flow", "planned_at"], name="outbox_pending_age_idx", condition=Q(status="pending")),
         ]
 
     def __str__(self) -> str:
@@ -168,13 +175,38 @@ class SyncRun(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["flow", "-started_at"], name="run_flow_recent_idx")]
+        indexes = [
+            models.Index(fields=["flow", "-started_at"], name="run_flow_recent_idx"),
+            # Health: what a flow's runs accepted and failed in a window (last hour, since the last sample).
+            models.Index(fields=["flow", "finished_at"], name="run_flow_finished_idx"),
+            # The runs API lists every run newest first (started_at, then id) without sorting them all.
+            models.Index(fields=["-started_at", "-id"], name="run_recent_idx"),
+        ]
 
     @property
     def duration_seconds(self) -> float | None:
         if not self.finished_at:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class HealthSample(models.Model):
+    """One flow's backlog and lag at one moment, and what its runs accepted and failed
+    since the previous sample. Written every few minutes, so the health page charts a
+    week without scanning the outbox or the runs."""
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="+")
+    taken_at = models.DateTimeField()
+    backlog = models.PositiveIntegerField(default=0)
+    lag_seconds = models.PositiveIntegerField(null=True, blank=True)
+    accepted = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["flow", "-taken_at"], name="health_flow_recent_idx"),
+            models.Index(fields=["taken_at"], name="health_taken_idx"),
+        ]
 
 
 class StockSignalState(models.Model):

@@ -26,6 +26,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "view_reports": frozenset({FINANCE, INTEGRATION_ADMIN}),
     "view_configuration": frozenset(ROLES),
     "edit_configuration": frozenset({INTEGRATION_ADMIN}),
+    # The web shop posts provisional orders with the token of a user in this group.
+    "post_provisional_orders": frozenset({INTEGRATION_ADMIN}),
 }
 
 

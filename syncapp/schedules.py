@@ -3,10 +3,17 @@ from __future__ import annotations
 
 import json
 
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django.conf import settings
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 PULL_TASK = "syncapp.connection_pull_task"
 SWEEP_TASK = "syncapp.outbox_sweep_task"
+HEALTH_SAMPLE_TASK = "syncapp.health_sample_task"
+ALERTS_CHECK_TASK = "syncapp.alerts_check_task"
+ALERTS_DIGEST_TASK = "syncapp.alerts_digest_task"
+ALERTS_CHECK_MINUTES = 5
+PROVISIONAL_CHECK_TASK = "syncapp.provisional_orders_check_task"
+PROVISIONAL_CHECK_MINUTES = 5
 
 
 def _interval(minutes: int) -> IntervalSchedule:
@@ -34,7 +41,7 @@ DEFAULT_MINUTES = {"item_stock": 15, "warehouses": 15}
 
 def schedules_install_defaults(*, every_minutes: int = 2) -> list[PeriodicTask]:
     """A pull of every source entity the connection's flows read, every few minutes
-    (stock every 15), and an outbox sweep every minute."""
+    (stock every 15), an outbox sweep every minute, and the monitoring tasks."""
     from erp.models import ErpConnection
 
     from .entities import flow_entity
@@ -49,4 +56,25 @@ def schedules_install_defaults(*, every_minutes: int = 2) -> list[PeriodicTask]:
                   for entity in sorted(entities)]
     sweep, _ = PeriodicTask.objects.get_or_create(
         name="outbox sweep", defaults={"task": SWEEP_TASK, "interval": _interval(1)})
-    return [*tasks, sweep]
+    return [*tasks, sweep, *schedules_install_monitoring(), schedule_provisional_check()]
+
+
+def schedules_install_monitoring() -> list[PeriodicTask]:
+    """Health samples and alert checks every few minutes, the digest once a day.
+    Created once; an admin's later edits to them are kept."""
+    digest_at, _ = CrontabSchedule.objects.get_or_create(
+        minute="0", hour=str(settings.SYNC_ALERT_DIGEST_HOUR), day_of_week="*", day_of_month="*",
+        month_of_year="*", timezone=settings.TIME_ZONE)
+    wanted = [("health samples", HEALTH_SAMPLE_TASK, {"interval": _interval(settings.SYNC_HEALTH_SAMPLE_MINUTES)}),
+              ("alerts check", ALERTS_CHECK_TASK, {"interval": _interval(ALERTS_CHECK_MINUTES)}),
+              ("alerts daily digest", ALERTS_DIGEST_TASK, {"crontab": digest_at})]
+    return [PeriodicTask.objects.get_or_create(name=name, defaults={"task": task, **schedule})[0]
+            for name, task, schedule in wanted]
+
+
+def schedule_provisional_check() -> PeriodicTask:
+    """The check for web shop orders the ERP never received (created once, then the admin's)."""
+    task, _ = PeriodicTask.objects.get_or_create(
+        name="provisional orders check",
+        defaults={"task": PROVISIONAL_CHECK_TASK, "interval": _interval(PROVISIONAL_CHECK_MINUTES)})
+    return task

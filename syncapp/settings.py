@@ -44,10 +44,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
+    "drf_spectacular",
     "syncapp",
     "erp",
     "esp",
     "exceptions",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -56,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -138,6 +141,21 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The OpenAPI schema published at /api/schema/.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sync hub API",
+    "DESCRIPTION": "Runs, flow health, sync exceptions and duplicate-email conflicts.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],  # anonymous users see only the login
+    # Several models have a `status`: name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "syncapp.models.SyncRun.Status",
+        "ExceptionStatusEnum": "exceptions.models.SyncException.Status",
+        "ConflictStatusEnum": "exceptions.models.DuplicateEmailConflict.Status",
+    },
 }
 
 # Engine tuning; the vendor limits themselves are declared by each destination adapter.
@@ -150,6 +168,33 @@ SYNC_CLAIM_TIMEOUT_SECONDS = env.int("SYNC_CLAIM_TIMEOUT_SECONDS", default=1800)
 # A record a destination took but neither confirmed nor refused within this time is sent
 # again (its answer may have been lost); sending again is safe, every record has a stable key.
 SYNC_CONFIRM_DEADLINE_SECONDS = env.int("SYNC_CONFIRM_DEADLINE_SECONDS", default=3600)
+# A web shop's provisional order with no ERP order after this long becomes an exception.
+SYNC_PROVISIONAL_ORDER_TIMEOUT_MINUTES = env.int("SYNC_PROVISIONAL_ORDER_TIMEOUT_MINUTES", default=120)
+
+# Email: the console in development; EMAIL_URL (smtp://user:password@host:587, read by
+# django-environ) or EMAIL_BACKEND for a real server.
+if env("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="sync-hub@localhost")
+# Where links in alert emails point.
+SYNC_SITE_URL = env("SYNC_SITE_URL", default="http://localhost:8000")
+
+# Alerts go to each owner team's addresses (comma-separated); a team without any gets none.
+SYNC_ALERT_EMAILS = {
+    "marketing": env.list("SYNC_ALERT_EMAILS_MARKETING", default=[]),
+    "finance": env.list("SYNC_ALERT_EMAILS_FINANCE", default=[]),
+    "integration": env.list("SYNC_ALERT_EMAILS_ADMIN", default=[]),
+}
+# At most one alert per condition per period (a reminder after it, while it lasts).
+SYNC_ALERT_PERIOD_MINUTES = env.int("SYNC_ALERT_PERIOD_MINUTES", default=360)
+# Alert when open exceptions of one reason exceed this; per reason: "invalid_email=200;total_mismatch=0".
+SYNC_ALERT_EXCEPTION_THRESHOLD = env.int("SYNC_ALERT_EXCEPTION_THRESHOLD", default=50)
+SYNC_ALERT_EXCEPTION_THRESHOLDS = env.dict("SYNC_ALERT_EXCEPTION_THRESHOLDS", cast={"value": int}, default={})
+# The daily digest goes out at this hour (TIME_ZONE); health samples every few minutes feed the charts.
+SYNC_ALERT_DIGEST_HOUR = env.int("SYNC_ALERT_DIGEST_HOUR", default=7)
+SYNC_HEALTH_SAMPLE_MINUTES = env.int("SYNC_HEALTH_SAMPLE_MINUTES", default=5)
 
 LOGGING = {
     "version": 1,

@@ -75,3 +75,35 @@ def flows_replan_task(flow_ids: list[int]) -> None:
     flows_replan_all(flows=Flow.objects.filter(pk__in=flow_ids).select_related("connection", "destination"))
     for flow_id in flows_with_ready_work(Flow.objects.filter(pk__in=flow_ids)):
         flow_push_task.delay(flow_id)
+
+
+@shared_task(name="syncapp.health_sample_task", ignore_result=True)
+def health_sample_task() -> None:
+    """Every few minutes: one backlog/lag/throughput sample per flow for the health charts."""
+    from .health import health_sample_record
+
+    health_sample_record()
+
+
+@shared_task(name="syncapp.alerts_check_task", ignore_result=True)
+def alerts_check_task() -> None:
+    """Every few minutes: mail new alerts and recoveries to the owner teams."""
+    from exceptions.alerts import alerts_check
+
+    alerts_check()
+
+
+@shared_task(name="syncapp.alerts_digest_task", ignore_result=True)
+def alerts_digest_task() -> None:
+    """Daily: each team's digest (sent at most once a day, however often this runs)."""
+    from exceptions.alerts import alerts_digest_send
+
+    alerts_digest_send()
+
+
+@shared_task(name="syncapp.provisional_orders_check_task", ignore_result=True)
+def provisional_orders_check_task() -> None:
+    """Every few minutes: web orders still missing from the ERP after the timeout become exceptions."""
+    from .planning_orders import provisional_orders_flag_overdue
+
+    provisional_orders_flag_overdue()

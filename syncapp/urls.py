@@ -24,4 +24,5 @@ urlpatterns = [
     path("", include("esp.urls")),  # mapping editor, warehouse rules
     path("api/", include("syncapp.api_urls")),  # runs, flow health, schema
     path("api/", include("exceptions.api_urls")),  # exceptions, conflicts
+    path("api/", include("erp.api_urls")),  # provisional orders from the web shop
 ]

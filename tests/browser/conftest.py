@@ -16,7 +16,10 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("SYNC_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Pictures go to var/ on every run; the README's copies are refreshed on purpose with
+# SYNC_SCREENSHOTS_DIR=docs/screenshots bin/test tests/browser/test_screenshots.py
+SCREENSHOTS = Path(os.environ.get("SYNC_SCREENSHOTS_DIR")
+                   or Path(__file__).resolve().parents[2] / "var" / "test" / "screenshots")
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +50,8 @@ def make_user(username: str, role: str | None, password: str = "pass-for-tests")
 
     user = User.objects.create_user(username=username, password=password)
     if role:
-        user.groups.add(Group.objects.get_or_create(name=role)[0])  # a transactional test flushed the migration's groups
+        # get_or_create: a transactional test flushed the groups the migration made
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
 
 
@@ -59,7 +63,59 @@ def log_in(page, username: str, password: str = "pass-for-tests") -> None:
     page.wait_for_load_state()
 
 
-def screenshot(page, name: str) -> None:
-    """Keep a picture of a main page for the README (refreshed on every run)."""
+def screenshot(page, name: str, *, full_page: bool = True) -> None:
+    """Keep a picture of a main page (the README shows them; see SCREENSHOTS);
+    `full_page=False` keeps the first screenful of a long list."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # The live server checks the password on every log in; the production hasher's
+    # deliberate slowness would be most of each test's time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def hub():
+    """Both sandboxes on real sockets and a customers flow configured against them."""
+    from tests.hub import Hub
+
+    hub = Hub()
+    yield hub
+    hub.close()
+
+
+class Workers:
+    """Celery's stand-in: keeps what the pages queue and runs it when the test says, with
+    the sandbox's fake clock, so what happens after a click is deterministic."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[str, tuple]] = []
+
+    def run(self, hub) -> None:
+        from syncapp.models import Flow
+        from syncapp.services import flow_push, flows_replan_all, records_retry
+
+        while self.queued:
+            name, args = self.queued.pop(0)
+            if name == "push":
+                flow_push(flow=Flow.objects.select_related("connection", "destination").get(pk=args[0]),
+                          adapter=hub.destination())
+            elif name == "replan":
+                flows = Flow.objects.filter(pk__in=args[0]).select_related("connection", "destination")
+                flows_replan_all(flows=flows)
+                self.queued.extend(("push", (flow.pk,)) for flow in flows)
+            else:
+                records_retry(connection_id=args[0], flow_id=args[1], entity=args[2], record_keys=args[3])
+
+
+@pytest.fixture
+def workers(monkeypatch):
+    """Tasks the pages enqueue are kept (not sent to a broker) until `workers.run(hub)`."""
+    workers = Workers()
+    for task, name in (("flow_push_task", "push"), ("flows_replan_task", "replan"), ("records_retry_task", "retry")):
+        monkeypatch.setattr(f"syncapp.tasks.{task}.delay",
+                            lambda *args, name=name, **kwargs: workers.queued.append((name, args)))
+    return workers

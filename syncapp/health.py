@@ -1,0 +1,251 @@
+"""Sync health: per flow, is data moving, how far behind is it, how much fails.
+
+Every figure comes from an indexed query: the backlog is a count over the partial
+pending index, the lag one probe of the pending-age index, throughput and error rate a
+sum over the flow's runs that finished in the last hour. History for the charts comes
+from HealthSample rows written every few minutes, never from the outbox itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import BooleanField, Max, QuerySet, Sum
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from exceptions.models import SyncException
+
+from .models import Flow, HealthSample, OutboxItem, OutboxStatus, SyncRun
+
+GREEN, AMBER, RED = "green", "amber", "red"
+WINDOW = timedelta(hours=1)  # throughput and error rate look at the last hour
+_OK_RUNS = (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL)
+_ACTIVE = (SyncException.Status.OPEN, SyncException.Status.RETRYING)
+AUTH_REASON = "authentication_failed"
+
+
+@dataclass
+class FlowHealth:
+    """One row of the health page (and of /api/health/)."""
+
+    flow: Flow
+    light: str
+    problems: list[str]
+    backlog: int
+    lag_seconds: float | None
+    accepted_last_hour: int
+    failed_last_hour: int
+    last_push_at: datetime | None
+    last_pull_at: datetime | None
+    auth_failing: bool
+
+    @property
+    def throughput_per_minute(self) -> float:
+        return self.accepted_last_hour / (WINDOW.total_seconds() / 60)
+
+    @property
+    def error_rate_percent(self) -> float | None:
+        total = self.accepted_last_hour + self.failed_last_hour
+        return 100.0 * self.failed_last_hour / total if total else None
+
+
+# ------------------------------------------------------------------ figures, one flow at a time
+
+
+def _pending(flow: Flow) -> QuerySet[OutboxItem]:
+    """The flow's pending rows, with the status written into the SQL as a literal: SQLite
+    then answers from the partial pending index alone, where a bound parameter makes it
+    read every row to check the status (20x slower on a 40,000-row backlog)."""
+    status = f'"{OutboxItem._meta.db_table}"."status" = \'{OutboxStatus.PENDING}\''
+    return OutboxItem.objects.filter(RawSQL(status, [], output_field=BooleanField()), flow=flow)
+
+
+def flow_backlog(flow: Flow) -> int:
+    """Records waiting to be sent (pending, including those backing off)."""
+    return _pending(flow).count()
+
+
+def flow_lag_seconds(flow: Flow, *, now: datetime | None = None) -> float | None:
+    """Age of the oldest pending record (since it was planned), or None when none waits."""
+    oldest = (_pending(flow).filter(planned_at__isnull=False)
+              .order_by("planned_at").values_list("planned_at", flat=True).first())
+    if oldest is None:
+        return None
+    return max(0.0, ((now or timezone.now()) - oldest).total_seconds())
+
+
+def flow_run_counts(flow: Flow, *, since: datetime, until: datetime | None = None) -> tuple[int, int]:
+    """Records accepted and failed by the flow's runs that finished in (since, until]."""
+    runs = SyncRun.objects.filter(flow=flow, finished_at__gt=since)
+    if until is not None:
+        runs = runs.filter(finished_at__lte=until)
+    totals = runs.aggregate(accepted=Sum("records_accepted"), failed=Sum("records_failed"))
+    return totals["accepted"] or 0, totals["failed"] or 0
+
+
+def flow_last_push(flow: Flow) -> datetime | None:
+    return (SyncRun.objects.filter(flow=flow, status__in=_OK_RUNS).order_by("-started_at")
+            .values_list("finished_at", flat=True).first())
+
+
+def connection_last_pull(connection_id: int) -> datetime | None:
+    return (SyncRun.objects.filter(flow__isnull=True, connection_id=connection_id, kind=SyncRun.Kind.PULL,
+                                   status__in=_OK_RUNS).order_by("-started_at")
+            .values_list("finished_at", flat=True).first())
+
+
+def connection_auth_failing(connection_id: int) -> bool:
+    """The ERP refused the hub's credentials (an open ingest exception about the connection)."""
+    return SyncException.objects.filter(connection_id=connection_id, flow__isnull=True, reason_code=AUTH_REASON,
+                                        status__in=_ACTIVE).exists()
+
+
+def flow_auth_failing(flow: Flow) -> bool:
+    """The destination refused the hub's credentials for this flow's records."""
+    return SyncException.objects.filter(flow=flow, reason_code=AUTH_REASON, status__in=_ACTIVE).exists()
+
+
+# ------------------------------------------------------------------ the light
+
+
+def _over(value: float | None, limit: float) -> int:
+    """0 within the limit (or no limit), 1 over it, 2 over twice it."""
+    if value is None or not limit or value <= limit:
+        return 0
+    return 2 if value > 2 * limit else 1
+
+
+def flow_light(*, flow: Flow, lag_seconds: float | None, error_rate_percent: float | None,
+               auth_failing: bool) -> tuple[str, list[str]]:
+    """Amber over a configured limit, red over twice it or when credentials are refused.
+    Returns the light and the plain reasons for it."""
+    level, problems = 0, []
+    if auth_failing:
+        level = 2
+        problems.append("credentials refused")
+    lag_level = _over(lag_seconds, flow.lag_alert_minutes * 60)
+    if lag_level:
+        problems.append(f"lag {duration_text(lag_seconds)} over the {flow.lag_alert_minutes} min limit")
+    error_level = _over(error_rate_percent, flow.error_rate_alert_percent)
+    if error_level:
+        problems.append(f"{error_rate_percent:.1f}% failed, limit {flow.error_rate_alert_percent:g}%")
+    level = max(level, lag_level, error_level)
+    return (GREEN, AMBER, RED)[level], problems
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "none"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+# ------------------------------------------------------------------ rows
+
+
+def flows_health(*, flows=None, now: datetime | None = None) -> list[FlowHealth]:
+    """The health of each flow (all flows by default), by name."""
+    now = now or timezone.now()
+    flows = list((flows if flows is not None else Flow.objects.all())
+                 .select_related("connection", "destination").order_by("name"))
+    pulls: dict[int, datetime | None] = {}
+    refused: dict[int, bool] = {}
+    rows = []
+    for flow in flows:
+        if flow.connection_id not in pulls:
+            pulls[flow.connection_id] = connection_last_pull(flow.connection_id)
+            refused[flow.connection_id] = connection_auth_failing(flow.connection_id)
+        accepted, failed = flow_run_counts(flow, since=now - WINDOW, until=now)
+        lag = flow_lag_seconds(flow, now=now)
+        auth = refused[flow.connection_id] or flow_auth_failing(flow)
+        row = FlowHealth(flow=flow, light=GREEN, problems=[], backlog=flow_backlog(flow), lag_seconds=lag,
+                         accepted_last_hour=accepted, failed_last_hour=failed, last_push_at=flow_last_push(flow),
+                         last_pull_at=pulls[flow.connection_id], auth_failing=auth)
+        row.light, row.problems = flow_light(flow=flow, lag_seconds=lag, error_rate_percent=row.error_rate_percent,
+                                             auth_failing=auth)
+        rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------ samples and history
+
+
+def sample_minutes() -> int:
+    return getattr(settings, "SYNC_HEALTH_SAMPLE_MINUTES", 5)
+
+
+RETENTION = timedelta(days=8)  # the longest chart is 7 days
+
+
+def health_sample_record(*, now: datetime | None = None) -> list[HealthSample]:
+    """Write one sample per flow: backlog and lag now, accepted and failed since the
+    flow's previous sample. Samples older than the longest chart are removed."""
+    now = now or timezone.now()
+    samples = []
+    for flow in Flow.objects.all():
+        previous = (HealthSample.objects.filter(flow=flow, taken_at__lt=now).order_by("-taken_at")
+                    .values_list("taken_at", flat=True).first())
+        since = previous or now - timedelta(minutes=sample_minutes())
+        accepted, failed = flow_run_counts(flow, since=since, until=now)
+        lag = flow_lag_seconds(flow, now=now)
+        samples.append(HealthSample(flow=flow, taken_at=now, backlog=flow_backlog(flow),
+                                    lag_seconds=None if lag is None else int(lag), accepted=accepted, failed=failed))
+    HealthSample.objects.bulk_create(samples)
+    HealthSample.objects.filter(taken_at__lt=now - RETENTION).delete()
+    return samples
+
+
+# Chart ranges: how far back, and how wide each bar is.
+RANGES = {"24h": (timedelta(hours=24), timedelta(minutes=30)), "7d": (timedelta(days=7), timedelta(hours=4))}
+
+
+@dataclass
+class Bucket:
+    start: datetime
+    accepted: int = 0
+    failed: int = 0
+    backlog: int | None = None  # the highest sampled in the bucket; None when none was taken
+
+
+@dataclass
+class FlowHistory:
+    flow_id: int
+    buckets: list[Bucket] = field(default_factory=list)
+
+
+def _grid(span: timedelta, width: timedelta, now: datetime) -> tuple[datetime, int]:
+    """Buckets aligned to their width (a 4-hour bar starts at 00:00, 04:00...), the last holding now."""
+    seconds = width.total_seconds()
+    end = datetime.fromtimestamp((now.timestamp() // seconds + 1) * seconds, tz=UTC)
+    return end - span, int(span / width)
+
+
+def flows_history(*, flow_ids: list[int], range_name: str = "24h",
+                  now: datetime | None = None) -> dict[int, FlowHistory]:
+    """Samples of the range summed into bars: accepted and failed added up, the highest
+    backlog kept. One query over the sample index; a week (2,016 samples a flow) is
+    first summed by the hour in the database."""
+    span, width = RANGES[range_name]
+    start, count = _grid(span, width, now or timezone.now())
+    histories = {fid: FlowHistory(fid, [Bucket(start + i * width) for i in range(count)]) for fid in flow_ids}
+    samples = HealthSample.objects.filter(flow_id__in=flow_ids, taken_at__gte=start, taken_at__lt=start + span)
+    if width >= timedelta(hours=1):
+        rows = (samples.annotate(at=TruncHour("taken_at", tzinfo=UTC)).values("flow_id", "at").order_by()
+                .annotate(a=Sum("accepted"), f=Sum("failed"), b=Max("backlog"))
+                .values_list("flow_id", "at", "a", "f", "b"))
+    else:
+        rows = samples.values_list("flow_id", "taken_at", "accepted", "failed", "backlog")
+    for flow_id, at, accepted, failed, backlog in rows:
+        bucket = histories[flow_id].buckets[min(count - 1, int((at - start) / width))]
+        bucket.accepted += accepted
+        bucket.failed += failed
+        bucket.backlog = max(backlog, bucket.backlog or 0)
+    return histories
