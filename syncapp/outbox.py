@@ -139,13 +139,10 @@ def outbox_claim(*, flow, limit: int) -> list[OutboxItem]:
 
 
 def outbox_reclaim_stale(*, flow=None, older_than: timedelta | None = None) -> int:
-    """Put rows back whose worker died mid-push (claimed longer ago than the timeout),
-    and rows a destination never confirmed or refused (they are sent again)."""
+    """Put rows back whose worker died mid-push (claimed longer ago than the timeout).
+    (Rows a destination never confirmed are the confirm step's to settle: see pushing.)"""
     timeout = older_than if older_than is not None else timedelta(seconds=settings.SYNC_CLAIM_TIMEOUT_SECONDS)
-    now = timezone.now()
-    stale = Q(status=S.IN_FLIGHT, claimed_at__lt=now - timeout) | Q(
-        status=S.SUBMITTED, submitted_at__lt=now - timedelta(seconds=settings.SYNC_CONFIRM_DEADLINE_SECONDS))
-    qs = OutboxItem.objects.filter(stale)
+    qs = OutboxItem.objects.filter(status=S.IN_FLIGHT, claimed_at__lt=timezone.now() - timeout)
     if flow is not None:
         qs = qs.filter(flow=flow)
     return qs.update(status=S.PENDING, claim_token="")

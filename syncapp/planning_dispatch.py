@@ -59,11 +59,11 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
                 "event": kind, "orderId": order.num_at_card or str(order.doc_num),
                 "date": day.isoformat() if day else None, "trackingNumbers": tracking}))
     # Signals not yet sent that are no longer due (a cancelled delivery or order) are withdrawn.
-    planned = {str(order.doc_entry) for order in every}
     due_keys = {signal.key for signal in signals}
+    candidates = _signal_keys(flow, [order.doc_entry for order in every])
     withdrawn = [key for key in OutboxItem.objects.filter(
-        flow=flow, status__in=[OutboxStatus.PENDING, OutboxStatus.HELD]).values_list("record_key", flat=True)
-        if key.split(":", 1)[0] in planned and key not in due_keys]
+        flow=flow, record_key__in=candidates, status__in=[OutboxStatus.PENDING, OutboxStatus.HELD])
+        .values_list("record_key", flat=True) if key not in due_keys]
     outbox_stop(flow=flow, record_keys=withdrawn, status=OutboxStatus.SKIPPED)
     result.skipped = withdrawn
     # A signal sent (or being sent) is never sent again, whatever is edited later. One still
@@ -85,3 +85,15 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
                         reason_code="waiting_for_customer",
                         message="The dispatch signal waits for its customer to reach the destination first.")
     return result
+
+
+def _signal_keys(flow, orders: list[int]) -> list[str]:
+    """Every signal key these orders could have queued: the order's own, and one per
+    delivery ever based on it (cancelled ones included), so the lookup stays indexed."""
+    from erp.document_links import DOCUMENT_MODELS, ORDER
+
+    _, line_model, _ = DOCUMENT_MODELS["deliveries"]
+    deliveries = line_model.objects.filter(document__connection_id=flow.connection_id, base_type=ORDER,
+                                           base_entry__in=orders).values_list("base_entry", "document__doc_entry")
+    return [f"{entry}:dispatched" for entry in orders] + sorted(
+        {f"{order}:shipment:{delivery}" for order, delivery in deliveries})

@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from esp.mapping import field_specs, mappings_for
@@ -112,11 +114,21 @@ def confirms_later(adapter) -> bool:
 
 def flow_confirm(*, flow, adapter) -> PushStats:
     """Ask the destination about rows it took but had not validated; record what it decided.
-    Rows it cannot decide yet stay submitted."""
+
+    Rows it cannot decide yet stay submitted, until SYNC_CONFIRM_DEADLINE_SECONDS: then
+    they count as a transient failure (sent again, and an exception after
+    SYNC_MAX_ATTEMPTS), so a destination that never answers cannot hide a record."""
     stats = PushStats()
-    rows = outbox_submitted(flow=flow, limit=CONFIRM_BATCH)
-    if not rows:
-        return stats
+    while True:
+        rows = outbox_submitted(flow=flow, limit=CONFIRM_BATCH)
+        if not rows:
+            return stats
+        decided = _confirm_batch(flow, adapter, rows, stats)
+        if decided < CONFIRM_BATCH:  # a full batch decided: older rows may be waiting behind it
+            return stats
+
+
+def _confirm_batch(flow, adapter, rows, stats: PushStats) -> int:
     calls_before = getattr(adapter, "calls", 0)
     items = [SubmittedItem(key=row.record_key, identifier=row.identifier, receipt=row.receipt,
                            submitted_at=row.submitted_at, fields=row.payload) for row in rows]
@@ -124,12 +136,19 @@ def flow_confirm(*, flow, adapter) -> PushStats:
         results = adapter.confirm(flow.entity, items)
     except TransportError as error:
         log.warning("Confirming records with %s failed: %s", flow.destination, error.message)
-        results = []  # they stay submitted; the deadline sends them again if this persists
-    stats.calls = getattr(adapter, "calls", 0) - calls_before
+        results = []  # they stay submitted; the deadline below settles them if this persists
+    stats.calls += getattr(adapter, "calls", 0) - calls_before
     decided = {result.key for result in results}
-    stats.claimed = len(decided)
-    _record_outcomes(flow, [row for row in rows if row.record_key in decided], results, None, stats)
-    return stats
+    deadline = timezone.now() - timedelta(seconds=settings.SYNC_CONFIRM_DEADLINE_SECONDS)
+    results += [PushResult(key=row.record_key, outcome="transient", reason_code="not_confirmed",
+                           message="The destination took this record but never confirmed or refused it.")
+                for row in rows if row.record_key not in decided and row.submitted_at < deadline]
+    settled = {result.key for result in results}
+    batch = PushStats()
+    _record_outcomes(flow, [row for row in rows if row.record_key in settled], results, None, batch)
+    for name in ("claimed", "accepted", "failed", "retried"):
+        setattr(stats, name, getattr(stats, name) + getattr(batch, name))
+    return len(settled)
 
 
 def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: PushStats) -> None:
@@ -157,8 +176,12 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
             row.last_error = result.message
             retry.append((row, backoff_delay(row.attempts + 1, retry_after)))
     ours = outbox_complete(accepted=accepted, failed=failed, retry=retry, submitted=submitted)
-    stats.accepted, stats.failed, stats.retried = len(accepted), len(failed), len(retry)
-    stats.submitted = len(submitted)
+    # Only rows still ours count: another worker confirming the same rows counts its own.
+    stats.accepted = sum(row.record_key in ours for row, _ in accepted)
+    stats.failed = sum(row.record_key in ours for row in failed)
+    stats.retried = sum(row.record_key in ours for row, _ in retry)
+    stats.submitted = sum(row.record_key in ours for row, _ in submitted)
+    stats.claimed = len(rows)
 
     # Rows re-planned meanwhile belong to their new plan: their exceptions are not ours to change.
     done = [row.record_key for row, _ in accepted if row.record_key in ours]

@@ -14,7 +14,11 @@ from django.core.exceptions import PermissionDenied
 MARKETING = "Marketing"
 FINANCE = "Finance"
 INTEGRATION_ADMIN = "Integration admin"
+# The web shop's API user: posts provisional orders and nothing else, so a leaked shop
+# token cannot retry, ignore or reconfigure anything.
+WEB_SHOP = "Web shop"
 ROLES = (MARKETING, FINANCE, INTEGRATION_ADMIN)
+SERVICE_ROLES = (WEB_SHOP,)
 
 # capability -> roles holding it
 CAPABILITIES: dict[str, frozenset[str]] = {
@@ -27,7 +31,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "view_configuration": frozenset(ROLES),
     "edit_configuration": frozenset({INTEGRATION_ADMIN}),
     # The web shop posts provisional orders with the token of a user in this group.
-    "post_provisional_orders": frozenset({INTEGRATION_ADMIN}),
+    "post_provisional_orders": frozenset({WEB_SHOP, INTEGRATION_ADMIN}),
 }
 
 
@@ -38,7 +42,8 @@ def user_roles(user) -> set[str]:
         return set(ROLES)
     cached = getattr(user, "_sync_roles", None)
     if cached is None:
-        cached = user._sync_roles = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+        cached = user._sync_roles = set(user.groups.filter(name__in=ROLES + SERVICE_ROLES)
+                                        .values_list("name", flat=True))
     return cached
 
 

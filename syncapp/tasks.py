@@ -42,18 +42,15 @@ def flow_push_task(flow_id: int, max_batches: int = 20) -> None:
     flow_push(flow=flow, max_batches=max_batches)
     if flow_id in flows_with_ready_work([flow]):
         flow_push_task.delay(flow_id)
-    elif flow_id in flows_awaiting_confirmation([flow]):
-        # Sent, not validated yet: ask again once the destination has had time to decide.
-        from esp.registry import destination_adapter_class
-
-        interval = getattr(destination_adapter_class(flow.destination.kind), "confirm_interval", 5.0)
-        flow_push_task.apply_async((flow_id,), countdown=interval)
+    # Rows sent but not validated yet are asked about by the next sweep (every minute):
+    # a task re-queuing itself for them would start a new chain on every sweep.
 
 
 @shared_task(name="syncapp.outbox_sweep_task", ignore_result=True)
 def outbox_sweep_task() -> None:
     """Periodic safety net: reclaim rows of dead workers, wake flows with ready rows
-    (backoff expired, or a task message was lost)."""
+    (backoff expired, or a task message was lost) and flows with rows awaiting the
+    destination's validation."""
     outbox_reclaim_stale()
     for flow_id in sorted(set(flows_with_ready_work()) | set(flows_awaiting_confirmation())):
         flow_push_task.delay(flow_id)

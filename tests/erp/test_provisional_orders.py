@@ -17,7 +17,7 @@ from erp.models import ProvisionalOrder
 from exceptions.models import SyncException
 from syncapp.models import OutboxItem, OutboxStatus, Priority
 from syncapp.planning_orders import provisional_orders_flag_overdue
-from syncapp.roles import FINANCE, INTEGRATION_ADMIN, MARKETING
+from syncapp.roles import FINANCE, MARKETING, WEB_SHOP
 from syncapp.services import connection_pull, flow_push, records_retry
 from tests.factories import EspAccountFactory, FlowFactory
 from tests.syncapp.fakes import FakeDestination, FakeSource, IdMergingDestination, bp_record
@@ -73,9 +73,9 @@ def hub():
 
 @pytest.fixture
 def shop():
-    """The web shop's client: a token of a user in the Integration admin group."""
+    """The web shop's client: a token of a user in the Web shop group (that and nothing else)."""
     client = APIClient()
-    token = Token.objects.create(user=UserFactory(username="webshop", role=INTEGRATION_ADMIN))
+    token = Token.objects.create(user=UserFactory(username="webshop", role=WEB_SHOP))
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
 
@@ -177,6 +177,13 @@ def test_only_a_token_holding_the_capability_may_post(hub, role, status):
         token = Token.objects.create(user=UserFactory(username=f"user-{role}", role=role))
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     assert client.post(URL, checkout(), format="json").status_code == status
+
+
+def test_the_shop_token_opens_nothing_but_the_provisional_orders(hub, shop):
+    assert shop.get("/api/exceptions/").status_code == 403
+    assert shop.get("/api/runs/").status_code == 403
+    assert shop.post("/api/exceptions/1/retry/").status_code in (403, 404)
+    assert shop.post(URL, checkout(), format="json").status_code == 201
 
 
 def test_a_provisional_order_the_erp_never_receives_becomes_an_exception_for_marketing(hub, shop, settings):

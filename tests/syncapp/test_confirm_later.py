@@ -122,12 +122,45 @@ def test_a_record_changed_while_awaiting_validation_sends_its_new_state(flow):
 
 
 @pytest.mark.django_db
-def test_a_submission_never_answered_is_sent_again_after_the_deadline(flow, settings):
+def test_a_submission_never_answered_is_sent_again_then_becomes_an_exception(flow, settings):
     settings.SYNC_CONFIRM_DEADLINE_SECONDS = 60
+    settings.SYNC_BACKOFF_BASE_SECONDS = 0
+    settings.SYNC_MAX_ATTEMPTS = 3
     load(flow, 2)
+    destination = ValidatesLater()  # takes everything, never decides anything
+    flow_push(flow=flow, adapter=destination)
+    for _ in range(10):  # each round: the deadline passes, then the next push
+        OutboxItem.objects.filter(status=OutboxStatus.SUBMITTED).update(
+            submitted_at=timezone.now() - timedelta(minutes=5))
+        flow_push(flow=flow, adapter=destination)  # settles the overdue rows
+        flow_push(flow=flow, adapter=destination)  # sends them again
+        if not OutboxItem.objects.exclude(status=OutboxStatus.FAILED).exists():
+            break
+    assert sorted(destination.pushed) == ["C000"] * 3 + ["C001"] * 3
+    assert set(OutboxItem.objects.values_list("status", flat=True)) == {OutboxStatus.FAILED}
+    problem = SyncException.objects.get(record_key="C000")
+    assert problem.reason_code == "destination_unreachable" and problem.status == SyncException.Status.OPEN
+
+
+@pytest.mark.django_db
+def test_two_workers_confirming_the_same_rows_count_each_record_once(flow):
+    from syncapp.pushing import flow_confirm
+
+    load(flow, 5)
     destination = ValidatesLater()
     flow_push(flow=flow, adapter=destination)
-    OutboxItem.objects.update(submitted_at=timezone.now() - timedelta(minutes=5))
-    flow_push(flow=flow, adapter=destination)
-    assert sorted(destination.pushed) == ["C000", "C000", "C001", "C001"]
-    assert OutboxItem.objects.filter(status=OutboxStatus.SUBMITTED).count() == 2
+    destination.decided = True
+
+    class ConfirmsTwice(ValidatesLater):
+        """While this worker asks, another worker confirms the same rows first."""
+
+        def confirm(self, entity, items):
+            if not getattr(self, "inner_done", False):
+                self.inner_done = True
+                inner.append(flow_confirm(flow=flow, adapter=destination))
+            return destination.confirm(entity, items)
+
+    inner = []
+    outer = flow_confirm(flow=flow, adapter=ConfirmsTwice())
+    assert inner[0].accepted == 5 and outer.accepted == 0
+    assert OutboxItem.objects.filter(status=OutboxStatus.ACCEPTED).count() == 5

@@ -174,3 +174,15 @@ def test_demo_users_are_never_created_in_production(settings, db):
     with pytest.raises(CommandError):
         call_command("seed_demo_users")
     assert not get_user_model().objects.filter(username="admin").exists()
+
+
+def test_the_admin_shows_an_api_token_in_full_only_when_it_is_issued(as_role, db):
+    from rest_framework.authtoken.models import Token
+
+    shop_user = UserFactory(username="webshop", role="Web shop")
+    client = as_role("admin")
+    issued = client.post("/admin/authtoken/tokenproxy/add/", {"user": shop_user.pk}, follow=True)
+    key = Token.objects.get(user=shop_user).key
+    assert key in issued.content.decode()  # once, to copy into the shop
+    listing = client.get("/admin/authtoken/tokenproxy/").content.decode()
+    assert key not in listing and f"{key[:4]}…" in listing
