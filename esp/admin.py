@@ -47,6 +47,8 @@ class EspAccountAdmin(admin.ModelAdmin):
     def install_default_mappings(self, request: HttpRequest, queryset: QuerySet) -> None:
         for account in queryset:
             created = mappings_install_defaults(destination=account, entity="customers")
+            if created:
+                flows_replan_after_commit(flows_shaped_by(destination=account, entity="customers"))
             self.message_user(
                 request, f"{account}: {created} mapping(s) added.", level=messages.SUCCESS
             )
@@ -166,6 +168,19 @@ class WarehouseRuleAdmin(admin.ModelAdmin):
 
         super().save_model(request, obj, form, change)
         _replan_products_after_save(Flow.objects.filter(destination=obj.destination))
+
+    def delete_model(self, request, obj):
+        from syncapp.models import Flow
+
+        super().delete_model(request, obj)  # a ring-fence removed must release its stock at once
+        _replan_products_after_save(Flow.objects.filter(destination=obj.destination))
+
+    def delete_queryset(self, request, queryset):
+        from syncapp.models import Flow
+
+        destinations = list(queryset.values_list("destination_id", flat=True))
+        super().delete_queryset(request, queryset)
+        _replan_products_after_save(Flow.objects.filter(destination_id__in=destinations))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})

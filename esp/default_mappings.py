@@ -94,13 +94,12 @@ def mappings_install_defaults(*, destination: EspAccount, entity: str = "custome
         taken = {target.upper() for target in existing.values_list("target_field", flat=True)}
         last = max(existing.values_list("position", flat=True), default=0)
         missing = [d for d in defaults if d["target_field"].upper() not in taken]
-        FieldMapping.objects.bulk_create(
-            FieldMapping(
+        # One save per row (a handful), so the audit trail records each one.
+        for index, default in enumerate(missing):
+            FieldMapping.objects.create(
                 destination=destination,
                 entity=entity,
                 position=last + 10 * (index + 1),
                 **{"transform": "none", "target_type": String, **deepcopy(default)},
             )
-            for index, default in enumerate(missing)
-        )
     return len(missing)

@@ -63,9 +63,15 @@ def _pending(flow: Flow) -> QuerySet[OutboxItem]:
     return OutboxItem.objects.filter(RawSQL(status, [], output_field=BooleanField()), flow=flow)
 
 
+# Counting stops here: past it the page says "1,000,000+" (a count of millions of rows
+# is exactly the unbounded query the pages must not make).
+BACKLOG_COUNT_CAP = 1_000_000
+
+
 def flow_backlog(flow: Flow) -> int:
-    """Records waiting to be sent (pending, including those backing off)."""
-    return _pending(flow).count()
+    """Records waiting to be sent (pending, including those backing off), counted up to
+    BACKLOG_COUNT_CAP + 1."""
+    return _pending(flow)[:BACKLOG_COUNT_CAP + 1].count()
 
 
 def flow_lag_seconds(flow: Flow, *, now: datetime | None = None) -> float | None:

@@ -136,7 +136,12 @@ def _confirm_batch(flow, adapter, rows, stats: PushStats) -> int:
         results = adapter.confirm(flow.entity, items)
     except TransportError as error:
         log.warning("Confirming records with %s failed: %s", flow.destination, error.message)
-        results = []  # they stay submitted; the deadline below settles them if this persists
+        # Refused for good (the key may push but not read the errors): every row says so
+        # now, rather than at the deadline. A passing failure leaves them submitted.
+        results = [PushResult(key=row.record_key, outcome="permanent", reason_code=error.reason_code,
+                              category=error.reason_code if error.reason_code in _CATEGORIES else "",
+                              message=f"Could not confirm this record with the destination: {error.message}",
+                              response=error.response) for row in rows] if error.permanent else []
     stats.calls += getattr(adapter, "calls", 0) - calls_before
     decided = {result.key for result in results}
     deadline = timezone.now() - timedelta(seconds=settings.SYNC_CONFIRM_DEADLINE_SECONDS)

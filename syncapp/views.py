@@ -14,7 +14,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from .health import RANGES, FlowHistory, duration_text, flows_health, flows_history
+from .health import BACKLOG_COUNT_CAP, RANGES, FlowHistory, duration_text, flows_health, flows_history
 from .reconciliation import COLUMN_TITLES, COLUMNS, finance_open_exceptions, orders_reconciliation
 from .roles import capability_required
 
@@ -87,7 +87,7 @@ def health_page(request):
         row.chart = chart_geometry(histories[row.flow.pk])
     return render(request, "health/health.html", {
         "rows": rows, "range_name": range_name, "ranges": list(RANGES), "now": now,
-        "span_text": {"24h": "24 hours", "7d": "7 days"}[range_name],
+        "span_text": {"24h": "24 hours", "7d": "7 days"}[range_name], "backlog_cap": BACKLOG_COUNT_CAP,
     })
 
 

@@ -233,3 +233,29 @@ def test_apply_config_records_the_flows_duplicate_policy(tmp_path):
     assert (entry.before["duplicate_policy"], entry.after["duplicate_policy"]) == ("reject_all", "prefer_customer")
     assert entry.actor == "system:apply_config"
     assert ErpConnection.objects.get().name == "b1" and EspAccount.objects.get().name == "dd"
+
+
+def test_the_admins_default_mappings_action_is_audited_and_replans(admin_client, monkeypatch,
+                                                                    django_capture_on_commit_callbacks):
+    queued = []
+    monkeypatch.setattr("syncapp.tasks.flows_replan_task.delay", queued.append)
+    flow = FlowFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post("/admin/esp/espaccount/", {
+            "action": "install_default_mappings", "_selected_action": [flow.destination.pk]})
+    assert response.status_code == 302
+    created = entries(action="create", content_type__model="fieldmapping")
+    assert created and all(entry.actor == "root" for entry in created)
+    assert queued == [[flow.pk]]
+
+
+def test_deleting_a_warehouse_rule_in_the_admin_replans_the_stock_flows(admin_client, monkeypatch,
+                                                                       django_capture_on_commit_callbacks):
+    queued = []
+    monkeypatch.setattr("syncapp.tasks.flows_replan_task.delay", queued.append)
+    flow = FlowFactory(entity="products")
+    rule = WarehouseRule.objects.create(destination=flow.destination, excluded_warehouses=["WHS-2"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/esp/warehouserule/{rule.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not WarehouseRule.objects.exists()
+    assert queued == [[flow.pk]]

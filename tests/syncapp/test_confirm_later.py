@@ -164,3 +164,22 @@ def test_two_workers_confirming_the_same_rows_count_each_record_once(flow):
     outer = flow_confirm(flow=flow, adapter=ConfirmsTwice())
     assert inner[0].accepted == 5 and outer.accepted == 0
     assert OutboxItem.objects.filter(status=OutboxStatus.ACCEPTED).count() == 5
+
+
+@pytest.mark.django_db
+def test_credentials_refused_while_confirming_become_exceptions_at_once(flow):
+    from syncapp.adapters import AuthenticationFailed
+
+    load(flow, 2)
+    destination = ValidatesLater()
+    flow_push(flow=flow, adapter=destination)
+
+    def refused(entity, items):
+        raise AuthenticationFailed("API key is not authorised to access this resource", status=403)
+
+    destination.confirm = refused
+    flow_push(flow=flow, adapter=destination)
+    assert set(OutboxItem.objects.values_list("status", flat=True)) == {OutboxStatus.FAILED}
+    problems = SyncException.objects.filter(status=SyncException.Status.OPEN)
+    assert set(problems.values_list("reason_code", flat=True)) == {"authentication_failed"}
+    assert problems.count() == 2

@@ -234,3 +234,18 @@ def test_a_user_without_a_role_is_refused(client):
 
     client.force_login(UserFactory(username="nobody", role=None))
     assert client.get("/health/").status_code == 403
+
+
+def test_the_backlog_count_stops_at_its_cap_and_says_so(client, db, monkeypatch):
+    from syncapp import health
+    from syncapp.models import OutboxItem
+    from tests.factories import FlowFactory
+    from tests.web.factories import UserFactory
+
+    flow = FlowFactory()
+    OutboxItem.objects.bulk_create([OutboxItem(flow=flow, record_key=f"K{i}", status="pending") for i in range(5)])
+    monkeypatch.setattr(health, "BACKLOG_COUNT_CAP", 3)
+    assert health.flow_backlog(flow) == 4  # counting stopped after the cap
+    monkeypatch.setattr("syncapp.views.BACKLOG_COUNT_CAP", 3)
+    client.force_login(UserFactory(username="ops", role="Marketing"))
+    assert '<td class="backlog">3+</td>' in client.get("/health/").content.decode()
