@@ -56,17 +56,22 @@ class Command(BaseCommand):
             self._push(flow, progress=progress)
             # Rows backing off after a transient failure: wait for them, so "drained"
             # means every row ended accepted or as an exception.
+            said = False
             while drain and (wait := self._next_retry_in(flow)) is not None:
-                self.stdout.write(f"push {flow.name}: waiting {wait:.0f} s for records backing off "
-                                  "or awaiting the destination's validation")
+                if not said or wait > 1:  # once, not every second of a validation wait
+                    self.stdout.write(f"push {flow.name}: waiting {wait:.0f} s for records backing off "
+                                      "or awaiting the destination's validation")
+                    said = True
                 time.sleep(wait)
-                self._push(flow, progress=progress)
+                self._push(flow, progress=progress, quiet=True)
         self._summary(flows)
 
-    def _push(self, flow: Flow, *, progress: bool) -> None:
+    def _push(self, flow: Flow, *, progress: bool, quiet: bool = False) -> None:
         pending = OutboxItem.objects.filter(flow=flow, status=OutboxStatus.PENDING).count()
-        with tqdm(total=pending, desc=f"push {flow.name}", unit="rec", disable=not progress) as bar:
+        with tqdm(total=pending, desc=f"push {flow.name}", unit="rec", disable=not progress or quiet) as bar:
             run = flow_push(flow=flow, progress=lambda s: bar.update(s.claimed))
+        if quiet and not (run.records_accepted or run.records_failed or run.records_retried):
+            return  # a confirmation round that decided nothing yet
         self.stdout.write(
             f"push {flow.name}: accepted {run.records_accepted}, failed {run.records_failed}, "
             f"retrying later {run.records_retried}, API calls {run.api_calls}")
