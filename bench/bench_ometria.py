@@ -13,12 +13,15 @@ What runs: the orders flow's outbox is filled with `--orders` vendor-neutral ord
 payloads (the planner's shape, see syncapp/planning_orders.py) through the engine's own
 `outbox_enqueue`, so the figure is the push side, not SAP ingest (bench_orders.py measures
 that). Then the production path pushes: `flow_push` with `adapter_for_flow` (the engine's
-token bucket at the account's 240 calls a minute, burst 4), over a real socket to the
-Ometria sandbox on the real clock, enforcing 4 pushes a second (burst 4) and validating
-`--validation-delay` seconds after answering. The engine confirms between batches (every
-`confirm_interval` seconds: one read of the errors list) and once the push is done;
-records count as accepted `--grace` seconds after their push (the account's validation
-grace, shortened from the 300 s default so the run ends soon after the push).
+token bucket at the account's 240 calls a minute, burst 1), over a real socket to the
+Ometria sandbox on the real clock, allowing at most 4 pushes in any one second and
+validating `--validation-delay` seconds after answering. push() reads the errors list
+itself every 5 calls (the account's `errors_read_every_calls`, through the Data API's own
+bucket: no push call is spent on it); the engine confirms between batches (every
+`confirm_interval` seconds) and once the push is done. Records count as accepted
+`--grace` seconds after their push (the account's validation grace, shortened from the
+300 s default so the run ends soon after the push) plus the queue they joined at the
+account's `min_processing_rate` (50 records a second by default).
 """
 from __future__ import annotations
 
@@ -139,7 +142,7 @@ def main(argv=None) -> int:
         pushes_ok = sandbox.calls(status=200)
         pushes_all = sandbox.calls()
         records_sent = sandbox.state.processed + sandbox.state.queued_records  # taken on receipt
-        # Sustained: the bucket lets its opening burst (4 calls) through at once and paces every
+        # Sustained: the bucket lets its opening burst (1 call) through at once and paces every
         # later call at 4 a second from the first call on; so the records of the later calls over
         # the time from the first call to the last (a short run is not flattered by the burst).
         # Overall: every record over the whole flow_push run.

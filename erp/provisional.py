@@ -95,3 +95,12 @@ def provisional_orders_overdue(*, now: datetime | None = None):
 def is_overdue(order: ProvisionalOrder, *, now: datetime | None = None) -> bool:
     return order.status == ProvisionalOrder.Status.PENDING and \
         order.received_at < (now or timezone.now()) - provisional_timeout()
+
+
+def provisional_references_by_order(*, connection, doc_entries: Iterable[int]) -> dict[int, str]:
+    """DocEntry -> the web reference of the provisional order that ERP order confirmed."""
+    entries = list(set(doc_entries))
+    if not entries:
+        return {}
+    return dict(ProvisionalOrder.objects.filter(connection=connection, erp_doc_entry__in=entries)
+                .values_list("erp_doc_entry", "web_reference"))

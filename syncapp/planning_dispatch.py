@@ -21,7 +21,7 @@ from exceptions.services import exception_raise, exceptions_mark_retrying, excep
 from .models import OutboxItem, OutboxStatus, Priority
 from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
 from .planning import PlanResult
-from .planning_orders import _customers_at_destination
+from .planning_orders import _customers_at_destination, order_ids
 
 
 def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, priority: int = Priority.URGENT,
@@ -39,6 +39,7 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
                                                  card_code__in={o.card_code for o in orders})
                   .values_list("card_code", "email"))
     at_destination = _customers_at_destination(flow, {o.card_code for o in orders})
+    ids = order_ids(flow=flow, orders=orders)  # the id the order itself went out under
     signals, waiting = [], []
     for order in orders:
         sent = shipments.get(order.doc_entry, [])
@@ -56,7 +57,7 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
             continue
         for key, kind, day, tracking in due:
             signals.append(PlannedRecord(key=key, identifier=(emails.get(order.card_code) or "").strip(), payload={
-                "event": kind, "orderId": order.num_at_card or str(order.doc_num),
+                "event": kind, "orderId": ids[order.doc_entry],
                 "date": day.isoformat() if day else None, "trackingNumbers": tracking}))
     # Signals not yet sent that are no longer due (a cancelled delivery or order) are withdrawn.
     due_keys = {signal.key for signal in signals}

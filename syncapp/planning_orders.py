@@ -10,7 +10,10 @@ The planned payload is vendor-neutral; each destination adapter picks and rename
 it sends (dotdigital keeps to the fields its own integrations send). Amounts are in the
 order's currency (the foreign-currency figures for a foreign-currency order):
 
-    id               the web reference (NumAtCard), else the order number
+    id               what the order is known by at the destination (`order_ids`): where
+                     orders merge on it (Ometria), the id it was accepted under, else the
+                     web reference of the provisional order it confirmed, else DocNum;
+                     elsewhere (dotdigital: a field only) NumAtCard, else DocNum
     orderNumber      DocNum
     webReference     NumAtCard or null
     customerId       CardCode
@@ -27,7 +30,9 @@ order's currency (the foreign-currency figures for a foreign-currency order):
     orderTotal       grand total less tax and refunds (what the order is still worth)
     refundedTotal    credited back, before tax
     lastReturnDate   the last return's date or null
-    products         [{lineNum, sku, name, qty, price, lineTotal, quantityRefunded, refunded}]
+    products         [{lineNum, sku, name, qty, price, lineTotal, quantityRefunded, refunded}];
+                     a line's refunds are capped at its quantity and total (a return and a
+                     credit memo against the same invoice line would count it twice)
 
 A web shop's provisional order (erp.ProvisionalOrder, posted at checkout) is planned under
 the key "web:<reference>" with state "pending" and the same "id" its ERP order will carry,
@@ -35,10 +40,25 @@ so a destination that merges orders on "id" shows one order, enriched when the E
 arrives; from then on the provisional record is never sent again. A destination keyed by
 the ERP key (dotdigital: the DocEntry) would hold two records, so it gets no provisional
 orders: an adapter opts in with `merges_orders_by_id = True`.
+
+A provisional record still on its way when its ERP order arrives (claimed by a worker
+whose call has not been answered) could land after the ERP order and overwrite it with
+"pending". Ometria has no conditional update, so the ERP order waits instead: not before
+that claim's timeout (`SYNC_CLAIM_TIMEOUT_SECONDS`, the engine's own bound on one call,
+after which it presumes the worker dead), recomputed at every plan so an edit meanwhile
+cannot release it early. A provisional record already answered is ahead of the ERP order
+in Ometria's queue, which is processed in order of receipt (an assumption; the sandbox
+does so), and its row is stopped, so it is never sent again.
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from erp.document_links import LineRefund, OrderRefunds, delivered_quantities, order_refunds
 from erp.documents import ProvisionalOrder, SalesOrder
@@ -48,6 +68,7 @@ from erp.provisional import (
     is_overdue,
     provisional_orders_confirm,
     provisional_orders_overdue,
+    provisional_references_by_order,
     provisional_timeout,
 )
 from esp.order_status import status_map
@@ -60,6 +81,7 @@ from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
 from .planning import PlanResult
 
 TOTAL_TOLERANCE = Decimal("0.05")  # rounding SAP may do per line
+CLAIM_MARGIN = timedelta(seconds=60)  # beyond the claim timeout, before a held ERP order goes
 
 
 def _customers_at_destination(flow, card_codes: set[str]) -> set[str]:
@@ -107,21 +129,26 @@ def _problems(order, lines, known_items: set[str] | None) -> list[tuple[str, str
     return problems
 
 
-def order_payload(order, lines, *, state: str, statuses: dict, skus, refunds: OrderRefunds) -> dict:
-    """The vendor-neutral order record (see the module docstring)."""
+def order_payload(order, lines, *, state: str, statuses: dict, skus, refunds: OrderRefunds,
+                  order_id: str | None = None) -> dict:
+    """The vendor-neutral order record (see the module docstring); `order_id` from `order_ids`."""
     refunded = refunds.amount(order.doc_entry)
     value = order.doc_total - order.vat_total - refunded
     none = LineRefund()
     products = []
     for line in lines:
         refund = refunds.lines.get((order.doc_entry, line.line_num), none)
+        # A return and a credit memo against the same invoice line both count: never more
+        # than the line itself (a destination refuses a line refunded beyond its quantity).
+        quantity_refunded = min(refund.quantity, max(line.quantity, Decimal(0)))
+        amount_refunded = min(refund.amount, max(line.line_total, Decimal(0)))
         products.append({"lineNum": line.line_num, "sku": sku_normalise(line.item_code, skus),
                          "name": line.description, "qty": float(line.quantity), "price": float(line.price),
-                         "lineTotal": float(line.line_total), "quantityRefunded": float(refund.quantity),
-                         "refunded": float(round(refund.amount, 2))})
+                         "lineTotal": float(line.line_total), "quantityRefunded": float(quantity_refunded),
+                         "refunded": float(round(amount_refunded, 2))})
     returned = refunds.returned.get(order.doc_entry)
     return {
-        "id": order.num_at_card or str(order.doc_num), "orderNumber": order.doc_num,
+        "id": order_id or order.num_at_card or str(order.doc_num), "orderNumber": order.doc_num,
         "webReference": order.num_at_card or None, "customerId": order.card_code,
         "purchaseDate": order.doc_date.isoformat() if order.doc_date else None,
         "state": state, "orderStatus": statuses[state], "currency": order.currency,
@@ -142,6 +169,63 @@ def _merges_orders_by_id(flow) -> bool:
         return bool(getattr(destination_adapter_class(flow.destination.kind), "merges_orders_by_id", False))
     except (KeyError, ImportError):
         return False
+
+
+def order_ids(*, flow, orders) -> dict[int, str]:
+    """DocEntry -> the id each ERP order is known by at `flow`'s destination: the order
+    payload's "id", and the "orderId" of its dispatch signals (one rule for both).
+
+    Where orders merge on this id (Ometria) two orders must never share it and one order
+    must never change it. NumAtCard is free text (two customers' "PO-1001"; edited at
+    will), so it is never the id by itself. There: the id the destination accepted the
+    order under (the orders outbox row's remote_id), or the one on the wire (a row in
+    flight or submitted); else the web reference of the provisional order this ERP order
+    confirmed (so the shop's pending order and the ERP order are one); else the DocNum
+    (as before for orders without a web reference). Elsewhere (dotdigital keys orders by
+    DocEntry) "id" is only a field and keeps its meaning: NumAtCard, else DocNum.
+    """
+    if not _merges_orders_by_id(flow):
+        return {order.doc_entry: order.num_at_card or str(order.doc_num) for order in orders}
+    entries = [order.doc_entry for order in orders]
+    web = provisional_references_by_order(connection=flow.connection, doc_entries=entries)
+    sent = _ids_sent(flow, entries)
+    return {order.doc_entry: sent.get(str(order.doc_entry)) or web.get(order.doc_entry) or str(order.doc_num)
+            for order in orders}
+
+
+def _ids_sent(flow, entries: list[int]) -> dict[str, str]:
+    """Order key -> the id its orders row at this destination was accepted under, or is
+    being sent under."""
+    rows = OutboxItem.objects.filter(flow__connection_id=flow.connection_id, flow__destination_id=flow.destination_id,
+                                     flow__entity="orders", record_key__in=[str(entry) for entry in entries])
+    on_wire = {key: str(value) for key, value in rows.filter(
+        remote_id="", status__in=[OutboxStatus.IN_FLIGHT, OutboxStatus.SUBMITTED]).values_list(
+        "record_key", "payload__id") if value}
+    return on_wire | dict(rows.exclude(remote_id="").values_list("record_key", "remote_id"))
+
+
+def _held_behind_provisional(flow, entries: list[int]) -> dict[str, object]:
+    """ERP order key -> the earliest it may go, for orders whose provisional record was
+    claimed by a worker whose call has not been answered (see the module docstring)."""
+    web = provisional_references_by_order(connection=flow.connection, doc_entries=entries)
+    if not web:
+        return {}
+    order_of = {f"{ProvisionalOrder.KEY_PREFIX}{reference}": str(entry) for entry, reference in web.items()}
+    timeout = timedelta(seconds=settings.SYNC_CLAIM_TIMEOUT_SECONDS)
+    now = timezone.now()
+    holds = {}
+    for key, claimed, submitted, accepted in OutboxItem.objects.filter(
+            flow=flow, record_key__in=list(order_of), claimed_at__gt=now - timeout - CLAIM_MARGIN).values_list(
+            "record_key", "claimed_at", "submitted_at", "accepted_at"):
+        if not any(answered and answered >= claimed for answered in (submitted, accepted)):
+            holds[order_of[key]] = claimed + timeout + CLAIM_MARGIN
+    return holds
+
+
+def _hold(flow, holds: dict[str, object]) -> None:
+    for key, until in holds.items():
+        OutboxItem.objects.filter(flow=flow, record_key=key, status=OutboxStatus.PENDING).filter(
+            Q(not_before__isnull=True) | Q(not_before__lt=until)).update(not_before=until)
 
 
 def provisional_payload(order: ProvisionalOrder, *, statuses: dict) -> dict:
@@ -225,6 +309,8 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
         delivered_by_order.setdefault(entry, {})[line_num] = quantity
     existing = set(OutboxItem.objects.filter(flow=flow, record_key__in=record_keys).values_list("record_key",
                                                                                                flat=True))
+    confirmed = _confirm_arrived(flow, orders)  # first: an order's id depends on the provisional it confirms
+    ids = order_ids(flow=flow, orders=orders)
     urgent, routine, problems, waiting = [], [], [], []
     for order in orders:
         key, lines = str(order.doc_entry), list(order.lines.all())
@@ -244,11 +330,11 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
                    delivered_by_order.get(order.doc_entry, {}).get(line.line_num)}
         order_delivered = delivered_by_order.get(order.doc_entry, {})
         state = _state(order, lines, ordered, order_delivered, refunds.amount(order.doc_entry))
-        payload = order_payload(order, lines, state=state, statuses=statuses, skus=skus, refunds=refunds)
+        payload = order_payload(order, lines, state=state, statuses=statuses, skus=skus, refunds=refunds,
+                                order_id=ids[order.doc_entry])
         record = PlannedRecord(key=key, identifier=partner.email.strip(), payload=payload)
         # New orders and cancellations go before routine edits.
         (urgent if key not in existing or state == "cancelled" else routine).append(record)
-    confirmed = _confirm_arrived(flow, orders)
     provisional, not_sent, arrived, overdue = _provisional_plan(flow, web_keys, statuses) if web_keys else (
         [], [], [], [])
     urgent += provisional  # a checkout happened just now: it goes first
@@ -256,8 +342,14 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
 
     # During a backfill nothing is urgent: history must never overtake today's orders.
     new_priority = priority if priority == Priority.BACKFILL else min(priority, Priority.URGENT)
-    queued_urgent = outbox_enqueue(flow=flow, records=urgent, priority=new_priority, force=force)
-    queued_routine = outbox_enqueue(flow=flow, records=routine, priority=priority, force=force)
+    with transaction.atomic():
+        # Superseded provisional rows stop first (a worker claiming one now waits for this
+        # transaction); an ERP order whose provisional record may still be on its way waits.
+        outbox_stop(flow=flow, record_keys=confirmed, status=OutboxStatus.SKIPPED)
+        holds = _held_behind_provisional(flow, [order.doc_entry for order in orders])
+        queued_urgent = outbox_enqueue(flow=flow, records=urgent, priority=new_priority, force=force)
+        queued_routine = outbox_enqueue(flow=flow, records=routine, priority=priority, force=force)
+        _hold(flow, holds)
     result.queued = queued_urgent.queued + queued_routine.queued
     result.unchanged = queued_urgent.unchanged + queued_routine.unchanged
     result.failed = [key for key, *_ in problems] + queued_urgent.still_failed + queued_routine.still_failed

@@ -114,7 +114,11 @@ class OmetriaHub(Hub):
         return self.om.contact(card_code)
 
     def om_order(self, web_ref: str) -> dict:
-        return self.om.records("order")[web_ref]
+        """The one order Ometria holds with this web reference (its id is the DocNum: a
+        NumAtCard without a provisional order is free text, never the id)."""
+        found = [order for order in self.om.records("order").values() if order.get("web_id") == web_ref]
+        assert len(found) == 1, found
+        return found[0]
 
     def outbox(self, entity: str, key: str) -> OutboxItem:
         return OutboxItem.objects.get(flow=self.om_flows[entity], record_key=key)
@@ -171,11 +175,25 @@ def test_an_edit_resends_the_whole_order_under_the_same_id(hub):
     hub.sap.add_business_partners([partner("C001")])
     entry = hub.order("C001", "WEB-2", ("1001", 1, 10.0), ("1002", 1, 5.0))
     hub.cycle()
-    hub.sl("PATCH", f"Orders({entry})", {"DocumentLines": [{"LineNum": 0, "Quantity": 3.0}]})
+    first_id = hub.om_order("WEB-2")["id"]
+    # Quantities change, and so does the customer's free-text reference: still one order.
+    hub.sl("PATCH", f"Orders({entry})", {"NumAtCard": "WEB-2-AMENDED",
+                                         "DocumentLines": [{"LineNum": 0, "Quantity": 3.0}]})
     hub.cycle()
-    order = hub.om_order("WEB-2")
+    order = hub.om_order("WEB-2-AMENDED")
     assert [line["quantity"] for line in order["lineitems"]] == [3.0, 1.0]
-    assert list(hub.om.records("order")) == ["WEB-2"]
+    assert list(hub.om.records("order")) == [first_id] == [hub.outbox("orders", str(entry)).remote_id]
+
+
+def test_two_customers_orders_with_the_same_reference_stay_two_orders(hub):
+    hub.sap.add_business_partners([partner("C001"), partner("C002")])
+    first = hub.order("C001", "PO-1001", ("1001", 1, 10.0))
+    second = hub.order("C002", "PO-1001", ("1002", 2, 5.0))
+    hub.cycle()
+    orders = hub.om.records("order")
+    assert len(orders) == 2  # NumAtCard is the customers' own text, not an order id
+    assert {order["customer"]["id"] for order in orders.values()} == {"C001", "C002"}
+    assert {hub.outbox("orders", str(entry)).remote_id for entry in (first, second)} == set(orders)
 
 
 # ---------------------------------------------------------------- 200, then refused
@@ -242,7 +260,7 @@ def test_a_cancelled_order_becomes_cancelled_and_not_valid(hub):
     hub.cycle()
     order = hub.om_order("WEB-3")
     assert (order["status"], order["is_valid"]) == ("cancelled", False)
-    assert list(hub.om.records("order")) == ["WEB-3"]
+    assert len(hub.om.records("order")) == 1
 
 
 def test_a_full_refund_is_refunded_and_not_valid(hub):
@@ -269,7 +287,22 @@ def test_a_partial_refund_puts_the_refunded_quantity_and_amount_on_the_line(hub)
     assert (order["status"], order["is_valid"]) == ("partial_refund", True)
     first, second = order["lineitems"]
     assert (first["quantity_refunded"], first["refunded"]) == (1.0, 50.0)
-    assert "quantity_refunded" not in second
+    assert (second["quantity_refunded"], second["refunded"]) == (0.0, 0.0)  # said, so nothing stale stays
+
+
+def test_a_return_and_a_credit_memo_for_the_same_line_never_refund_more_than_the_line(hub):
+    hub.sap.add_business_partners([partner("C001")])
+    entry = hub.order("C001", "WEB-6", ("1001", 2, 50.0), ("1002", 1, 20.0))
+    invoice = hub.copy("Invoices", "C001", 17, entry, (0, 2), (1, 1))
+    hub.cycle()
+    hub.copy("Returns", "C001", 13, invoice, (0, 2))  # the goods come back...
+    hub.copy("CreditNotes", "C001", 13, invoice, (0, 2))  # ...and the invoice is credited as well
+    hub.cycle()
+    order = hub.om_order("WEB-6")  # Ometria took it: a line refunded beyond its quantity is refused
+    first = order["lineitems"][0]
+    assert (first["quantity"], first["quantity_refunded"], first["refunded"]) == (2.0, 2.0, 100.0)
+    assert hub.outbox("orders", str(entry)).status == OutboxStatus.ACCEPTED
+    assert hub.om.errors == []
 
 
 # ---------------------------------------------------------------- limits and two destinations

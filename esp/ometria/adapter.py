@@ -4,9 +4,13 @@ the push endpoint, confirmed later against Ometria's validation errors.
 Ometria's 200 means received, not valid [OM-PUSH]. So `push()` sends one call of at
 most 100 records of one type and answers "submitted" (receipt = Ometria's request id)
 for each record it sent, "permanent" for records refused before sending (over 60 KB,
-an unusable consent value), or raises for the whole call. `confirm()` reads the errors
-list once per call and decides (see confirm.py). Records (payloads.py) and defaults
-(defaults.py) are documented where they are built.
+an unusable consent value), or raises for the whole call. Each call notes where it
+stands among the reads of the errors list and how long Ometria's queue was; every
+`errors_read_every_calls` calls' worth of records (account-wide) push() reads the list
+itself, through the Data API's own bucket, so errors never pile up past the 100 Ometria
+keeps. `confirm()` reads once more and decides (errors_list.py says how; confirm.py
+where the state lives). Records (payloads.py) and defaults (defaults.py) are documented
+where they are built.
 
 Account options (EspAccount.options, checked by `validate_options`):
 - `collection`: the contact collection (default "customers"); one per source, as
@@ -14,17 +18,33 @@ Account options (EspAccount.options, checked by `validate_options`):
 - `force_optin`: send `@force_optin` with the ERP's consent (default off: Ometria's
   own precedence, where opt-outs win, decides).
 - `validation_grace_seconds`: how long after submission a record without an error
-  counts as accepted (default 300).
+  counts as accepted, on top of the queue's wait (default 300).
+- `min_processing_rate`: the fewest records a second Ometria is assumed to validate
+  (default 50). A record joining a queue of Q records waits a further Q / this rate
+  before silence counts; a full queue (50,000) then adds 1,000 s. Conservative on
+  purpose: Ometria's pace is undocumented, and erring low only delays the verdict.
+  Grace plus a full queue's wait must stay within 3,000 s (the engine's confirm
+  deadline is an hour).
+- `errors_read_every_calls`: push() reads the errors list after this many calls' worth
+  of records (default 5, i.e. 500 records). The list must gain fewer than 100 errors
+  between two reads or they cannot be compared; 500 records at the worst realistic
+  rate, 10% of records refused with one error each (a bad field in a slice of the ERP
+  data), add 50, leaving the other half for other integrations on the account and for
+  errors bunching when a queue drains. At 4 calls a second that is 0.8 reads a second of
+  the Data API's 4. A worse rate (every record refused) overflows anyway: those records
+  are then sent again, never accepted, and end as exceptions after the engine's attempts.
 - `contact_id_prefix`: put before the CardCode in contact ids, e.g. when two ERP
   companies share one collection (default none).
 
 Assumptions where Ometria's documentation is silent (esp-apis.md section 4), each the
 least surprising reading, and each kept in one place:
 - an error's `error_path` names its record as `<@type>[<id>] > <field>` (payloads.py);
-  the errors list is oldest first (confirm.py); a record without an error after
-  `validation_grace_seconds` was valid (confirm.py says what that can miss);
+  one that does not (the documented "root > lastname") could be anyone's, so it counts
+  as lost for everything sent before it was seen (errors_list.py);
+- the errors list's order is unknown: both are tried (errors_list.py);
 - a 429 carries no Retry-After; `X-QueueSize-Remaining` below the batch means the queue,
-  anything else the rate (client.py);
+  anything else the rate (client.py); the queue headers on a push's answer give the
+  depth its records joined (a missing header counts as a full queue);
 - a synchronous refusal's body is `{status, message}` or text (client.py);
 - `marketing_optin` not known in the ERP is not sent; Ometria's own precedence keeps
   whatever consent it has (payloads.py).
@@ -50,19 +70,33 @@ from syncapp.adapters import (
 )
 
 from . import payloads
-from .client import OmetriaClient, RecordTooLarge, check_size
-from .confirm import CLOCK_SKEW, SUBMISSION_MARGIN, ErrorLedger, LedgerState, errors_for, read_and_observe
+from .client import OmetriaClient, PushAnswer, RecordTooLarge, check_size
+from .confirm import ErrorLedger, LedgerState, SentNote, errors_for, read_and_observe
 from .defaults import DEFAULT_MAPPINGS, DEFAULT_ORDER_STATUSES
+from .errors_list import (
+    GRACE_MAX,
+    QUEUE_LIMIT,
+    acceptance_wait,
+    errors_after_send,
+    lost_since_send,
+    receipt_errors_missing,
+)
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
 CALLS_PER_SECOND = 4  # push and Data API each [OM-INTRO, older page; LARA]
+BURST = 1  # Ometria counts calls per second: nothing banked, or an idle spell lets 7-8 through in one
 ENTITIES = tuple(payloads.RECORD_TYPES)
 OPTION_DEFAULTS: dict[str, Any] = {
     "collection": "customers", "force_optin": False, "validation_grace_seconds": 300, "contact_id_prefix": "",
+    "min_processing_rate": 50, "errors_read_every_calls": 5,
 }
-GRACE_MAX = 3000  # well inside the engine's confirm deadline (an hour by default)
+READ_EVERY_MAX = 50
+
+
+def _number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float))
 
 
 def _options_problems(options: Any) -> dict[str, str]:
@@ -78,9 +112,21 @@ def _options_problems(options: Any) -> dict[str, str]:
     if not isinstance(options.get("force_optin", False), bool):
         problems["force_optin"] = "force_optin: true or false."
     grace = options.get("validation_grace_seconds", OPTION_DEFAULTS["validation_grace_seconds"])
-    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not 0 < grace <= GRACE_MAX:
+    if not _number(grace) or not 0 < grace <= GRACE_MAX:
         problems["validation_grace_seconds"] = (f"validation_grace_seconds: a number of seconds above 0 and at "
-                                                f"most {GRACE_MAX}.")
+                                                f"most {GRACE_MAX:.0f}.")
+    rate = options.get("min_processing_rate", OPTION_DEFAULTS["min_processing_rate"])
+    if not _number(rate) or rate <= 0:
+        problems["min_processing_rate"] = "min_processing_rate: records a second, above 0 (e.g. 50)."
+    elif _number(grace) and grace + QUEUE_LIMIT / rate > GRACE_MAX:
+        problems["min_processing_rate"] = (
+            f"min_processing_rate: with a full queue ({QUEUE_LIMIT:,} records) a verdict would wait "
+            f"{grace + QUEUE_LIMIT / rate:,.0f} s; grace plus {QUEUE_LIMIT:,} / rate must stay within "
+            f"{GRACE_MAX:.0f} s (a higher rate or a shorter grace).")
+    every = options.get("errors_read_every_calls", OPTION_DEFAULTS["errors_read_every_calls"])
+    if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= READ_EVERY_MAX:
+        problems["errors_read_every_calls"] = (f"errors_read_every_calls: a whole number of push calls from 1 to "
+                                               f"{READ_EVERY_MAX}.")
     prefix = options.get("contact_id_prefix", "")
     if not isinstance(prefix, str) or len(prefix) > 20 or "@" in prefix:
         problems["contact_id_prefix"] = "contact_id_prefix: at most 20 characters, no '@' (ids hold no personal data)."
@@ -92,10 +138,11 @@ class OmetriaDestination:
     `password_env` names the variable holding the API key)."""
 
     default_limits = DestinationLimits(batch_size=BATCH_SIZE, calls_per_minute=CALLS_PER_SECOND * 60,
-                                       burst=CALLS_PER_SECOND)
-    # A verdict comes `validation_grace_seconds` (300 by default) after the push anyway; asking
-    # every 30 s keeps the engine's confirm work (it loads the flow's submitted rows) from
-    # eating into the 4 calls a second a long push needs, and costs 2 errors-list reads a minute.
+                                       burst=BURST)
+    # A verdict comes `validation_grace_seconds` (300 by default) after the push anyway, and
+    # push() reads the errors list itself; asking every 30 s keeps the engine's confirm work
+    # (it loads the flow's submitted rows) from eating into the 4 calls a second a long push
+    # needs. (The work is per row decided, so a longer interval makes fewer, longer stalls.)
     confirm_interval = 30.0
     default_order_statuses = DEFAULT_ORDER_STATUSES
     # Ometria merges records on id: a provisional web order and its ERP order (same id, the
@@ -126,7 +173,7 @@ class OmetriaDestination:
         self.ledger = ledger or ErrorLedger(f"{account.name}")
         self.limits = DestinationLimits(batch_size=BATCH_SIZE,
                                         calls_per_minute=account.calls_per_minute or CALLS_PER_SECOND * 60,
-                                        burst=CALLS_PER_SECOND)
+                                        burst=BURST)
 
     # ------------------------------------------------------------ options
 
@@ -146,6 +193,14 @@ class OmetriaDestination:
     @property
     def grace(self) -> float:
         return float(self.options["validation_grace_seconds"])
+
+    @property
+    def min_rate(self) -> float:
+        return float(self.options["min_processing_rate"])
+
+    @property
+    def read_every_records(self) -> int:
+        return int(self.options["errors_read_every_calls"]) * BATCH_SIZE
 
     # ------------------------------------------------------------ interface
 
@@ -178,6 +233,7 @@ class OmetriaDestination:
                 results[index] = _refused(item, record, problem)
         for start in range(0, len(sendable), BATCH_SIZE):
             chunk = sendable[start:start + BATCH_SIZE]
+            marker = self._marker()
             sent_at = self.clock()
             try:
                 answer = self.client.push([record for _, record in chunk])
@@ -191,7 +247,7 @@ class OmetriaDestination:
                                                 reason_code=exc.reason_code, message=exc.message, request=record,
                                                 response=exc.response)
                 continue
-            self._note_sent(answer.request_id, sent_at)
+            self._note_sent(answer, [record for _, record in chunk], marker, sent_at)
             if answer.rejected:
                 # Ometria does not say which; their errors are listed and confirm() finds them.
                 logger.warning("Ometria request %s: %d of %d records rejected on receipt", answer.request_id,
@@ -199,10 +255,11 @@ class OmetriaDestination:
             for index, record in chunk:
                 results[index] = PushResult(items[index].key, "submitted", remote_id=answer.request_id,
                                             request=record, response=answer.body)
+            self._read_if_due(len(chunk))
         return [results[index] for index in range(len(items))]
 
     def confirm(self, entity: str, items: Sequence[SubmittedItem]) -> list[PushResult]:
-        """Read the errors list once; decide what can be decided (module confirm.py)."""
+        """Read the errors list once; decide what can be decided (errors_list.py)."""
         self._check_entity(entity)
         if not items:
             return []
@@ -213,39 +270,78 @@ class OmetriaDestination:
         except Exception as exc:  # the ledger's store (Redis, its lock): try again next round
             raise TransportError(f"Could not keep Ometria's confirm state: {type(exc).__name__}: {exc}",
                                  permanent=False, reason_code="confirm_state") from exc
+        if state is None:
+            raise TransportError("Another worker held Ometria's confirm state too long", permanent=False,
+                                 reason_code="confirm_state")
         try:
-            sent = self.ledger.sent_times([item.receipt for item in items])
+            notes = self.ledger.notes([item.receipt for item in items])
         except Exception:  # without the notes, the engine's times less a margin are used
-            logger.warning("Ometria send times unavailable; using a margin", exc_info=True)
-            sent = {}
-        return self.decide(entity, items, state, now=self.clock(), sent=sent)
+            logger.warning("Ometria send notes unavailable; using a margin", exc_info=True)
+            notes = {}
+        return self.decide(entity, items, state, now=self.clock(), notes=notes)
 
     def decide(self, entity: str, items: Sequence[SubmittedItem], state: LedgerState, *, now: float,
-               sent: Mapping[str, float] | None = None) -> list[PushResult]:
+               notes: Mapping[str, SentNote] | None = None) -> list[PushResult]:
         record_type = payloads.RECORD_TYPES[entity]
         refs = {item.key: payloads.RecordRef(record_type, self.record_id(entity, item)) for item in items}
         found = errors_for(state, set(refs.values()))
         results: list[PushResult] = []
         for item in items:
-            known = (sent or {}).get(item.receipt)
-            since = known - CLOCK_SKEW if known is not None else _epoch(item.submitted_at) - SUBMISSION_MARGIN
-            errors = [e for e in found.get(refs[item.key], []) if e[4] >= since]
+            note = (notes or {}).get(item.receipt)
+            submitted = _epoch(item.submitted_at)
+            errors = errors_after_send(state, found.get(refs[item.key], []), note, submitted)
             if errors:
                 results.append(self._refused_later(entity, item, errors))
-            elif state.gap_at is not None and state.gap_at >= since:
+            elif lost_since_send(state, note, submitted):
                 results.append(PushResult(
                     item.key, "transient", remote_id=item.receipt, reason_code="errors_unconfirmed",
-                    message="Ometria listed more than 100 errors since the last read, so this record's outcome "
+                    message="Ometria's errors list may have lost this record's errors (more than 100 since the "
+                            "last read, or an error that does not say which record it is about), so its outcome "
                             "is unknown; it is sent again."))
-            elif now - _epoch(item.submitted_at) >= self.grace:
-                results.append(PushResult(item.key, "accepted", remote_id=refs[item.key].id))
+            elif now - submitted >= acceptance_wait(note, grace=self.grace, min_rate=self.min_rate):
+                if receipt_errors_missing(state, note, submitted):
+                    results.append(PushResult(
+                        item.key, "transient", remote_id=item.receipt, reason_code="rejected_unlisted",
+                        message=f"Ometria rejected {note.rejected} record(s) of this call on receipt but listed "
+                                "errors for fewer, so this record may be one of them; it is sent again."))
+                else:
+                    results.append(PushResult(item.key, "accepted", remote_id=refs[item.key].id))
         return results
 
-    def _note_sent(self, receipt: str, at: float) -> None:
+    # ------------------------------------------------------------ the errors list, as push() goes
+
+    def _marker(self) -> tuple[str, int] | None:
+        """Where the next call stands among the reads; a ledger with no reads yet gets its
+        baseline first, so nothing this call sends counts as sent before one."""
         try:
-            self.ledger.note_sent(receipt, at)
+            marker = self.ledger.marker()
+            if marker is None:
+                read_and_observe(self.ledger, self.client.push_errors, self.clock)
+                marker = self.ledger.marker()
+            return marker
+        except Exception:  # confirm() then falls back to the engine's times (or finds the baseline later)
+            logger.warning("Ometria's errors list could not be read before a push", exc_info=True)
+            return None
+
+    def _note_sent(self, answer: PushAnswer, records: Sequence[Mapping[str, Any]],
+                   marker: tuple[str, int] | None, at: float) -> None:
+        epoch, seq = marker if marker is not None else ("", None)
+        refs = tuple((str(r["@type"]), str(r["id"])) for r in records) if answer.rejected else ()
+        note = SentNote(at=at, epoch=epoch, seq=seq, queued=answer.queue.queued if answer.queue else None,
+                        rejected=answer.rejected, refs=refs)
+        try:
+            self.ledger.note_sent(answer.request_id, note)
         except Exception:  # confirm() then falls back to the engine's time less a margin
-            logger.warning("Could not note when Ometria request %s was sent", receipt, exc_info=True)
+            logger.warning("Could not note when Ometria request %s was sent", answer.request_id, exc_info=True)
+
+    def _read_if_due(self, records: int) -> None:
+        """Read the errors list once enough records went out (account-wide) since the last
+        read that its 100 entries could fill; a worker already reading makes this one skip."""
+        try:
+            if self.ledger.count_sent(records) >= self.read_every_records:
+                read_and_observe(self.ledger, self.client.push_errors, self.clock, wait=False)
+        except Exception:  # a failed read costs nothing here: the next one, or confirm(), reads again
+            logger.warning("Ometria's errors list could not be read during a push", exc_info=True)
 
     def read_back(self, entity: str, identifiers: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Ometria's read endpoints for these records are unconfirmed; not supported."""
@@ -311,4 +407,4 @@ def data_api_throttle(account: Any) -> Throttle:
     from syncapp.ratelimit import throttle_for
 
     reads = SimpleNamespace(kind=f"{account.kind}-data-api", name=account.name)
-    return throttle_for(reads, CALLS_PER_SECOND * 60, burst=CALLS_PER_SECOND)
+    return throttle_for(reads, CALLS_PER_SECOND * 60, burst=BURST)

@@ -2,9 +2,10 @@
 
 `X-Ometria-Auth: <key>` on every call [OM-INTRO]; JSON array bodies. Every push goes
 through the account's shared `Throttle` (the engine's bucket at the account's rate, 4
-per second by default, burst 4); reads of `/v2/push/_errors` through a second bucket,
-since the Data API counts them separately (4 per second) and a read must not cost a push
-its slot.
+per second by default, burst 1: Ometria counts per second, and a bucket that banked 4
+calls would let 7 or 8 through in the second after an idle spell); reads of
+`/v2/push/_errors` through a second bucket, since the Data API counts them separately
+(4 per second) and a read must not cost a push its slot.
 
 HTTP outcomes -> `TransportError` (see syncapp.adapters):
 - 403 (and 401): `AuthenticationFailed` ("API key is not authorised to access this
@@ -77,6 +78,7 @@ class PushAnswer:
     accepted: int
     rejected: int
     body: Any
+    queue: QueueState | None = None  # Ometria's queue after taking this call (its own answer's headers)
 
 
 def parse_queue(headers: Mapping[str, str]) -> QueueState | None:
@@ -142,19 +144,19 @@ class OmetriaClient:
             raise ValueError(f"One record type per Ometria call, not {sorted(map(str, types))}")
         for record in records:
             check_size(record)
-        body = self._request("POST", "/v2/push", json_body=list(records), throttle=self.throttle,
-                             batch=len(records))
+        body, headers = self._request("POST", "/v2/push", json_body=list(records), throttle=self.throttle,
+                                      batch=len(records))
         if not isinstance(body, dict) or not body.get("request_id"):
             raise TransportError("Ometria answered the push without a request id; it will be sent again",
                                  permanent=False, reason_code="no_request_id", response=body)
         return PushAnswer(status=str(body.get("status", "")), request_id=str(body["request_id"]),
                           accepted=int(body.get("accepted") or 0), rejected=int(body.get("rejected") or 0),
-                          body=body)
+                          body=body, queue=parse_queue(headers))
 
     def push_errors(self) -> list[dict[str, Any]]:
-        """GET /v2/push/_errors: the last 100 validation errors, oldest first (sandbox
-        order; the real order is unconfirmed), each {error_message, error_path}."""
-        body = self._request("GET", "/v2/push/_errors", throttle=self.read_throttle)
+        """GET /v2/push/_errors: the last 100 validation errors, each {error_message,
+        error_path}, as listed (their order is unconfirmed; errors_list.py reads both)."""
+        body, _ = self._request("GET", "/v2/push/_errors", throttle=self.read_throttle)
         if isinstance(body, dict):  # tolerate an envelope, e.g. {"data": [...]}
             body = body.get("data") or body.get("errors") or []
         if not isinstance(body, list):
@@ -165,12 +167,13 @@ class OmetriaClient:
     # ------------------------------------------------------------ transport
 
     def _request(self, method: str, path: str, *, throttle: Throttle, json_body: Any = None,
-                 batch: int = 0) -> Any:
+                 batch: int = 0) -> tuple[Any, Mapping[str, str]]:
+        """(the answer's body, its headers) once Ometria answered other than 429."""
         waits, queue_wait = 0, QUEUE_WAIT
         while True:
             response = self._send(method, path, json_body, throttle)
             if response.status_code != 429:
-                return self._result(response, method, path)
+                return self._result(response, method, path), response.headers
             self.rate_limited += 1
             queue = parse_queue(response.headers)
             queue_full = queue is not None and queue.remaining < max(batch, 1)

@@ -14,7 +14,8 @@ syncapp/planning*.py); this module picks and renames what Ometria takes:
   preference centre's timestamps); a mapped field the ERP emptied is sent as null.
 - orders -> the whole `order` (no `@merge`: an edit resends it under the same id);
   `is_valid` false for cancelled and fully refunded orders; line refunds as
-  `quantity_refunded` / `refunded` (Ometria's preferred partial-refund method).
+  `quantity_refunded` / `refunded` (Ometria's preferred partial-refund method), on
+  every line (0 when none), so a reversed refund clears what was sent before.
 - products -> `product` keyed by SKU with `@merge: true`, so the shop's url and
   images survive the ERP's title, price and stock.
 - dispatch_events -> `custom_event` (`event_type` "order_<event>", under 32
@@ -23,7 +24,9 @@ syncapp/planning*.py); this module picks and renames what Ometria takes:
 Errors: the sandbox (and this module) name a record in `error_path` as
 `<@type>[<id>] > <field path>`, e.g. `order[WEB-1] > lineitems > 0 > product_id`.
 Ometria documents only `root > lastname`-style paths; how its paths name the record is
-unconfirmed, so `record_of_error_path` is the one place to adapt.
+unconfirmed, so `record_of_error_path` is the one place to adapt. A path it cannot tie to
+a record (the documented form) gives None: errors_list.py then treats everything sent
+before it was seen as unconfirmed.
 """
 from __future__ import annotations
 
@@ -214,9 +217,10 @@ def order_record(item: PushItem, *, default_statuses: Mapping[str, str]) -> dict
         }
         if product.get("name"):
             line["properties"] = {"name": product["name"]}
-        refunded_qty, refunded = _number(product.get("quantityRefunded"), 0.0), _number(product.get("refunded"), 0.0)
-        if refunded_qty or refunded:
-            line["quantity_refunded"], line["refunded"] = refunded_qty, refunded
+        # Always sent, 0 when none: Ometria merges on id, so a refund reversed in the ERP must
+        # overwrite the amounts it was sent before.
+        line["quantity_refunded"] = _number(product.get("quantityRefunded"), 0.0)
+        line["refunded"] = _number(product.get("refunded"), 0.0)
         lines.append(line)
     record: dict[str, Any] = {
         "@type": "order", "id": record_id("orders", item),

@@ -232,3 +232,86 @@ def test_the_check_runs_on_a_schedule(hub, shop, settings):
     shop.post(URL, checkout(received_at=(timezone.now() - timedelta(minutes=1)).isoformat()), format="json")
     provisional_orders_check_task()
     assert SyncException.objects.filter(reason_code="provisional_order_not_in_erp").count() == 2
+
+
+# ---------------------------------------------------------------- the order id where orders merge on it
+
+
+def _accept_customer(hub, card_code: str, email: str) -> None:
+    hub.pull("business_partners", bp_record(card_code, email=email))
+    hub.push()
+
+
+def test_two_customers_orders_with_the_same_reference_are_two_orders_where_orders_merge_on_id(hub):
+    _accept_customer(hub, "C002", "john@example.com")
+    hub.pull("orders", document("orders", 5, line(0), num_at_card="PO-1001"),
+             document("orders", 6, line(0), num_at_card="PO-1001", card_code="C002"))
+    hub.push()
+    # No web order carries "PO-1001": it is the customers' own text, so each order goes by its DocNum.
+    assert sorted(hub.merging.orders) == ["5005", "5006"]
+    assert {hub.merging.orders[k]["customerId"] for k in ("5005", "5006")} == {"C001", "C002"}
+    # dotdigital keys orders by DocEntry; "id" there is only a field and keeps its meaning.
+    assert {hub.dotdigital.records[("orders", k)]["id"] for k in ("5", "6")} == {"PO-1001"}
+
+
+def test_a_web_orders_erp_order_keeps_the_web_reference_when_its_reference_is_edited(hub, shop):
+    shop.post(URL, checkout(), format="json")
+    hub.push()
+    hub.pull("orders", document("orders", 5, line(0, item="12345", quantity=2, price=30.0), num_at_card="WEB-77"))
+    hub.push()
+    hub.pull("orders", document("orders", 5, line(0, item="12345", quantity=3, price=30.0),
+                                num_at_card="WEB-77 (phoned in)"))
+    hub.push()
+    assert list(hub.merging.orders) == ["WEB-77"]
+    assert hub.merging.orders["WEB-77"]["products"][0]["qty"] == 3.0
+
+
+def test_an_order_keeps_the_id_it_was_accepted_under(hub):
+    hub.pull("orders", document("orders", 5, line(0), num_at_card="PO-9"))
+    hub.push()
+    # Accepted before ids stopped following NumAtCard: the destination knows it as "PO-9".
+    OutboxItem.objects.filter(flow=hub.orders, record_key="5").update(remote_id="PO-9")
+    hub.pull("orders", document("orders", 5, line(0, quantity=4), num_at_card="PO-9-B"))
+    hub.push()
+    assert hub.merging.orders["PO-9"]["products"][0]["qty"] == 4.0
+    assert "PO-9-B" not in hub.merging.orders
+
+
+def test_dispatch_signals_name_the_order_by_the_same_id(hub, shop):
+    dispatch = FlowFactory(entity="dispatch_events", connection=hub.connection, destination=hub.orders.destination)
+    dd_dispatch = FlowFactory(entity="dispatch_events", connection=hub.connection,
+                              destination=hub.dd_orders.destination)
+    shop.post(URL, checkout(), format="json")
+    hub.pull("orders", document("orders", 5, line(0), num_at_card="WEB-77"),
+             document("orders", 6, line(0), num_at_card="PO-1001"))
+    hub.push()
+    hub.pull("deliveries", document("deliveries", 10, line(0, base=(17, 5, 0))),
+             document("deliveries", 11, line(0, base=(17, 6, 0))))
+    signals = {row.record_key: row.payload["orderId"] for row in OutboxItem.objects.filter(flow=dispatch)}
+    assert signals == {"5:dispatched": "WEB-77", "6:dispatched": "5006"}
+    assert set(hub.merging.orders) >= {"WEB-77", "5006"}  # as the orders themselves went
+    dd_signals = {row.record_key: row.payload["orderId"] for row in OutboxItem.objects.filter(flow=dd_dispatch)}
+    assert dd_signals == {"5:dispatched": "WEB-77", "6:dispatched": "PO-1001"}
+
+
+def test_a_provisional_record_still_on_its_way_cannot_overwrite_its_erp_order(hub, shop, settings):
+    from syncapp.adapters import PushItem
+    from syncapp.outbox import outbox_claim
+
+    shop.post(URL, checkout(), format="json")
+    (slow,) = outbox_claim(flow=hub.orders, limit=10)  # a worker took it; its call has not gone out yet
+    hub.pull("orders", document("orders", 5, line(0, item="12345", quantity=2, price=30.0), num_at_card="WEB-77"))
+    erp_row = OutboxItem.objects.get(flow=hub.orders, record_key="5")
+    assert erp_row.not_before >= slow.claimed_at + timedelta(seconds=settings.SYNC_CLAIM_TIMEOUT_SECONDS)
+    hub.push()
+    assert "5" not in hub.merging.pushed_keys  # it waits for the slow call
+
+    hub.pull("orders", document("orders", 5, line(0, item="12345", quantity=3, price=30.0), num_at_card="WEB-77"))
+    assert OutboxItem.objects.get(flow=hub.orders, record_key="5").not_before == erp_row.not_before  # still held
+    hub.merging.push("orders", [PushItem(slow.record_key, slow.identifier, slow.payload)])  # the slow call lands
+    assert hub.merging.orders["WEB-77"]["state"] == "pending"
+
+    OutboxItem.objects.filter(flow=hub.orders, record_key="5").update(not_before=timezone.now())  # time passes
+    hub.push()
+    assert (hub.merging.orders["WEB-77"]["state"], hub.merging.orders["WEB-77"]["products"][0]["qty"]) == ("open", 3)
+    assert OutboxItem.objects.get(flow=hub.orders, record_key="web:WEB-77").status == OutboxStatus.SKIPPED

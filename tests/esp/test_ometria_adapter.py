@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -104,9 +105,9 @@ def test_an_order_is_sent_whole_with_its_status_validity_totals_customer_and_lin
         "properties": {"order_number": 1017, "refunded_total": 0.0},
         "lineitems": [
             {"product_id": "1001", "sku": "1001", "quantity": 2.0, "unit_price": 10.0, "total": 20.0,
-             "properties": {"name": "Mug"}},
+             "properties": {"name": "Mug"}, "quantity_refunded": 0.0, "refunded": 0.0},
             {"product_id": "1002", "sku": "1002", "quantity": 1.0, "unit_price": 5.0, "total": 5.0,
-             "properties": {"name": "Tea"}}]}
+             "properties": {"name": "Tea"}, "quantity_refunded": 0.0, "refunded": 0.0}]}
 
 
 def test_cancelled_and_fully_refunded_orders_are_not_valid_and_partial_refunds_sit_on_the_lines(world):
@@ -123,7 +124,8 @@ def test_cancelled_and_fully_refunded_orders_are_not_valid_and_partial_refunds_s
     assert (refunded["status"], refunded["is_valid"]) == ("refunded", False)
     assert (partial["status"], partial["is_valid"]) == ("partial_refund", True)
     assert (partial["lineitems"][0]["quantity_refunded"], partial["lineitems"][0]["refunded"]) == (1.0, 10.0)
-    assert "quantity_refunded" not in partial["lineitems"][1]
+    # A line without a refund says so: a refund reversed in the ERP clears what Ometria was sent.
+    assert (partial["lineitems"][1]["quantity_refunded"], partial["lineitems"][1]["refunded"]) == (0.0, 0.0)
 
 
 def test_products_merge_by_sku_and_dispatches_are_contact_events(world):
@@ -241,6 +243,141 @@ def test_an_error_seen_before_the_record_was_sent_again_is_not_held_against_it(w
     assert [r.outcome for r in destination.confirm("customers", again)] == ["accepted"]
 
 
+def test_an_error_path_that_does_not_name_its_record_is_never_taken_for_silence():
+    """Ometria documents paths like "root > email": such an error could be anyone's."""
+    world = World(error_paths="root")
+    try:
+        destination = world.destination()
+        items = [customer("C1"), customer("C2", email="jane@localhost")]
+        submitted = world.submitted(items, destination.push("customers", items))
+        world.clock.sleep(70)
+        decided = destination.confirm("customers", submitted)
+        assert [(r.key, r.outcome, r.reason_code) for r in decided] == [
+            ("C1", "transient", "errors_unconfirmed"), ("C2", "transient", "errors_unconfirmed")]
+        world.clock.sleep(15)  # the engine's backoff; C1 alone goes again, after the error was read
+        again = world.submitted(items[:1], destination.push("customers", items[:1]))
+        world.clock.sleep(70)
+        assert [r.outcome for r in destination.confirm("customers", again)] == ["accepted"]
+    finally:
+        world.server.stop()
+
+
+def test_records_rejected_on_receipt_without_errors_naming_them_are_sent_again(world, monkeypatch):
+    destination = world.destination()
+    real_push = destination.client.push
+
+    def push_with_one_rejected(records):  # Ometria counts a rejection but lists no error for it
+        return replace(real_push(records), rejected=1)
+
+    monkeypatch.setattr(destination.client, "push", push_with_one_rejected)
+    items = [customer("C1"), customer("C2")]
+    submitted = world.submitted(items, destination.push("customers", items))
+    world.clock.sleep(70)
+    decided = destination.confirm("customers", submitted)
+    assert [(r.key, r.outcome, r.reason_code) for r in decided] == [
+        ("C1", "transient", "rejected_unlisted"), ("C2", "transient", "rejected_unlisted")]
+
+
+def test_a_record_rejected_on_receipt_and_listed_is_refused_and_its_neighbours_accepted(world, monkeypatch):
+    destination = world.destination()
+    real_push = destination.client.push
+    monkeypatch.setattr(destination.client, "push", lambda records: replace(real_push(records), rejected=1))
+    items = [customer("C1"), customer("C2", email="jane@localhost")]  # C2's error is listed (2 s later)
+    submitted = world.submitted(items, destination.push("customers", items))
+    world.clock.sleep(70)
+    assert [(r.key, r.outcome) for r in destination.confirm("customers", submitted)] == [
+        ("C1", "accepted"), ("C2", "permanent")]
+
+
+def test_a_long_queue_ometria_has_not_worked_through_is_waited_for():
+    world = World(processing_rate=20)  # Ometria validates 20 records a second, in order
+    try:
+        destination = world.destination(validation_grace_seconds=5, min_processing_rate=20)
+        items = [customer(f"G{n:03d}") for n in range(300)] + [customer("BAD", email="bad@localhost")]
+        submitted = []
+        for start in range(0, len(items), 100):
+            chunk = items[start:start + 100]
+            submitted += world.submitted(chunk, destination.push("customers", chunk))
+        world.clock.sleep(6)  # the grace is over, but 301 records were queued: BAD is validated at 17 s
+        assert destination.confirm("customers", submitted) == []
+        world.clock.sleep(12)
+        decided = {r.key: r.outcome for r in destination.confirm("customers", submitted)}
+        assert decided["BAD"] == "permanent" and "G299" not in decided  # queued behind 300: 5 + 300/20 s
+        assert {decided[f"G{n:03d}"] for n in range(100)} == {"accepted"}  # their queue was 100: 5 + 5 s
+        world.clock.sleep(10)
+        decided = {r.key: r.outcome for r in destination.confirm("customers", submitted)}
+        assert decided["G299"] == "accepted" and decided["BAD"] == "permanent"
+    finally:
+        world.server.stop()
+
+
+def test_push_reads_the_errors_list_as_it_goes_so_one_bad_record_in_ten_never_overflows_it(world):
+    read_throttle = RecordingThrottle()
+    destination = OmetriaDestination(world.account(), RecordingThrottle(), read_throttle=read_throttle,
+                                     clock=world.clock, sleep=world.clock.sleep)
+    submitted = []
+    for call in range(12):  # 1,200 records, 120 refused: more than the list keeps
+        chunk = [customer(f"R{call:02d}{n:02d}", email="bad@localhost" if n % 10 == 0 else None)
+                 for n in range(100)]
+        submitted += world.submitted(chunk, destination.push("customers", chunk))
+        world.clock.sleep(1)
+    assert world.sandbox.calls() == 12  # reads cost no push call
+    assert world.sandbox.calls("GET", "/v2/push/_errors") == read_throttle.acquired == 3  # baseline + 2
+    world.clock.sleep(70)
+    decided = {r.key: r.outcome for r in destination.confirm("customers", submitted)}
+    assert list(decided.values()).count("permanent") == 120
+    assert list(decided.values()).count("accepted") == 1080 and "transient" not in decided.values()
+
+
+def test_errors_are_matched_by_read_order_not_by_two_workers_clocks(world):
+    """The pushing worker's clock runs 30 s ahead of the one that reads: its error still counts."""
+    ahead = OmetriaDestination(world.account(), RecordingThrottle(), read_throttle=RecordingThrottle(),
+                               clock=lambda: world.clock.now + 30, sleep=world.clock.sleep)
+    reader = world.destination()
+    items = [customer("C1", email="c1@localhost")]
+    submitted = world.submitted(items, ahead.push("customers", items))
+    world.clock.sleep(3)  # validated; the reader sees the error "before" the push, by the pusher's clock
+    decided = reader.confirm("customers", submitted)
+    assert [(r.key, r.outcome, r.reason_code) for r in decided] == [("C1", "permanent", "validation_error")]
+    world.clock.sleep(70)
+    assert [r.outcome for r in reader.confirm("customers", submitted)] == ["permanent"]  # never accepted
+
+
+def test_a_list_newest_first_is_read_as_well_as_one_oldest_first():
+    world = World(errors_newest_first=True)
+    try:
+        destination = world.destination()
+        noise = [customer(f"N{i:03d}", email="n@localhost") for i in range(99)]
+        destination.push("customers", noise)
+        world.clock.sleep(3)
+        first = world.submitted([customer("X")], destination.push("customers", [customer("X")]))
+        destination.confirm("customers", first)  # reads the 99 errors
+        items = [customer("C1"), customer("C2", email="c2@localhost"), customer("C3", email="c3@localhost")]
+        submitted = world.submitted(items, destination.push("customers", items))
+        world.clock.sleep(70)  # the list is full now, two new errors at its head
+        decided = {r.key: r.outcome for r in destination.confirm("customers", submitted)}
+        assert decided == {"C1": "accepted", "C2": "permanent", "C3": "permanent"}
+    finally:
+        world.server.stop()
+
+
+def test_after_the_ledger_is_lost_yesterdays_error_does_not_refuse_the_fixed_record(world):
+    destination = world.destination()
+    broken = [customer("C1", email="c1@localhost")]
+    destination.push("customers", broken)
+    world.clock.sleep(120)  # refused; a person fixes the email and it goes again
+    fixed = [customer("C1")]
+    submitted = world.submitted(fixed, destination.push("customers", fixed))
+    ErrorLedger.forget_all()  # the worker restarts (or the ledger expired)
+    world.clock.sleep(70)
+    decided = destination.confirm("customers", submitted)
+    assert [(r.outcome, r.reason_code) for r in decided] == [("transient", "errors_unconfirmed")]
+    world.clock.sleep(15)
+    again = world.submitted(fixed, destination.push("customers", fixed))
+    world.clock.sleep(70)
+    assert [r.outcome for r in destination.confirm("customers", again)] == ["accepted"]
+
+
 def test_the_overlap_of_two_reads_tells_new_errors_from_old():
     a, b, c, d = (["m", "contact[A]"], ["m", "contact[B]"], ["m", "contact[C]"], ["m", "contact[D]"])
     assert overlap([a, b, c], [b, c, d]) == 2 and overlap([a, b], [c, d]) == 0
@@ -248,7 +385,54 @@ def test_the_overlap_of_two_reads_tells_new_errors_from_old():
     observe(state, [a, b], now=1.0)
     seen = observe(state, [a, b, c], now=2.0)
     assert seen.new == [c] and not seen.gap
-    assert [entry[1] for entry in state.log] == ["A", "B", "C"]
+    assert [entry[1] for entry in state.log] == ["C"]
+
+
+def test_the_first_read_is_a_baseline_nothing_in_it_is_new_and_earlier_sends_are_unconfirmed():
+    state = LedgerState()
+    first = observe(state, [["not a valid value", "contact[A] > email"]], now=1.0)
+    assert first.baseline and first.new == [] and first.gap and state.log == []
+    assert (state.reads, state.gap_read) == (1, 1)
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_new_errors_are_found_whichever_end_of_the_list_they_join(newest_first):
+    def listed(ids):
+        entries = [["m", f"contact[{i}] > email"] for i in ids]
+        return entries[::-1] if newest_first else entries
+
+    state = LedgerState()
+    observe(state, listed(range(0, 100)), now=1.0)  # a full list
+    seen = observe(state, listed(range(5, 105)), now=2.0)  # five new, five pushed out
+    assert not seen.gap
+    assert sorted(entry[1] for entry in state.log) == sorted(str(i) for i in range(100, 105))
+    lost = observe(state, listed(range(300, 400)), now=3.0)  # more than 100 since: nothing shared
+    assert lost.gap
+
+
+def test_an_error_not_tied_to_a_record_is_a_gap_for_everything_sent_before_it():
+    state = LedgerState()
+    observe(state, [], now=1.0)
+    seen = observe(state, [["not a valid value", "root > lastname"]], now=2.0)
+    assert seen.gap and state.gap_read == state.reads == 2 and state.log == []
+
+
+def test_the_log_cap_dropping_an_error_that_may_still_matter_is_a_gap(monkeypatch):
+    from esp.ometria import errors_list
+
+    monkeypatch.setattr(errors_list, "LOG_MAX_ENTRIES", 3)
+    state = LedgerState()
+    observe(state, [], now=1.0)
+    assert not observe(state, [["m", "contact[A] > email"], ["m", "contact[B] > email"]], now=2.0).gap
+    # Two more: the oldest entry, seen a second ago, goes while a record may still await its verdict.
+    seen = observe(state, [["m", f"contact[{x}] > email"] for x in "ABCD"], now=3.0)
+    assert seen.gap and len(state.log) == 3
+    # Entries dropped long after any verdict could need them cost nothing.
+    old = LedgerState()
+    observe(old, [], now=1.0)
+    observe(old, [["m", "contact[A] > email"], ["m", "contact[B] > email"]], now=2.0)
+    later = observe(old, [["m", f"contact[{x}] > email"] for x in "ABCD"], now=2.0 + 4000)
+    assert not later.gap and len(old.log) == 3
 
 
 @pytest.mark.redis
@@ -279,6 +463,11 @@ def test_options_are_checked_by_the_adapter_class():
     problems = OmetriaDestination.validate_options({"collection": "", "force_optin": "yes",
                                                     "validation_grace_seconds": 0, "colour": 1})
     assert set(problems) == {"options", "collection", "force_optin", "validation_grace_seconds"}
+    assert set(OmetriaDestination.validate_options({"min_processing_rate": 0, "errors_read_every_calls": 0})) == {
+        "min_processing_rate", "errors_read_every_calls"}
+    # A full queue (50,000) at 10 a second would hold a verdict past the engine's deadline.
+    assert "min_processing_rate" in OmetriaDestination.validate_options({"min_processing_rate": 10})
+    assert OmetriaDestination.validate_options({"min_processing_rate": 100, "errors_read_every_calls": 2}) == {}
 
 
 @pytest.mark.django_db

@@ -81,6 +81,35 @@ def test_a_rate_429_holds_back_the_whole_account_briefly_then_goes_through(world
     assert sandbox.calls(status=200) == 8 and client.calls == 9
 
 
+def test_after_an_idle_spell_the_accounts_bucket_never_lets_more_than_4_calls_into_a_second(world):
+    from esp.ometria.adapter import OmetriaDestination
+    from syncapp.ratelimit import LocalTokenBucket
+
+    sandbox, server, clock = world
+    sandbox.push_limiter.rate = 4
+
+    def eight_calls(burst: int) -> int:
+        clock.sleep(10)  # idle: a bucket banks what its burst allows
+        bucket = LocalTokenBucket(240, burst=burst, clock=clock, sleep=clock.sleep)
+        client = client_for(server, clock, throttle=bucket)
+        for n in range(8):
+            client.push([contact(f"C{n}")])
+        return client.rate_limited
+
+    assert eight_calls(burst=4) > 0  # 4 at once, then one every 0.25 s: 7 in the first second
+    assert eight_calls(burst=OmetriaDestination.default_limits.burst) == 0
+    assert OmetriaDestination.default_limits.burst == 1
+
+
+def test_a_push_answer_carries_the_queue_its_records_joined(world):
+    sandbox, server, clock = world
+    sandbox.pause_validation()
+    client = client_for(server, clock)
+    client.push([contact(f"C{i}") for i in range(30)])
+    answer = client.push([contact(f"D{i}") for i in range(20)])
+    assert (answer.queue.limit, answer.queue.queued) == (50_000, 50)
+
+
 def test_a_full_queue_waits_longer_and_ends_transient_if_it_stays_full(world):
     sandbox, server, clock = world
     sandbox.queue_limit = 150

@@ -171,14 +171,56 @@ def test_an_opt_out_wins_unless_consent_is_forced(om):
 # ---------------------------------------------------------------- limits
 
 
-def test_pushes_beyond_4_per_second_get_429_and_reads_have_their_own_allowance():
+def test_pushes_beyond_4_in_any_second_get_429_and_reads_have_their_own_allowance():
     om = Ometria(requests_per_second=4, reads_per_second=4)
     try:
         assert [om.push([contact()]).status_code for _ in range(5)] == [200, 200, 200, 200, 429]
         assert om.errors() == []  # the Data API reads are counted apart
         om.later(0.25)
+        assert om.push([contact()]).status_code == 429  # still 4 in the last second
+        om.later(0.75)
         assert om.push([contact()]).status_code == 200
-        assert om.sandbox.calls(status=429) == 1
+        assert om.sandbox.calls(status=429) == 2
+    finally:
+        om.server.stop()
+
+
+def test_a_client_that_banked_calls_while_idle_is_refused_past_4_in_one_second():
+    """Four at once, then one every 0.25 s: what a bucket with a burst of 4 lets through."""
+    om = Ometria(requests_per_second=4)
+    try:
+        statuses = [om.push([contact()]).status_code for _ in range(4)]
+        for _ in range(4):
+            om.later(0.25)
+            statuses.append(om.push([contact()]).status_code)
+        assert statuses == [200, 200, 200, 200, 429, 429, 429, 200]
+    finally:
+        om.server.stop()
+
+
+def test_errors_can_be_listed_as_ometria_documents_them_and_newest_first():
+    om = Ometria(error_paths="root", errors_newest_first=True)
+    try:
+        om.push([contact("C1", email="bad"), contact("C2", email="worse", country_id="England")])
+        om.later()
+        assert om.errors() == [{"error_message": "not a valid value", "error_path": "root > country_id"},
+                               {"error_message": "not a valid value", "error_path": "root > email"},
+                               {"error_message": "not a valid value", "error_path": "root > email"}]
+    finally:
+        om.server.stop()
+
+
+def test_with_a_processing_rate_a_long_queue_is_validated_in_order_and_slowly():
+    om = Ometria(processing_rate=100)
+    try:
+        om.push([contact(f"A{i}") for i in range(100)])
+        om.push([contact(f"B{i}") for i in range(99)] + [contact("B99", email="bad")])
+        om.later(1.5)
+        assert om.sandbox.queued == 200  # the first call is due at 2 s (the validation delay)
+        om.later(1.0)
+        assert om.sandbox.queued == 100 and om.errors() == []
+        om.later(1.0)
+        assert om.sandbox.queued == 0 and om.errors()[0]["error_path"] == "contact[B99] > email"
     finally:
         om.server.stop()
 

@@ -358,3 +358,18 @@ def test_a_cancellation_document_among_orders_is_never_sent_as_an_order(hub):
     hub.push()
     assert [key for entity, key in hub.destination.records if entity == "orders"] == ["1"]
     assert hub.destination.contacts["jane@example.com"]["ORDERCOUNT"] == 1
+
+
+def test_a_line_returned_and_credited_on_its_invoice_is_never_refunded_beyond_itself(hub):
+    hub.pull("orders", document("orders", 1, line(0, quantity=2, price=50.0), line(1, "1002", price=10.0)))
+    hub.pull("invoices", document("invoices", 20, line(0, quantity=2, price=50.0, base=(17, 1, 0)),
+                                  line(1, "1002", price=10.0, base=(17, 1, 1))))
+    hub.pull("returns", document("returns", 40, line(0, quantity=2, price=50.0, base=(13, 20, 0))))
+    hub.pull("credit_notes", document("credit_notes", 30, line(0, quantity=2, price=50.0, base=(13, 20, 0)),
+                                      line(1, "1002", price=10.0, base=(13, 20, 1))))
+    hub.pull("credit_notes", document("credit_notes", 31, line(0, "1002", price=10.0, base=(13, 20, 1))))
+    hub.push()
+    first, second = hub.order(1)["products"]
+    # The return and the credit memo both reach line 0 (2 + 2), the two memos line 1 (10 + 10).
+    assert (first["qty"], first["quantityRefunded"], first["refunded"]) == (2.0, 2.0, 100.0)
+    assert (second["qty"], second["quantityRefunded"], second["refunded"]) == (1.0, 1.0, 10.0)

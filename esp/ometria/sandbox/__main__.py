@@ -20,12 +20,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8103)
     parser.add_argument("--key-env", default="OMETRIA_SANDBOX_API_KEY")
     parser.add_argument("--validation-delay", type=float, default=2.0)
+    parser.add_argument("--error-paths", choices=("record", "root"), default="record",
+                        help="'root': error paths as Ometria documents them ('root > email'), naming no record")
+    parser.add_argument("--errors-newest-first", action="store_true", help="list errors newest first")
     args = parser.parse_args()
     key = os.environ.get(args.key_env)
     if not key:
         raise SystemExit(f"Set {args.key_env} to the sandbox's API key.")
     print(f"Ometria sandbox on http://{args.host}:{args.port}")
-    serve_forever(build_demo_sandbox(key, validation_delay=args.validation_delay), args.host, args.port)
+    sandbox = build_demo_sandbox(key, validation_delay=args.validation_delay, error_paths=args.error_paths,
+                                 errors_newest_first=args.errors_newest_first)
+    serve_forever(sandbox, args.host, args.port)
 
 
 if __name__ == "__main__":

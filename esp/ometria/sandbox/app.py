@@ -7,11 +7,20 @@ array, more than 100 records, or records of more than one `@type`. The synchrono
 error body is `{"status": "ERROR", "message": ...}` (unconfirmed; v1's shape).
 
 Rates: 4 requests per second on push and, separately, 4 per second on the Data API
-reads, each a token bucket with a burst of 4 (GCRA), counting only calls it lets
-through. Ometria's exact algorithm is unconfirmed; `jitter` (default 50 ms) is the
-slack any limiter keyed on arrival time needs for network jitter, so a client pacing
-itself at exactly the limit is not refused for a packet that arrived a millisecond
-early. Over the rate: 429, no Retry-After (none documented). The queue: records taken
+reads, each counted in a sliding one-second window: at most 4 calls let through in any
+second, the strictest reading of "4 requests per second" (Ometria's algorithm is
+unconfirmed). A client that banks calls (a bucket with a burst of 4 lets 4 through at
+once after an idle spell, then one every 0.25 s: 7 or 8 in that second) is refused.
+`jitter` (default 50 ms) shortens the window by that much, the slack any limiter keyed
+on arrival time needs for network jitter, so a client pacing itself at exactly the limit
+is not refused for a packet that arrived a millisecond early. Over the rate: 429, no
+Retry-After (none documented).
+
+Two choices where Ometria's documentation is silent are options, so the hub is tested
+against each: `error_paths` "record" (default) names the record in each error's path
+(`order[WEB-1] > currency`), "root" gives the documented form (`root > currency`), which
+does not say which record; `errors_newest_first` lists the errors newest first instead
+of oldest first. The queue: records taken
 but not yet validated; a call that would take it over `queue_limit` (50,000) is
 refused with 429. Every push answer carries `X-QueueSize-Limit` and
 `X-QueueSize-Remaining`.
@@ -23,6 +32,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -49,17 +59,20 @@ class Exchange:
 
 
 class RateLimiter:
-    """GCRA: `rate` per second, `burst` back to back, `jitter` seconds of slack."""
+    """At most `rate` calls in any sliding one-second window (less `jitter`), counting only
+    calls it lets through."""
 
-    def __init__(self, rate: float, burst: int, jitter: float) -> None:
-        self.rate, self.burst, self.jitter = rate, burst, jitter
-        self.tat = 0.0  # theoretical arrival time of the next conforming call
+    def __init__(self, rate: float, jitter: float) -> None:
+        self.rate, self.jitter = rate, jitter
+        self.window = 1.0 - jitter
+        self.times: deque[float] = deque()
 
     def allow(self, now: float) -> bool:
-        interval = 1.0 / self.rate
-        if now < self.tat - (self.burst - 1) * interval - self.jitter:
+        while self.times and self.times[0] <= now - self.window:
+            self.times.popleft()
+        if len(self.times) >= max(int(self.rate), 1):
             return False
-        self.tat = max(self.tat, now) + interval
+        self.times.append(now)
         return True
 
 
@@ -77,7 +90,6 @@ class OmetriaSandbox:
         api_keys: Iterable[str],
         *,
         requests_per_second: float = 4.0,
-        burst: int = 4,
         reads_per_second: float = 4.0,
         jitter: float = 0.05,
         queue_limit: int = 50_000,
@@ -85,16 +97,21 @@ class OmetriaSandbox:
         processing_rate: float | None = None,
         clock: Callable[[], float] = time.time,
         keep_exchanges: bool = True,
+        error_paths: str = "record",
+        errors_newest_first: bool = False,
     ) -> None:
+        if error_paths not in ("record", "root"):
+            raise ValueError("error_paths is 'record' or 'root'")
         self.api_keys = set(api_keys)
-        self.push_limiter = RateLimiter(requests_per_second, burst, jitter)
-        self.read_limiter = RateLimiter(reads_per_second, burst, jitter)
+        self.push_limiter = RateLimiter(requests_per_second, jitter)
+        self.read_limiter = RateLimiter(reads_per_second, jitter)
         self.queue_limit = queue_limit
         self.validation_delay = validation_delay
         self.processing_rate = processing_rate
         self.clock = clock
         self.keep_exchanges = keep_exchanges
-        self.state = AccountState()
+        self.state = AccountState(root_paths=error_paths == "root")
+        self.errors_newest_first = errors_newest_first
         self.exchanges: list[Exchange] = []
         self.call_log: list[tuple[str, str, int]] = []
         self.push_times: list[float] = []  # arrival of each push let through (rate checks in benchmarks)
@@ -185,7 +202,8 @@ class OmetriaSandbox:
                 raise SandboxError(405, f"{method} is not allowed on {path}")
             if not self.read_limiter.allow(now):
                 raise SandboxError(429, "Rate limit exceeded: at most 4 Data API requests per second")
-            return 200, list(self.state.errors)
+            listed = list(self.state.errors)
+            return 200, listed[::-1] if self.errors_newest_first else listed
         if method != "POST":
             raise SandboxError(405, f"{method} is not allowed on {path}")
         if not self.push_limiter.allow(now):

@@ -7,8 +7,9 @@ Documented choices where Ometria's docs leave room (esp-apis.md sections 2 and 4
   with `processing_rate`, no faster than that many records per second, in order).
 - Validation (rules.py) refuses a whole record: it is not stored, and each problem is
   listed at `/v2/push/_errors` as `{error_message, error_path}`, with the path naming
-  the record: `order[WEB-1] > lineitems > 0 > product_id`. The list keeps the last 100,
-  oldest first.
+  the record: `order[WEB-1] > lineitems > 0 > product_id` (or, with `root_paths`, as
+  Ometria documents: `root > lineitems > 0 > product_id`). The list keeps the last 100,
+  oldest first (app.py can list them newest first).
 - Merge on id, per type (contacts per collection, `@collection`, default "default"):
   without `@merge` the record replaces the stored one ("may or may not clear" read as
   clear); with `@merge` unspecified top-level fields are kept (a list such as
@@ -48,6 +49,7 @@ class AccountState:
     """In-memory account. Callers hold the sandbox lock."""
 
     errors_kept: int = ERRORS_KEPT
+    root_paths: bool = False  # "root > field", as Ometria documents, instead of naming the record
     contacts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     forced_optin: set[tuple[str, str]] = field(default_factory=set)
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -72,7 +74,7 @@ class AccountState:
             problem = _receipt_problem(record)
             if problem:
                 rejected += 1
-                self._list_error(problem[1], _path(record, problem[0]))
+                self._list_error(problem[1], self._path(record, problem[0]))
             else:
                 accepted.append(record)
         if accepted:
@@ -114,7 +116,7 @@ class AccountState:
             problems = rules.custom_event_problems(record, self.contact_known)
         if problems:
             for where, message in problems:
-                self._list_error(message, _path(record, where))
+                self._list_error(message, self._path(record, where))
             return
         merged = _merge(record, stored)
         if kind == "contact":
@@ -144,6 +146,11 @@ class AccountState:
         if identity == "identity_account_id":
             return any(str(c.get("customer_id", "")) == value for c in self.contacts.values())
         return any(c.get("id") == value for c in self.contacts.values())  # profile_id: the sandbox's own ids
+
+    def _path(self, record: Any, where: str) -> str:
+        if self.root_paths:
+            return f"root > {where}" if where else "root"
+        return _path(record, where)
 
     def _list_error(self, message: str, path: str) -> None:
         self.errors.append({"error_message": message, "error_path": path})
