@@ -134,16 +134,18 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
     return _finish(run)
 
 
-def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None,
+def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confirm: bool = True,
               progress: Callable[[PushStats], None] | None = None) -> SyncRun:
     """Send every ready row of one flow (or `max_batches` batches) and record the run.
 
     For a destination that validates later, what it has decided is confirmed between
-    batches (at most every `confirm_interval` seconds) and once at the end."""
+    batches (at most every `confirm_interval` seconds) and once at the end, unless
+    `confirm` is off: the workers confirm in their own task (`flow_confirm_pass`), so a
+    confirm round never holds up the push pace."""
     run = SyncRun.objects.create(kind=SyncRun.Kind.PUSH, flow=flow)
     outbox_reclaim_stale(flow=flow)
     adapter = adapter or adapter_for_flow(flow)
-    confirming = confirms_later(adapter)
+    confirming = confirm and confirms_later(adapter)
     last_confirm = time.monotonic()
 
     def count(stats: PushStats) -> None:
@@ -170,6 +172,19 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None,
     except Exception as error:  # the run row must say what stopped it; the rows stay claimed and are reclaimed
         _finish(run, error=f"{type(error).__name__}: {error}", failed=True)
         raise
+    return _finish(run)
+
+
+def flow_confirm_pass(*, flow: Flow, adapter=None) -> SyncRun:
+    """Ask the destination about every row of the flow it took but had not validated."""
+    run = SyncRun.objects.create(kind=SyncRun.Kind.PUSH, flow=flow)
+    try:
+        stats = flow_confirm(flow=flow, adapter=adapter or adapter_for_flow(flow))
+    except Exception as error:
+        _finish(run, error=f"{type(error).__name__}: {error}", failed=True)
+        raise
+    run.records_accepted, run.records_failed = stats.accepted, stats.failed
+    run.records_retried, run.api_calls = stats.retried, stats.calls
     return _finish(run)
 
 

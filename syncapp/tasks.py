@@ -39,11 +39,11 @@ def flow_push_task(flow_id: int, max_batches: int = 20) -> None:
     flow = Flow.objects.select_related("connection", "destination").get(pk=flow_id)
     if not flow.enabled:
         return
-    flow_push(flow=flow, max_batches=max_batches)
+    flow_push(flow=flow, max_batches=max_batches, confirm=False)
     if flow_id in flows_with_ready_work([flow]):
         flow_push_task.delay(flow_id)
-    # Rows sent but not validated yet are asked about by the next sweep (every minute):
-    # a task re-queuing itself for them would start a new chain on every sweep.
+    # Rows sent but not validated yet are settled by flow_confirm_task, which the sweep
+    # starts every minute (a task re-queuing itself would start a new chain each sweep).
 
 
 @shared_task(name="syncapp.outbox_sweep_task", ignore_result=True)
@@ -52,8 +52,20 @@ def outbox_sweep_task() -> None:
     (backoff expired, or a task message was lost) and flows with rows awaiting the
     destination's validation."""
     outbox_reclaim_stale()
-    for flow_id in sorted(set(flows_with_ready_work()) | set(flows_awaiting_confirmation())):
+    for flow_id in flows_with_ready_work():
         flow_push_task.delay(flow_id)
+    for flow_id in flows_awaiting_confirmation():
+        flow_confirm_task.delay(flow_id)
+
+
+@shared_task(name="syncapp.flow_confirm_task", ignore_result=True)
+def flow_confirm_task(flow_id: int) -> None:
+    """Settle rows a destination took but had not validated (Ometria), beside the pushes."""
+    from .services import flow_confirm_pass
+
+    flow = Flow.objects.select_related("connection", "destination").get(pk=flow_id)
+    if flow.enabled:
+        flow_confirm_pass(flow=flow)
 
 
 @shared_task(name="syncapp.records_retry_task", ignore_result=True)

@@ -183,3 +183,23 @@ def test_credentials_refused_while_confirming_become_exceptions_at_once(flow):
     problems = SyncException.objects.filter(status=SyncException.Status.OPEN)
     assert set(problems.values_list("reason_code", flat=True)) == {"authentication_failed"}
     assert problems.count() == 2
+
+
+@pytest.mark.django_db
+def test_workers_push_without_confirming_and_the_sweep_starts_the_confirmation(flow, monkeypatch):
+    from syncapp import tasks
+
+    load(flow, 3)
+    destination = ValidatesLater()
+    monkeypatch.setattr("syncapp.services.adapter_for_flow", lambda flow: destination)
+    confirms, pushes = [], []
+    monkeypatch.setattr(tasks.flow_confirm_task, "delay", confirms.append)
+    monkeypatch.setattr(tasks.flow_push_task, "delay", pushes.append)
+    tasks.flow_push_task(flow.pk)  # the push pace is never held up by a confirm round
+    assert destination.confirm_calls == 0
+    assert OutboxItem.objects.filter(status=OutboxStatus.SUBMITTED).count() == 3
+    tasks.outbox_sweep_task()
+    assert confirms == [flow.pk] and pushes == []
+    destination.decided = True
+    tasks.flow_confirm_task(flow.pk)
+    assert OutboxItem.objects.filter(status=OutboxStatus.ACCEPTED).count() == 3
