@@ -196,6 +196,35 @@ def test_two_customers_orders_with_the_same_reference_stay_two_orders(hub):
     assert {hub.outbox("orders", str(entry)).remote_id for entry in (first, second)} == set(orders)
 
 
+def test_a_checkout_goes_out_pending_at_once_and_its_erp_order_enriches_the_same_ometria_order(hub):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from syncapp.roles import WEB_SHOP
+    from tests.web.factories import UserFactory
+
+    hub.sap.add_business_partners([partner("C001")])
+    hub.cycle()  # the customer is in Ometria
+    shop = APIClient()
+    shop.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=UserFactory(role=WEB_SHOP)).key}")
+    posted = shop.post("/api/provisional-orders/", {
+        "web_reference": "WEB-500", "customer_email": "c001@example.com", "customer_id": "C001",
+        "currency": "GBP", "lines": [{"sku": "1001", "name": "Linen cushion", "qty": 2, "price": "10.00"}],
+        "shipping_total": "0", "tax_total": "4.00", "grand_total": "24.00"}, format="json")
+    assert posted.status_code == 201, posted.content
+    hub.push_ometria("orders")  # no ERP order yet: the abandoned-cart flows stop now
+    provisional = hub.om.records("order")["WEB-500"]
+    assert (provisional["status"], provisional["customer"]["id"]) == ("pending", "C001")
+
+    entry = hub.order("C001", "WEB-500", ("1001", 2, 10.0))
+    hub.cycle()
+    orders = hub.om.records("order")
+    assert list(orders) == ["WEB-500"]  # the same Ometria order, enriched; nothing duplicated
+    assert orders["WEB-500"]["status"] != "pending" and orders["WEB-500"]["is_valid"] is True
+    assert hub.outbox("orders", str(entry)).remote_id == "WEB-500"
+    assert not SyncException.objects.filter(flow__destination=hub.om_account, status="open").exists()
+
+
 # ---------------------------------------------------------------- 200, then refused
 
 
