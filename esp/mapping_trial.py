@@ -19,7 +19,7 @@ from erp.models import BusinessPartner
 from esp.mapping import ADDRESS_FIELDS, UDF_PATTERN, compile_mappings
 from esp.models import FieldMapping
 from syncapp.outbox import PlannedRecord
-from syncapp.planning import _attach_figures, _eligible_types, _email_problem
+from syncapp.planning import eligible_card_types, partner_email_problem, partners_attach_figures
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class CustomerTrial:
         mappings = list(mappings)
         self.flow = flow
         self.plan = compile_mappings(mappings)  # raises MappingConfigError for unusable rows
-        self.types = _eligible_types(flow)
+        self.types = eligible_card_types(flow)
         self.columns = _columns_read(mappings)
 
     def records(self):
@@ -96,14 +96,14 @@ class CustomerTrial:
 
     def run(self, partners: dict[str, BusinessPartner | SimpleNamespace]) -> dict[str, RecordOutcome]:
         """Outcomes by CardCode. Attaches the order figures to the partners, as planning does."""
-        _attach_figures(self.flow, partners)
+        partners_attach_figures(self.flow, partners)
         outcomes: dict[str, RecordOutcome] = {}
         for key, partner in partners.items():
             if partner.card_type not in self.types:
                 outcomes[key] = RecordOutcome(key, skipped=True,
                                               problem=f"A {partner.card_type} is not sent by this flow.")
                 continue
-            reason = _email_problem(partner)
+            reason = partner_email_problem(partner)
             if reason:
                 outcomes[key] = RecordOutcome(key, problem=f"{reason.replace('_', ' ')}: {partner.email!r}")
                 continue

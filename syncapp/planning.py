@@ -38,7 +38,7 @@ class PlanResult:
     skipped: list[str] = field(default_factory=list)
 
 
-def _eligible_types(flow) -> list[str]:
+def eligible_card_types(flow) -> list[str]:
     return ["customer", "lead"] if flow.include_leads else ["customer"]
 
 
@@ -48,7 +48,7 @@ _PLAIN_EMAIL = re.compile(
     r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
 
 
-def _email_problem(partner: BusinessPartner) -> str | None:
+def partner_email_problem(partner: BusinessPartner) -> str | None:
     email = partner.email.strip()
     if not email:
         return "missing_email"
@@ -64,7 +64,7 @@ def _email_problem(partner: BusinessPartner) -> str | None:
 def _duplicate_groups(flow, partners: dict) -> tuple[dict[str, list], list[str]]:
     """Groups (by email) of two or more eligible partners touching these keys, and the
     keys of partners released from a conflict that no longer exists."""
-    types = _eligible_types(flow)
+    types = eligible_card_types(flow)
     emails = list({p.email_normalised for p in partners.values() if p.email_normalised and p.card_type in types})
     mirror = BusinessPartner.objects.filter(connection_id=flow.connection_id, card_type__in=types)
     groups: dict[str, list] = defaultdict(list)
@@ -110,7 +110,7 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
         partners.update({p.card_code: p for p in BusinessPartner.objects.filter(
             connection_id=flow.connection_id, card_code__in=released).defer("raw")})
 
-    types = _eligible_types(flow)
+    types = eligible_card_types(flow)
     carried: dict[str, list[str]] = {}
     for email, members in groups.items():
         for member in members:
@@ -127,7 +127,7 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
         result.skipped.extend(decision.skip)
     in_groups = set(result.held) | set(result.skipped)
 
-    _attach_figures(flow, partners)
+    partners_attach_figures(flow, partners)
     mappings = mappings_for(destination=flow.destination, entity=entity)
     mapping = compile_mappings(mappings)
     card_code_targets = [m.target_field for m in mappings if m.source_field == "card_code"]
@@ -139,7 +139,7 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
         if partner.card_type not in types:
             result.skipped.append(key)
             continue
-        reason = _email_problem(partner)
+        reason = partner_email_problem(partner)
         if reason:
             problems.append((key, reason, "", f"Email as held in the ERP: {partner.email!r}"))
             result.failed.append(key)
@@ -173,7 +173,7 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
     return result
 
 
-def _attach_figures(flow, partners: dict) -> None:
+def partners_attach_figures(flow, partners: dict) -> None:
     """Order figures ride on each partner, so mappings can send them like any field."""
     figures = customer_figures(connection=flow.connection, card_codes=list(partners))
     for code, partner in partners.items():

@@ -21,7 +21,7 @@ from exceptions.services import exception_raise, exceptions_mark_retrying, excep
 from .models import OutboxItem, OutboxStatus, Priority
 from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
 from .planning import PlanResult
-from .planning_orders import _customers_at_destination, order_ids
+from .planning_orders import customers_at_destination, order_ids
 
 
 def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, priority: int = Priority.URGENT,
@@ -38,7 +38,7 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
     emails = dict(BusinessPartner.objects.filter(connection_id=flow.connection_id,
                                                  card_code__in={o.card_code for o in orders})
                   .values_list("card_code", "email"))
-    at_destination = _customers_at_destination(flow, {o.card_code for o in orders})
+    at_destination = customers_at_destination(flow, {o.card_code for o in orders})
     ids = order_ids(flow=flow, orders=orders)  # the id the order itself went out under
     signals, waiting = [], []
     for order in orders:

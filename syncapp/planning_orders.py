@@ -84,7 +84,7 @@ TOTAL_TOLERANCE = Decimal("0.05")  # rounding SAP may do per line
 CLAIM_MARGIN = timedelta(seconds=60)  # beyond the claim timeout, before a held ERP order goes
 
 
-def _customers_at_destination(flow, card_codes: set[str]) -> set[str]:
+def customers_at_destination(flow, card_codes: set[str]) -> set[str]:
     """Customers the destination has accepted through a customers flow of this connection."""
     customer_flows = Flow.objects.filter(connection_id=flow.connection_id, destination_id=flow.destination_id,
                                          entity="customers")
@@ -295,7 +295,7 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
     card_codes = {order.card_code for order in orders}
     partners = {p.card_code: p for p in BusinessPartner.objects.filter(
         connection_id=flow.connection_id, card_code__in=list(card_codes)).only("card_code", "email")}
-    at_destination = _customers_at_destination(flow, card_codes)
+    at_destination = customers_at_destination(flow, card_codes)
     mirror_items = Item.objects.filter(connection_id=flow.connection_id)
     line_items = list({line.item_code for order in orders for line in order.lines.all() if line.item_code})
     known_items = (set(mirror_items.filter(item_code__in=line_items).values_list("item_code", flat=True))

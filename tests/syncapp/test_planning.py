@@ -201,14 +201,14 @@ def test_the_quick_email_check_agrees_with_djangos_validator(email):
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email
 
-    from syncapp.planning import _email_problem
+    from syncapp.planning import partner_email_problem
 
     try:
         validate_email(email)
         django_says = None
     except ValidationError:
         django_says = "invalid_email"
-    assert _email_problem(type("P", (), {"email": email})()) == django_says
+    assert partner_email_problem(type("P", (), {"email": email})()) == django_says
 
 
 def test_resolving_a_conflict_replans_only_the_flows_that_send_customers(flow):
