@@ -105,10 +105,14 @@ def business_partners_upsert(*, connection, records: list[SourceRecord]) -> Inge
 
 def _ingesters() -> dict:
     from .ingest_documents import DOCUMENT_INGESTERS
+    from .ingest_guard import guarded
     from .ingest_items import item_stock_upsert, items_upsert, warehouses_upsert
 
-    return {"business_partners": business_partners_upsert, "items": items_upsert,
-            "item_stock": item_stock_upsert, "warehouses": warehouses_upsert, **DOCUMENT_INGESTERS}
+    upserts = {"business_partners": business_partners_upsert, "items": items_upsert,
+               "item_stock": item_stock_upsert, "warehouses": warehouses_upsert, **DOCUMENT_INGESTERS}
+    # Each page is checked against the mirror's limits first, and a page whose bulk write
+    # still fails is written record by record: one bad record never fails its page.
+    return {entity: guarded(entity, upsert) for entity, upsert in upserts.items()}
 
 
 # Entity name as source adapters report it -> upsert service.

@@ -381,6 +381,17 @@ def _destination_refusal(kind: str, target_field: str) -> str | None:
     return check(target_field) if check else None
 
 
+def payload_size_problem(*, kind: str, fields: dict[str, Any]) -> str | None:
+    """Why the destination of `kind` would not take these mapped values whole (a value or
+    record over its documented size), in words for the person who fixes it; else None."""
+    try:
+        adapter_class = destination_adapter_class(kind)
+    except (ImportError, KeyError):
+        return None
+    check = getattr(adapter_class, "payload_size_problem", None)
+    return check(fields) if check else None
+
+
 def mapping_validate(*, mapping: FieldMapping) -> dict[str, str]:
     """Problems with one (unsaved or saved) mapping, by model field name: unknown source
     field, unknown transform, unusable transform argument, a target name the

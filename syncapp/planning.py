@@ -17,7 +17,7 @@ from django.db.models import Count
 
 from erp.customer_figures import customer_figures
 from erp.models import BusinessPartner
-from esp.mapping import compile_mappings, mappings_for
+from esp.mapping import compile_mappings, mappings_for, payload_size_problem
 from exceptions.conflicts import conflict_dissolve, conflict_record, conflicts_involving
 from exceptions.models import DuplicateEmailConflict, Stage
 from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
@@ -151,6 +151,11 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
         if mapped.problems:
             message = "; ".join(p.message for p in mapped.problems)
             problems.append((key, mapped.problems[0].reason_code, message, ""))
+            result.failed.append(key)
+            continue
+        too_big = payload_size_problem(kind=flow.destination.kind, fields=mapped.fields)
+        if too_big:  # refused here, per record, rather than sent to be cut or to fail its batch
+            problems.append((key, "value_too_long_for_destination", too_big, ""))
             result.failed.append(key)
             continue
         planned.append(PlannedRecord(key=key, identifier=partner.email.strip(), payload=mapped.fields))

@@ -6,13 +6,14 @@ bounded exponential backoff, and turns every failure into `TransportError`.
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
@@ -137,9 +138,24 @@ class ServiceLayerClient:
         return _json(self.request("GET", path, params=params, **kw))
 
     def get_page(self, path: str, params: dict[str, Any] | None = None) -> Page:
-        """GET one page of a collection, asking for `page_size` rows."""
+        """GET one page of a collection, asking for `page_size` rows.
+
+        Bytes that are not valid UTF-8 do not fail the page: they are decoded as lone
+        surrogates, so only the records holding them are refused (as unreadable, by
+        `erp.record_checks`). A page that is not a JSON collection at all raises
+        TransportError (reason "sap_b1:unreadable_page", naming the page): the pull
+        stops there and nothing after it is read, so nothing is skipped unseen."""
         headers = {"Prefer": f"odata.maxpagesize={self.page_size}"}
-        body = self.get(path, params, headers=headers) or {}
+        response = self.request("GET", path, params=params, headers=headers)
+        if response.status_code == 204 or not response.content:
+            return Page(rows=[], next_link=None)
+        try:
+            body = decode_json(response)
+        except ValueError as error:
+            raise _unreadable_page(path, params, f"not JSON: {error}"[:200]) from None
+        if not isinstance(body, dict) or not isinstance(body.get("value", []), list) \
+                or not all(isinstance(row, dict) for row in body.get("value", [])):
+            raise _unreadable_page(path, params, "not a collection of records")
         next_link = body.get("odata.nextLink") or body.get("@odata.nextLink")
         return Page(rows=list(body.get("value", [])), next_link=next_link or None)
 
@@ -252,9 +268,32 @@ def _json(response: requests.Response) -> Any:
     if response.status_code == 204 or not response.content:
         return None
     try:
-        return response.json()
+        return decode_json(response)
     except ValueError:
         return None
+
+
+def decode_json(response: requests.Response) -> Any:
+    """The body as JSON, invalid UTF-8 bytes kept as lone surrogates (U+DC80-U+DCFF)
+    rather than failing the whole body or silently becoming U+FFFD (what
+    `requests`' own decoding does): a damaged name must be seen, not guessed.
+    Raises ValueError when the body is not JSON."""
+    try:
+        text = response.content.decode(response.encoding or "utf-8", errors="surrogateescape")
+    except LookupError:  # a charset Python does not know: SAP speaks UTF-8
+        text = response.content.decode("utf-8", errors="surrogateescape")
+    return json.loads(text)
+
+
+def _unreadable_page(path: str, params: dict[str, Any] | None, why: str) -> TransportError:
+    where = urlsplit(path).path.rsplit("/", 1)[-1] or path
+    skip = (params or {}).get("$skip") or dict(parse_qsl(urlsplit(path).query)).get("$skip") or 0
+    first = int(skip) + 1 if str(skip).isdigit() else skip
+    return TransportError(
+        f"SAP Business One sent a page of {where} (from row {first}) the hub cannot read ({why}). "
+        "The pull stops at this page and reads it again next time; nothing after it was skipped.",
+        permanent=True, reason_code="sap_b1:unreadable_page", status=200,
+    )
 
 
 def _retry_after(value: str | None) -> float | None:

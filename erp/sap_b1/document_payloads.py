@@ -46,7 +46,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import Any
 
-from erp.sap_b1.payloads import Unreadable, parse_b1_date, parse_b1_time
+from erp.sap_b1.payloads import Unreadable, parse_b1_date, parse_b1_time, unexpected_value
 from syncapp.adapters import SourceRecord
 
 ORDERS, DELIVERIES, INVOICES = "orders", "deliveries", "invoices"
@@ -90,10 +90,12 @@ def to_document_record(entity: str, raw: Any) -> SourceRecord:
     key = str(entry) if entry not in (None, "") else ""
     try:
         data = document_data(entity, raw)
-    except Unreadable as exc:
+    except Exception as exc:  # noqa: BLE001 - never raises (Unreadable, or a value SAP never sends)
         stamp = f"{raw.get('UpdateDate') or ''} {raw.get('UpdateTime') or ''}".strip()
+        error = str(exc) if isinstance(exc, Unreadable) else unexpected_value(
+            DOCUMENT_ENTITIES[entity][2], key, exc)
         return SourceRecord(entity=entity, key=key, version=stamp[:40], data=None, raw=raw,
-                            error=str(exc))
+                            error=error)
     stamp = data["source_updated_at"]
     return SourceRecord(entity=entity, key=key, version=stamp.isoformat() if stamp else "",
                         data=data, raw=raw)
@@ -225,7 +227,7 @@ class _Reader:
     def enum(self, what: str, value: Any, members: dict[str, Any], default: Any) -> Any:
         if value in (None, ""):
             return default
-        if value not in members:
+        if not isinstance(value, str) or value not in members:
             raise Unreadable(f"{self.name} has a {what} we do not recognise ({value!r}).")
         return members[value]
 

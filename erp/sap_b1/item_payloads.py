@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from erp.sap_b1.payloads import YES_NO, Unreadable, source_updated_at
+from erp.sap_b1.payloads import YES_NO, Unreadable, source_updated_at, unexpected_value
 from syncapp.adapters import SourceRecord
 
 ITEMS = "items"
@@ -131,10 +131,12 @@ def _record(
     key = str(raw.get(key_field) or "")
     try:
         data = convert(raw)
-    except Unreadable as exc:
+    except Exception as exc:  # noqa: BLE001 - never raises (Unreadable, or a value SAP never sends)
         stamp = f"{raw.get('UpdateDate') or ''} {raw.get('UpdateTime') or ''}".strip()
+        error = str(exc) if isinstance(exc, Unreadable) else unexpected_value(
+            "Item" if entity != WAREHOUSES else "Warehouse", key, exc)
         return SourceRecord(entity=entity, key=key, version=stamp[:40], data=None, raw=raw,
-                            error=str(exc))
+                            error=error)
     return SourceRecord(entity=entity, key=key, version=version(data), data=data, raw=raw)
 
 
@@ -157,7 +159,7 @@ def _code(raw: dict[str, Any], key_field: str, what: str, name_field: str) -> st
 def _yes_no(code: str, field: str, value: Any, *, default: bool, label: str = "Item") -> bool:
     if value in (None, ""):
         return default
-    if value not in YES_NO:
+    if not isinstance(value, str) or value not in YES_NO:
         raise Unreadable(
             f"{label} {code} has an unexpected {field} setting ({value!r}); expected yes or no."
         )

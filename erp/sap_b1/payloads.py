@@ -6,12 +6,15 @@ for the people who fix it in SAP; it never raises.
 """
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from syncapp.adapters import SourceRecord
+
+log = logging.getLogger(__name__)
 
 ENTITY = "business_partners"
 RESOURCE = "BusinessPartners"
@@ -43,13 +46,22 @@ class Unreadable(ValueError):
     """A value a person must fix in SAP; the message is shown to them."""
 
 
+def unexpected_value(label: str, key: str, exc: Exception) -> str:
+    """The error of a record the converter tripped over (a list where text belongs, an
+    Infinity): the record is unreadable, its page goes on, and the cause is logged."""
+    log.warning("SAP B1 %s %r could not be converted", label, key[:60], exc_info=True)
+    return (f"{label} {key[:60] or '(no code)'} holds a value of a kind the hub did not expect "
+            f"({type(exc).__name__}). Check the record in SAP.")
+
+
 def select_clause(udfs: Iterable[str] = DEFAULT_UDFS) -> str:
     return ",".join((*SELECT_FIELDS, *udfs))
 
 
 def to_source_record(raw: dict[str, Any]) -> SourceRecord:
     """One Service Layer BusinessPartner -> SourceRecord (data or a plain-language error)."""
-    key = str(raw.get("CardCode") or "").strip() if isinstance(raw, dict) else ""
+    code = raw.get("CardCode") if isinstance(raw, dict) else None
+    key = "" if code is None or isinstance(code, dict | list) else str(code).strip()
     if not isinstance(raw, dict):
         raw = {"value": raw}
     try:
@@ -58,6 +70,9 @@ def to_source_record(raw: dict[str, Any]) -> SourceRecord:
         return SourceRecord(
             entity=ENTITY, key=key, version=_raw_version(raw), data=None, raw=raw, error=str(exc)
         )
+    except Exception as exc:  # noqa: BLE001 - never raises: a value of a kind SAP never sends
+        return SourceRecord(entity=ENTITY, key=key, version=_raw_version(raw), data=None, raw=raw,
+                            error=unexpected_value("Business partner", key, exc))
     updated = data["source_updated_at"]
     version = updated.isoformat() if updated else ""
     return SourceRecord(entity=ENTITY, key=key, version=version, data=data, raw=raw)
@@ -166,6 +181,10 @@ def b1_minute(moment: datetime) -> str:
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, dict | list):
+        shown = repr(value)
+        raise Unreadable(f"The record holds a list or a group of fields where SAP sends text "
+                         f"({shown if len(shown) <= 60 else shown[:57] + '...'}). Check the record in SAP.")
     return "" if value is None else str(value).strip()
 
 
@@ -173,8 +192,10 @@ def _group_code(card_code: str, value: Any) -> int | None:
     if value in (None, ""):
         return None
     try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(value)
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise Unreadable(
             f"Business partner {card_code} has a group that is not a number ({value!r})."
         ) from None
@@ -183,7 +204,7 @@ def _group_code(card_code: str, value: Any) -> int | None:
 def _yes_no(card_code: str, label: str, value: Any, *, default: bool) -> bool:
     if value in (None, ""):
         return default
-    if value not in YES_NO:
+    if not isinstance(value, str) or value not in YES_NO:
         raise Unreadable(
             f"Business partner {card_code} has an unexpected {label} setting ({value!r}); "
             "expected yes or no."

@@ -115,6 +115,8 @@ class DotdigitalDestination:
 
     # ------------------------------------------------------------ fields
 
+    payload_size_problem = staticmethod(payloads.payload_size_problem)
+
     @staticmethod
     def field_name_problem(name: str) -> str | None:
         """Why dotdigital would refuse this data-field name, or None if it is fine."""

@@ -66,6 +66,21 @@ _CATEGORIES = {
 }
 
 
+# A text data field holds at most 255 characters (dotdigital's data-field article; a newer,
+# unconfirmed copy says 1,000). The documented figure is the safe one: a longer value is
+# refused by the hub in planning, as a per-record exception, rather than sent to be cut.
+DATA_FIELD_TEXT_MAX = 255
+
+
+def payload_size_problem(fields: Mapping[str, Any]) -> str | None:
+    """Why dotdigital would not take these data-field values whole, or None."""
+    for name, value in fields.items():
+        if isinstance(value, str) and len(value) > DATA_FIELD_TEXT_MAX:
+            return (f"The value for {name} is {len(value):,} characters; dotdigital takes at most "
+                    f"{DATA_FIELD_TEXT_MAX} in a text data field.")
+    return None
+
+
 def failure_category(code: str) -> str:
     return _CATEGORIES.get(code, "")
 

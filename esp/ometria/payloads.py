@@ -24,9 +24,12 @@ syncapp/planning*.py); this module picks and renames what Ometria takes:
 Errors: the sandbox (and this module) name a record in `error_path` as
 `<@type>[<id>] > <field path>`, e.g. `order[WEB-1] > lineitems > 0 > product_id`.
 Ometria documents only `root > lastname`-style paths; how its paths name the record is
-unconfirmed, so `record_of_error_path` is the one place to adapt. A path it cannot tie to
-a record (the documented form) gives None: errors_list.py then treats everything sent
-before it was seen as unconfirmed.
+unconfirmed, so `record_of_error_path` is the one place to adapt. Paths that index the
+pushed array, `root[0] > store` (seen from Ometria, issue 10), name no record but the
+record at that position of the call that made the error (`position_of_error_path`;
+errors_list.py finds the call). Any other path, the documented form or a head that is
+not one of Ometria's record types (`widget[7]`, `order[]`), ties to no record:
+errors_list.py then treats everything sent before it was seen as unconfirmed.
 """
 from __future__ import annotations
 
@@ -46,6 +49,7 @@ OPTIN_VALUES = ("EXPLICITLY_OPTEDIN", "EXPLICITLY_OPTEDOUT", "NOT_SPECIFIED")
 TOO_LARGE = "Payload invalid: Record is too large."
 
 RECORD_TYPES = {"customers": "contact", "orders": "order", "products": "product", "dispatch_events": "custom_event"}
+RECORD_TYPE_NAMES = frozenset(RECORD_TYPES.values())
 
 # Contact fields Ometria takes at the top level [RS OmetriaContact.json; OM-CONTACTS].
 CONTACT_FIELDS = frozenset({
@@ -95,6 +99,20 @@ def record_bytes(record: Mapping[str, Any]) -> int:
     return len(json.dumps(record).encode())
 
 
+# Room left for what the adapter adds to the mapped fields (id, email, type, channels).
+_ENVELOPE_BYTES = 2 * 1024
+
+
+def payload_size_problem(fields: Mapping[str, Any]) -> str | None:
+    """Why Ometria would refuse a record carrying these mapped fields (over 60 KB), or None."""
+    size = record_bytes(fields) + _ENVELOPE_BYTES
+    if size > MAX_RECORD_BYTES:
+        biggest = max(fields, key=lambda name: len(json.dumps(fields[name])), default="")
+        return (f"The record is about {size // 1024:,} KB; Ometria takes at most {MAX_RECORD_BYTES // 1024} KB "
+                f"per record (the largest value is {biggest}).")
+    return None
+
+
 def iso_timestamp(value: Any) -> str | None:
     """ISO 8601 with an offset; a bare date is midnight UTC."""
     if value in (None, ""):
@@ -142,13 +160,41 @@ def record_id(entity: str, item: PushItem | Any, *, id_prefix: str = "") -> str:
     return str(item.key)
 
 
-def record_of_error_path(path: str) -> tuple[RecordRef | None, str]:
-    """(the record an error path names, the field path inside it)."""
+def _head(path: str) -> tuple[str, str, str] | None:
+    """(name before the bracket, text inside it, field path) of `name[inside] > field`."""
     head, _, field = str(path or "").partition(" > ")
+    head = head.strip()
     bracket = head.find("[")
     if bracket <= 0 or not head.endswith("]"):
+        return None
+    return head[:bracket], head[bracket + 1:-1], field
+
+
+def record_of_error_path(path: str) -> tuple[RecordRef | None, str]:
+    """(the record an error path names, the field path inside it); (None, the path) when
+    it names no record of a type Ometria has, e.g. "root > lastname" or "root[0] > store"."""
+    parts = _head(path)
+    if parts is None or parts[0] not in RECORD_TYPE_NAMES or not parts[1]:
         return None, str(path or "")
-    return RecordRef(head[:bracket], head[bracket + 1:-1]), field
+    return RecordRef(parts[0], parts[1]), parts[2]
+
+
+def position_of_error_path(path: str) -> tuple[int | None, str]:
+    """(the index into the pushed array a `root[<n>] > field` path names, the field path);
+    (None, the path) for any other path."""
+    parts = _head(path)
+    if parts is None or parts[0] != "root" or not parts[1].isascii() or not parts[1].isdigit():
+        return None, str(path or "")
+    return int(parts[1]), parts[2]
+
+
+def field_of_error_path(path: str) -> str:
+    """The field inside the record an error is about, whichever way its path names the record."""
+    ref, field = record_of_error_path(path)
+    if ref is not None:
+        return field
+    position, field = position_of_error_path(path)
+    return field if position is not None else ""
 
 
 # ---------------------------------------------------------------- records

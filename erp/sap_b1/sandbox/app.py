@@ -97,6 +97,7 @@ class SapB1Sandbox(ItemHooks, DocumentHooks):
         self.request_log: list[tuple[str, str, dict[str, str]]] = []
         self.login_count = 0
         self._failures: list[tuple[int, float | None]] = []
+        self._byte_swaps: list[tuple[bytes, bytes]] = []
         self._lock = threading.RLock()
         self._generation = 0
         self._cache: dict[str, tuple[Any, list[str]]] = {}
@@ -130,6 +131,12 @@ class SapB1Sandbox(ItemHooks, DocumentHooks):
         with self._lock:
             self.sessions.clear()
 
+    def swap_bytes_next(self, old: bytes, new: bytes) -> None:
+        """The next GET answer has the bytes `old` replaced by `new` (test hook): plays a
+        Service Layer that sends text which is not valid UTF-8, or a body cut short."""
+        with self._lock:
+            self._byte_swaps.append((old, new))
+
     def fail_next(self, count: int, status: int = 500, retry_after: float | None = None) -> None:
         """The next `count` requests (Login included) answer `status`."""
         with self._lock:
@@ -157,7 +164,9 @@ class SapB1Sandbox(ItemHooks, DocumentHooks):
             body = _envelope(-1, f"Service unavailable (sandbox injected HTTP {status})")
         except SandboxError as error:
             status, headers, body = error.status, [], _envelope(error.code, error.message)
-        return _respond(start_response, status, headers, body)
+        with self._lock:
+            swap = self._byte_swaps.pop(0) if self._byte_swaps and method == "GET" else None
+        return _respond(start_response, status, headers, body, swap)
 
     def _route(
         self, method: str, path: str, params: dict[str, str], environ: Environ
@@ -401,9 +410,12 @@ _REASONS = {
 
 
 def _respond(
-    start_response: StartResponse, status: int, headers: list[tuple[str, str]], body: Any
+    start_response: StartResponse, status: int, headers: list[tuple[str, str]], body: Any,
+    swap: tuple[bytes, bytes] | None = None,
 ) -> list[bytes]:
     payload = b"" if body is None else json.dumps(body).encode()
+    if swap:
+        payload = payload.replace(*swap)
     headers = list(headers)
     if body is not None:
         headers.append(("Content-Type", "application/json;odata=minimalmetadata;charset=utf-8"))
