@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_date
 from syncapp.adapters import SourceRecord
 from syncapp.bulksql import bulk_insert, json_text
 
+from .dangling import documents_bases_check
 from .documents import DOCUMENT_MODELS
 from .ingest import IngestResult, _as_datetime
 
@@ -95,6 +96,7 @@ def documents_upsert(*, connection, records: list[SourceRecord], entity: str) ->
             (ids[key], *line) for key, (_, _, lines, _) in changed.items() for line in lines])
     for key, (_, header, lines, _) in changed.items():
         result.changed[str(key)] = SimpleNamespace(doc_entry=key, lines=lines, **header)
+    documents_bases_check(connection=connection, entity=entity, doc_entries=result.readable_keys)  # erp/dangling.py
     return result
 
 

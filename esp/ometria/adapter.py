@@ -38,9 +38,12 @@ Account options (EspAccount.options, checked by `validate_options`):
 
 Assumptions where Ometria's documentation is silent (esp-apis.md section 4), each the
 least surprising reading, and each kept in one place:
-- an error's `error_path` names its record as `<@type>[<id>] > <field>` (payloads.py);
-  one that does not (the documented "root > lastname") could be anyone's, so it counts
-  as lost for everything sent before it was seen (errors_list.py);
+- an error's `error_path` names its record as `<@type>[<id>] > <field>` (payloads.py),
+  or indexes the pushed array, `root[<n>] > <field>` (the record at position n of the
+  call that made it: refused when only one call can have, else sent again; each push
+  notes its records in order for this); one that does neither (the documented "root >
+  lastname") could be anyone's, so it counts as lost for everything sent before it was
+  seen (errors_list.py);
 - the errors list's order is unknown: both are tried (errors_list.py);
 - a 429 carries no Retry-After; `X-QueueSize-Remaining` below the batch means the queue,
   anything else the rate (client.py); the queue headers on a push's answer give the
@@ -79,6 +82,7 @@ from .errors_list import (
     acceptance_wait,
     errors_after_send,
     lost_since_send,
+    positional_errors,
     receipt_errors_missing,
 )
 
@@ -150,6 +154,7 @@ class OmetriaDestination:
     merges_orders_by_id = True
     default_mappings = DEFAULT_MAPPINGS
     field_name_problem = staticmethod(payloads.field_name_problem)
+    payload_size_problem = staticmethod(payloads.payload_size_problem)
 
     def __init__(
         self,
@@ -290,8 +295,21 @@ class OmetriaDestination:
             note = (notes or {}).get(item.receipt)
             submitted = _epoch(item.submitted_at)
             errors = errors_after_send(state, found.get(refs[item.key], []), note, submitted)
+            position = note.position(refs[item.key]) if note is not None else None
+            sole, shared = positional_errors(state, receipt=item.receipt, position=position, note=note,
+                                             submitted_at=submitted)
+            errors = sorted(errors + sole, key=lambda entry: (entry[5], entry[4]))
             if errors:
                 results.append(self._refused_later(entity, item, errors))
+            elif shared:
+                latest = shared[-1]
+                field = payloads.field_of_error_path(latest[3])
+                results.append(PushResult(
+                    item.key, "transient", remote_id=item.receipt, reason_code="errors_unconfirmed",
+                    message=f"Ometria refused the record at position {latest[1]} of a call ({latest[2]}"
+                            f"{f' at {field}' if field else ''}) without saying which call; it may be this "
+                            "record, so its outcome is unknown and it is sent again.",
+                    response=[{"error_message": e[2], "error_path": e[3]} for e in shared]))
             elif lost_since_send(state, note, submitted):
                 results.append(PushResult(
                     item.key, "transient", remote_id=item.receipt, reason_code="errors_unconfirmed",
@@ -299,7 +317,7 @@ class OmetriaDestination:
                             "last read, or an error that does not say which record it is about), so its outcome "
                             "is unknown; it is sent again."))
             elif now - submitted >= acceptance_wait(note, grace=self.grace, min_rate=self.min_rate):
-                if receipt_errors_missing(state, note, submitted):
+                if receipt_errors_missing(state, note, submitted, receipt=item.receipt):
                     results.append(PushResult(
                         item.key, "transient", remote_id=item.receipt, reason_code="rejected_unlisted",
                         message=f"Ometria rejected {note.rejected} record(s) of this call on receipt but listed "
@@ -326,11 +344,13 @@ class OmetriaDestination:
     def _note_sent(self, answer: PushAnswer, records: Sequence[Mapping[str, Any]],
                    marker: tuple[str, int] | None, at: float) -> None:
         epoch, seq = marker if marker is not None else ("", None)
-        refs = tuple((str(r["@type"]), str(r["id"])) for r in records) if answer.rejected else ()
+        # In the order sent: a `root[<n>]` error names the record at position n of its call.
+        refs = tuple((str(r["@type"]), str(r["id"])) for r in records)
         note = SentNote(at=at, epoch=epoch, seq=seq, queued=answer.queue.queued if answer.queue else None,
                         rejected=answer.rejected, refs=refs)
         try:
-            self.ledger.note_sent(answer.request_id, note)
+            self.ledger.note_sent(answer.request_id, note,
+                                  due=at + acceptance_wait(note, grace=self.grace, min_rate=self.min_rate))
         except Exception:  # confirm() then falls back to the engine's time less a margin
             logger.warning("Could not note when Ometria request %s was sent", answer.request_id, exc_info=True)
 
@@ -375,7 +395,7 @@ class OmetriaDestination:
 
     def _refused_later(self, entity: str, item: SubmittedItem, errors: list[list[Any]]) -> PushResult:
         latest = errors[-1]
-        _, field = payloads.record_of_error_path(latest[3])
+        field = payloads.field_of_error_path(latest[3])
         where = f" (at {field})" if field else ""
         more = f"; {len(errors) - 1} more error(s) for this record" if len(errors) > 1 else ""
         record, _ = self.record_for(entity, item)

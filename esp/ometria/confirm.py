@@ -9,22 +9,31 @@ have to resend everything.
 Keys per account (`sync:ometria:errors:<account>`): the state (JSON); `:marker`, the
 epoch and read count a push notes before sending (small, so a push never loads the log);
 `:since`, records sent since the last read (so a push knows when to read); `:sent:<request
-id>`, one `SentNote` per push call. All expire after twice the log's retention: a ledger
+id>`, one `SentNote` per push call; `:calls`, every call by time (request id, epoch,
+read count, records, when its verdict is due), so a read can tell which calls a `root[<n>]`
+error may be about. Notes and calls are kept twice the engine's confirm deadline (a note
+holds its call's record ids, in order); the rest expire after twice the log's retention: a ledger
 that expires starts again with a baseline read, and notes from before it count as sent
 before that baseline (sent again, never accepted).
 """
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from django.conf import settings
+from redis.exceptions import LockError
+
+from syncapp.leases import redis_lock_kept
 
 from .errors_list import (
+    CLOCK_SKEW,
     GRACE_MAX,
     LOG_RETENTION,
+    CallNote,
     LedgerState,
     Observation,
     SentNote,
@@ -47,6 +56,7 @@ class ErrorLedger:
     _markers: dict[str, tuple[str, int]] = {}
     _since: dict[str, int] = {}
     _sent: dict[str, dict[str, str]] = {}
+    _calls: dict[str, list[CallNote]] = {}
     _local_locks: dict[str, threading.Lock] = {}
     _guard = threading.Lock()
 
@@ -64,21 +74,25 @@ class ErrorLedger:
         and the count of records sent since reset) when the block ends without error. With
         `wait=False` yields None at once if another worker holds the lock."""
         if self.redis is not None:
-            # Held across one read of the errors list (a few 429 waits at most).
-            lock = self.redis.lock(f"{self.key}:lock", timeout=300, blocking_timeout=60)
+            # Held across one read of the errors list (a few 429 waits at most) and leased
+            # like claimed rows: renewed while its worker lives, free a lease after a kill.
+            lock = self.redis.lock(f"{self.key}:lock", timeout=settings.SYNC_LEASE_SECONDS,
+                                   blocking_timeout=60, thread_local=False)
             if not lock.acquire(blocking=wait):
                 yield None
                 return
             try:
-                state = LedgerState.from_json(self.redis.get(self.key))
-                yield state
-                pipe = self.redis.pipeline()
-                pipe.set(self.key, state.to_json(), ex=EXPIRY)
-                pipe.set(f"{self.key}:marker", f"{state.epoch}:{state.reads}", ex=EXPIRY)
-                pipe.delete(f"{self.key}:since")
-                pipe.execute()
+                with redis_lock_kept(lock):
+                    state = LedgerState.from_json(self.redis.get(self.key))
+                    yield state
+                    pipe = self.redis.pipeline()
+                    pipe.set(self.key, state.to_json(), ex=EXPIRY)
+                    pipe.set(f"{self.key}:marker", f"{state.epoch}:{state.reads}", ex=EXPIRY)
+                    pipe.delete(f"{self.key}:since")
+                    pipe.execute()
             finally:
-                lock.release()
+                with suppress(LockError):  # renewal lost it meanwhile: nothing of ours to free
+                    lock.release()
             return
         with self._guard:
             lock = self._local_locks.setdefault(self.key, threading.Lock())
@@ -117,10 +131,21 @@ class ErrorLedger:
             self._since[self.key] = self._since.get(self.key, 0) + records
             return self._since[self.key]
 
-    def note_sent(self, receipt: str, note: SentNote) -> None:
-        """What the call that got `receipt` noted (taken before it was sent)."""
+    def note_sent(self, receipt: str, note: SentNote, *, due: float | None = None) -> None:
+        """What the call that got `receipt` noted (taken before it was sent); `due`: when
+        silence would accept its records."""
+        call = CallNote(receipt, at=note.at, epoch=note.epoch, seq=note.seq, size=len(note.refs), due=due)
         if self.redis is not None:
-            self.redis.set(f"{self.key}:sent:{receipt}", note.to_json(), ex=EXPIRY)
+            member = json.dumps([call.receipt, call.epoch, call.seq, call.size, call.due])
+            pipe = self.redis.pipeline()
+            # A note now holds its call's record ids (up to 100): it is kept only as long as a
+            # verdict can need it, twice the engine's confirm deadline, not the ledger's hours.
+            kept = int(2 * still_relevant())
+            pipe.set(f"{self.key}:sent:{receipt}", note.to_json(), ex=kept)
+            pipe.zadd(f"{self.key}:calls", {member: call.at})
+            pipe.zremrangebyscore(f"{self.key}:calls", "-inf", call.at - kept)
+            pipe.expire(f"{self.key}:calls", EXPIRY)
+            pipe.execute()
             return
         with self._guard:
             sent = self._sent.setdefault(self.key, {})
@@ -128,6 +153,22 @@ class ErrorLedger:
             if len(sent) > LOCAL_NOTES_MAX:  # oldest first: dicts keep insertion order
                 for old in list(sent)[: len(sent) - LOCAL_NOTES_MAX]:
                     del sent[old]
+            calls = self._calls.setdefault(self.key, [])
+            calls.append(call)
+            if len(calls) > LOCAL_NOTES_MAX:
+                del calls[: len(calls) - LOCAL_NOTES_MAX]
+
+    def recent_calls(self, since: float) -> list[CallNote]:
+        """The calls noted at or after `since` (a read asks only when a `root[<n>]` error is new)."""
+        if self.redis is not None:
+            calls = []
+            for member, at in self.redis.zrangebyscore(f"{self.key}:calls", since, "+inf", withscores=True):
+                receipt, epoch, seq, size, due = json.loads(member)
+                calls.append(CallNote(str(receipt), at=float(at), epoch=str(epoch or ""), seq=seq, size=int(size),
+                                      due=due))
+            return calls
+        with self._guard:
+            return [call for call in self._calls.get(self.key, []) if call.at >= since]
 
     def notes(self, receipts: Sequence[str]) -> dict[str, SentNote]:
         wanted = sorted(set(r for r in receipts if r))
@@ -143,18 +184,18 @@ class ErrorLedger:
     def forget(self) -> None:
         """Start afresh for this account (tests; an account pointed at another Ometria)."""
         if self.redis is not None:
-            names = [self.key, f"{self.key}:marker", f"{self.key}:since",
+            names = [self.key, f"{self.key}:marker", f"{self.key}:since", f"{self.key}:calls",
                      *self.redis.scan_iter(match=f"{self.key}:sent:*", count=1000)]
             self.redis.delete(*names)
         with self._guard:
-            for store in (self._local, self._markers, self._since, self._sent):
+            for store in (self._local, self._markers, self._since, self._sent, self._calls):
                 store.pop(self.key, None)
 
     @classmethod
     def forget_all(cls) -> None:
         """Tests: drop the in-process state."""
         with cls._guard:
-            for store in (cls._local, cls._markers, cls._since, cls._sent):
+            for store in (cls._local, cls._markers, cls._since, cls._sent, cls._calls):
                 store.clear()
 
 
@@ -173,5 +214,7 @@ def read_and_observe(ledger: ErrorLedger, read: Callable[[], list[dict[str, Any]
         if state is None:
             return None
         entries = [(e.get("error_message", ""), e.get("error_path", "")) for e in read()]
-        observe(state, entries, now(), still_relevant=still_relevant())
+        moment, relevant = now(), still_relevant()
+        observe(state, entries, moment, still_relevant=relevant,
+                calls=lambda: ledger.recent_calls(moment - relevant - CLOCK_SKEW))
         return LedgerState.from_json(state.to_json())

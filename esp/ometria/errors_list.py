@@ -9,9 +9,18 @@ nothing can have hidden its error:
    errors are those outside the longest overlap, tried both ways (oldest first, as the
    sandbox lists them, and newest first), since Ometria's order is unconfirmed.
 2. A read *gap* means errors may have been missed: the list was full and shared nothing
-   with the previous read; or a new error did not name its record (Ometria documents
-   paths like "root > lastname"); or the log's size cap dropped an entry that could still
-   matter. Every record sent before that read is sent again, never accepted.
+   with the previous read; or a new error could not be tied to a record (Ometria
+   documents paths like "root > lastname"; a head that is no record type, "widget[7]",
+   counts the same); or the log's size cap dropped an entry that could still matter.
+   Every record sent before that read is sent again, never accepted.
+2a. A path that indexes the pushed array, `root[<n>] > field`, names the record at
+   position n of the call that made it; which call is not said. The read keeps with it
+   the *candidates*: the account's calls (`CallNote`, noted by each push with the order
+   of its records) sent before this read with a record at position n, whose verdict was
+   not yet due at the previous read (a call due earlier is taken as validated by then:
+   the same assumption that accepts its silent records). One candidate: that record is refused with the error. Several
+   (or a call whose note came too late to be a candidate): the record at position n of
+   each is sent again, never accepted; the records at other positions are unaffected.
 3. The first read of a ledger (new, expired, or lost with a restart) is a *baseline*:
    nothing in it is new (it may be yesterday's), and it counts as a gap for everything
    sent before it. A new baseline starts a new *epoch*.
@@ -21,7 +30,8 @@ nothing can have hidden its error:
 5. A record is refused with its error; else sent again after a gap; else accepted once
    `grace + queued / min_rate` seconds have passed since it was submitted, so a long
    queue Ometria has not worked through yet is waited for. A push whose answer counted
-   records rejected on receipt must see that many of its records named in later errors,
+   records rejected on receipt must see that many of its records named in later errors
+   (by id, or by position when the call is the error's only candidate),
    or its unnamed records are sent again (only that call's: the answer says nothing about
    other calls). The wait compares the confirming worker's clock with the engine's
    `submitted_at`; a skew between machines shifts it by seconds against minutes of grace.
@@ -34,11 +44,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .payloads import RecordRef, record_of_error_path
+from .payloads import RecordRef, position_of_error_path, record_of_error_path
 
 ERRORS_LIST_SIZE = 100
 QUEUE_LIMIT = 50_000  # Ometria's documented queue; assumed full when a push answer gave no depth
@@ -47,11 +57,14 @@ CLOCK_SKEW = 1.0  # only for sends without a note (times from two machines compa
 LOG_RETENTION = 6 * 3600.0
 LOG_MAX_ENTRIES = 20_000
 GRACE_MAX = 3000.0  # the longest wait for a verdict, well inside the engine's confirm deadline
+POSITIONAL = "#"  # the log's type for `root[<n>]` errors (no Ometria record type starts with "#")
 
 
 @dataclass
 class LedgerState:
-    """One account's reads so far. `log` rows: [type, id, message, path, seen_at, read_no]."""
+    """One account's reads so far. `log` rows: [type, id, message, path, seen_at, read_no];
+    a `root[<n>]` error's row is [POSITIONAL, n, message, path, seen_at, read_no, candidate
+    request ids]."""
 
     epoch: str = ""  # "" until the baseline read
     reads: int = 0  # reads folded in this epoch
@@ -82,7 +95,14 @@ class SentNote:
     seq: int | None = None  # the ledger's read count before the call; None when unknown
     queued: int | None = None  # Ometria's queue after taking the call, from its own answer
     rejected: int = 0  # records the answer counted as rejected on receipt
-    refs: tuple[tuple[str, str], ...] = ()  # the call's records, kept only when some were rejected
+    refs: tuple[tuple[str, str], ...] = ()  # the call's records (type, id), in the order sent
+
+    def position(self, ref: RecordRef) -> int | None:
+        """Where the record stood in the call's array; None when the note does not say."""
+        try:
+            return self.refs.index((ref.type, ref.id))
+        except ValueError:
+            return None
 
     def to_json(self) -> str:
         return json.dumps({"at": self.at, "epoch": self.epoch, "seq": self.seq, "queued": self.queued,
@@ -96,6 +116,30 @@ class SentNote:
         return cls(at=float(data["at"]), epoch=data.get("epoch") or "", seq=data.get("seq"),
                    queued=data.get("queued"), rejected=int(data.get("rejected") or 0),
                    refs=tuple((str(t), str(i)) for t, i in data.get("refs") or ()))
+
+
+@dataclass(frozen=True)
+class CallNote:
+    """One push call, as a read sees it when a `root[<n>]` error needs its candidates."""
+
+    receipt: str
+    at: float
+    epoch: str
+    seq: int | None
+    size: int
+    due: float | None = None  # when silence would accept its records (`at` + acceptance_wait)
+
+    def could_have_made(self, state: LedgerState, position: int, now: float, still_relevant: float,
+                        previous_read_at: float | None) -> bool:
+        """Whether this call's record at `position` can be the one an error first seen by the
+        read now being folded (number `state.reads`) is about."""
+        if position >= self.size or self.at < now - still_relevant - CLOCK_SKEW:
+            return False
+        due = self.due if self.due is not None else self.at + still_relevant
+        if previous_read_at is not None and due + CLOCK_SKEW < previous_read_at:
+            return False  # validated before the previous read, as its acceptance assumes
+        # Sent after this read began (its marker counts this read): its errors come later.
+        return not (self.epoch == state.epoch and self.seq is not None and self.seq >= state.reads)
 
 
 @dataclass(frozen=True)
@@ -135,23 +179,33 @@ def new_entries(previous: Sequence[Sequence[str]], current: list[list[str]]) -> 
 
 
 def observe(state: LedgerState, entries: Iterable[Sequence[str]], now: float, *,
-            still_relevant: float = GRACE_MAX) -> Observation:
+            still_relevant: float = GRACE_MAX,
+            calls: Callable[[], Sequence[CallNote]] = tuple) -> Observation:
     """Fold one read of the errors list into `state` (see the module docstring).
-    `still_relevant`: how long a record may stay undecided, so how long its error matters."""
+    `still_relevant`: how long a record may stay undecided, so how long its error matters.
+    `calls`: the account's recent push calls, asked for only when a `root[<n>]` error is new."""
     current = [[str(message), str(path)] for message, path in entries]
     if not state.epoch:
         state.epoch, state.reads, state.started_at = uuid.uuid4().hex, 1, now
         state.last, state.read_at, state.gap_read, state.gap_at = current, now, 1, now
         return Observation(new=[], gap=True, baseline=True)
     state.reads += 1
+    previous_read_at = state.read_at
     new, overlapping = new_entries(state.last, current)
     gap = len(current) >= ERRORS_LIST_SIZE and not overlapping
+    recent: Sequence[CallNote] | None = None
     for message, path in new:
         ref, _ = record_of_error_path(path)
-        if ref is None:
-            gap = True  # an error we cannot tie to a record could be anyone's
-        else:
+        position, _ = position_of_error_path(path)
+        if ref is not None:
             state.log.append([ref.type, ref.id, message, path, now, state.reads])
+        elif position is not None:
+            recent = calls() if recent is None else recent
+            candidates = [call.receipt for call in recent
+                          if call.could_have_made(state, position, now, still_relevant, previous_read_at)]
+            state.log.append([POSITIONAL, str(position), message, path, now, state.reads, candidates])
+        else:
+            gap = True  # an error we cannot tie to a record could be anyone's
     state.last, state.read_at = current, now
     horizon = now - max(LOG_RETENTION, still_relevant + CLOCK_SKEW)
     state.log = [entry for entry in state.log if entry[4] >= horizon]
@@ -210,7 +264,21 @@ def acceptance_wait(note: SentNote | None, *, grace: float, min_rate: float) -> 
     return grace + max(queued, 0) / min_rate
 
 
-def receipt_errors_missing(state: LedgerState, note: SentNote | None, submitted_at: float) -> bool:
+def positional_errors(state: LedgerState, *, receipt: str, position: int | None, note: SentNote | None,
+                      submitted_at: float) -> tuple[list[list[Any]], list[list[Any]]]:
+    """(`root[<n>]` errors that can only be this record's, those that may be it or another
+    call's) for the record at `position` of the call that got `receipt`, first seen after
+    it was sent. An unknown position (no note) makes every such error a "may be"."""
+    entries = [entry for entry in state.log if entry[0] == POSITIONAL
+               and (position is None or entry[1] == str(position))]
+    entries = errors_after_send(state, entries, note, submitted_at)
+    sole = [entry for entry in entries if position is not None and len(entry) > 6 and entry[6] == [receipt]]
+    shared = [entry for entry in entries if entry not in sole]
+    return sole, shared
+
+
+def receipt_errors_missing(state: LedgerState, note: SentNote | None, submitted_at: float, *,
+                           receipt: str = "") -> bool:
     """The push answer counted records rejected on receipt, but fewer of the call's records
     are named by errors seen since: the rest of its records cannot be told apart."""
     if note is None or note.rejected <= 0:
@@ -218,4 +286,7 @@ def receipt_errors_missing(state: LedgerState, note: SentNote | None, submitted_
     refs = set(note.refs)
     named = {(entry[0], entry[1]) for entry in errors_after_send(
         state, [entry for entry in state.log if (entry[0], entry[1]) in refs], note, submitted_at)}
+    for entry in errors_after_send(state, [e for e in state.log if e[0] == POSITIONAL], note, submitted_at):
+        if receipt and len(entry) > 6 and entry[6] == [receipt] and int(entry[1]) < len(note.refs):
+            named.add(note.refs[int(entry[1])])
     return len(named) < note.rejected

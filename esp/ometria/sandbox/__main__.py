@@ -20,8 +20,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8103)
     parser.add_argument("--key-env", default="OMETRIA_SANDBOX_API_KEY")
     parser.add_argument("--validation-delay", type=float, default=2.0)
-    parser.add_argument("--error-paths", choices=("record", "root"), default="record",
-                        help="'root': error paths as Ometria documents them ('root > email'), naming no record")
+    parser.add_argument("--error-paths", choices=("record", "root", "index"), default="record",
+                        help="'root': error paths as Ometria documents them ('root > email'), naming no record; "
+                             "'index': by the record's place in its call ('root[0] > email')")
     parser.add_argument("--errors-newest-first", action="store_true", help="list errors newest first")
     args = parser.parse_args()
     key = os.environ.get(args.key_env)

@@ -19,7 +19,9 @@ Retry-After (none documented).
 Two choices where Ometria's documentation is silent are options, so the hub is tested
 against each: `error_paths` "record" (default) names the record in each error's path
 (`order[WEB-1] > currency`), "root" gives the documented form (`root > currency`), which
-does not say which record; `errors_newest_first` lists the errors newest first instead
+does not say which record, and "index" the form seen from Ometria in issue 10
+(`root[0] > currency`: the record's position in its call's array, not its id; the
+contract does not show it); `errors_newest_first` lists the errors newest first instead
 of oldest first. The queue: records taken
 but not yet validated; a call that would take it over `queue_limit` (50,000) is
 refused with 429. Every push answer carries `X-QueueSize-Limit` and
@@ -100,8 +102,8 @@ class OmetriaSandbox:
         error_paths: str = "record",
         errors_newest_first: bool = False,
     ) -> None:
-        if error_paths not in ("record", "root"):
-            raise ValueError("error_paths is 'record' or 'root'")
+        if error_paths not in ("record", "root", "index"):
+            raise ValueError("error_paths is 'record', 'root' or 'index'")
         self.api_keys = set(api_keys)
         self.push_limiter = RateLimiter(requests_per_second, jitter)
         self.read_limiter = RateLimiter(reads_per_second, jitter)
@@ -110,7 +112,7 @@ class OmetriaSandbox:
         self.processing_rate = processing_rate
         self.clock = clock
         self.keep_exchanges = keep_exchanges
-        self.state = AccountState(root_paths=error_paths == "root")
+        self.state = AccountState(root_paths=error_paths == "root", index_paths=error_paths == "index")
         self.errors_newest_first = errors_newest_first
         self.exchanges: list[Exchange] = []
         self.call_log: list[tuple[str, str, int]] = []

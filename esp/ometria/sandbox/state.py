@@ -8,7 +8,8 @@ Documented choices where Ometria's docs leave room (esp-apis.md sections 2 and 4
 - Validation (rules.py) refuses a whole record: it is not stored, and each problem is
   listed at `/v2/push/_errors` as `{error_message, error_path}`, with the path naming
   the record: `order[WEB-1] > lineitems > 0 > product_id` (or, with `root_paths`, as
-  Ometria documents: `root > lineitems > 0 > product_id`). The list keeps the last 100,
+  Ometria documents: `root > lineitems > 0 > product_id`; with `index_paths`, by its
+  position in the call's array: `root[3] > lineitems > 0 > product_id`). The list keeps the last 100,
   oldest first (app.py can list them newest first).
 - Merge on id, per type (contacts per collection, `@collection`, default "default"):
   without `@merge` the record replaces the stored one ("may or may not clear" read as
@@ -42,6 +43,7 @@ class Batch:
     request_id: str
     due_at: float
     records: list[dict[str, Any]]
+    positions: list[int] = field(default_factory=list)  # each record's index in its call's array
 
 
 @dataclass
@@ -50,6 +52,7 @@ class AccountState:
 
     errors_kept: int = ERRORS_KEPT
     root_paths: bool = False  # "root > field", as Ometria documents, instead of naming the record
+    index_paths: bool = False  # "root[<index in the call>] > field", as seen from Ometria (issue 10)
     contacts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     forced_optin: set[tuple[str, str]] = field(default_factory=set)
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -69,20 +72,22 @@ class AccountState:
         """Take a call's records (already checked: an array, one type, at most 100)."""
         request_id = str(uuid.uuid4())
         accepted: list[dict[str, Any]] = []
+        positions: list[int] = []
         rejected = 0
-        for record in records:
+        for position, record in enumerate(records):
             problem = _receipt_problem(record)
             if problem:
                 rejected += 1
-                self._list_error(problem[1], self._path(record, problem[0]))
+                self._list_error(problem[1], self._path(record, problem[0], position))
             else:
                 accepted.append(record)
+                positions.append(position)
         if accepted:
             due = now + delay
             if rate:
                 due = max(due, self.last_due + len(accepted) / rate)
             self.last_due = due
-            self.queue.append(Batch(request_id, due, accepted))
+            self.queue.append(Batch(request_id, due, accepted, positions))
             self.queued_records += len(accepted)
         return {"status": "OK", "request_id": request_id, "accepted": len(accepted), "rejected": rejected}
 
@@ -95,11 +100,11 @@ class AccountState:
         while self.queue and (everything or self.queue[0].due_at <= now):
             batch = self.queue.popleft()
             self.queued_records -= len(batch.records)
-            for record in batch.records:
-                self._process(record)
+            for n, record in enumerate(batch.records):
+                self._process(record, batch.positions[n] if n < len(batch.positions) else n)
                 self.processed += 1
 
-    def _process(self, record: dict[str, Any]) -> None:
+    def _process(self, record: dict[str, Any], position: int = 0) -> None:
         kind = record["@type"]
         if kind == "contact":
             key = (str(record.get("@collection") or DEFAULT_COLLECTION), str(record["id"]))
@@ -116,7 +121,7 @@ class AccountState:
             problems = rules.custom_event_problems(record, self.contact_known)
         if problems:
             for where, message in problems:
-                self._list_error(message, self._path(record, where))
+                self._list_error(message, self._path(record, where, position))
             return
         merged = _merge(record, stored)
         if kind == "contact":
@@ -147,9 +152,11 @@ class AccountState:
             return any(str(c.get("customer_id", "")) == value for c in self.contacts.values())
         return any(c.get("id") == value for c in self.contacts.values())  # profile_id: the sandbox's own ids
 
-    def _path(self, record: Any, where: str) -> str:
+    def _path(self, record: Any, where: str, position: int = 0) -> str:
         if self.root_paths:
             return f"root > {where}" if where else "root"
+        if self.index_paths:
+            return f"root[{position}] > {where}" if where else f"root[{position}]"
         return _path(record, where)
 
     def _list_error(self, message: str, path: str) -> None:
