@@ -32,6 +32,9 @@ class ErpConnection(models.Model):
         "compares times to the minute only.",
     )
     timeout_seconds = models.PositiveIntegerField(default=60)
+    unreachable_alert_minutes = models.PositiveIntegerField(
+        default=5, help_text="Health turns red and the integration admins are alerted when the ERP cannot be "
+                             "reached for longer than this (amber from the first failed pull).")
     user_fields = models.JSONField(
         default=list, blank=True,
         help_text="User-defined Business Partner fields to read, e.g. [\"U_LoyaltyTier\"]. Each company "

@@ -1,8 +1,9 @@
 """Alerts by email to the team that owns the problem, and a daily digest per team.
 
-Three kinds of condition: open exceptions of one reason over a threshold (to the
-reason's owner), a flow's lag over its limit, a connection whose credentials are refused
-(both to the integration admins). Each condition has an AlertState row: it is said at
+Kinds of condition: open exceptions of one reason over a threshold (to the reason's
+owner); a flow's lag over its limit, a connection whose credentials are refused, an ERP
+unreachable past its connection's limit and the hub's own incidents (to the integration
+admins). Each condition has an AlertState row: it is said at
 most once per period while it lasts, and its recovery is said once when it clears
 (only after an alert actually went out). Mail goes through Django's email backend.
 """
@@ -60,8 +61,8 @@ def _link(path: str) -> str:
 def _exception_conditions() -> Iterator[Condition]:
     open_ = SyncException.objects.filter(status=SyncException.Status.OPEN)
     for code, reason in REASONS.items():
-        if code == AUTH_REASON:
-            continue  # a refused login is its own condition, from the first record
+        if code in (AUTH_REASON, "erp_unreachable"):
+            continue  # each is its own condition (a refused login from the first record, an outage past its limit)
         limit = exception_threshold(code)
         # Bounded: at most limit + 1 index entries are read to know whether it is over.
         if open_.filter(reason_code=code)[:limit + 1].count() <= limit:
@@ -118,10 +119,32 @@ def _auth_conditions() -> Iterator[Condition]:
                   f"Sync health: {_link('/health/')}"))
 
 
+def _outage_conditions(now: datetime) -> Iterator[Condition]:
+    """The hub's own incidents at once; an ERP away for longer than its connection's threshold."""
+    from erp.models import ErpConnection
+    from syncapp.erp_outages import erp_outages, outage_text
+    from syncapp.incidents import incidents_open
+
+    for incident in incidents_open():
+        yield Condition(
+            key=f"incident:{incident.kind}", team=Team.INTEGRATION,
+            subject=f"The hub itself has a fault: {incident.get_kind_display()}",
+            body=(f"Since {incident.opened_at:%Y-%m-%d %H:%M}: {incident.detail}\nRecords wait and are sent once it "
+                  f"is fixed; no record's attempts are used up.\n\nSync health: {_link('/health/')}"))
+    reason = reason_for("erp_unreachable")
+    names = dict(ErpConnection.objects.values_list("pk", "name"))
+    for connection_id, outage in erp_outages().items():
+        if outage.over_threshold(now):
+            yield Condition(
+                key=f"erp_unreachable:{connection_id}", team=Team.INTEGRATION,
+                subject=f"{outage_text(outage, now)} ({names.get(connection_id, connection_id)})",
+                body=f"{reason.message}\n{reason.what_to_do}\n\nSync health: {_link('/health/')}")
+
+
 def conditions_current(*, now: datetime | None = None) -> list[Condition]:
     """Every alert condition that holds now."""
     now = now or timezone.now()
-    return [*_exception_conditions(), *_lag_conditions(now), *_auth_conditions()]
+    return [*_exception_conditions(), *_lag_conditions(now), *_auth_conditions(), *_outage_conditions(now)]
 
 
 # ------------------------------------------------------------------ sending

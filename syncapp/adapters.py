@@ -13,6 +13,16 @@ from typing import Any, Literal, Protocol
 # ---------------------------------------------------------------- errors
 
 
+class HubFault(Exception):
+    """The hub's own machinery failed (its rate limiter or task broker in Redis): not the
+    record's fault nor the destination's. Rows are given back untouched and the fault is
+    shown as the hub's own incident (syncapp.incidents)."""
+
+    def __init__(self, message: str, *, kind: str = "redis") -> None:
+        super().__init__(message)
+        self.message, self.kind = message, kind
+
+
 class TransportError(Exception):
     """One error type at every vendor boundary.
 
@@ -71,6 +81,7 @@ class SourceRecord:
     data: dict[str, Any] | None
     raw: dict[str, Any]
     error: str | None = None
+    reason_code: str = ""  # a more precise reason than "unreadable_record", when known
 
 
 @dataclass(frozen=True)

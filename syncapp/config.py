@@ -17,8 +17,8 @@ from .models import Flow
 from .schedules import PULL_TASK, schedule_pull
 
 CONNECTION_FIELDS = ["kind", "base_url", "company_db", "username", "password_env", "verify_tls",
-                     "page_size", "delta_overlap_minutes", "timeout_seconds", "user_fields",
-                      "item_user_fields"]
+                     "page_size", "delta_overlap_minutes", "timeout_seconds", "unreachable_alert_minutes",
+                     "user_fields", "item_user_fields"]
 DESTINATION_FIELDS = ["kind", "region", "base_url", "api_user", "password_env", "calls_per_minute",
                       "catalog_collection", "options"]
 FLOW_FIELDS = ["entity", "enabled", "include_leads", "duplicate_policy", "channel", "dispatch_per_shipment",

@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from exceptions.models import SyncException
 
+from .erp_outages import erp_outages, outage_text
+from .incidents import incidents_open
 from .models import Flow, HealthSample, OutboxItem, OutboxStatus, SyncRun
 
 GREEN, AMBER, RED = "green", "amber", "red"
@@ -55,12 +57,23 @@ class FlowHealth:
 # ------------------------------------------------------------------ figures, one flow at a time
 
 
+def _in_status(flow: Flow, *statuses: str) -> QuerySet[OutboxItem]:
+    """The flow's rows in these statuses, with the statuses written into the SQL as
+    literals: SQLite then answers from the partial index alone, where a bound parameter
+    makes it read every row to check the status (20x slower on a 40,000-row backlog)."""
+    listed = ", ".join(f"'{status}'" for status in statuses)
+    condition = (f'"{OutboxItem._meta.db_table}"."status" = {listed}' if len(statuses) == 1
+                 else f'"{OutboxItem._meta.db_table}"."status" IN ({listed})')
+    return OutboxItem.objects.filter(RawSQL(condition, [], output_field=BooleanField()), flow=flow)
+
+
 def _pending(flow: Flow) -> QuerySet[OutboxItem]:
-    """The flow's pending rows, with the status written into the SQL as a literal: SQLite
-    then answers from the partial pending index alone, where a bound parameter makes it
-    read every row to check the status (20x slower on a 40,000-row backlog)."""
-    status = f'"{OutboxItem._meta.db_table}"."status" = \'{OutboxStatus.PENDING}\''
-    return OutboxItem.objects.filter(RawSQL(status, [], output_field=BooleanField()), flow=flow)
+    return _in_status(flow, OutboxStatus.PENDING)
+
+
+# Sent to a worker or to the destination but not settled: still backlog (a dead worker's
+# claim or a destination that never validates must not make a flow look drained).
+_UNSETTLED = (OutboxStatus.IN_FLIGHT, OutboxStatus.SUBMITTED)
 
 
 # Counting stops here: past it the page says "1,000,000+" (a count of millions of rows
@@ -69,18 +82,29 @@ BACKLOG_COUNT_CAP = 1_000_000
 
 
 def flow_backlog(flow: Flow) -> int:
-    """Records waiting to be sent (pending, including those backing off), counted up to
-    BACKLOG_COUNT_CAP + 1."""
-    return _pending(flow)[:BACKLOG_COUNT_CAP + 1].count()
+    """Records not yet settled: pending (backing off included), claimed by a worker, or
+    sent and awaiting the destination's validation; counted up to BACKLOG_COUNT_CAP + 1."""
+    pending = _pending(flow)[:BACKLOG_COUNT_CAP + 1].count()
+    return pending + _in_status(flow, *_UNSETTLED)[:BACKLOG_COUNT_CAP + 1 - pending].count()
 
 
 def flow_lag_seconds(flow: Flow, *, now: datetime | None = None) -> float | None:
-    """Age of the oldest pending record (since it was planned), or None when none waits."""
-    oldest = (_pending(flow).filter(planned_at__isnull=False)
-              .order_by("planned_at").values_list("planned_at", flat=True).first())
+    """Age of the oldest unsettled record (since it was planned), or None when none waits.
+    Two probes, each of its own partial index on (flow, planned_at)."""
+    candidates = [qs.filter(planned_at__isnull=False).order_by("planned_at").values_list("planned_at", flat=True)
+                  .first() for qs in (_pending(flow), _in_status(flow, *_UNSETTLED))]
+    oldest = min((at for at in candidates if at is not None), default=None)
     if oldest is None:
         return None
     return max(0.0, ((now or timezone.now()) - oldest).total_seconds())
+
+
+def flow_stale_claims(flow: Flow) -> int:
+    """Rows claimed by a worker that stopped renewing its lease (it died): they go back
+    at the next sweep; until then they are the flow's problem to show."""
+    from .leases import lease_expired_before
+
+    return _in_status(flow, OutboxStatus.IN_FLIGHT).filter(claimed_at__lt=lease_expired_before())[:1001].count()
 
 
 def flow_run_counts(flow: Flow, *, since: datetime, until: datetime | None = None) -> tuple[int, int]:
@@ -94,6 +118,28 @@ def flow_run_counts(flow: Flow, *, since: datetime, until: datetime | None = Non
 
 def flow_last_push(flow: Flow) -> datetime | None:
     return (SyncRun.objects.filter(flow=flow, status__in=_OK_RUNS).order_by("-started_at")
+            .values_list("finished_at", flat=True).first())
+
+
+def flow_destination_failing(flow: Flow) -> str:
+    """Why the flow's latest push got nothing through ("" when it did): a destination
+    down or in a 429/5xx storm shows at once, before lag or exceptions grow. (Records it
+    refused for good are the error rate's to judge, by its own limit.)"""
+    last = (SyncRun.objects.filter(flow=flow, kind=SyncRun.Kind.PUSH, finished_at__isnull=False)
+            .order_by("-started_at").values("records_accepted", "records_retried").first())
+    if not last or last["records_accepted"] or not last["records_retried"]:
+        return ""
+    return f"the destination took none of the last push: {last['records_retried']} to retry"
+
+
+ABANDONED_SHOWN = timedelta(minutes=10)
+
+
+def flow_recently_abandoned(flow: Flow, *, now: datetime) -> datetime | None:
+    """When a worker last died mid-run on this flow, if within ABANDONED_SHOWN: its rows
+    are handed back by then, but an admin should know a worker is dying."""
+    return (SyncRun.objects.filter(flow=flow, finished_at__gt=now - ABANDONED_SHOWN, status=SyncRun.Status.FAILED,
+                                   error__startswith="Abandoned").order_by("-finished_at")
             .values_list("finished_at", flat=True).first())
 
 
@@ -125,13 +171,18 @@ def _over(value: float | None, limit: float) -> int:
 
 
 def flow_light(*, flow: Flow, lag_seconds: float | None, error_rate_percent: float | None,
-               auth_failing: bool) -> tuple[str, list[str]]:
+               auth_failing: bool, outages: list[tuple[int, str]] = ()) -> tuple[str, list[str]]:
     """Amber over a configured limit, red over twice it or when credentials are refused.
-    Returns the light and the plain reasons for it."""
+    `outages` are (level, text) of what stops the flow outside its own figures (the ERP
+    away, the hub's own incident, a dead worker's claims). Returns the light and the
+    plain reasons for it."""
     level, problems = 0, []
     if auth_failing:
         level = 2
         problems.append("credentials refused")
+    for outage_level, text in outages:
+        level = max(level, outage_level)
+        problems.append(text)
     lag_level = _over(lag_seconds, flow.lag_alert_minutes * 60)
     if lag_level:
         problems.append(f"lag {duration_text(lag_seconds)} over the {flow.lag_alert_minutes} min limit")
@@ -164,6 +215,9 @@ def flows_health(*, flows=None, now: datetime | None = None) -> list[FlowHealth]
                  .select_related("connection", "destination").order_by("name"))
     pulls: dict[int, datetime | None] = {}
     refused: dict[int, bool] = {}
+    hub_outages = [(2, f"hub fault: {incident.get_kind_display()} since {incident.opened_at:%H:%M}")
+                   for incident in incidents_open()]
+    erp_away = erp_outages()
     rows = []
     for flow in flows:
         if flow.connection_id not in pulls:
@@ -172,11 +226,20 @@ def flows_health(*, flows=None, now: datetime | None = None) -> list[FlowHealth]
         accepted, failed = flow_run_counts(flow, since=now - WINDOW, until=now)
         lag = flow_lag_seconds(flow, now=now)
         auth = refused[flow.connection_id] or flow_auth_failing(flow)
+        outages = list(hub_outages)
+        if (away := erp_away.get(flow.connection_id)) is not None:
+            outages.append((2 if away.over_threshold(now) else 1, outage_text(away, now)))
+        if failing := flow_destination_failing(flow):
+            outages.append((1, failing))
+        if abandoned := flow_recently_abandoned(flow, now=now):
+            outages.append((1, f"a worker stopped mid-run at {abandoned:%H:%M}; its records were handed back"))
+        if stale := flow_stale_claims(flow):
+            outages.append((1, f"{stale} records held by a worker that stopped; they go back at the next sweep"))
         row = FlowHealth(flow=flow, light=GREEN, problems=[], backlog=flow_backlog(flow), lag_seconds=lag,
                          accepted_last_hour=accepted, failed_last_hour=failed, last_push_at=flow_last_push(flow),
                          last_pull_at=pulls[flow.connection_id], auth_failing=auth)
         row.light, row.problems = flow_light(flow=flow, lag_seconds=lag, error_rate_percent=row.error_rate_percent,
-                                             auth_failing=auth)
+                                             auth_failing=auth, outages=outages)
         rows.append(row)
     return rows
 

@@ -136,6 +136,9 @@ class OutboxItem(models.Model):
             ),
             # Lag on the health page: the oldest pending row of a flow, one index probe.
             models.Index(fields=["flow", "planned_at"], name="outbox_pending_age_idx", condition=Q(status="pending")),
+            # ...and the oldest row claimed or awaiting validation, which is backlog too.
+            models.Index(fields=["flow", "planned_at"], name="outbox_unsettled_age_idx",
+                         condition=Q(status__in=["in_flight", "submitted"])),
         ]
 
     def __str__(self) -> str:
@@ -173,6 +176,9 @@ class SyncRun(models.Model):
     records_retried = models.PositiveIntegerField(default=0)
     api_calls = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Renewed by the running process (see syncapp.leases); a run whose process died stops
+    # being renewed and is ended as abandoned by the sweep.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -223,3 +229,26 @@ class StockSignalState(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["flow", "item_code"], name="stock_signal_unique")]
+
+
+class HubIncident(models.Model):
+    """A fault of the hub's own machinery (the token bucket or task broker in Redis), from
+    when to when. It is the hub's to fix: it never counts against a record's attempts nor
+    blames a destination; it turns health red and alerts the integration admins."""
+
+    class Kind(models.TextChoices):
+        REDIS = "redis", "Redis (task queue and rate limiter) unreachable"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    detail = models.TextField(blank=True)
+    opened_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind"], condition=Q(closed_at__isnull=True),
+                                               name="incident_one_open_per_kind")]
+        indexes = [models.Index(fields=["-opened_at"], name="incident_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} since {self.opened_at:%Y-%m-%d %H:%M}"

@@ -2,9 +2,10 @@
 
 One row per destination record. Planning writes the newest payload into it; a worker
 claims pending rows (skip-locked, so workers never share a row), sends them and marks
-each row with its outcome. A worker that dies leaves rows `in_flight`; they are put
-back to `pending` after the claim timeout, so nothing is lost, and because every push
-is keyed by a stable ERP key a repeat overwrites rather than duplicates.
+each row with its outcome. A claim is a lease the live worker renews (syncapp.leases):
+a worker that dies leaves rows `in_flight` whose lease runs out; the sweep puts them back
+to `pending`, so nothing is lost, and because every push is keyed by a stable ERP key a
+repeat overwrites rather than duplicates.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .bulksql import JsonText, bulk_insert, bulk_update_by_id, json_text
+from .logging import redact_text
 from .models import OutboxItem, OutboxStatus, Priority
 
 S = OutboxStatus
@@ -139,13 +141,25 @@ def outbox_claim(*, flow, limit: int) -> list[OutboxItem]:
 
 
 def outbox_reclaim_stale(*, flow=None, older_than: timedelta | None = None) -> int:
-    """Put rows back whose worker died mid-push (claimed longer ago than the timeout).
+    """Put rows back whose worker died mid-push (lease not renewed for SYNC_LEASE_SECONDS).
     (Rows a destination never confirmed are the confirm step's to settle: see pushing.)"""
-    timeout = older_than if older_than is not None else timedelta(seconds=settings.SYNC_CLAIM_TIMEOUT_SECONDS)
+    timeout = older_than if older_than is not None else timedelta(seconds=settings.SYNC_LEASE_SECONDS)
     qs = OutboxItem.objects.filter(status=S.IN_FLIGHT, claimed_at__lt=timezone.now() - timeout)
     if flow is not None:
         qs = qs.filter(flow=flow)
     return qs.update(status=S.PENDING, claim_token="")
+
+
+def outbox_release(*, rows: list[OutboxItem], delay_seconds: float) -> int:
+    """Give claimed rows back untouched: the hub itself failed (its rate limiter or broker),
+    so the attempt does not count against the records."""
+    ids = [row.id for row in rows]
+    released = 0
+    for start in range(0, len(ids), 1000):
+        released += OutboxItem.objects.filter(
+            id__in=ids[start:start + 1000], status=S.IN_FLIGHT, claim_token__in={row.claim_token for row in rows},
+        ).update(status=S.PENDING, claim_token="", not_before=timezone.now() + timedelta(seconds=delay_seconds))
+    return released
 
 
 def outbox_submitted(*, flow, limit: int) -> list[OutboxItem]:
@@ -200,7 +214,8 @@ def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[Outb
             OutboxItem.objects.filter(id__in=mine_failed[start:start + 1000]).update(
                 status=S.FAILED, claim_token="", attempts=F("attempts") + 1)
         bulk_update_by_id(OutboxItem, ["status", "claim_token", "attempts", "not_before", "last_error"], [
-            (S.PENDING, "", row.attempts + 1, now + timedelta(seconds=delay), row.last_error[:2000], row.id)
+            (S.PENDING, "", row.attempts + 1, now + timedelta(seconds=delay), redact_text(row.last_error)[:2000],
+             row.id)
             for row, delay in retry if row.id in ours])
         bulk_update_by_id(OutboxItem, ["status", "receipt", "submitted_at"], [
             (S.SUBMITTED, receipt[:100], now, row.id) for row, receipt in submitted if row.id in ours])

@@ -23,13 +23,16 @@ from esp.mapping import field_specs, mappings_for
 from esp.registry import destination_adapter_for
 from exceptions.models import Stage
 from exceptions.services import exception_raise, exceptions_resolve
-from syncapp.adapters import PushItem, PushResult, SubmittedItem, TransportError
+from syncapp.adapters import HubFault, PushItem, PushResult, SubmittedItem, TransportError
 
-from .outbox import backoff_delay, outbox_claim, outbox_complete, outbox_submitted
+from .leases import lease_kept
+from .outbox import backoff_delay, outbox_claim, outbox_complete, outbox_release, outbox_submitted
 from .ratelimit import throttle_for
 
 log = logging.getLogger(__name__)
 
+# Rows given back after a fault of the hub itself wait this long before the next try.
+HUB_FAULT_PAUSE_SECONDS = 30
 # Failure categories an adapter may name; anything else is a plain rejection.
 _CATEGORIES = {"invalid_email", "contact_suppressed", "authentication_failed"}
 
@@ -83,8 +86,13 @@ def flow_push_batch(*, flow, adapter=None, limit: int | None = None) -> PushStat
     calls_before = getattr(adapter, "calls", 0)
     items = [PushItem(key=row.record_key, identifier=row.identifier, fields=row.payload) for row in rows]
     try:
-        _ensure_fields(flow, adapter)
-        results = adapter.push(flow.entity, items)
+        with lease_kept(claim_token=rows[0].claim_token):
+            _ensure_fields(flow, adapter)
+            results = adapter.push(flow.entity, items)
+    except HubFault:
+        # Not the records' fault nor the destination's: they go back as they were.
+        outbox_release(rows=rows, delay_seconds=HUB_FAULT_PAUSE_SECONDS)
+        raise
     except TransportError as error:
         results = [PushResult(key=row.record_key, outcome="permanent" if error.permanent else "transient",
                               reason_code=error.reason_code, message=error.message,
@@ -176,7 +184,9 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
             problems.append((row, result, _permanent_reason(result)))
         elif row.attempts + 1 >= settings.SYNC_MAX_ATTEMPTS:
             failed.append(row)
-            problems.append((row, result, "destination_unreachable"))
+            # Sent and answered every time, but never validated, is not an unreachable destination.
+            problems.append((row, result, "destination_never_confirmed" if result.reason_code == "not_confirmed"
+                             else "destination_unreachable"))
         else:
             row.last_error = result.message
             retry.append((row, backoff_delay(row.attempts + 1, retry_after)))

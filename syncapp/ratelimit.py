@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
+
+from .adapters import HubFault
 
 _REDIS_TAKE = """
 local key = KEYS[1]
@@ -113,13 +116,26 @@ class RedisTokenBucket:
 
     def acquire(self, cost: int = 1) -> None:
         while True:
-            wait = float(self._take(keys=[self.key], args=[self.rate, self.capacity, cost, self._now()]))
+            with _hub_fault_on_redis_error():
+                wait = float(self._take(keys=[self.key], args=[self.rate, self.capacity, cost, self._now()]))
             if wait <= 0:
                 return
             self.sleep(wait)
 
     def defer(self, seconds: float) -> None:
-        self._defer(keys=[self.key], args=[self._now() + seconds])
+        with _hub_fault_on_redis_error():
+            self._defer(keys=[self.key], args=[self._now() + seconds])
+
+
+@contextmanager
+def _hub_fault_on_redis_error() -> Iterator[None]:
+    """Redis away is the hub's own fault: the caller must not blame the destination."""
+    import redis
+
+    try:
+        yield
+    except redis.RedisError as error:
+        raise HubFault(f"The hub's rate limiter (Redis) is unreachable: {error}") from error
 
 
 _local_buckets: dict[str, LocalTokenBucket] = {}
@@ -129,7 +145,8 @@ _local_lock = threading.Lock()
 def redis_client():
     import redis
 
-    return redis.Redis.from_url(settings.REDIS_URL)
+    # Fail fast when Redis is away, so the fault shows at once instead of hanging a worker.
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=5, socket_timeout=10)
 
 
 def throttle_for(account, calls_per_minute: int, *, burst: int | None = None):

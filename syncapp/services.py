@@ -10,7 +10,8 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,9 +22,14 @@ from erp.registry import source_adapter_for
 from esp.mapping import MappingConfigError
 from exceptions.models import Stage
 from exceptions.services import exception_raise, exceptions_reopen, exceptions_resolve
-from syncapp.adapters import AuthenticationFailed, SourceRecord, TransportError
+from syncapp.adapters import AuthenticationFailed, HubFault, SourceRecord, TransportError
 
 from .entities import flow_entity, source_entity_of
+from .erp_outages import CONNECTION_KEY, connection_reachable_record, connection_unreachable_record
+from .incidents import incident_open, task_enqueue
+from .leases import lease_kept
+from .locks import PullInProgress, pull_lock
+from .logging import redact_text
 from .models import Flow, Priority, SourceCursor, SyncRun
 from .outbox import outbox_reclaim_stale
 from .pushing import PushStats, adapter_for_flow, confirms_later, flow_confirm, flow_push_batch
@@ -40,19 +46,18 @@ def flows_reading(*, connection, source_entity: str) -> list[Flow]:
 
 def _finish(run: SyncRun, *, error: str = "", failed: bool = False) -> SyncRun:
     run.finished_at = timezone.now()
-    run.error = error[:5000]
+    run.error = redact_text(error)[:5000]  # finance reads runs: no email address, no secret
     if failed:
         run.status = SyncRun.Status.FAILED
     elif run.records_failed:
         run.status = SyncRun.Status.PARTIAL
     else:
         run.status = SyncRun.Status.SUCCEEDED
-    run.save()
+    # Not heartbeat_at: the heartbeat thread owns it, this copy of it is stale.
+    run.save(update_fields=[field.name for field in SyncRun._meta.concrete_fields
+                            if field.name not in ("id", "heartbeat_at")])
     return run
 
-
-# The record key of exceptions about a whole connection (its credentials were refused).
-CONNECTION_KEY = "(connection)"
 
 
 def _unreadable_key(record: SourceRecord) -> str:
@@ -67,9 +72,33 @@ def _record_unreadable(connection, entity: str, records: list[SourceRecord]) -> 
     for record in records:
         exception_raise(
             connection=connection, entity=entity, record_key=_unreadable_key(record), stage=Stage.INGEST,
-            reason_code="unreadable_record", detail=record.error or "", source_payload=record.raw,
+            reason_code=record.reason_code or "unreadable_record", detail=record.error or "", source_payload=record.raw,
             message=f"The ERP record could not be read: {record.error}" if record.error else "",
         )
+
+
+def changes_plan(*, connection, entity: str, flows: list[Flow], stored, priority: int = Priority.ROUTINE,
+                 run: SyncRun | None = None, force_flow: Flow | None = None) -> None:
+    """Plan what an ingested page changed, for every flow reading `entity`.
+
+    `force_flow` is re-planned even where nothing changed (a person pressed Retry on one
+    of its exceptions); the other flows only for records whose mirror row changed."""
+    for flow in flows:
+        spec = flow_entity(flow.entity)
+        forced = force_flow is not None and flow.pk == force_flow.pk
+        # The rows in hand are this flow's own records only when it reads this entity.
+        rows = stored.changed if spec.source_entity == entity and not forced else None
+        keys = spec.keys_for(connection=connection, entity=entity,
+                             keys=stored.readable_keys if forced else stored.changed_keys)
+        if not keys:
+            continue  # an unchanged page (most of a stock poll) costs no planning
+        if entity in spec.replan_all_on:
+            keys, rows = spec.all_keys(connection=connection), None
+        planned = spec.plan(flow=flow, record_keys=keys, rows=rows, priority=priority, force=forced)
+        if run is not None:
+            run.records_planned += len(planned.queued)
+            run.records_unchanged += len(planned.unchanged)
+            run.records_failed += len(planned.failed) + len(planned.held)
 
 
 def connection_pull(*, connection: ErpConnection, entity: str = "business_partners", adapter=None,
@@ -79,8 +108,19 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
 
     `full` reads everything without touching the stored cursor (a backfill), planning
     at `priority`; the scheduled delta reads go on from where they were.
+    One pull of a connection's entity at a time (a backfill beside the delta reads):
+    raises PullInProgress when another process holds it.
     """
-    run = SyncRun.objects.create(kind=SyncRun.Kind.PULL, connection=connection)
+    with pull_lock(connection, f"{entity}:full" if full else entity) as acquired:
+        if not acquired:
+            raise PullInProgress(connection, entity)
+        run = SyncRun.objects.create(kind=SyncRun.Kind.PULL, connection=connection, heartbeat_at=timezone.now())
+        with lease_kept(run_id=run.pk):
+            return _pull(run, connection=connection, entity=entity, adapter=adapter, progress=progress, full=full,
+                         priority=priority)
+
+
+def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: bool, priority: int) -> SyncRun:
     adapter = adapter or source_adapter_for(connection)
     flows = flows_reading(connection=connection, source_entity=entity)
     ingest = INGESTERS[entity]
@@ -91,19 +131,8 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
             # so nothing in it (the unreadable records included) is past the cursor unseen.
             with transaction.atomic():
                 stored = ingest(connection=connection, records=batch.records)
-                for flow in flows:
-                    spec = flow_entity(flow.entity)
-                    # The rows in hand are this flow's own records only when it reads this entity.
-                    rows = stored.changed if spec.source_entity == entity else None
-                    keys = spec.keys_for(connection=connection, entity=entity, keys=stored.changed_keys)
-                    if not keys:
-                        continue  # an unchanged page (most of a stock poll) costs no planning
-                    if entity in spec.replan_all_on:
-                        keys, rows = spec.all_keys(connection=connection), None
-                    planned = spec.plan(flow=flow, record_keys=keys, rows=rows, priority=priority)
-                    run.records_planned += len(planned.queued)
-                    run.records_unchanged += len(planned.unchanged)
-                    run.records_failed += len(planned.failed) + len(planned.held)
+                changes_plan(connection=connection, entity=entity, flows=flows, stored=stored, priority=priority,
+                             run=run)
                 _record_unreadable(connection, entity, stored.unreadable)
                 exceptions_resolve(connection=connection, entity=entity,
                                    record_keys=[*stored.readable_keys, CONNECTION_KEY], stages=[Stage.INGEST])
@@ -116,11 +145,18 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
             if progress:
                 progress(len(batch.records))
     except AuthenticationFailed as error:
+        connection_reachable_record(connection=connection)  # it answered, refusing
         exception_raise(connection=connection, entity=entity, record_key=CONNECTION_KEY, stage=Stage.INGEST,
                         reason_code="authentication_failed", detail=error.message)
         return _finish(run, error=error.message, failed=True)
     except TransportError as error:
         log.warning("Pull from %s stopped: %s", connection, error.message)
+        if error.permanent:
+            exception_raise(connection=connection, entity=entity, record_key=CONNECTION_KEY, stage=Stage.INGEST,
+                            reason_code="unreadable_record", detail=error.message,
+                            message=f"Reading from the ERP stopped: {error.message}")
+        else:
+            connection_unreachable_record(connection=connection, entity=entity, error=error.message)
         return _finish(run, error=error.message, failed=True)
     except MappingConfigError as error:
         # A person must fix the mapping; the page was rolled back and will be re-read.
@@ -128,6 +164,7 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
     except Exception as error:
         _finish(run, error=f"{type(error).__name__}: {error}", failed=True)
         raise
+    connection_reachable_record(connection=connection)
     if not run.records_read:
         # Nothing changed, but the ERP answered: its credentials work again.
         exceptions_resolve(connection=connection, entity=entity, record_keys=[CONNECTION_KEY], stages=[Stage.INGEST])
@@ -141,8 +178,9 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
     For a destination that validates later, what it has decided is confirmed between
     batches (at most every `confirm_interval` seconds) and once at the end, unless
     `confirm` is off: the workers confirm in their own task (`flow_confirm_pass`), so a
-    confirm round never holds up the push pace."""
-    run = SyncRun.objects.create(kind=SyncRun.Kind.PUSH, flow=flow)
+    confirm round never holds up the push pace. A fault of the hub itself (Redis away)
+    ends the run as failed, gives the rows back untouched and opens a hub incident."""
+    run = SyncRun.objects.create(kind=SyncRun.Kind.PUSH, flow=flow, heartbeat_at=timezone.now())
     outbox_reclaim_stale(flow=flow)
     adapter = adapter or adapter_for_flow(flow)
     confirming = confirm and confirms_later(adapter)
@@ -155,7 +193,7 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
         run.api_calls += stats.calls
 
     batches = 0
-    try:
+    with lease_kept(run_id=run.pk), _run_recorded(run):
         while max_batches is None or batches < max_batches:
             stats = flow_push_batch(flow=flow, adapter=adapter)
             if not stats.claimed:
@@ -169,23 +207,32 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
                 last_confirm = time.monotonic()
         if confirming:
             count(flow_confirm(flow=flow, adapter=adapter))
-    except Exception as error:  # the run row must say what stopped it; the rows stay claimed and are reclaimed
-        _finish(run, error=f"{type(error).__name__}: {error}", failed=True)
-        raise
-    return _finish(run)
+    return run if run.finished_at else _finish(run)
 
 
 def flow_confirm_pass(*, flow: Flow, adapter=None) -> SyncRun:
     """Ask the destination about every row of the flow it took but had not validated."""
-    run = SyncRun.objects.create(kind=SyncRun.Kind.PUSH, flow=flow)
-    try:
+    run = SyncRun.objects.create(kind=SyncRun.Kind.PUSH, flow=flow, heartbeat_at=timezone.now())
+    with lease_kept(run_id=run.pk), _run_recorded(run):
         stats = flow_confirm(flow=flow, adapter=adapter or adapter_for_flow(flow))
+        run.records_accepted, run.records_failed = stats.accepted, stats.failed
+        run.records_retried, run.api_calls = stats.retried, stats.calls
+    return run if run.finished_at else _finish(run)
+
+
+@contextmanager
+def _run_recorded(run: SyncRun) -> Iterator[None]:
+    """The run row says what stopped it. The hub's own fault is recorded as an incident
+    and not raised (a task retry would need the broker that is down); anything else is
+    raised after the run is marked failed (its claimed rows return when their lease ends)."""
+    try:
+        yield
+    except HubFault as fault:
+        incident_open(kind=fault.kind, detail=fault.message)
+        _finish(run, error=f"Stopped by a fault of the hub itself: {fault.message}", failed=True)
     except Exception as error:
         _finish(run, error=f"{type(error).__name__}: {error}", failed=True)
         raise
-    run.records_accepted, run.records_failed = stats.accepted, stats.failed
-    run.records_retried, run.api_calls = stats.retried, stats.calls
-    return _finish(run)
 
 
 def records_replan(*, flow: Flow, record_keys: Iterable[str], force: bool = False,
@@ -206,9 +253,13 @@ def records_replan_for_connection(*, connection, source_entity: str, record_keys
     _wake_pushers(connection=connection)
 
 
-def records_refresh(*, connection, entity: str, record_keys: Iterable[str], adapter=None) -> list[str]:
+def records_refresh(*, connection, entity: str, record_keys: Iterable[str], adapter=None,
+                    replanned_by_caller: Iterable[Flow] = ()) -> list[str]:
     """Re-read records from the ERP now, so a fix made there is used at once.
 
+    What the re-read changed in the mirror is planned for every flow reading the entity
+    (but those the caller re-plans itself): once the mirror holds the fix, no later pull
+    sees a change, so a flow left out here would keep its exception open.
     An ingest exception whose record cannot be re-read goes back to open, saying why,
     rather than waiting in "retrying" for ever.
     """
@@ -224,8 +275,11 @@ def records_refresh(*, connection, entity: str, record_keys: Iterable[str], adap
             unread[key] = "The record is no longer in the ERP (deleted, or it has no key)."
         else:
             records.append(record)
+    skip = {flow.pk for flow in replanned_by_caller}
     with transaction.atomic():
         stored = INGESTERS[entity](connection=connection, records=records)
+        others = [flow for flow in flows_reading(connection=connection, source_entity=entity) if flow.pk not in skip]
+        changes_plan(connection=connection, entity=entity, flows=others, stored=stored, priority=Priority.URGENT)
         _record_unreadable(connection, entity, stored.unreadable)
         exceptions_resolve(connection=connection, entity=entity, record_keys=stored.readable_keys,
                            stages=[Stage.INGEST])
@@ -240,8 +294,10 @@ def records_retry(*, connection_id: int, flow_id: int | None, entity: str, recor
     connection = ErpConnection.objects.get(pk=connection_id)
     source_entity = source_entity_of(entity)
     if CONNECTION_KEY in record_keys:
-        # The credentials were refused: retrying means trying the connection again.
-        connection_pull(connection=connection, entity=source_entity, adapter=source_adapter)
+        # The credentials were refused (or the ERP was away): retrying means trying the
+        # connection again; a pull already running does exactly that.
+        with suppress(PullInProgress):
+            connection_pull(connection=connection, entity=source_entity, adapter=source_adapter)
         record_keys = [key for key in record_keys if key != CONNECTION_KEY]
     if entity == "warehouses":
         _retry_warehouses(connection, flow_id, record_keys, source_adapter)
@@ -252,7 +308,8 @@ def records_retry(*, connection_id: int, flow_id: int | None, entity: str, recor
     # An ingest exception (no flow) concerns the flows whose own records it holds.
     flows = [flow for flow in flows if flow_id or flow_entity(flow.entity).source_entity == source_entity]
     source_keys = flow_entity(flows[0].entity).source_keys(record_keys) if flow_id and flows else record_keys
-    records_refresh(connection=connection, entity=source_entity, record_keys=source_keys, adapter=source_adapter)
+    records_refresh(connection=connection, entity=source_entity, record_keys=source_keys, adapter=source_adapter,
+                    replanned_by_caller=flows)
     for flow in flows:
         spec = flow_entity(flow.entity)
         in_mirror = spec.keys_in_mirror(connection=connection, keys=source_keys)
@@ -268,7 +325,8 @@ def _retry_warehouses(connection, flow_id, codes: list[str], source_adapter) -> 
     holding stock there (which resolves or re-raises the exception)."""
     from erp.models import StockLevel
 
-    connection_pull(connection=connection, entity="warehouses", adapter=source_adapter)
+    with suppress(PullInProgress):
+        connection_pull(connection=connection, entity="warehouses", adapter=source_adapter)
     items = list(StockLevel.objects.filter(connection=connection, warehouse_code__in=codes)
                  .values_list("item_code", flat=True).distinct())
     for flow in Flow.objects.filter(pk=flow_id).select_related("connection", "destination"):
@@ -280,14 +338,7 @@ def _wake_pushers(*, connection) -> None:
     from .tasks import flow_push_task
 
     for flow_id in Flow.objects.filter(connection=connection, enabled=True).values_list("id", flat=True):
-        transaction.on_commit(lambda flow_id=flow_id: _enqueue(flow_push_task, flow_id))
-
-
-def _enqueue(task, *args) -> None:
-    try:
-        task.delay(*args)
-    except Exception as error:  # noqa: BLE001 - broker down: the periodic sweep picks the rows up later
-        log.warning("Could not enqueue %s: %s", task.name, error)
+        transaction.on_commit(lambda flow_id=flow_id: task_enqueue(flow_push_task, flow_id))
 
 
 def flows_replan_all(*, flows: Iterable[Flow]) -> None:

@@ -8,6 +8,7 @@ from celery import shared_task
 
 from erp.models import ErpConnection
 
+from .incidents import task_enqueue
 from .models import Flow
 from .outbox import flows_awaiting_confirmation, flows_with_ready_work, outbox_reclaim_stale
 
@@ -17,18 +18,18 @@ logger = logging.getLogger(__name__)
 @shared_task(name="syncapp.connection_pull_task", ignore_result=True)
 def connection_pull_task(connection_id: int, entity: str = "business_partners") -> None:
     """Pull one connection's changes, then wake the pushers of flows with work."""
-    from .locks import pull_lock
+    from .locks import PullInProgress
     from .services import connection_pull, flows_reading
 
     connection = ErpConnection.objects.get(pk=connection_id)
-    with pull_lock(connection) as acquired:
-        if not acquired:
-            logger.info("Pull of %s %s skipped: another pull of this connection is running", connection, entity)
-            return
+    try:
         connection_pull(connection=connection, entity=entity)
+    except PullInProgress as busy:
+        logger.info("%s", busy)
+        return
     flows = flows_reading(connection=connection, source_entity=entity)
     for flow_id in flows_with_ready_work(flows):
-        flow_push_task.delay(flow_id)
+        task_enqueue(flow_push_task, flow_id)
 
 
 @shared_task(name="syncapp.flow_push_task", ignore_result=True)
@@ -41,21 +42,33 @@ def flow_push_task(flow_id: int, max_batches: int = 20) -> None:
         return
     flow_push(flow=flow, max_batches=max_batches, confirm=False)
     if flow_id in flows_with_ready_work([flow]):
-        flow_push_task.delay(flow_id)
+        task_enqueue(flow_push_task, flow_id)
     # Rows sent but not validated yet are settled by flow_confirm_task, which the sweep
     # starts every minute (a task re-queuing itself would start a new chain each sweep).
 
 
 @shared_task(name="syncapp.outbox_sweep_task", ignore_result=True)
 def outbox_sweep_task() -> None:
-    """Periodic safety net: reclaim rows of dead workers, wake flows with ready rows
-    (backoff expired, or a task message was lost) and flows with rows awaiting the
-    destination's validation."""
+    """Periodic safety net: reclaim rows and end runs of dead workers (their leases ran
+    out), wake flows with ready rows (backoff expired, or a task message was lost) and
+    flows with rows awaiting the destination's validation."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from exceptions.services import exceptions_return_orphaned
+
+    from .incidents import redis_probe
+    from .leases import runs_abandon_stale
+
+    redis_probe()  # this task ran, so the broker is back: close its incident
     outbox_reclaim_stale()
+    runs_abandon_stale()
+    exceptions_return_orphaned(older_than=timedelta(minutes=settings.SYNC_RETRY_ORPHAN_MINUTES))
     for flow_id in flows_with_ready_work():
-        flow_push_task.delay(flow_id)
+        task_enqueue(flow_push_task, flow_id)
     for flow_id in flows_awaiting_confirmation():
-        flow_confirm_task.delay(flow_id)
+        task_enqueue(flow_confirm_task, flow_id)
 
 
 @shared_task(name="syncapp.flow_confirm_task", ignore_result=True)
@@ -83,7 +96,7 @@ def flows_replan_task(flow_ids: list[int]) -> None:
 
     flows_replan_all(flows=Flow.objects.filter(pk__in=flow_ids).select_related("connection", "destination"))
     for flow_id in flows_with_ready_work(Flow.objects.filter(pk__in=flow_ids)):
-        flow_push_task.delay(flow_id)
+        task_enqueue(flow_push_task, flow_id)
 
 
 @shared_task(name="syncapp.health_sample_task", ignore_result=True)
@@ -112,7 +125,11 @@ def alerts_digest_task() -> None:
 
 @shared_task(name="syncapp.provisional_orders_check_task", ignore_result=True)
 def provisional_orders_check_task() -> None:
-    """Every few minutes: web orders still missing from the ERP after the timeout become exceptions."""
+    """Every few minutes: web orders still missing from the ERP after the timeout become exceptions,
+    and so do documents still waiting for their base document after its grace."""
+    from erp.dangling import documents_flag_overdue
+
     from .planning_orders import provisional_orders_flag_overdue
 
     provisional_orders_flag_overdue()
+    documents_flag_overdue()

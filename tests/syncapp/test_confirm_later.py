@@ -139,7 +139,7 @@ def test_a_submission_never_answered_is_sent_again_then_becomes_an_exception(flo
     assert sorted(destination.pushed) == ["C000"] * 3 + ["C001"] * 3
     assert set(OutboxItem.objects.values_list("status", flat=True)) == {OutboxStatus.FAILED}
     problem = SyncException.objects.get(record_key="C000")
-    assert problem.reason_code == "destination_unreachable" and problem.status == SyncException.Status.OPEN
+    assert problem.reason_code == "destination_never_confirmed" and problem.status == SyncException.Status.OPEN
 
 
 @pytest.mark.django_db

@@ -71,31 +71,6 @@ def test_a_redis_deferral_pauses_other_workers(redis_url):
     assert time.monotonic() - started >= 0.9
 
 
-@pytest.mark.django_db
-def test_only_one_pull_of_a_connection_runs_at_a_time_across_workers(redis_url, settings):
-    from syncapp.locks import pull_lock
-    from tests.factories import ErpConnectionFactory
-
-    settings.REDIS_URL = redis_url
-    connection = ErpConnectionFactory()
-    with pull_lock(connection) as first:
-        with pull_lock(connection) as second:  # another worker, same connection
-            assert first and not second
-    with pull_lock(connection) as again:
-        assert again  # released when the first pull ended
-
-
-@pytest.mark.django_db
-def test_the_embedded_pull_lock_also_refuses_a_second_pull(settings):
-    from syncapp.locks import pull_lock
-    from tests.factories import ErpConnectionFactory
-
-    settings.REDIS_URL = ""
-    connection = ErpConnectionFactory()
-    with pull_lock(connection) as first, pull_lock(connection) as second:
-        assert first and not second
-
-
 def test_a_per_second_vendor_limit_gets_a_bucket_that_never_bursts_past_it(settings):
     """Ometria counts 4 requests a second: a burst of 10 would be refused with 429s."""
     from types import SimpleNamespace

@@ -138,7 +138,9 @@ def test_the_light_explains_itself():
 def test_health_queries_do_not_grow_with_the_outbox(django_assert_max_num_queries):
     flow = FlowFactory()
     OutboxItem.objects.bulk_create([OutboxItem(flow=flow, record_key=str(i), planned_at=NOW) for i in range(500)])
-    with django_assert_max_num_queries(10):
+    # A fixed number per flow (pending and unsettled rows counted and aged apart, each on
+    # its own partial index; dead workers' claims) and per page (hub incidents, ERP outages).
+    with django_assert_max_num_queries(17):
         rows = flows_health(now=NOW)
     assert rows[0].backlog == 500
 

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from syncapp.entities import FLOW_ENTITIES, flow_entity
+from syncapp.locks import PullInProgress
 from syncapp.models import Flow, Priority
 from syncapp.services import connection_pull, records_replan
 
@@ -32,9 +33,13 @@ class Command(BaseCommand):
             raise CommandError(f"No enabled {entity} flow to backfill.")
         spec = flow_entity(entity)
         for connection in {flow.connection for flow in selected}:
-            with tqdm(desc=f"read {connection.name} {spec.source_entity}", unit="rec", disable=no_progress) as bar:
-                run = connection_pull(connection=connection, entity=spec.source_entity, full=True,
-                                      priority=Priority.BACKFILL, progress=bar.update)
+            try:
+                with tqdm(desc=f"read {connection.name} {spec.source_entity}", unit="rec",
+                          disable=no_progress) as bar:
+                    run = connection_pull(connection=connection, entity=spec.source_entity, full=True,
+                                          priority=Priority.BACKFILL, progress=bar.update)
+            except PullInProgress as busy:
+                raise CommandError(f"{busy} Run the backfill again when it has finished.") from busy
             self.stdout.write(f"read {run.records_read}, changed {run.records_changed}"
                               + (f", stopped: {run.error}" if run.error else ""))
         for flow in selected:

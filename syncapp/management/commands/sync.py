@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from exceptions.services import open_exceptions
 from syncapp.entities import flow_entity, source_order
+from syncapp.locks import PullInProgress
 from syncapp.models import Flow, OutboxItem, OutboxStatus
 from syncapp.services import connection_pull, flow_push
 
@@ -46,8 +47,12 @@ class Command(BaseCommand):
     def _pass(self, flows: list[Flow], *, progress: bool, drain: bool) -> None:
         sources = {(flow.connection, source) for flow in flows for source in flow_entity(flow.entity).triggers}
         for connection, entity in sorted(sources, key=lambda s: (s[0].name, source_order(s[1]))):
-            with tqdm(desc=f"pull {connection.name} {entity}", unit="rec", disable=not progress) as bar:
-                run = connection_pull(connection=connection, entity=entity, progress=bar.update)
+            try:
+                with tqdm(desc=f"pull {connection.name} {entity}", unit="rec", disable=not progress) as bar:
+                    run = connection_pull(connection=connection, entity=entity, progress=bar.update)
+            except PullInProgress as busy:
+                self.stdout.write(self.style.WARNING(f"pull {connection.name}: skipped. {busy}"))
+                continue
             self.stdout.write(
                 f"pull {connection.name}: read {run.records_read}, changed {run.records_changed}, "
                 f"queued {run.records_planned}, unchanged {run.records_unchanged}, "

@@ -1,0 +1,113 @@
+"""A dead worker hides nothing: leased claims come back within a minute, health counts
+claimed and submitted rows, and a run whose process died ends as abandoned."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from syncapp.health import flow_backlog, flow_lag_seconds, flows_health
+from syncapp.models import OutboxItem, OutboxStatus, SyncRun
+from syncapp.outbox import PlannedRecord, outbox_claim, outbox_enqueue
+from syncapp.services import flow_push
+from syncapp.tasks import outbox_sweep_task
+from tests.syncapp.fakes import FakeDestination
+
+S = OutboxStatus
+
+
+def _queue(flow, count: int) -> None:
+    outbox_enqueue(flow=flow, records=[PlannedRecord(key=f"C{i:03d}", identifier=f"c{i}@example.com",
+                                                     payload={"n": i}) for i in range(count)])
+
+
+def _worker_dies_holding(flow, count: int, *, seconds_ago: float) -> list[OutboxItem]:
+    """A worker claimed rows and was killed: nobody renews their lease any more."""
+    rows = outbox_claim(flow=flow, limit=count)
+    OutboxItem.objects.filter(id__in=[row.id for row in rows]).update(
+        claimed_at=timezone.now() - timedelta(seconds=seconds_ago))
+    return rows
+
+
+@pytest.mark.django_db
+def test_a_dead_workers_rows_return_at_the_next_sweep_once_their_lease_ran_out(flow, settings):
+    settings.SYNC_LEASE_SECONDS = 60
+    _queue(flow, 10)
+    _worker_dies_holding(flow, 10, seconds_ago=61)  # a minute after the kill, not half an hour
+    outbox_sweep_task()
+    assert OutboxItem.objects.filter(flow=flow, status=S.PENDING).count() == 10
+
+
+@pytest.mark.django_db
+def test_rows_whose_lease_is_still_fresh_stay_with_their_worker(flow, settings):
+    settings.SYNC_LEASE_SECONDS = 60
+    _queue(flow, 10)
+    _worker_dies_holding(flow, 10, seconds_ago=20)
+    outbox_sweep_task()
+    assert OutboxItem.objects.filter(flow=flow, status=S.IN_FLIGHT).count() == 10
+
+
+@pytest.mark.django_db
+def test_health_counts_claimed_and_submitted_rows_as_backlog_and_lag(flow):
+    _queue(flow, 10)
+    _worker_dies_holding(flow, 6, seconds_ago=5)
+    OutboxItem.objects.filter(flow=flow, status=S.PENDING).update(status=S.SUBMITTED)
+    OutboxItem.objects.filter(flow=flow).update(planned_at=timezone.now() - timedelta(minutes=45))
+    assert flow_backlog(flow) == 10
+    assert flow_lag_seconds(flow) >= 45 * 60
+    (row,) = flows_health(flows=type(flow).objects.filter(pk=flow.pk))
+    assert row.backlog == 10 and row.light != "green"  # 45 min of lag against the 30 min limit
+
+
+@pytest.mark.django_db
+def test_health_is_amber_while_a_dead_workers_claims_wait_for_the_sweep(flow, settings):
+    settings.SYNC_LEASE_SECONDS = 60
+    _queue(flow, 3)
+    _worker_dies_holding(flow, 3, seconds_ago=90)
+    (row,) = flows_health(flows=type(flow).objects.filter(pk=flow.pk))
+    assert row.light == "amber"
+    assert "3 records held by a worker that stopped" in "; ".join(row.problems)
+
+
+@pytest.mark.django_db
+def test_a_run_whose_process_died_ends_as_abandoned(flow, settings):
+    settings.SYNC_LEASE_SECONDS = 60
+    dead = SyncRun.objects.create(kind=SyncRun.Kind.PUSH, flow=flow)
+    SyncRun.objects.filter(pk=dead.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=120),
+                                              started_at=timezone.now() - timedelta(seconds=600))
+    alive = SyncRun.objects.create(kind=SyncRun.Kind.PULL, connection=flow.connection, heartbeat_at=timezone.now())
+    outbox_sweep_task()
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert dead.status == SyncRun.Status.FAILED and dead.error.startswith("Abandoned")
+    assert dead.finished_at is not None
+    assert alive.status == SyncRun.Status.RUNNING
+    (row,) = flows_health(flows=type(flow).objects.filter(pk=flow.pk))  # admins learn a worker is dying
+    assert row.light == "amber" and "a worker stopped mid-run" in "; ".join(row.problems)
+
+
+class SlowDestination(FakeDestination):
+    """A push that takes longer than the lease (a dotdigital import being polled), while
+    another worker's sweep runs in the middle of it."""
+
+    def push(self, entity, items):
+        time.sleep(3.0)
+        from syncapp.outbox import outbox_reclaim_stale
+
+        self.reclaimed_meanwhile = outbox_reclaim_stale()
+        return super().push(entity, items)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_worker_renews_its_lease_so_a_slow_push_is_not_taken_from_it(flow, settings):
+    settings.SYNC_LEASE_SECONDS = 2
+    settings.SYNC_HEARTBEAT_SECONDS = 0.2
+    _queue(flow, 5)
+    destination = SlowDestination()
+    run = flow_push(flow=flow, adapter=destination)
+    assert destination.reclaimed_meanwhile == 0  # its heartbeat kept the rows its own
+    assert run.records_accepted == 5 and destination.calls == 1  # sent once, not twice
+    run.refresh_from_db()
+    assert run.heartbeat_at is not None and run.heartbeat_at > run.started_at
