@@ -2,13 +2,14 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils import timezone
 from django.utils.html import format_html
 
 from .conflicts import conflict_resolve
 from .models import DuplicateEmailConflict, SyncException
 from .reasons import REASON_CHOICES, reason_for
-from .services import exception_ignore, exceptions_retry
+from .services import QUEUE_UNAVAILABLE, exception_ignore, exceptions_retry
 
 
 class ReasonFilter(admin.SimpleListFilter):
@@ -113,8 +114,13 @@ class SyncExceptionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected")
     def retry_selected(self, request, queryset):
-        count = exceptions_retry(exceptions=queryset)
-        messages.success(request, f"Retry requested for {count} record(s).")
+        unqueued: list[int] = []
+        with transaction.atomic():  # mark and enqueue (on commit) together
+            count = exceptions_retry(exceptions=queryset, unqueued=unqueued)
+        if unqueued:
+            messages.error(request, f"{QUEUE_UNAVAILABLE} {len(unqueued)} of {count} record(s) are open again.")
+        else:
+            messages.success(request, f"Retry requested for {count} record(s).")
 
     @admin.action(description="Ignore selected")
     def ignore_selected(self, request, queryset):

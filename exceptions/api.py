@@ -7,8 +7,8 @@ page by cursor, so no request counts the table.
 """
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -28,6 +28,7 @@ from .api_serializers import (
 )
 from .filters import DuplicateEmailConflictFilter, SyncExceptionFilter
 from .models import DuplicateEmailConflict, SyncException
+from .services import QUEUE_UNAVAILABLE
 from .views_actions import (
     ActionRefused,
     conflict_resolve_now,
@@ -36,6 +37,13 @@ from .views_actions import (
     exceptions_bulk_retry,
 )
 from .views_queries import LIST_FIELDS, conflict_partners, exception_groups
+
+_QueueUnavailableSerializer = inline_serializer("BulkRetryQueueUnavailable", fields={
+    "detail": serializers.CharField(),
+    "exceptions": serializers.IntegerField(help_text="How many matched."),
+    "queued": serializers.BooleanField(),
+    "unqueued": serializers.IntegerField(help_text="How many could not be queued and are open again."),
+})
 
 # Actions that read a filtered set; the others address one object whatever its status.
 _FILTERED_ACTIONS = {"list", "groups", "retry_matching"}
@@ -109,12 +117,21 @@ class SyncExceptionViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(SyncExceptionDetailSerializer(exception, context=self.get_serializer_context()).data)
 
     @extend_schema(filters=True, request=None,
-                   responses={200: BulkRetryResultSerializer, 202: BulkRetryResultSerializer})
+                   responses={200: BulkRetryResultSerializer, 202: BulkRetryResultSerializer,
+                              400: OpenApiResponse(description="An unknown or invalid filter: nothing was retried."),
+                              503: _QueueUnavailableSerializer})
     @action(detail=False, methods=["post"], url_path="retry-matching")
     def retry_matching(self, request: Request) -> Response:
-        """Retry every open exception the filter in the query string matches."""
+        """Retry every open exception the filter in the query string matches.
+
+        An unknown filter name is a 400 (a typo must not retry everything). When the
+        hub's task queue is down, the exceptions it could not queue are open again and
+        the answer is a 503 saying so."""
         result = exceptions_bulk_retry(queryset=self.filter_queryset(SyncException.objects.all()),
                                        user=request.user)
+        if result.queue_unavailable:
+            return Response({"detail": QUEUE_UNAVAILABLE, "exceptions": result.exceptions, "queued": result.queued,
+                             "unqueued": result.unqueued}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         return Response({"exceptions": result.exceptions, "queued": result.queued},
                         status=status.HTTP_202_ACCEPTED if result.queued else status.HTTP_200_OK)
 

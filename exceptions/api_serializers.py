@@ -93,7 +93,10 @@ class PartnerSerializer(serializers.Serializer):
 class ConflictSerializer(serializers.ModelSerializer):
     """A conflict with its partners side by side (from `partners` in the context)."""
 
-    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Null and "" while the conflict is open: the schema must say so.
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    resolution = serializers.ChoiceField(choices=DuplicateEmailConflict.Resolution.choices, allow_blank=True,
+                                         read_only=True)
     partners = serializers.SerializerMethodField()
     url = serializers.HyperlinkedIdentityField(view_name="conflicts-api-detail")
 

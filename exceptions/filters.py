@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import django_filters
+from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -52,7 +53,39 @@ AGE_CHOICES = [
 ]
 
 
-class SyncExceptionFilter(django_filters.FilterSet):
+# What a request may carry besides the filters: the pages' keyset cursors and page number,
+# the API's cursor, page size and format.
+PAGING_PARAMS = frozenset({"after", "before", "page", "cursor", "page_size", "format"})
+
+
+class KnownParamsForm(forms.Form):
+    """A filter form that refuses parameters it does not know.
+
+    A misspelt filter (`?rason=typo`) would otherwise be ignored and the request act on
+    everything: a bulk retry of the whole table. Each unknown name becomes an error
+    under its own name, so the API's 400 and the page both say which one."""
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if not self.is_bound:
+            return
+        unknown = sorted(set(self.data) - set(self.fields) - PAGING_PARAMS)
+        known = ", ".join(self.fields)
+        for name in unknown:
+            # Params, not an f-string: a name holding "%" must not break the message's formatting.
+            error = forms.ValidationError('Unknown filter "%(name)s". The filters are: %(known)s.',
+                                          code="unknown_filter", params={"name": name, "known": known})
+            self._errors[name] = self.error_class(error.error_list)
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A FilterSet whose bound form rejects unknown parameter names (see KnownParamsForm)."""
+
+    class Meta:
+        form = KnownParamsForm
+
+
+class SyncExceptionFilter(StrictFilterSet):
     """Destination, entity, reason, owner team, age and status; `q` finds a record key."""
 
     q = django_filters.CharFilter(method="filter_record_key", label="Record key")
@@ -67,7 +100,7 @@ class SyncExceptionFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=STATUS_CHOICES, method="filter_status", label="Status",
                                          empty_label=None)
 
-    class Meta:
+    class Meta(StrictFilterSet.Meta):
         model = SyncException
         fields: list[str] = []
 
@@ -94,7 +127,7 @@ class SyncExceptionFilter(django_filters.FilterSet):
         return queryset
 
 
-class DuplicateEmailConflictFilter(django_filters.FilterSet):
+class DuplicateEmailConflictFilter(StrictFilterSet):
     """Open conflicts by default; `status=resolved` shows the decisions taken."""
 
     status = django_filters.ChoiceFilter(
@@ -102,7 +135,7 @@ class DuplicateEmailConflictFilter(django_filters.FilterSet):
         label="Status", empty_label=None)
     q = django_filters.CharFilter(method="filter_email", label="Email")
 
-    class Meta:
+    class Meta(StrictFilterSet.Meta):
         model = DuplicateEmailConflict
         fields: list[str] = []
 

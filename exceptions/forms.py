@@ -35,3 +35,9 @@ class ConflictResolveForm(forms.Form):
 
 class DuplicatePolicyForm(forms.Form):
     duplicate_policy = forms.ChoiceField(label="When partners share an email", choices=DuplicateEmailPolicy.choices)
+
+
+class BulkRetryConfirmForm(forms.Form):
+    """The confirm step of a bulk retry carries the count the person was shown."""
+
+    expected = forms.IntegerField(min_value=0, widget=forms.HiddenInput)

@@ -53,6 +53,9 @@ class SyncException(models.Model):
     first_seen = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField(auto_now=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # When a person's Retry marked it retrying; a retry still not run long after is
+    # returned to open by exceptions_return_orphaned. Empty for any other status change.
+    retry_requested_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True)
 
     class Meta:

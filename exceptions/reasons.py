@@ -41,6 +41,21 @@ _REASONS = [
            "The ERP sent a record the hub could not understand.",
            "Check the record in SAP; the technical detail shows what was wrong.",
            Team.INTEGRATION),
+    Reason("invalid_characters", "Text the hub cannot store",
+           "A value in the ERP contains a character the hub cannot store or send (a NUL, bytes that are not "
+           "valid text, or invisible control characters); the rest of the data goes on without this record.",
+           "Retype the value named below in SAP (it was often pasted or imported), then press Retry.",
+           Team.INTEGRATION),
+    Reason("value_too_long", "Value too long",
+           "A value in the ERP is longer than the hub's copy of the ERP can hold; the rest of the data goes on "
+           "without this record.",
+           "Shorten the value named below in SAP, then press Retry.",
+           Team.INTEGRATION),
+    Reason("value_too_long_for_destination", "Value too long for the marketing platform",
+           "A value is longer than the marketing platform accepts, so the record is not sent rather than "
+           "sent cut short.",
+           "Shorten the value named below in SAP (or stop mapping that field), then press Retry.",
+           Team.MARKETING),
     Reason("destination_rejected", "Rejected by the destination",
            "The marketing platform refused this record.",
            "Read the destination's answer below, correct the record in SAP, then press Retry.",
@@ -91,9 +106,34 @@ _REASONS = [
            "must be the web order number. This clears by itself when the ERP order arrives; ignore it if the "
            "order was abandoned.",
            Team.MARKETING),
+    Reason("waiting_for_base_document", "Waiting for its base document",
+           "This document was copied from another one (an order, a delivery, an invoice or a return) that the "
+           "hub has not received from the ERP, so it cannot be tied to its order yet. It moves by itself as "
+           "soon as that document arrives.",
+           "Nothing to do yet: the base document usually arrives with the next pull. If it stays, check in SAP "
+           "that the document named below exists.",
+           Team.FINANCE),
+    Reason("base_document_missing", "Base document missing",
+           "This document was copied from another one that is still not in the ERP's data the hub holds after "
+           "the allowed time, so it reaches no order: no dispatch signal or refund comes from it. It clears by "
+           "itself if that document arrives.",
+           "Check in SAP that the document named below exists and was not deleted, then press Retry to read "
+           "this one again.",
+           Team.FINANCE),
     Reason("authentication_failed", "Credentials refused",
            "The ERP or the marketing platform refused the hub's credentials.",
            "An integration admin must check the connection's user and password.",
+           Team.INTEGRATION),
+    Reason("destination_never_confirmed", "Never confirmed by the destination",
+           "The marketing platform took this record several times but never confirmed or refused it, so the "
+           "hub cannot say it arrived.",
+           "Check the record in the marketing platform; press Retry to send it again.",
+           Team.INTEGRATION),
+    Reason("erp_unreachable", "ERP unreachable",
+           "The hub cannot reach the ERP, so nothing new is read from it. Nothing is lost: reading resumes "
+           "where it stopped once the ERP answers.",
+           "Check that the SAP Service Layer is running and reachable from the hub (address, network, "
+           "certificate). This clears by itself at the first pull the ERP answers.",
            Team.INTEGRATION),
 ]
 

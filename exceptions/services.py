@@ -5,19 +5,24 @@ record later goes through. This room never moves data: a retry asks the engine.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
-from syncapp.logging import redact
+from syncapp.logging import redact_json, redact_text
 
 from .models import Stage, SyncException
 from .reasons import reason_for
 
 _ACTIVE = (SyncException.Status.OPEN, SyncException.Status.RETRYING)
+log = logging.getLogger(__name__)
 
 
 def exception_raise(
@@ -38,18 +43,22 @@ def exception_raise(
     """Open (or re-open) the exception of one record at one destination.
 
     An ignored exception stays ignored when the same reason recurs: a person decided.
+    The error texts (message, detail, the destination's answer) are stored redacted: no
+    secret, no full email address. The record's own data (source payload, what the hub
+    sent) is stored as it is, for the record page.
     """
     reason = reason_for(reason_code)
     fields = {
         "stage": stage,
         "reason_code": reason_code,
         "destination_code": destination_code[:100],
-        "message": message or reason.message,
-        "detail": redact(detail)[:10_000],
+        "message": error_text_clean(message or reason.message),
+        "detail": error_text_clean(detail),
         "source_payload": source_payload,
         "last_request": last_request,
-        "last_response": last_response,
+        "last_response": redact_json(last_response),
         "owner_team": reason.owner,
+        "retry_requested_at": None,  # the retry ran: it is failing again
     }
     lookup = {"connection": connection, "flow": flow, "entity": entity, "record_key": record_key}
     with transaction.atomic():
@@ -67,6 +76,14 @@ def exception_raise(
             existing.status = SyncException.Status.OPEN
         existing.save()
         return existing
+
+
+def error_text_clean(text: str, *, limit: int = 10_000) -> str:
+    """An error text as it may be stored: redacted, at most `limit` characters.
+
+    Redacts a little more than is kept, so an address cut by the limit was masked whole
+    (a bounded slice also keeps redaction cheap on a huge text)."""
+    return redact_text(str(text)[:limit + 2_000])[:limit]
 
 
 def _active_for(*, flow, entity: str, record_keys: Iterable[str], stages: Iterable[str] | None = None,
@@ -122,7 +139,7 @@ def exceptions_mark_retrying(*, flow, entity: str, record_keys: Iterable[str]) -
     for start in range(0, len(keys), 500):
         total += _active_for(flow=flow, entity=entity, record_keys=keys[start:start + 500]).filter(
             status=SyncException.Status.OPEN
-        ).update(status=SyncException.Status.RETRYING)
+        ).update(status=SyncException.Status.RETRYING, retry_requested_at=None)
     return total
 
 
@@ -137,31 +154,89 @@ def exception_ignore(*, exception: SyncException, note: str = "") -> SyncExcepti
 # whole filter goes to the workers instead of holding the web request.
 RETRY_INLINE_LIMIT = 20
 
+QUEUE_UNAVAILABLE = ("The retry could not be queued because the hub's task queue is unavailable, so nothing "
+                     "was retried. Press Retry again once the hub is working (see the health page).")
+RETRY_NOT_RUN = "The retry did not run; press Retry again."
 
-def exceptions_retry(*, exceptions: QuerySet[SyncException] | Iterable[SyncException]) -> int:
+
+def exceptions_retry(*, exceptions: QuerySet[SyncException] | Iterable[SyncException],
+                     unqueued: list[int] | None = None) -> int:
     """Ask the engine to re-read and re-plan each record from the ERP's current data.
 
     Returns how many exceptions were retried. Ingest exceptions are retried for every
     flow of their connection; the rest for their own flow.
+
+    Up to RETRY_INLINE_LIMIT are retried here; more go to records_retry_task. Marking
+    "retrying" and enqueueing cannot split: the tasks are enqueued on commit of the
+    transaction that marked the rows, and when the broker refuses one (Redis down), the
+    exceptions it carried go back to open with QUEUE_UNAVAILABLE as their note and their
+    ids are added to `unqueued`, if given (filled when the outermost transaction commits).
+    A task lost later (a worker dying before it starts) is caught by
+    exceptions_return_orphaned.
     """
     from syncapp.services import records_retry  # the engine owns moving data
-    from syncapp.tasks import records_retry_task
 
-    by_target: dict[tuple, list[str]] = {}
+    by_target: dict[tuple, tuple[list[str], list[int]]] = {}
     ids = []
     for exc in exceptions:
         ids.append(exc.pk)
-        by_target.setdefault((exc.connection_id, exc.flow_id, exc.entity), []).append(exc.record_key)
-    SyncException.objects.filter(pk__in=ids, status=SyncException.Status.OPEN).update(
-        status=SyncException.Status.RETRYING
-    )
+        keys, target_ids = by_target.setdefault((exc.connection_id, exc.flow_id, exc.entity), ([], []))
+        keys.append(exc.record_key)
+        target_ids.append(exc.pk)
+    opened = set(SyncException.objects.filter(pk__in=ids, status=SyncException.Status.OPEN)
+                 .values_list("pk", flat=True))
+    requested_at = timezone.now()
+    SyncException.objects.filter(pk__in=ids, status__in=_ACTIVE).update(
+        status=SyncException.Status.RETRYING, retry_requested_at=requested_at)
     inline = len(ids) <= RETRY_INLINE_LIMIT
-    for (connection_id, flow_id, entity), keys in by_target.items():
+    for (connection_id, flow_id, entity), (keys, target_ids) in by_target.items():
         if inline:
             records_retry(connection_id=connection_id, flow_id=flow_id, entity=entity, record_keys=keys)
         else:
-            transaction.on_commit(lambda args=(connection_id, flow_id, entity, keys): records_retry_task.delay(*args))
+            marked = [pk for pk in target_ids if pk in opened]
+            transaction.on_commit(partial(_retry_enqueue, args=(connection_id, flow_id, entity, keys),
+                                          marked=marked, unqueued=unqueued))
     return len(ids)
+
+
+def _retry_enqueue(*, args: tuple, marked: list[int], unqueued: list[int] | None) -> None:
+    """Runs after commit. Any failure to enqueue means no task will ever run for these
+    rows, so they are put back at once (and the error logged), never left retrying."""
+    from syncapp.tasks import records_retry_task
+
+    try:
+        records_retry_task.delay(*args)
+    except (KombuOperationalError, OSError) as error:
+        log.warning("Retry of %d record(s) not queued, the task queue is unavailable: %s", len(args[3]), error)
+        note = QUEUE_UNAVAILABLE
+    except Exception:  # a bug, not an outage: still no task behind the rows
+        log.exception("Retry of %d record(s) could not be queued", len(args[3]))
+        note = "The retry could not be queued because of an error in the hub; the integration admin has the log."
+    else:
+        return
+    SyncException.objects.filter(pk__in=marked, status=SyncException.Status.RETRYING).update(
+        status=SyncException.Status.OPEN, note=note, retry_requested_at=None)
+    if unqueued is not None:
+        unqueued.extend(marked)
+
+
+def exceptions_return_orphaned(*, older_than: timedelta) -> int:
+    """Exceptions a person retried more than `older_than` ago whose retry never ran (its
+    task was lost: the broker dropped it, a worker died before starting it) go back to
+    open saying so (RETRY_NOT_RUN). Returns how many. Called by the periodic sweep.
+
+    A retry that ran has re-planned the record (its outbox row was written after the
+    request) or re-opened or resolved the exception; a record still waiting in the
+    outbox will be sent, so it is not an orphan either. Exceptions marked retrying by
+    planning (no request time) are never touched here."""
+    from syncapp.models import OutboxItem, OutboxStatus
+
+    touched = OutboxItem.objects.filter(flow_id=OuterRef("flow_id"), record_key=OuterRef("record_key")).filter(
+        Q(updated_at__gte=OuterRef("retry_requested_at"))
+        | Q(status__in=[OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT, OutboxStatus.SUBMITTED]))
+    return SyncException.objects.filter(
+        status=SyncException.Status.RETRYING, retry_requested_at__lt=timezone.now() - older_than,
+    ).exclude(Exists(touched)).update(status=SyncException.Status.OPEN, note=RETRY_NOT_RUN, retry_requested_at=None)
 
 
 def open_exceptions() -> QuerySet[SyncException]:
@@ -175,5 +250,6 @@ __all__ = [
     "exceptions_mark_retrying",
     "exceptions_resolve",
     "exceptions_retry",
+    "exceptions_return_orphaned",
     "open_exceptions",
 ]

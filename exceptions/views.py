@@ -11,15 +11,22 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from syncapp.roles import capability_required
 
 from .filters import ACTIVE_STATUSES, ENTITY_LABELS, SyncExceptionFilter
-from .forms import IgnoreForm
+from .forms import BulkRetryConfirmForm, IgnoreForm
 from .models import SyncException
 from .reasons import reason_for
-from .views_actions import ActionRefused, exception_ignore_now, exception_retry_now, exceptions_bulk_retry
+from .services import QUEUE_UNAVAILABLE
+from .views_actions import (
+    ActionRefused,
+    BulkRetry,
+    exception_ignore_now,
+    exception_retry_now,
+    exceptions_bulk_retry,
+)
 from .views_queries import (
     conflict_for,
     exception_groups,
@@ -54,7 +61,8 @@ def exceptions_dashboard(request: HttpRequest) -> HttpResponse:
     queryset = filterset.qs
     groups = exception_groups(queryset)
     page = exceptions_page(queryset, after=request.GET.get("after"), before=request.GET.get("before"))
-    status = filterset.form.cleaned_data.get("status") if filterset.is_valid() else ""
+    valid = filterset.is_valid()
+    status = filterset.form.cleaned_data.get("status") if valid else ""
     for group in groups:
         group.query = _filter_query(request.GET, reason=group.reason_code, entity=group.entity)
     for row in page.rows:
@@ -66,7 +74,10 @@ def exceptions_dashboard(request: HttpRequest) -> HttpResponse:
         "total": sum(group.exceptions for group in groups),
         "page": page,
         "query": _filter_query(request.GET),
-        "bulk_retry_allowed": status in ("", "active", *ACTIVE_STATUSES),
+        # The bulk retry asks for confirmation by a GET carrying the same filter.
+        "query_params": [(name, value) for name, values in QueryDict(_filter_query(request.GET)).lists()
+                         for value in values],
+        "bulk_retry_allowed": valid and status in ("", "active", *ACTIVE_STATUSES),
     })
 
 
@@ -130,21 +141,71 @@ def exception_ignore(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("exceptions:detail", pk=pk)
 
 
-@require_POST
+# A confirmed count this far from the current one is asked again rather than acted on:
+# the filter now means something else than what the person agreed to.
+def _changed_a_lot(*, expected: int, now: int) -> bool:
+    return abs(now - expected) > max(5, expected // 10)
+
+
+def _filter_description(filterset: SyncExceptionFilter) -> str:
+    """The chosen filters as the person reads them: "Reason: Invalid email address, Age: ..."."""
+    parts = []
+    for name, field in filterset.form.fields.items():
+        value = filterset.form.cleaned_data.get(name)
+        if value in (None, ""):
+            continue
+        shown = dict(getattr(field, "choices", ())).get(value, value)
+        parts.append(f"{field.label}: {shown}")
+    return ", ".join(parts) or "no filter (every open or retrying exception)"
+
+
+def _filter_errors(filterset: SyncExceptionFilter) -> str:
+    return " ".join(error for errors in filterset.form.errors.values() for error in errors)
+
+
+@require_http_methods(["GET", "POST"])
 @capability_required("act_on_exceptions")
 def exceptions_retry_matching(request: HttpRequest) -> HttpResponse:
-    """Bulk retry of everything the dashboard's filter (in the query string) shows."""
+    """Bulk retry of everything the dashboard's filter (in the query string) shows.
+
+    GET asks for confirmation with the number of exceptions it will touch; the POST
+    carries that number and acts only if the filter still matches about as many. A
+    filter with an unknown or invalid parameter acts on nothing and says why."""
     filterset = _filtered(request)
     back = reverse("exceptions:dashboard") + "?" + _filter_query(request.GET)
     if not filterset.is_valid():
-        messages.error(request, "The filter is not valid; nothing was retried.")
+        messages.error(request, f"The filter is not valid, so nothing was retried. {_filter_errors(filterset)}")
         return redirect(back)
-    result = exceptions_bulk_retry(queryset=filterset.qs, user=request.user)
-    if not result.exceptions:
+    count = filterset.qs.filter(status__in=ACTIVE_STATUSES).count()
+    if not count:
         messages.error(request, "No open exception matches this filter; nothing to retry.")
+        return redirect(back)
+    form = BulkRetryConfirmForm(request.POST if request.method == "POST" else None, initial={"expected": count})
+    changed_from = None
+    if form.is_bound and form.is_valid():
+        expected = form.cleaned_data["expected"]
+        if not _changed_a_lot(expected=expected, now=count):
+            _say_bulk_retry(request, exceptions_bulk_retry(queryset=filterset.qs, user=request.user))
+            return redirect(back)
+        changed_from = expected
+    form = BulkRetryConfirmForm(initial={"expected": count})
+    return render(request, "exceptions/retry_confirm.html", {
+        "count": count,
+        "description": _filter_description(filterset),
+        "changed_from": changed_from,
+        "form": form,
+        "query": _filter_query(request.GET),
+    })
+
+
+def _say_bulk_retry(request: HttpRequest, result: BulkRetry) -> None:
+    if result.unqueued >= result.exceptions:
+        messages.error(request, f"{QUEUE_UNAVAILABLE} The {result.exceptions} exception(s) are open again.")
+    elif result.unqueued:
+        messages.warning(request, f"Retry requested for {result.exceptions - result.unqueued} exception(s); "
+                                  f"{result.unqueued} could not be queued and are open again. {QUEUE_UNAVAILABLE}")
     elif result.queued:
         messages.success(request, f"Retry requested for {result.exceptions} exception(s); "
                                   "the workers re-read them from the ERP in the background.")
     else:
         messages.success(request, f"Retried {result.exceptions} exception(s): re-read from the ERP and re-planned.")
-    return redirect(back)

@@ -89,13 +89,20 @@ def exception_ignore_now(*, exception: SyncException, user, note: str) -> SyncEx
 class BulkRetry:
     exceptions: int
     queued: bool  # sent to the workers rather than done in the request
+    unqueued: int = 0  # could not be sent to the workers (broker down): open again, nothing retried
+
+    @property
+    def queue_unavailable(self) -> bool:
+        return self.unqueued > 0
 
 
 def exceptions_bulk_retry(*, queryset: QuerySet[SyncException], user) -> BulkRetry:
     """Retry every open or retrying exception of a filtered set.
 
     A handful is retried in the request; more go to records_retry_task in slices, the
-    exceptions marked retrying at once so the dashboard shows it."""
+    exceptions marked retrying in the same transaction that enqueues their tasks (on
+    commit). When the task queue refuses them, they are open again and `unqueued` says
+    how many (counted once this, the outermost, transaction has committed)."""
     ids = list(queryset.filter(status__in=ACTIVE_STATUSES).order_by("pk").values_list("pk", flat=True))
     if not ids:
         return BulkRetry(0, queued=False)
@@ -103,12 +110,13 @@ def exceptions_bulk_retry(*, queryset: QuerySet[SyncException], user) -> BulkRet
     if len(slices) > 1 and len(slices[-1]) <= RETRY_INLINE_LIMIT:
         slices[-2].extend(slices.pop())  # a small last slice would otherwise be retried in the request
     message = f"Retry requested for all {len(ids)} exception(s) matching a filter."
+    unqueued: list[int] = []
     with transaction.atomic():
         for pks in slices:
             chunk = list(SyncException.objects.filter(pk__in=pks).only(*_RETRY_FIELDS))
-            exceptions_retry(exceptions=chunk)
+            exceptions_retry(exceptions=chunk, unqueued=unqueued)
             _log(user=user, objects=chunk, message=message)
-    return BulkRetry(len(ids), queued=len(ids) > RETRY_INLINE_LIMIT)
+    return BulkRetry(len(ids), queued=len(ids) > RETRY_INLINE_LIMIT, unqueued=len(unqueued))
 
 
 def conflict_resolve_now(*, conflict: DuplicateEmailConflict, resolution: str, winner_card_code: str = "",

@@ -211,7 +211,7 @@ def test_ignore_needs_a_note_and_keeps_it(as_role, problems):
 
 def test_bulk_retry_of_a_small_filter_runs_at_once(as_role, problems, erp_fixed):
     client = as_role("marketing")
-    response = client.post("/exceptions/retry-matching/?reason=invalid_email", follow=True)
+    response = client.post("/exceptions/retry-matching/?reason=invalid_email", {"expected": 1}, follow=True)
     assert "Retried 1 exception(s)" in response.content.decode()
     assert SyncException.objects.get(record_key="C002").status == "retrying"
     assert SyncException.objects.get(record_key="C001").status == "open"  # not in the filter
@@ -227,7 +227,8 @@ def test_bulk_retry_of_a_large_filter_goes_to_the_workers(as_role, monkeypatch,
     queued = []
     monkeypatch.setattr("syncapp.tasks.records_retry_task.delay", lambda *args: queued.append(args))
     with django_capture_on_commit_callbacks(execute=True):
-        response = as_role("marketing").post("/exceptions/retry-matching/?reason=invalid_email", follow=True)
+        response = as_role("marketing").post("/exceptions/retry-matching/?reason=invalid_email", {"expected": 30},
+                                             follow=True)
     assert "the workers re-read them" in response.content.decode()
     assert len(queued) == 1
     connection_id, flow_id, entity, keys = queued[0]
