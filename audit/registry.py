@@ -2,7 +2,9 @@
 
 `parent` names the foreign key of the object a change is shown under (a field mapping
 appears on its destination's page); `ignored` fields change on their own (a schedule's
-last run) and never make an entry. Another room adds its configuration model with
+last run) and never make an entry; `concealed` fields (a password hash) show only as
+"(changed)", never their value; `many` names many-to-many fields whose changes are entries
+too (a user's groups). Another room adds its configuration model with
 `audit_register` in its AppConfig.ready, before the audit app connects (or after:
 `audit_connect` may be called again).
 """
@@ -16,13 +18,17 @@ class AuditedModel:
     label: str  # "app_label.ModelName"
     parent: str = ""
     ignored: frozenset[str] = frozenset()
+    concealed: frozenset[str] = frozenset()
+    many: tuple[str, ...] = ()
 
 
 AUDITED: dict[str, AuditedModel] = {}
 
 
-def audit_register(label: str, *, parent: str = "", ignored: tuple[str, ...] = ()) -> None:
-    AUDITED[label.lower()] = AuditedModel(label=label, parent=parent, ignored=frozenset(ignored))
+def audit_register(label: str, *, parent: str = "", ignored: tuple[str, ...] = (), concealed: tuple[str, ...] = (),
+                   many: tuple[str, ...] = ()) -> None:
+    AUDITED[label.lower()] = AuditedModel(label=label, parent=parent, ignored=frozenset(ignored),
+                                          concealed=frozenset(concealed), many=tuple(many))
 
 
 def audited(model) -> AuditedModel | None:

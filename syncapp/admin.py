@@ -51,25 +51,4 @@ class SyncRunAdmin(admin.ModelAdmin):
         return False
 
 
-# API tokens: shown in full once, when issued; afterwards only their first characters,
-# so an admin cannot copy another user's token and act as them.
-from rest_framework.authtoken.admin import TokenAdmin  # noqa: E402
-from rest_framework.authtoken.models import TokenProxy  # noqa: E402
-
-if admin.site.is_registered(TokenProxy):
-    admin.site.unregister(TokenProxy)
-
-
-@admin.register(TokenProxy)
-class MaskedTokenAdmin(TokenAdmin):
-    list_display = ["masked_key", "user", "created"]
-    fields = ["user"]
-    search_fields = ["user__username"]
-
-    @admin.display(description="Key")
-    def masked_key(self, token) -> str:
-        return f"{token.key[:4]}…"
-
-    def response_add(self, request, obj, post_url_continue=None):
-        messages.warning(request, f"The token for {obj.user}: {obj.key} — copy it now; it is not shown again.")
-        return super().response_add(request, obj, post_url_continue)
+# API tokens: accounts/admin.py (hashed, superusers only).

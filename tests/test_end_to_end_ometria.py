@@ -197,16 +197,16 @@ def test_two_customers_orders_with_the_same_reference_stay_two_orders(hub):
 
 
 def test_a_checkout_goes_out_pending_at_once_and_its_erp_order_enriches_the_same_ometria_order(hub):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
+    from accounts.tokens import api_token_issue
     from syncapp.roles import WEB_SHOP
     from tests.web.factories import UserFactory
 
     hub.sap.add_business_partners([partner("C001")])
     hub.cycle()  # the customer is in Ometria
     shop = APIClient()
-    shop.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=UserFactory(role=WEB_SHOP)).key}")
+    shop.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=UserFactory(role=WEB_SHOP), name='shop')[1]}")
     posted = shop.post("/api/provisional-orders/", {
         "web_reference": "WEB-500", "customer_email": "c001@example.com", "customer_id": "C001",
         "currency": "GBP", "lines": [{"sku": "1001", "name": "Linen cushion", "qty": 2, "price": "10.00"}],

@@ -10,9 +10,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.tokens import api_token_issue
 from erp.models import ProvisionalOrder
 from exceptions.models import SyncException
 from syncapp.models import OutboxItem, OutboxStatus, Priority
@@ -75,8 +75,8 @@ def hub():
 def shop():
     """The web shop's client: a token of a user in the Web shop group (that and nothing else)."""
     client = APIClient()
-    token = Token.objects.create(user=UserFactory(username="webshop", role=WEB_SHOP))
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, key = api_token_issue(user=UserFactory(username="webshop", role=WEB_SHOP), name="web shop")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 
@@ -174,8 +174,8 @@ def test_with_several_erp_connections_the_shop_must_name_one(hub, shop):
 def test_only_a_token_holding_the_capability_may_post(hub, role, status):
     client = APIClient()
     if role:
-        token = Token.objects.create(user=UserFactory(username=f"user-{role}", role=role))
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, key = api_token_issue(user=UserFactory(username=f"user-{role}", role=role), name="script")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.post(URL, checkout(), format="json").status_code == status
 
 

@@ -1,8 +1,8 @@
 """The REST API of exceptions and conflicts, with token authentication."""
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.tokens import api_token_issue
 from exceptions.models import DuplicateEmailConflict, SyncException
 from syncapp.models import OutboxItem
 from tests.factories import FlowFactory
@@ -19,7 +19,7 @@ def api():
     def make(role: str | None, token: str | None = None) -> APIClient:
         client = APIClient()
         if role:
-            token = Token.objects.get_or_create(user=UserFactory(username=role, role=ROLE_USERS[role]))[0].key
+            token = api_token_issue(user=UserFactory(username=role, role=ROLE_USERS[role]), name=f"{role} api")[1]
         if token:
             client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         return client

@@ -4,9 +4,9 @@ from datetime import datetime, timedelta
 import pytest
 import yaml
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.tokens import api_token_issue
 from syncapp.models import OutboxItem, SyncRun
 from tests.factories import FlowFactory
 from tests.web.factories import UserFactory
@@ -102,9 +102,9 @@ def test_health_rows_as_json(api):
 
 
 def test_a_token_opens_the_api(runs):
-    token = Token.objects.create(user=UserFactory(username="finance-bot", role="Finance"))
+    _, key = api_token_issue(user=UserFactory(username="finance-bot", role="Finance"), name="finance bot")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/runs/").status_code == 200
     assert client.get("/api/health/").status_code == 200
 

@@ -1,0 +1,1 @@
+"""Identities: API tokens, login throttling and the audit of users and groups."""
