@@ -2,7 +2,9 @@
 
 POST /api/provisional-orders/ with a token of a user holding `post_provisional_orders`
 (Integration admin issues one for the shop). The order is stored, then planned at once
-for every orders flow of its ERP connection. Bad input is a 400 naming each field.
+for every orders flow of its ERP connection. Bad input is a 400 naming each field: at
+most MAX_LINES lines, every text bounded; body size and JSON depth are bounded for the
+whole API by its parser (syncapp/api_parsers.py).
 """
 from __future__ import annotations
 
@@ -23,6 +25,21 @@ from .provisional import AlreadyConfirmed, provisional_order_receive
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _AMOUNT = {"max_digits": 13, "decimal_places": 4}
 TOTAL_TOLERANCE = Decimal("0.05")  # what a shop's per-line rounding may leave
+# No checkout has more lines; a bigger list is an error or an attack, refused before any line is read.
+MAX_LINES = 500
+
+
+class ConnectionNameField(serializers.SlugRelatedField):
+    """An ERP connection by name; a name longer than any connection's is refused without a
+    query and without echoing it back."""
+
+    default_error_messages = {"too_long": "No ERP connection has a name this long (at most {max_length})."}
+
+    def to_internal_value(self, data):
+        max_length = ErpConnection._meta.get_field("name").max_length
+        if isinstance(data, str) and len(data) > max_length:
+            self.fail("too_long", max_length=max_length)
+        return super().to_internal_value(data)
 
 
 class ProvisionalLineSerializer(serializers.Serializer):
@@ -42,14 +59,14 @@ class ProvisionalOrderSerializer(serializers.Serializer):
     customer_id = serializers.CharField(max_length=50, required=False, allow_blank=True, default="",
                                         help_text="The ERP customer code, when the shop knows it.")
     currency = serializers.CharField(max_length=3, help_text="ISO 4217, e.g. GBP.")
-    lines = ProvisionalLineSerializer(many=True, allow_empty=False)
+    lines = ProvisionalLineSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
     subtotal = serializers.DecimalField(**_AMOUNT, min_value=Decimal(0), required=False)
     tax_total = serializers.DecimalField(**_AMOUNT, min_value=Decimal(0), default=Decimal(0))
     shipping_total = serializers.DecimalField(**_AMOUNT, min_value=Decimal(0), default=Decimal(0))
     discount_total = serializers.DecimalField(**_AMOUNT, min_value=Decimal(0), default=Decimal(0))
     grand_total = serializers.DecimalField(**_AMOUNT, min_value=Decimal(0))
     received_at = serializers.DateTimeField(required=False, help_text="When the shopper checked out; now if left out.")
-    connection = serializers.SlugRelatedField(
+    connection = ConnectionNameField(
         slug_field="name", queryset=ErpConnection.objects.all(), required=False,
         help_text="The ERP connection the order will reach; may be left out when there is only one.")
 

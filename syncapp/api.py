@@ -14,10 +14,20 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from .health import flows_health
+from .incidents import redis_probe
+from .logging import redact_text
 from .models import Flow, SyncRun
 from .roles import HasCapability
 
 # ------------------------------------------------------------------ runs
+
+
+class RedactedTextField(serializers.CharField):
+    """A stored error text, redacted again on the way out: a second line of defence for
+    rows written before redaction or by a path that forgot it (finance reads runs)."""
+
+    def to_representation(self, value) -> str:
+        return redact_text(super().to_representation(value))
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -25,6 +35,7 @@ class RunSerializer(serializers.ModelSerializer):
     connection_name = serializers.CharField(source="connection.name", read_only=True, allow_null=True,
                                             default=None)
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    error = RedactedTextField(read_only=True)
 
     class Meta:
         model = SyncRun
@@ -123,5 +134,6 @@ class FlowHealthList(generics.ListAPIView):
     permission_classes = [IsAuthenticated, HasCapability.of("view_health")]
 
     def list(self, request, *args, **kwargs):
+        redis_probe()  # as the health page: a Redis outage shows the moment someone asks
         rows = flows_health(flows=self.filter_queryset(self.get_queryset()))
         return Response(self.get_serializer(rows, many=True).data)

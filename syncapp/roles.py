@@ -32,6 +32,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "edit_configuration": frozenset({INTEGRATION_ADMIN}),
     # The web shop posts provisional orders with the token of a user in this group.
     "post_provisional_orders": frozenset({WEB_SHOP, INTEGRATION_ADMIN}),
+    # The OpenAPI schema maps every endpoint: for the people who use the API, not the shop's token.
+    "read_api_schema": frozenset(ROLES),
 }
 
 
@@ -87,6 +89,10 @@ class HasCapability:
 
     def has_object_permission(self, request, view, obj) -> bool:
         return self.has_permission(request, view)
+
+
+# For settings that name a permission class by its dotted path (SPECTACULAR_SETTINGS SERVE_PERMISSIONS).
+ReadsApiSchema = HasCapability.of("read_api_schema")
 
 
 def capabilities_context(request) -> dict:

@@ -19,19 +19,65 @@ env = environ.Env(
     SANDBOXES_ENABLED=(bool, True),
 )
 
-SYNC_ENVIRONMENT = env("SYNC_ENVIRONMENT")  # development | test | production
+# development | test | production, read without regard to case or surrounding spaces, so
+# "Production" cannot slip past the guard below; any other name is refused.
+ENVIRONMENTS = ("development", "test", "production")
+SYNC_ENVIRONMENT = env("SYNC_ENVIRONMENT").strip().lower()
+if SYNC_ENVIRONMENT not in ENVIRONMENTS:
+    raise ImproperlyConfigured(f"SYNC_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}, "
+                               f"not {env('SYNC_ENVIRONMENT')!r}.")
+PRODUCTION = SYNC_ENVIRONMENT == "production"
 DEBUG = env("DEBUG")
-SECRET_KEY = env("SECRET_KEY", default="dev-only-not-secret")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+_DEV_SECRET_KEY = "dev-only-not-secret"
+SECRET_KEY = env("SECRET_KEY", default=_DEV_SECRET_KEY)
+_LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
+ALLOWED_HOSTS = [host.strip() for host in env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else _LOCAL_HOSTS)
+                 if host.strip()]
 
 # Sandboxes play SAP and dotdigital for demos and tests. They must never be on in
 # production: a production hub pointed at a fake vendor would report success for nothing.
 SANDBOXES_ENABLED = env("SANDBOXES_ENABLED")
-if SYNC_ENVIRONMENT == "production":
+
+# HTTPS. On by default in production (what `manage.py check --deploy` asks for), off
+# elsewhere so the demo runs on plain http; each one can be set from the environment.
+# Behind a proxy that ends TLS, SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https"
+# tells Django the request was https (only if the proxy always sets that header).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
+_proxy_header = [part.strip() for part in env.list("SECURE_PROXY_SSL_HEADER", default=[])]
+if _proxy_header and (len(_proxy_header) != 2 or not all(_proxy_header)):
+    raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be a header and a value, "
+                               "e.g. HTTP_X_FORWARDED_PROTO,https.")
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_header) or None
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+
+def _production_problems() -> list[str]:
+    """Every reason these settings are unsafe for production (Django's own secret-key rule included)."""
+    problems = []
+    if DEBUG:
+        problems.append("DEBUG must be false in production.")
+    if SECRET_KEY == _DEV_SECRET_KEY:
+        problems.append("SECRET_KEY must be set in production.")
+    elif SECRET_KEY.startswith("django-insecure"):
+        problems.append("SECRET_KEY must not be a django-insecure key.")
+    elif len(SECRET_KEY) < 50:
+        problems.append("SECRET_KEY must be at least 50 characters long.")
+    elif len(set(SECRET_KEY)) < 5:
+        problems.append("SECRET_KEY must have at least 5 different characters.")
     if SANDBOXES_ENABLED:
-        raise ImproperlyConfigured("SANDBOXES_ENABLED must be false in production.")
-    if SECRET_KEY == "dev-only-not-secret":
-        raise ImproperlyConfigured("SECRET_KEY must be set in production.")
+        problems.append("SANDBOXES_ENABLED must be false in production.")
+    if not ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS must be set in production (the host names the hub answers to).")
+    return problems
+
+
+if PRODUCTION and (_problems := _production_problems()):
+    raise ImproperlyConfigured("Refusing to start in production: " + " ".join(_problems))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -42,7 +88,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "syncapp",
@@ -50,6 +95,7 @@ INSTALLED_APPS = [
     "esp",
     "exceptions",
     "audit",
+    "accounts",  # identities: API tokens, login throttling, the audit of users and groups
 ]
 
 MIDDLEWARE = [
@@ -116,6 +162,13 @@ LOGOUT_REDIRECT_URL = "/login/"
 # Redis: when set, the token buckets are shared by all workers and Celery uses it as broker.
 REDIS_URL = env("REDIS_URL", default="")
 
+# The cache holds the login and API-token throttles, which every web process must share:
+# Redis when there is one, else a table in the database (created by accounts' migrations).
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "accounts_cache"}}
+
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
@@ -136,20 +189,29 @@ CELERY_TIMEZONE = TIME_ZONE
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",  # `Token <key>` or `Bearer <key>`, stored hashed
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON only, bounded in size and depth: no endpoint can answer 500 to a body it cannot hold.
+    "DEFAULT_PARSER_CLASSES": ["syncapp.api_parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# Inbound limits of the API (syncapp/api_parsers.py): a larger body is a 413, deeper JSON a 400.
+SYNC_API_MAX_BODY_BYTES = env.int("SYNC_API_MAX_BODY_BYTES", default=1_000_000)
+SYNC_API_MAX_JSON_DEPTH = env.int("SYNC_API_MAX_JSON_DEPTH", default=20)
 # The OpenAPI schema published at /api/schema/.
 SPECTACULAR_SETTINGS = {
     "TITLE": "Sync hub API",
     "DESCRIPTION": "Runs, flow health, sync exceptions and duplicate-email conflicts.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],  # anonymous users see only the login
+    # The schema and any schema page: only the roles that use the API (not the web shop's token).
+    "SERVE_PERMISSIONS": ["syncapp.roles.ReadsApiSchema"],
+    # Every operation's refusals (401, 403, 404, 400, 413, ...) are in the schema too.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "syncapp.api_schema.error_responses_document"],
     # Several models have a `status`: name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "syncapp.models.SyncRun.Status",
@@ -162,14 +224,38 @@ SPECTACULAR_SETTINGS = {
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=5)
 SYNC_BACKOFF_BASE_SECONDS = env.float("SYNC_BACKOFF_BASE_SECONDS", default=30.0)
 SYNC_BACKOFF_MAX_SECONDS = env.float("SYNC_BACKOFF_MAX_SECONDS", default=3600.0)
-# Longer than the slowest push (a dotdigital import may be polled for 15 minutes), or a
-# live claim would be taken for a dead one and sent twice.
+# The longest one push call may take (a dotdigital import may be polled for 15 minutes):
+# a provisional order's ERP twin waits this long behind an unanswered call.
 SYNC_CLAIM_TIMEOUT_SECONDS = env.int("SYNC_CLAIM_TIMEOUT_SECONDS", default=1800)
+# Claimed rows and running runs are leased: a live worker renews them every heartbeat, so
+# a dead worker's rows are back within the lease plus one sweep (a minute each).
+SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=60)
+SYNC_HEARTBEAT_SECONDS = env.float("SYNC_HEARTBEAT_SECONDS", default=15.0)
 # A record a destination took but neither confirmed nor refused within this time is sent
 # again (its answer may have been lost); sending again is safe, every record has a stable key.
 SYNC_CONFIRM_DEADLINE_SECONDS = env.int("SYNC_CONFIRM_DEADLINE_SECONDS", default=3600)
+# Control and bidi-override characters in ERP text: "strip" them or "refuse" the record (erp.record_checks).
+SYNC_CONTROL_CHARACTERS = env.str("SYNC_CONTROL_CHARACTERS", default="strip")
 # A web shop's provisional order with no ERP order after this long becomes an exception.
 SYNC_PROVISIONAL_ORDER_TIMEOUT_MINUTES = env.int("SYNC_PROVISIONAL_ORDER_TIMEOUT_MINUTES", default=120)
+# A delivery, invoice, credit memo or return whose base document is missing this long
+# becomes "base document missing" instead of waiting (erp.dangling).
+SYNC_BASE_DOCUMENT_GRACE_MINUTES = env.int("SYNC_BASE_DOCUMENT_GRACE_MINUTES", default=60)
+# An exception a person retried that is still "retrying" this long after, with nothing
+# re-planned for it, lost its task: the sweep opens it again ("press Retry again").
+SYNC_RETRY_ORPHAN_MINUTES = env.int("SYNC_RETRY_ORPHAN_MINUTES", default=15)
+
+# API tokens (accounts): a new token is valid this many days unless issued with another expiry.
+SYNC_API_TOKEN_DAYS = env.int("SYNC_API_TOKEN_DAYS", default=90)
+# Login throttling: this many failed logins of one account, or from one address, within the
+# window lock that account's (or address's) logins for the lockout, the right password too.
+SYNC_LOGIN_FAILURES_PER_ACCOUNT = env.int("SYNC_LOGIN_FAILURES_PER_ACCOUNT", default=5)
+SYNC_LOGIN_FAILURES_PER_ADDRESS = env.int("SYNC_LOGIN_FAILURES_PER_ADDRESS", default=20)
+SYNC_LOGIN_WINDOW_SECONDS = env.int("SYNC_LOGIN_WINDOW_SECONDS", default=900)
+SYNC_LOGIN_LOCKOUT_SECONDS = env.int("SYNC_LOGIN_LOCKOUT_SECONDS", default=900)
+# Bad API tokens from one address: this many within the window answer 429 for the rest of it.
+SYNC_API_BAD_TOKENS_PER_ADDRESS = env.int("SYNC_API_BAD_TOKENS_PER_ADDRESS", default=20)
+SYNC_API_BAD_TOKENS_WINDOW_SECONDS = env.int("SYNC_API_BAD_TOKENS_WINDOW_SECONDS", default=60)
 
 # Email: the console in development; EMAIL_URL (smtp://user:password@host:587, read by
 # django-environ) or EMAIL_BACKEND for a real server.

@@ -7,6 +7,8 @@ from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect
 from django.urls import include, path
 
+from accounts.views import LoginView
+
 
 def home(request):
     if not request.user.is_authenticated:
@@ -16,13 +18,16 @@ def home(request):
 
 urlpatterns = [
     path("", home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", LoginView.as_view(), name="login"),  # throttled (accounts)
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("syncapp.web_urls")),  # health, reports
+    path("account/", include("accounts.urls")),  # the user's own API tokens
     path("", include("exceptions.urls")),  # exceptions dashboard, conflicts
     path("", include("esp.urls")),  # mapping editor, warehouse rules
     path("api/", include("syncapp.api_urls")),  # runs, flow health, schema
     path("api/", include("exceptions.api_urls")),  # exceptions, conflicts
     path("api/", include("erp.api_urls")),  # provisional orders from the web shop
 ]
+# JSON for a path under /api/ that no route matches, the usual page elsewhere.
+handler404 = "syncapp.api_errors.not_found"

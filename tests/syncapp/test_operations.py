@@ -27,12 +27,14 @@ def _settings_in_subprocess(**env) -> subprocess.CompletedProcess:
 
 
 def test_production_settings_refuse_to_start_with_sandboxes_on():
-    result = _settings_in_subprocess(SYNC_ENVIRONMENT="production", SANDBOXES_ENABLED="true", SECRET_KEY="x" * 50)
+    result = _settings_in_subprocess(SYNC_ENVIRONMENT="production", SANDBOXES_ENABLED="true",
+                                     SECRET_KEY="k3Y-q" * 10, ALLOWED_HOSTS="sync.example.com")
     assert result.returncode != 0 and "SANDBOXES_ENABLED must be false in production" in result.stderr
 
 
 def test_production_settings_start_with_sandboxes_off():
-    result = _settings_in_subprocess(SYNC_ENVIRONMENT="production", SANDBOXES_ENABLED="false", SECRET_KEY="x" * 50)
+    result = _settings_in_subprocess(SYNC_ENVIRONMENT="production", SANDBOXES_ENABLED="false",
+                                     SECRET_KEY="k3Y-q" * 10, ALLOWED_HOSTS="sync.example.com")
     assert result.returncode == 0, result.stderr
 
 
