@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import BooleanField, Max, QuerySet, Sum
+from django.db.models import BooleanField, Max, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -136,11 +136,20 @@ ABANDONED_SHOWN = timedelta(minutes=10)
 
 
 def flow_recently_abandoned(flow: Flow, *, now: datetime) -> datetime | None:
-    """When a worker last died mid-run on this flow, if within ABANDONED_SHOWN: its rows
-    are handed back by then, but an admin should know a worker is dying."""
-    return (SyncRun.objects.filter(flow=flow, finished_at__gt=now - ABANDONED_SHOWN, status=SyncRun.Status.FAILED,
-                                   error__startswith="Abandoned").order_by("-finished_at")
-            .values_list("finished_at", flat=True).first())
+    """When a worker last died mid-run on this flow or mid-pull on its connection, if
+    within ABANDONED_SHOWN: its work is picked up again by then, but an admin should
+    know a worker is dying."""
+    from .leases import lease_expired_before
+
+    own = Q(flow=flow) | Q(flow__isnull=True, connection_id=flow.connection_id)
+    # Still "running" with a lapsed lease: dead, the sweep has not ended it yet.
+    dead = (SyncRun.objects.filter(own, status=SyncRun.Status.RUNNING, heartbeat_at__lt=lease_expired_before())
+            .values_list("heartbeat_at", flat=True).first())
+    if dead is not None:
+        return dead
+    runs = SyncRun.objects.filter(own, finished_at__gt=now - ABANDONED_SHOWN, status=SyncRun.Status.FAILED,
+                                  error__startswith="Abandoned")
+    return runs.order_by("-finished_at").values_list("finished_at", flat=True).first()
 
 
 def connection_last_pull(connection_id: int) -> datetime | None:

@@ -21,6 +21,7 @@ from esp.models import EspAccount
 from esp.ometria.sandbox import build_demo_sandbox as build_ometria
 from exceptions.models import SyncException
 from syncapp.models import Flow, OutboxItem, OutboxStatus
+from tests.hub import partner  # noqa: F401 - the cases build partners as tests.hub does
 
 from .harness import FaultGate, Socket
 
@@ -30,15 +31,6 @@ DD_PASSWORD = os.environ["TEST_DOTDIGITAL_PASSWORD"]
 OM_KEY = os.environ["TEST_OMETRIA_API_KEY"]
 ACTIVE = (SyncException.Status.OPEN, SyncException.Status.RETRYING)
 UNSETTLED = (OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT, OutboxStatus.SUBMITTED)
-
-
-def partner(code: str, **fields) -> dict:
-    """A Business Partner as SAP holds it; the email follows from the code."""
-    return {
-        "CardCode": code, "CardName": f"Customer {code}", "CardType": "cCustomer", "GroupCode": 100,
-        "EmailAddress": f"{code.lower()}@example.com", "Currency": "GBP", "Valid": "tYES", "Frozen": "tNO",
-        "BPAddresses": [], "U_LoyaltyTier": "Gold", "U_MarketingConsent": "Y", "U_Birthday": None,
-    } | fields
 
 
 @dataclass

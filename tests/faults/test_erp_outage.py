@@ -99,14 +99,16 @@ def test_a_pull_killed_mid_page_is_read_again_and_its_run_ends_failed(make_hub, 
     arrived = wait_until(lambda: hub.tally(hub.dd_flow, keys).at_destination == len(keys), timeout=60, every=0.5,
                          tick=tick)
     recovery = time.monotonic() - killed_at if arrived else None
-    # The sweep ends a run whose worker's lease lapsed.
+    # The sweep ends a run whose worker's lease lapsed, and health says a worker died.
     ended = wait_until(lambda: SyncRun.objects.get(pk=killed_run.pk).status != SyncRun.Status.RUNNING,
                        timeout=30, every=0.5, tick=beat.sweep)
+    lights = health_lights(hub.dd_flow)
     tally = hub.tally(hub.dd_flow, keys)
-    case_record(case="4b pull SIGKILL mid-page", tallies=[tally], recovery_seconds=recovery)
+    case_record(case="4b pull SIGKILL mid-page", tallies=[tally], recovery_seconds=recovery, health_during=lights)
 
     assert arrived, f"{len(tally.lost)} records of the killed page never arrived"
     assert (tally.lost, tally.duplicated, tally.exceptions) == ([], [], {})
     killed_run.refresh_from_db()
     assert ended and killed_run.status == SyncRun.Status.FAILED, "the killed pull's run still says running"
     assert "abandoned" in killed_run.error.lower()
+    assert lights - {"green"}, "health stayed green although a worker died mid-pull"

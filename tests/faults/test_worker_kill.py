@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from syncapp.models import Flow, OutboxItem, OutboxStatus
+from syncapp.models import Flow, OutboxItem, OutboxStatus, SyncRun
 
 from .harness import LEASE_SECONDS, wait_until
 from .hub import health_lights, health_rows, partner
@@ -87,6 +87,8 @@ def test_a_worker_killed_while_confirming_with_ometria_leaves_no_record_unconfir
     hub.om_gate.slow("/v2/push/_errors", 30.0)
     assert wait_until(lambda: hub.om_gate.busy("/v2/push/_errors"), timeout=30, every=0.2, tick=beat.sweep), (
         "no confirm ever read Ometria's errors list")
+    confirming = list(SyncRun.objects.filter(flow=hub.om_flow, status=SyncRun.Status.RUNNING)
+                      .values_list("pk", flat=True))
     workers.kill(first)
     killed_at = time.monotonic()
     hub.om_gate.unslow()
@@ -101,6 +103,11 @@ def test_a_worker_killed_while_confirming_with_ometria_leaves_no_record_unconfir
     confirmed = wait_until(lambda: hub.unsettled(hub.om_flow) == 0, timeout=RECOVERY_WAIT, every=0.5,
                            tick=sweep_and_look)
     recovery = time.monotonic() - killed_at if confirmed else None
+    # The dead worker's confirm run lapses about when the new worker takes over: health
+    # says a worker died from then on (for ten minutes), whichever came first.
+    wait_until(lambda: not SyncRun.objects.filter(pk__in=confirming, status=SyncRun.Status.RUNNING).exists(),
+               timeout=RECOVERY_WAIT, every=0.5, tick=sweep_and_look)
+    lights.update(health_lights(hub.om_flow))
     tally = hub.tally(hub.om_flow, keys)
     left = OutboxItem.objects.filter(flow=hub.om_flow, status__in=[S.SUBMITTED, S.IN_FLIGHT]).count()
     case_record(case="2 worker SIGKILL mid-confirm (Ometria)", tallies=[tally], recovery_seconds=recovery,

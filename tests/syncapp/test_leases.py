@@ -111,3 +111,13 @@ def test_a_live_worker_renews_its_lease_so_a_slow_push_is_not_taken_from_it(flow
     assert run.records_accepted == 5 and destination.calls == 1  # sent once, not twice
     run.refresh_from_db()
     assert run.heartbeat_at is not None and run.heartbeat_at > run.started_at
+
+
+@pytest.mark.django_db
+def test_a_pull_whose_worker_died_shows_on_its_connections_flows(flow, settings):
+    settings.SYNC_LEASE_SECONDS = 60
+    pull = SyncRun.objects.create(kind=SyncRun.Kind.PULL, connection=flow.connection)
+    SyncRun.objects.filter(pk=pull.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=120))
+    outbox_sweep_task()
+    (row,) = flows_health(flows=type(flow).objects.filter(pk=flow.pk))
+    assert row.light == "amber" and "a worker stopped mid-run" in "; ".join(row.problems)

@@ -30,13 +30,15 @@ _SECURITY_VARIABLES = {"SYNC_ENVIRONMENT", "SANDBOXES_ENABLED", "SECRET_KEY", "A
                        "CSRF_TRUSTED_ORIGINS", "SECURE_PROXY_SSL_HEADER", "SECURE_SSL_REDIRECT",
                        "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS",
                        "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD"}
+# Set in this process by the browser tests' conftest; never in production (check --deploy refuses it).
+_TEST_ONLY = {"DJANGO_ALLOW_ASYNC_UNSAFE"}
 _SHOWN = ["SYNC_ENVIRONMENT", "DEBUG", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
           "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "SECURE_PROXY_SSL_HEADER",
           "CSRF_TRUSTED_ORIGINS", "ALLOWED_HOSTS"]
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {name: value for name, value in os.environ.items() if name not in _SECURITY_VARIABLES}
+    base = {name: value for name, value in os.environ.items() if name not in _SECURITY_VARIABLES | _TEST_ONLY}
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, check=False,
                           env={**base, "DATABASE_URL": "sqlite:///:memory:", **env})
 
