@@ -39,7 +39,6 @@ from .documents import DOCUMENT_MODELS
 WAITING = "waiting_for_base_document"
 MISSING = "base_document_missing"
 REASONS = (WAITING, MISSING)
-DEFAULT_GRACE_MINUTES = 60
 
 _ENTITY_BY_TYPE = {code: entity for entity, (_, _, code) in DOCUMENT_MODELS.items()}
 _TYPE_NAMES = {17: "order", 15: "delivery", 13: "invoice", 14: "credit memo", 16: "return"}
@@ -50,7 +49,7 @@ Base = tuple[int, int]  # (base type code, base DocEntry)
 
 def grace() -> timedelta:
     """How long a document may wait for its base before it is an exception of its own."""
-    return timedelta(minutes=getattr(settings, "SYNC_BASE_DOCUMENT_GRACE_MINUTES", DEFAULT_GRACE_MINUTES))
+    return timedelta(minutes=settings.SYNC_BASE_DOCUMENT_GRACE_MINUTES)
 
 
 def missing_bases(*, connection, entity: str, doc_entries: Iterable[int]) -> dict[int, list[Base]]:
@@ -168,12 +167,11 @@ def _raise(*, connection, entity: str, entry: int, bases: list[Base], reason: st
         connection=connection, entity=entity, record_key=str(entry), stage=Stage.PLAN, reason_code=reason,
         message=_message(entity, entry, bases, reason),
         detail=f"The lines of {_DOCUMENT_NAMES[entity].lower()} {entry} (DocEntry) are copied from {names} "
-               "(BaseType / BaseEntry); the hub ties a document to its order through these links.")
-    # A delivery's missing order holds back a dispatch signal (marketing's); the rest is money (finance).
-    changes = {"owner_team": Team.MARKETING if entity == "deliveries" else Team.FINANCE}
-    if new_wait:
-        changes["first_seen"] = timezone.now()  # the row may be an older exception's: this wait starts now
-    SyncException.objects.filter(pk=raised.pk).update(**changes)
+               "(BaseType / BaseEntry); the hub ties a document to its order through these links.",
+        # A delivery's missing order holds back a dispatch signal (marketing's); the rest is money (finance).
+        owner_team=Team.MARKETING if entity == "deliveries" else Team.FINANCE)
+    if new_wait:  # the row may be an older exception's: this wait starts now
+        SyncException.objects.filter(pk=raised.pk).update(first_seen=timezone.now())
 
 
 def _resolve(*, connection, entity: str, entries: list[int]) -> None:

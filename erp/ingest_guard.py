@@ -16,7 +16,7 @@ from collections.abc import Callable
 from django.db import DataError, IntegrityError, transaction
 
 from syncapp.adapters import SourceRecord
-from syncapp.logging import redact
+from syncapp.logging import redact_text
 
 from .ingest import IngestResult
 from .record_checks import UNREADABLE, records_check, storable, unreadable
@@ -56,7 +56,7 @@ def _one_by_one(upsert: Upsert, connection, records: list[SourceRecord]) -> Inge
         except RECORD_FAULTS as error:
             result.unreadable.append(unreadable(
                 record, f"The hub could not store this record: {type(error).__name__}: "
-                        f"{redact(storable(str(error)))[:300]}", UNREADABLE))
+                        f"{redact_text(storable(str(error)))[:300]}", UNREADABLE))
             continue
         result.changed.update(one.changed)
         result.unchanged += one.unchanged

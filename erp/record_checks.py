@@ -103,7 +103,7 @@ def shape_for(entity: str) -> Shape | None:
 
 
 def control_characters_policy() -> str:
-    policy = getattr(settings, "SYNC_CONTROL_CHARACTERS", "strip")
+    policy = settings.SYNC_CONTROL_CHARACTERS
     if policy not in ("strip", "refuse"):
         raise ImproperlyConfigured(f'SYNC_CONTROL_CHARACTERS must be "strip" or "refuse", not {policy!r}.')
     return policy

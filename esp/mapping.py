@@ -9,7 +9,7 @@ for every Business Partner: nothing in that path touches the database.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -371,25 +371,26 @@ def mapping_apply(*, mappings: Iterable[FieldMapping] | MappingPlan, record: Any
 # ---------------------------------------------------------------- validation
 
 
-def _destination_refusal(kind: str, target_field: str) -> str | None:
+def _adapter_rule(kind: str, name: str) -> Callable | None:
+    """The destination adapter's own check `name` (a static function), or None."""
     try:
         adapter_class = destination_adapter_class(kind)
     except (ImportError, KeyError):
-        # A destination package without an adapter yet has no naming rules to apply.
+        # A destination package without an adapter yet has no rules to apply.
         return None
-    check = getattr(adapter_class, "field_name_problem", None)
+    return getattr(adapter_class, name, None)
+
+
+def _destination_refusal(kind: str, target_field: str) -> str | None:
+    check = _adapter_rule(kind, "field_name_problem")
     return check(target_field) if check else None
 
 
-def payload_size_problem(*, kind: str, fields: dict[str, Any]) -> str | None:
-    """Why the destination of `kind` would not take these mapped values whole (a value or
-    record over its documented size), in words for the person who fixes it; else None."""
-    try:
-        adapter_class = destination_adapter_class(kind)
-    except (ImportError, KeyError):
-        return None
-    check = getattr(adapter_class, "payload_size_problem", None)
-    return check(fields) if check else None
+def payload_size_check(*, kind: str) -> Callable[[Mapping[str, Any]], str | None]:
+    """The check telling why the destination of `kind` would not take a record's mapped
+    values whole (a value or record over its documented size), in words for the person
+    who fixes it, else None. Looked up once per plan, applied to each record."""
+    return _adapter_rule(kind, "payload_size_problem") or (lambda fields: None)
 
 
 def mapping_validate(*, mapping: FieldMapping) -> dict[str, str]:

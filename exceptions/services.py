@@ -39,10 +39,13 @@ def exception_raise(
     source_payload: Any = None,
     last_request: Any = None,
     last_response: Any = None,
+    owner_team: str = "",
 ) -> SyncException:
     """Open (or re-open) the exception of one record at one destination.
 
-    An ignored exception stays ignored when the same reason recurs: a person decided.
+    The owner is the reason's, unless `owner_team` names another (one reason may hold back
+    different people's work). An ignored exception stays ignored when the same reason
+    recurs: a person decided.
     The error texts (message, detail, the destination's answer) are stored redacted: no
     secret, no full email address. The record's own data (source payload, what the hub
     sent) is stored as it is, for the record page.
@@ -57,7 +60,7 @@ def exception_raise(
         "source_payload": source_payload,
         "last_request": last_request,
         "last_response": redact_json(last_response),
-        "owner_team": reason.owner,
+        "owner_team": owner_team or reason.owner,
         "retry_requested_at": None,  # the retry ran: it is failing again
     }
     lookup = {"connection": connection, "flow": flow, "entity": entity, "record_key": record_key}

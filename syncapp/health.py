@@ -20,6 +20,7 @@ from exceptions.models import SyncException
 
 from .erp_outages import erp_outages, outage_text
 from .incidents import incidents_open
+from .leases import lease_expired_before
 from .models import Flow, HealthSample, OutboxItem, OutboxStatus, SyncRun
 
 GREEN, AMBER, RED = "green", "amber", "red"
@@ -102,8 +103,6 @@ def flow_lag_seconds(flow: Flow, *, now: datetime | None = None) -> float | None
 def flow_stale_claims(flow: Flow) -> int:
     """Rows claimed by a worker that stopped renewing its lease (it died): they go back
     at the next sweep; until then they are the flow's problem to show."""
-    from .leases import lease_expired_before
-
     return _in_status(flow, OutboxStatus.IN_FLIGHT).filter(claimed_at__lt=lease_expired_before())[:1001].count()
 
 
@@ -139,8 +138,6 @@ def flow_recently_abandoned(flow: Flow, *, now: datetime) -> datetime | None:
     """When a worker last died mid-run on this flow or mid-pull on its connection, if
     within ABANDONED_SHOWN: its work is picked up again by then, but an admin should
     know a worker is dying."""
-    from .leases import lease_expired_before
-
     own = Q(flow=flow) | Q(flow__isnull=True, connection_id=flow.connection_id)
     # Still "running" with a lapsed lease: dead, the sweep has not ended it yet.
     dead = (SyncRun.objects.filter(own, status=SyncRun.Status.RUNNING, heartbeat_at__lt=lease_expired_before())

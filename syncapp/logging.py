@@ -30,9 +30,6 @@ def redact_text(text: str) -> str:
     return mask_email(_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text))
 
 
-redact = redact_text  # the name older callers use
-
-
 def redact_json(value: Any) -> Any:
     """`redact_text` over every string (keys included) of a JSON-like value, e.g. a
     destination's stored answer."""

@@ -17,7 +17,7 @@ from django.db.models import Count
 
 from erp.customer_figures import customer_figures
 from erp.models import BusinessPartner
-from esp.mapping import compile_mappings, mappings_for, payload_size_problem
+from esp.mapping import compile_mappings, mappings_for, payload_size_check
 from exceptions.conflicts import conflict_dissolve, conflict_record, conflicts_involving
 from exceptions.models import DuplicateEmailConflict, Stage
 from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
@@ -131,6 +131,7 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
     mappings = mappings_for(destination=flow.destination, entity=entity)
     mapping = compile_mappings(mappings)
     card_code_targets = [m.target_field for m in mappings if m.source_field == "card_code"]
+    too_big_for = payload_size_check(kind=flow.destination.kind)
     planned: list[PlannedRecord] = []
     problems: list[tuple[str, str, str, str]] = []  # key, reason, message, detail
     for key, partner in partners.items():
@@ -153,7 +154,7 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
             problems.append((key, mapped.problems[0].reason_code, message, ""))
             result.failed.append(key)
             continue
-        too_big = payload_size_problem(kind=flow.destination.kind, fields=mapped.fields)
+        too_big = too_big_for(mapped.fields)
         if too_big:  # refused here, per record, rather than sent to be cut or to fail its batch
             problems.append((key, "value_too_long_for_destination", too_big, ""))
             result.failed.append(key)
