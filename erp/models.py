@@ -13,12 +13,16 @@ class ErpConnection(models.Model):
 
     class Kind(models.TextChoices):
         SAP_B1 = "sap_b1", "SAP Business One (Service Layer)"
+        SAP_ECC = "sap_ecc", "SAP ECC (IDocs pushed to the hub)"
 
     name = models.SlugField(max_length=60, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SAP_B1)
-    base_url = models.URLField(help_text="Service Layer root, e.g. https://sap:50000/b1s/v1")
-    company_db = models.CharField(max_length=100)
-    username = models.CharField(max_length=100)
+    base_url = models.URLField(blank=True, help_text="SAP B1: the Service Layer root, e.g. https://sap:50000/b1s/v1. "
+                                                     "SAP ECC sends to the hub instead: leave empty.")
+    company_db = models.CharField(max_length=100, blank=True, help_text="SAP B1: the company database.")
+    username = models.CharField(
+        max_length=100, help_text="SAP B1: the Service Layer user. SAP ECC: the user its HTTP destination "
+                                  "(SM59) sends as, with the password below (Basic auth or as a bearer token).")
     password_env = models.CharField(
         max_length=100, help_text="Name of the environment variable holding the password."
     )

@@ -137,6 +137,18 @@ _REASONS = [
            Team.INTEGRATION),
 ]
 
+# SAP ECC: an IDoc (a message ECC pushed) that could not be applied, or waits for another.
+_REASONS += [
+    Reason("idoc_failed", "IDoc could not be applied",
+           "An IDoc from SAP ECC could not be applied to the hub's data; the IDoc monitor shows it with the reason.",
+           "Fix the cause in SAP (or the connection's settings), then Reprocess it in the IDoc monitor or press Retry.",
+           Team.INTEGRATION),
+    Reason("idoc_waiting", "Waiting for an earlier IDoc",
+           "This IDoc needs another one applied first (its customer's or material's master data), and that one "
+           "failed or has not arrived.",
+           "Reprocess the earlier IDoc once it is fixed; this one then moves by itself.",
+           Team.INTEGRATION),
+]
 REASONS: dict[str, Reason] = {reason.code: reason for reason in _REASONS}
 REASON_CHOICES = [(reason.code, reason.title) for reason in _REASONS]
 

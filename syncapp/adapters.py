@@ -6,7 +6,7 @@ The engine knows these types only; `erp/<vendor>/adapter.py` and
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -86,10 +86,15 @@ class SourceRecord:
 
 @dataclass(frozen=True)
 class SourceBatch:
-    """One page of changes and the cursor to store once the page is saved."""
+    """One page of changes and the cursor to store once the page is saved.
+
+    `on_stored`, when set, is called with the ingest result inside the transaction that
+    stores the page: a source that pushes (IDocs) marks what it handed over as applied or
+    failed in the same commit, so a crash can neither lose nor repeat it."""
 
     records: list[SourceRecord]
     cursor: dict[str, Any]
+    on_stored: Callable[[Any], None] | None = None
 
 
 class SourceAdapter(Protocol):
@@ -100,6 +105,13 @@ class SourceAdapter(Protocol):
 
     def read_one(self, entity: str, key: str) -> SourceRecord | None:
         """Read one record now, e.g. to re-check it on retry; None if it no longer exists."""
+
+    # A source that pushes its records (IDocs) cannot be asked again; it implements
+    # instead, and the engine calls it on Retry in place of read_one:
+    # def reprocess(self, entity: str, keys: list[str]) -> list[str]:
+    #     """Apply the stored messages of these records again now; the keys now applied."""
+    # and, for the health page, what it received but has not applied yet:
+    # def inbound_backlog(self) -> tuple[int, datetime | None]:   # (count, oldest receipt)
 
 
 # ---------------------------------------------------------------- destinations

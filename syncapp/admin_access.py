@@ -21,7 +21,7 @@ from .roles import INTEGRATION_ADMIN, user_roles
 # holds. Never "auth" or "accounts": identities are the superusers' (accounts' migration
 # 0003 takes them away from groups made before).
 ADMIN_APPS: dict[str, set[str] | None] = {
-    "syncapp": None, "erp": None, "esp": None, "exceptions": None, "django_celery_beat": None,
+    "syncapp": None, "erp": None, "sap_ecc": None, "esp": None, "exceptions": None, "django_celery_beat": None,
 }
 
 

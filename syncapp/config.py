@@ -11,6 +11,7 @@ from django.db import transaction
 from django_celery_beat.models import PeriodicTask
 
 from erp.models import ErpConnection
+from erp.registry import source_adapter_class
 from esp.models import EspAccount, FieldMapping, options_problems
 
 from .models import Flow
@@ -45,9 +46,7 @@ def config_export() -> dict:
                               "every_minutes": task.interval.every, "enabled": task.enabled})
     return {
         "version": 1,
-        "connections": [
-            {"name": c.name, **_pick(c, CONNECTION_FIELDS)} for c in ErpConnection.objects.order_by("name")
-        ],
+        "connections": [_connection_export(c) for c in ErpConnection.objects.order_by("name")],
         "destinations": [
             {"name": d.name, **_pick(d, DESTINATION_FIELDS),
              "mappings": [_pick(m, MAPPING_FIELDS) for m in d.mappings.all()]}
@@ -60,6 +59,15 @@ def config_export() -> dict:
         ],
         "schedules": schedules,
     }
+
+
+def _connection_export(connection: ErpConnection) -> dict:
+    """A connection's fields, and the settings its kind keeps apart (an ECC's partner)."""
+    item = {"name": connection.name, **_pick(connection, CONNECTION_FIELDS)}
+    own = getattr(source_adapter_class(connection.kind), "settings_export", None)
+    if own is not None:
+        item["source_settings"] = own(connection)
+    return item
 
 
 def _refuse_secrets(section: str, item: dict) -> None:
@@ -97,8 +105,17 @@ def config_apply(data: dict) -> dict[str, int]:
     counts = {"connections": 0, "destinations": 0, "mappings": 0, "flows": 0, "schedules": 0}
     for item in data.get("connections", []):
         _refuse_secrets("Connection", item)
-        ErpConnection.objects.update_or_create(
+        connection, _ = ErpConnection.objects.update_or_create(
             name=item["name"], defaults={k: item[k] for k in CONNECTION_FIELDS if k in item})
+        if "source_settings" in item:
+            apply_own = getattr(source_adapter_class(connection.kind), "settings_apply", None)
+            if apply_own is None:
+                raise ConfigError(f"Connection {item['name']!r}: a {connection.kind} connection has no "
+                                  "source settings.")
+            try:
+                apply_own(connection, item["source_settings"])
+            except ValueError as error:
+                raise ConfigError(f"Connection {item['name']!r}: {error}") from error
         counts["connections"] += 1
     for item in data.get("destinations", []):
         _refuse_secrets("Destination", item)

@@ -211,6 +211,39 @@ def duration_text(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
+@dataclass
+class InboundBacklog:
+    """What an ERP that pushes (SAP ECC) sent and the hub has not applied yet."""
+
+    connection: object
+    count: int
+    oldest: datetime | None
+
+    def lag_seconds(self, now: datetime) -> float | None:
+        return (now - self.oldest).total_seconds() if self.oldest else None
+
+
+def inbound_backlogs() -> dict[int, InboundBacklog]:
+    """Per connection of a pushing kind: its received, unapplied messages (one query each)."""
+    from erp.models import ErpConnection
+    from erp.registry import pushing_kinds, source_adapter_for
+
+    found = {}
+    for connection in ErpConnection.objects.filter(kind__in=pushing_kinds()):
+        count, oldest = source_adapter_for(connection).inbound_backlog()
+        found[connection.pk] = InboundBacklog(connection, count, oldest)
+    return found
+
+
+def inbound_outage(backlog: InboundBacklog | None, now: datetime) -> tuple[int, str] | None:
+    """Amber once received messages wait over a minute, red past the connection's alert time."""
+    lag = backlog.lag_seconds(now) if backlog else None
+    if lag is None or lag < 60:
+        return None
+    level = 2 if lag > backlog.connection.unreachable_alert_minutes * 60 else 1
+    return level, f"{backlog.count} IDocs received from the ERP and not applied yet (oldest {duration_text(lag)})"
+
+
 # ------------------------------------------------------------------ rows
 
 
@@ -224,6 +257,7 @@ def flows_health(*, flows=None, now: datetime | None = None) -> list[FlowHealth]
     hub_outages = [(2, f"hub fault: {incident.get_kind_display()} since {incident.opened_at:%H:%M}")
                    for incident in incidents_open()]
     erp_away = erp_outages()
+    inbound = inbound_backlogs()
     rows = []
     for flow in flows:
         if flow.connection_id not in pulls:
@@ -235,6 +269,8 @@ def flows_health(*, flows=None, now: datetime | None = None) -> list[FlowHealth]
         outages = list(hub_outages)
         if (away := erp_away.get(flow.connection_id)) is not None:
             outages.append((2 if away.over_threshold(now) else 1, outage_text(away, now)))
+        if waiting := inbound_outage(inbound.get(flow.connection_id), now):
+            outages.append(waiting)
         if failing := flow_destination_failing(flow):
             outages.append((1, failing))
         if abandoned := flow_recently_abandoned(flow, now=now):

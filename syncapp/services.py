@@ -136,6 +136,8 @@ def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: boo
                 _record_unreadable(connection, entity, stored.unreadable)
                 exceptions_resolve(connection=connection, entity=entity,
                                    record_keys=[*stored.readable_keys, CONNECTION_KEY], stages=[Stage.INGEST])
+                if batch.on_stored:
+                    batch.on_stored(stored)
                 if not full:
                     cursor.value = batch.cursor
                     cursor.save(update_fields=["value", "updated_at"])
@@ -264,6 +266,9 @@ def records_refresh(*, connection, entity: str, record_keys: Iterable[str], adap
     rather than waiting in "retrying" for ever.
     """
     adapter = adapter or source_adapter_for(connection)
+    if hasattr(adapter, "reprocess"):
+        # A pushing source cannot be asked again: its stored messages are applied anew.
+        return adapter.reprocess(entity, list(record_keys))
     records, unread = [], {}
     for key in record_keys:
         try:

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "syncapp",
     "erp",
+    "erp.sap_ecc",  # SAP ECC's IDoc store and monitor (models of a source that pushes)
     "esp",
     "exceptions",
     "audit",

@@ -14,7 +14,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from .health import BACKLOG_COUNT_CAP, RANGES, FlowHistory, duration_text, flows_health, flows_history
+from .health import BACKLOG_COUNT_CAP, RANGES, FlowHistory, duration_text, flows_health, flows_history, inbound_backlogs
 from .incidents import incidents_open, redis_probe
 from .reconciliation import COLUMN_TITLES, COLUMNS, finance_open_exceptions, orders_reconciliation
 from .roles import capability_required
@@ -83,13 +83,15 @@ def health_page(request):
     now = timezone.now()
     redis_probe()  # a Redis outage shows the moment someone looks, not at the next sweep
     rows = flows_health(now=now)
+    inbound = [(backlog, duration_text(backlog.lag_seconds(now))) for backlog in inbound_backlogs().values()]
     incidents = incidents_open()
     histories = flows_history(flow_ids=[row.flow.pk for row in rows], range_name=range_name, now=now)
     for row in rows:
         row.lag_text = duration_text(row.lag_seconds)
         row.chart = chart_geometry(histories[row.flow.pk])
     return render(request, "health/health.html", {
-        "rows": rows, "incidents": incidents, "range_name": range_name, "ranges": list(RANGES), "now": now,
+        "rows": rows, "inbound": inbound, "incidents": incidents, "range_name": range_name, "ranges": list(RANGES),
+        "now": now,
         "span_text": {"24h": "24 hours", "7d": "7 days"}[range_name], "backlog_cap": BACKLOG_COUNT_CAP,
     })
 
