@@ -103,7 +103,7 @@ def _copied(connection, entity: str, base_type: int, base_entries) -> list[tuple
 def order_refunds(*, connection, orders) -> OrderRefunds:
     """Returns and credit memos per order line, found through the document chain:
     deliveries and invoices copied from the order, returns from those, credit memos from
-    invoices or returns. A credit memo copied from a return refunds the goods the return
+    invoices, returns or (SAP ECC) the order itself. A credit memo copied from a return refunds the goods the return
     already brought back, so its quantity is not counted twice."""
     reached: dict[tuple[int, int, int], OrderLine] = {}  # (type, entry, line) -> order line
     result = OrderRefunds()
@@ -125,8 +125,10 @@ def order_refunds(*, connection, orders) -> OrderRefunds:
     follow("invoices", ORDER)
     follow("invoices", DELIVERY)
     returns = follow("returns", DELIVERY) + follow("returns", INVOICE)
+    # SAP ECC's credit memos (INVOIC02) name the order line itself (E1EDP02 002), not an invoice.
     credits = [(row, INVOICE) for row in follow("credit_notes", INVOICE)] + \
-        [(row, RETURN) for row in follow("credit_notes", RETURN)]
+        [(row, RETURN) for row in follow("credit_notes", RETURN)] + \
+        [(row, ORDER) for row in follow("credit_notes", ORDER)]
     for target, *_, quantity, _, _, doc_date in returns:
         result.lines.setdefault(target, LineRefund()).quantity += quantity
         last = result.returned.get(target[0])
@@ -136,7 +138,7 @@ def order_refunds(*, connection, orders) -> OrderRefunds:
         refund = result.lines.setdefault(target, LineRefund())
         refund_amount = line_total * (1 - Decimal(discount or 0) / 100)
         refund.amount += refund_amount
-        if base_type == INVOICE:
+        if base_type != RETURN:  # a return counted its goods already
             refund.quantity += quantity
         result.amounts[target[0]] = result.amounts.get(target[0], Decimal(0)) + refund_amount
     return result

@@ -141,8 +141,10 @@ def _addresses(general: Segment, address: ParsedIdoc | None) -> list[dict[str, s
              "state": general.get("REGIO"), "country": general.get("LAND1"), "street_no": ""}
     postal = first_descendant(address, "E1BPAD1VL") if address else None
     if postal is not None:
-        for part, name in (("street", "STREET"), ("street_no", "HOUSE_NO"), ("city", "CITY"),
-                           ("zip_code", "POSTL_COD1"), ("state", "REGION"), ("country", "COUNTRY")):
+        if not (parts["street"] or "").strip():  # the house number goes with its street only
+            parts["street"], parts["street_no"] = postal.get("STREET"), postal.get("HOUSE_NO")
+        for part, name in (("city", "CITY"), ("zip_code", "POSTL_COD1"), ("state", "REGION"),
+                           ("country", "COUNTRY")):
             if not (parts[part] or "").strip():
                 parts[part] = postal.get(name)
     parts = {part: (value or "").strip() for part, value in parts.items()}

@@ -77,7 +77,7 @@ def _order_data(reader: Reader, header: Segment | None, previous_lines: list[dic
     lines = [merged[num] for num in sorted(merged)]
     some_rejected = any(action == DELETE or line["line_status"] == "closed" for action, line in items)
     cancelled = (header.get("ACTION").strip() == DELETE or bool(header.get("ABGRU").strip())
-                 or (some_rejected and not any(line["line_status"] == "open" for line in lines)))
+                 or (some_rejected and not any(line.get("line_status", "open") == "open" for line in lines)))
     return {
         **document_header(reader, header, number, "orders", ORDER_DATES),
         "doc_due_date": _iso(reader.date(_date_field(idoc, "002"), "requested delivery date",

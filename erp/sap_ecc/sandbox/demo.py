@@ -227,13 +227,13 @@ def _stock_baseline(writer: IdocWriter, send: Callable[..., None], day: date) ->
 
 
 def _stock_movements(writer: IdocWriter, send: Callable[..., None], day: date) -> None:
-    # A transfer posting is one MSEG line out (H) and one in (S), sent as such.
+    # A one-step transfer posting is one item: from WERKS/LGORT to UMWRK/UMLGO.
     send("WMMBXY 311 storage location transfer", writer.wmmbxy([
-        _move("10004105", PLANT_DC, SLOC_MAIN, "311", 6, "H"), _move("10004105", PLANT_DC, SLOC_RETURNS, "311", 6, "S"),
+        _transfer("10004105", "311", 6, (PLANT_DC, SLOC_MAIN), (PLANT_DC, SLOC_RETURNS)),
     ], reference="4900000311", posting_date=day))
     send("WMMBXY 301 plant transfer", writer.wmmbxy([
-        _move("20123", PLANT_DC, SLOC_MAIN, "301", 5, "H"), _move("20123", PLANT_STORE, SLOC_MAIN, "301", 5, "S"),
-        _move("20130", PLANT_DC, SLOC_MAIN, "301", 10, "H"), _move("20130", PLANT_STORE, SLOC_MAIN, "301", 10, "S"),
+        _transfer("20123", "301", 5, (PLANT_DC, SLOC_MAIN), (PLANT_STORE, SLOC_MAIN)),
+        _transfer("20130", "301", 10, (PLANT_DC, SLOC_MAIN), (PLANT_STORE, SLOC_MAIN)),
     ], reference="4900000301", posting_date=day))
     send("WMMBXY 551 scrapping", writer.wmmbxy([_move("10004105", PLANT_DC, SLOC_RETURNS, "551", 1, "H")],
                                                 reference="4900000551", posting_date=day))
@@ -241,6 +241,11 @@ def _stock_movements(writer: IdocWriter, send: Callable[..., None], day: date) -
 
 def _move(matnr: str, werks: str, lgort: str, bwart: str, qty: int, shkzg: str) -> dict[str, Any]:
     return {"matnr": matnr, "werks": werks, "lgort": lgort, "bwart": bwart, "qty": qty, "shkzg": shkzg}
+
+
+def _transfer(matnr: str, bwart: str, qty: int, source: tuple[str, str], target: tuple[str, str]) -> dict[str, Any]:
+    return {"matnr": matnr, "werks": source[0], "lgort": source[1], "bwart": bwart, "qty": qty,
+            "umwrk": target[0], "umlgo": target[1]}
 
 
 # ------------------------------------------------------------------ orders

@@ -302,13 +302,16 @@ class IdocWriter:
     def wmmbxy(self, movements: Sequence[Mapping[str, Any]], *, reference: str = "",
                posting_date: date | None = None) -> IdocText:
         """WMMBID02 (message WMMBXY): E1MBXYH (dates, reference) > one E1MBXYI per movement
-        {matnr, werks, lgort, bwart, qty, shkzg}: SHKZG S adds to stock, H takes from it."""
+        {matnr, werks, lgort, bwart, qty[, shkzg, umwrk, umlgo]}: SHKZG S adds to stock, H takes
+        from it; a transfer posting (301/311) is one item moving the quantity from WERKS/LGORT to
+        UMWRK/UMLGO (the receiving plant and storage location)."""
         now = self._clock()
         posting_date = posting_date or now.date()
         items = [segment("E1MBXYI", {
             "MATNR": pad_matnr(movement["matnr"]), "WERKS": movement["werks"], "LGORT": movement["lgort"],
             "BWART": movement["bwart"], "ERFMG": _quantity(_decimal(movement["qty"])), "ERFME": "ST",
-            "SHKZG": movement["shkzg"]}) for movement in movements]
+            "MENGE": _quantity(_decimal(movement["qty"])), "MEINS": "ST", "SHKZG": movement.get("shkzg"),
+            "UMWRK": movement.get("umwrk"), "UMLGO": movement.get("umlgo")}) for movement in movements]
         header = segment("E1MBXYH", {"BLDAT": _date(posting_date), "BUDAT": _date(posting_date),
                                      "XBLNR": reference, "TCODE": "MIGO"}, items)
         return self._idoc("WMMBID02", "WMMBXY", [header], now)
