@@ -26,6 +26,7 @@ from .families import APPLY_ORDER, DELTA_FAMILIES, DOCUMENT_ENTITIES
 from .idoc_xml import ParsedIdoc, Segment
 from .inbound import ecc_options
 from .messages.billing import billing_record
+from .messages.common import message_name
 from .messages.customers import business_partner_record
 from .messages.deliveries import delivery_record
 from .messages.materials import item_record
@@ -144,8 +145,8 @@ class EccSource:
             record = business_partner_record(debmas, address, self.options)
         elif entity == "orders":
             # ORDCHG may carry only the changed items: the others keep their lines.
-            previous = decisions.order_lines(self.connection, idoc.object_key) if idoc.message_type == "ORDCHG" \
-                else None
+            previous = decisions.order_lines(self.connection, idoc.object_key) \
+                if message_name(parsed) == "ORDCHG" else None
             record = order_record(parsed, previous)
         elif entity == "deliveries":
             record = delivery_record(parsed)
@@ -156,8 +157,10 @@ class EccSource:
             record = billing_record(parsed, self.options)
         elif entity == "items":
             record = item_record(parsed)
-            if record.data is not None:  # an item record carries stock: keep what the mirror holds
-                record.data["stock"] = decisions.stock_levels(self.connection, record.key)
+            if record.data is not None:
+                # An item record carries its stock: what the mirror holds, with the levels a
+                # MATMAS-driven snapshot (E1MARDM LABST) sends.
+                record.data["stock"] = decisions.stock_with_snapshot(self.connection, record.key, parsed)
         else:
             raise ValueError(entity)
         if record.key != idoc.object_key and record.data is not None:

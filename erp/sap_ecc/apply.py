@@ -16,9 +16,12 @@ def idocs_apply(connection) -> list:
     from syncapp.services import connection_pull
 
     runs = []
+    waiting = set(Idoc.objects.filter(connection=connection, status__in=Idoc.OPEN)
+                  .values_list("entity", flat=True).distinct())
+    if waiting & {"items", "item_stock"}:
+        waiting.add("warehouses")  # the plants and storage locations stock IDocs (and MATMAS) name
     for entity in APPLY_ORDER:
-        wanted = "item_stock" if entity == "warehouses" else entity
-        if not Idoc.objects.filter(connection=connection, entity=wanted, status__in=Idoc.OPEN).exists():
+        if entity not in waiting:
             continue
         try:
             runs.append(connection_pull(connection=connection, entity=entity))

@@ -103,6 +103,21 @@ def stock_levels(connection, item_code: str) -> list[dict[str, Any]]:
     return stock_levels_many(connection, [item_code]).get(item_code, [])
 
 
+def stock_with_snapshot(connection, item_code: str, parsed: ParsedIdoc) -> list[dict[str, Any]]:
+    from .messages.stock import StockUnreadable, stock_changes
+
+    levels = {row["warehouse_code"]: row for row in stock_levels(connection, item_code)}
+    try:
+        snapshot = [change for change in stock_changes(parsed) if change.absolute and change.item_code == item_code]
+    except StockUnreadable:
+        snapshot = []  # the item is still applied; its stock stays as it was
+    for change in snapshot:
+        row = levels.setdefault(change.warehouse_code, {"warehouse_code": change.warehouse_code, "in_stock": 0.0,
+                                                        "committed": 0.0, "ordered": 0.0})
+        row["in_stock"] = change.quantity
+    return list(levels.values())
+
+
 def stock_levels_many(connection, item_codes: list[str]) -> dict[str, list[dict[str, Any]]]:
     levels: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for code, warehouse, in_stock, committed, ordered in StockLevel.objects.filter(

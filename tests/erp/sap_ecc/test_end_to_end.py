@@ -288,3 +288,18 @@ def test_a_stored_idoc_left_unapplied_by_a_crash_is_applied_by_the_next_schedule
     connection_pull_task(hub.ecc.pk, "business_partners")  # what beat schedules every few minutes
     assert BusinessPartner.objects.get(connection=hub.ecc).email == "jane@example.com"
     assert not Idoc.objects.filter(status=Idoc.Status.READY).exists()
+
+
+def test_a_matmas_with_storage_location_stock_sets_those_levels(hub):
+    matmas = hub.writer.matmas(MUG, "Blue mug")
+    with_stock = matmas.replace("</E1MARAM>", '<E1MARCM SEGMENT="1"><WERKS>3000</WERKS><E1MARDM SEGMENT="1">'
+                                              "<LGORT>0002</LGORT><LABST>12.000</LABST></E1MARDM></E1MARCM></E1MARAM>")
+    assert with_stock != matmas
+    hub.send(with_stock, root="MATMAS05")
+    hub.cycle()
+    assert StockLevel.objects.get(connection=hub.ecc, item_code="000000000010001547",
+                                  warehouse_code="3000-0002").in_stock == 12.0
+    from erp.models import Warehouse
+
+    assert Warehouse.objects.filter(connection=hub.ecc, code="3000-0002").exists()
+    assert hub.dd_catalog()[MUG]["available"] == 12.0
