@@ -83,8 +83,11 @@ def _latest_customer_idocs(connection, keys: set[str]) -> dict[str, Idoc]:
 def customer_pair(connection, idoc: Idoc, parsed: ParsedIdoc) -> tuple[ParsedIdoc | None, ParsedIdoc | None]:
     """(DEBMAS, ADRMAS) to build the customer from: this IDoc and the latest applied other one."""
     other_family = "ADRMAS" if idoc.family == "DEBMAS" else "DEBMAS"
+    # A DEBMAS takes the newest address, applied or queued behind it in this run, so a customer
+    # and its e-mail sent together are planned once, complete (not first "without e-mail").
+    usable = [Idoc.Status.APPLIED, Idoc.Status.READY] if other_family == "ADRMAS" else [Idoc.Status.APPLIED]
     other = (Idoc.objects.filter(connection=connection, family=other_family, object_key=idoc.object_key,
-                                 status=Idoc.Status.APPLIED).order_by("-sequence", "-id").first())
+                                 status__in=usable).order_by("-sequence", "-id").first())
     other_parsed = _parsed(other) if other else None
     return (parsed, other_parsed) if idoc.family == "DEBMAS" else (other_parsed, parsed)
 

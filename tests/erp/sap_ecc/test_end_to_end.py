@@ -58,6 +58,8 @@ def test_a_customer_from_debmas_and_adrmas_reaches_dotdigital_and_ometria(hub):
     assert contact["dataFields"]["CARDCODE"] == "0000099009"
     assert contact["dataFields"]["CITY"] == "Leeds"
     assert hub.om_contact("0000099009")["email"] == "jane@example.com"
+    # The DEBMAS was applied with the ADRMAS queued behind it: never planned "without e-mail".
+    assert not SyncException.objects.filter(reason_code="missing_email").exists()
 
 
 def test_an_order_with_four_lines_reaches_both_destinations_and_dispatch_fires_on_goods_issue(hub):
