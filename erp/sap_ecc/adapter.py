@@ -23,7 +23,7 @@ from syncapp.adapters import SourceBatch, SourceRecord
 
 from . import decisions
 from .families import APPLY_ORDER, DELTA_FAMILIES, DOCUMENT_ENTITIES
-from .idoc_xml import ParsedIdoc, Segment
+from .idoc_xml import ParsedIdoc
 from .inbound import ecc_options
 from .messages.billing import billing_record
 from .messages.common import message_name
@@ -70,7 +70,7 @@ class EccSource:
                      .order_by("sequence", "id").values_list("id", flat=True))
         while queue:
             chosen, queue = _one_per_object(queue, entity)
-            idocs = Idoc.objects.in_bulk(chosen)
+            idocs = Idoc.objects.defer("raw_xml").in_bulk(chosen)
             page = self._page(entity, [idocs[pk] for pk in chosen if pk in idocs])
             yield SourceBatch(records=page.records, cursor={},
                               on_stored=lambda stored, page=page: decisions.page_settle(self.connection, page, stored))
@@ -234,8 +234,7 @@ def _one_per_object(queue: list[int], entity: str) -> tuple[list[int], list[int]
 
 
 def _parsed(idoc: Idoc) -> ParsedIdoc:
-    return ParsedIdoc(control=idoc.control, segments=[Segment.from_json(s) for s in idoc.segments],
-                      raw_xml="")
+    return ParsedIdoc(control=idoc.control, segments_data=idoc.segments)
 
 
 __all__ = ["DELTA_FAMILIES", "DOCUMENT_ENTITIES", "EccSource"]

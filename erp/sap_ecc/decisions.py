@@ -12,9 +12,10 @@ from django.utils import timezone
 from erp.models import SalesOrder, StockLevel
 from exceptions.models import Stage
 from exceptions.services import exception_raise
+from syncapp.bulksql import bulk_insert
 
 from .families import DELTA_FAMILIES, DOCUMENT_ENTITIES
-from .idoc_xml import ParsedIdoc, Segment
+from .idoc_xml import ParsedIdoc
 from .models import Idoc, IdocObjectState, IdocStatusRecord
 
 APPLIED = "Applied to the mirror."
@@ -175,9 +176,8 @@ def statuses_write(connection, outcomes: list[tuple[Idoc, str, str]], *, engine_
         by_verdict[(status, text)].append(idoc.pk)
     for (status, text), pks in by_verdict.items():
         Idoc.objects.filter(pk__in=pks).update(status=status, status_text=text, status_changed_at=now)
-    IdocStatusRecord.objects.bulk_create(
-        [IdocStatusRecord(idoc_id=idoc.pk, status=status, text=text, at=now) for idoc, status, text in changed],
-        batch_size=1000)
+    bulk_insert(IdocStatusRecord, ["idoc", "status", "text", "at"],
+                [(idoc.pk, status, text, now) for idoc, status, text in changed])
     applied = {}
     for idoc, status, _ in outcomes:
         if status == Idoc.Status.APPLIED and idoc.family not in DELTA_FAMILIES and idoc.object_key:
@@ -185,11 +185,9 @@ def statuses_write(connection, outcomes: list[tuple[Idoc, str, str]], *, engine_
             if current is None or current.sequence < idoc.sequence:
                 applied[(idoc.family, idoc.object_key)] = idoc
     if applied:
-        IdocObjectState.objects.bulk_create(
-            [IdocObjectState(connection=connection, family=family, object_key=key, last_sequence=idoc.sequence,
-                             last_idoc_id=idoc.pk) for (family, key), idoc in applied.items()],
-            update_conflicts=True, unique_fields=["connection", "family", "object_key"],
-            update_fields=["last_sequence", "last_idoc"])
+        bulk_insert(IdocObjectState, ["connection", "family", "object_key", "last_sequence", "last_idoc"],
+                    [(connection.pk, family, key, idoc.sequence, idoc.pk) for (family, key), idoc in applied.items()],
+                    conflict=["connection", "family", "object_key"], update=["last_sequence", "last_idoc"])
     for idoc, status, text in changed:
         if status in (Idoc.Status.ERROR, Idoc.Status.WAITING) and idoc.object_key not in engine_raised:
             idoc_exception_raise(connection, idoc, status, text)
@@ -235,4 +233,4 @@ def _unpadded(key: str) -> str:
 
 
 def _parsed(idoc: Idoc) -> ParsedIdoc:
-    return ParsedIdoc(control=idoc.control, segments=[Segment.from_json(s) for s in idoc.segments])
+    return ParsedIdoc(control=idoc.control, segments_data=idoc.segments)

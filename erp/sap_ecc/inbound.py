@@ -11,10 +11,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection as db
+from django.db import models, transaction
 from django.utils import timezone
 
 from erp.models import ErpConnection
+from syncapp.bulksql import json_text
 
 from .families import FAMILY_ENTITY, family_of
 from .idoc_xml import IdocRefused, ParsedIdoc, idocs_parse
@@ -93,7 +95,7 @@ def _store(connection, parsed: list[ParsedIdoc], via: str, options: EccOptions, 
                                    docnum__in=list(by_docnum)).values_list("docnum", flat=True))
     rows += [_row(connection, idoc, via, now, token, options) for docnum, idoc in by_docnum.items()
              if docnum not in held]
-    Idoc.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    idocs_insert(rows)
     ours = dict(Idoc.objects.filter(receipt=token).values_list("id", "docnum"))
     IdocStatusRecord.objects.bulk_create(
         [IdocStatusRecord(idoc_id=pk, status="received", text=f"Received by {via}.", at=now) for pk in ours],
@@ -126,6 +128,36 @@ def _row(connection, idoc: ParsedIdoc, via: str, now, token: str, options: EccOp
         status=Idoc.Status.ERROR if problem else Idoc.Status.READY, status_text=problem,
         control=control, segments=idoc.segments_json(), raw_xml=idoc.raw_xml, received_via=via[:200],
         received_at=now, status_changed_at=now, receipt=token)
+
+
+_COPIED = ("connection", "docnum", "message_type", "basic_type", "extension", "sender_partner", "sender_port",
+           "created_in_sap", "serial", "sequence", "entity", "family", "object_key", "customer_key", "status",
+           "status_text", "control", "segments", "raw_xml", "received_via", "received_at", "times_received",
+           "status_changed_at", "receipt")
+
+
+def idocs_insert(rows: list[Idoc]) -> None:
+    """Insert new IDoc rows; one already held (the same DOCNUM from the partner, stored by a
+    concurrent request) is skipped. PostgreSQL: COPY into a temporary table, then one
+    INSERT ... SELECT: the ORM's array parameters would escape every quote of the raw XML
+    in Python, most of the time of a 1,000-IDoc packet."""
+    if db.vendor != "postgresql":
+        Idoc.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+        return
+    fields = [Idoc._meta.get_field(name) for name in _COPIED]
+    columns = ", ".join(db.ops.quote_name(field.column) for field in fields)
+    table = db.ops.quote_name(Idoc._meta.db_table)
+    with db.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS _idoc_staging AS SELECT {columns} FROM {table} WITH NO DATA")
+        cursor.execute("TRUNCATE _idoc_staging")
+        with cursor.cursor.copy(f"COPY _idoc_staging ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([_copy_value(field, getattr(row, field.attname)) for field in fields])
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _idoc_staging ON CONFLICT DO NOTHING")
+
+
+def _copy_value(field, value):
+    return json_text(value) if isinstance(field, models.JSONField) else value
 
 
 def _errors_at_receipt(token: str, now) -> None:

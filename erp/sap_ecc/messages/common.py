@@ -218,11 +218,31 @@ def document_key(number: str) -> str:
 
 def descendants(container: ParsedIdoc | Segment, name: str) -> list[Segment]:
     """Every segment called `name` under `container`, at any depth, in document order."""
+    if isinstance(container, ParsedIdoc):
+        return [Segment.from_json(data) for data in _index(container).get(name, ())]
     return [segment for segment in walk(container) if segment.name == name]
 
 
 def first_descendant(container: ParsedIdoc | Segment, name: str) -> Segment | None:
+    if isinstance(container, ParsedIdoc):
+        found = _index(container).get(name)
+        return Segment.from_json(found[0]) if found else None
     return next((segment for segment in walk(container) if segment.name == name), None)
+
+
+def _index(idoc: ParsedIdoc) -> dict[str, list[dict]]:
+    """The IDoc's stored segments by name, in document order: one walk over the plain
+    dicts the first time a converter asks (a Segment is made only for what is found)."""
+    index = idoc.__dict__.get("_by_name")
+    if index is None:
+        index = {}
+        stack = list(reversed(idoc.segments_data))
+        while stack:
+            data = stack.pop()
+            index.setdefault(data["segment"], []).append(data)
+            stack.extend(reversed(data.get("children") or ()))
+        idoc.__dict__["_by_name"] = index
+    return index
 
 
 def walk(container: ParsedIdoc | Segment) -> Iterator[Segment]:
