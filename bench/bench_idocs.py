@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_customers import log, prepare_environment, print_box, rate, save_results  # noqa: E402
+from bench_customers import log, prepare_environment, print_box, rate, save_results
 
 PASSWORD_ENV = "BENCH_SAP_ECC_PASSWORD"
 

@@ -1,26 +1,60 @@
 """Token buckets: one per destination account, shared by every worker.
 
-With REDIS_URL set the bucket lives in Redis (an atomic Lua script), so all workers on
-all machines draw from one allowance. On the embedded defaults it is in-process.
-`defer()` is how a 429 from the vendor pauses everybody, not just the caller.
+With REDIS_URL set the bucket lives in Redis (an atomic Lua script on Redis's own
+clock), so all workers on all machines draw from one allowance. On the embedded
+defaults it is in-process. `defer()` is how a 429, or a rate header saying the
+allowance is spent, pauses everybody, not just the caller.
+
+A vendor that counts calls per second by their arrival (Ometria: 4 a second) also gets
+an arrival window: a call starts only while fewer than `window_calls` calls are still in
+flight or were answered within the last second. A call cannot arrive after its answer,
+nor the next one before it starts, so however late the network delivers one call and
+however early the next, the vendor never sees more than `window_calls` in a second.
+Evenly spaced tokens alone (burst 1) cannot promise that: a call held up 100 ms on the
+way and one sent a second later on a quick path land in the same second. The price is
+one round trip per `window_calls` calls. Clients take part through `throttled_call()`,
+which tells the bucket when the answer is back.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.conf import settings
 
 from .adapters import HubFault
 
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 1.0
+# How long a call in flight holds its place in the window when its answer is never
+# reported (a worker died mid-call): longer than any per-second vendor's call timeout
+# (Ometria's client waits 30 s).
+CALL_LEASE_SECONDS = 60.0
+# While the window is full of calls still in flight, ask again this often: their
+# answers, not a known time, free the next place.
+WINDOW_POLL_SECONDS = 0.02
+
 _REDIS_TAKE = """
-local key = KEYS[1]
+local key, calls = KEYS[1], KEYS[2]
 local rate = tonumber(ARGV[1])        -- tokens per second
 local capacity = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
-local now = tonumber(ARGV[4])
+local window_calls = tonumber(ARGV[4])
+local window = tonumber(ARGV[5])
+local lease = tonumber(ARGV[6])
+local ticket = ARGV[7]
+local poll = tonumber(ARGV[8])
+local held = tonumber(ARGV[9])       -- 1: the call counts until its answer is noted
+-- Redis's clock, read here: a time sent by the caller is stale by a round trip, and an
+-- older stamp written after a newer one would hand out the gap again.
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local state = redis.call('HMGET', key, 'tokens', 'ts', 'blocked_until')
 local tokens = tonumber(state[1]) or capacity
 local ts = tonumber(state[2]) or now
@@ -28,28 +62,72 @@ local blocked_until = tonumber(state[3]) or 0
 if now < blocked_until then
   return tostring(blocked_until - now)
 end
+if window_calls > 0 then
+  redis.call('ZREMRANGEBYSCORE', calls, '-inf', now - window)
+  if redis.call('ZCARD', calls) >= window_calls then
+    local first = tonumber(redis.call('ZRANGE', calls, 0, 0, 'WITHSCORES')[2])
+    if first > now then
+      return tostring(poll)           -- every place is held by a call still in flight
+    end
+    return tostring(math.max(first + window - now, 0.000001))
+  end
+end
 tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
 local wait = 0
 if tokens >= cost then
   tokens = tokens - cost
+  if window_calls > 0 then
+    redis.call('ZADD', calls, now + lease * held, ticket)
+    redis.call('EXPIRE', calls, math.ceil(lease + window) + 60)
+  end
 else
   wait = (cost - tokens) / rate
 end
-redis.call('HSET', key, 'tokens', tokens, 'ts', now)
+redis.call('HSET', key, 'tokens', tokens, 'ts', math.max(ts, now))
 redis.call('EXPIRE', key, 3600)
 return tostring(wait)
 """
 
-_REDIS_DEFER = """
-local key = KEYS[1]
-local until_ts = tonumber(ARGV[1])
-local current = tonumber(redis.call('HGET', key, 'blocked_until')) or 0
-if until_ts > current then
-  redis.call('HSET', key, 'blocked_until', until_ts, 'tokens', 0, 'ts', until_ts)
-  redis.call('EXPIRE', key, 3600)
+_REDIS_ANSWERED = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local held = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]))
+if held and held > now then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
 end
 return 1
 """
+
+_REDIS_DEFER = """
+local clock = redis.call('TIME')
+local until_ts = tonumber(clock[1]) + tonumber(clock[2]) / 1000000 + tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local current = tonumber(redis.call('HGET', KEYS[1], 'blocked_until')) or 0
+if until_ts > current then
+  -- One token waits at the end of the pause; the rest come at the rate from then on.
+  redis.call('HSET', KEYS[1], 'blocked_until', until_ts, 'tokens', 0, 'ts', until_ts - 1 / rate)
+  redis.call('EXPIRE', KEYS[1], 3600)
+end
+return 1
+"""
+
+
+def window_calls_for(calls_per_minute: int) -> int:
+    """How many calls a per-second vendor takes in one second at this rate."""
+    return max(1, int(calls_per_minute // 60))
+
+
+@contextmanager
+def throttled_call(throttle: Any) -> Iterator[None]:
+    """One vendor call through `throttle`: wait for a token; with an arrival window the
+    call keeps its place until the answer is back (the `with` block ends). A throttle
+    without a window (or a test's) is only asked for the token."""
+    ticket = throttle.acquire(held=True) if getattr(throttle, "window_calls", 0) else throttle.acquire()
+    try:
+        yield
+    finally:
+        if ticket is not None:
+            throttle.answered(ticket)
 
 
 class LocalTokenBucket:
@@ -60,71 +138,111 @@ class LocalTokenBucket:
         calls_per_minute: int,
         *,
         burst: int | None = None,
+        window_calls: int = 0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.rate = calls_per_minute / 60.0
         self.capacity = float(burst or max(1, min(calls_per_minute, 10)))
+        self.window_calls = window_calls
         self.tokens = self.capacity
         self.clock, self.sleep = clock, sleep
         self.stamp = clock()
         self.blocked_until = 0.0
+        self._calls: dict[str, float] = {}  # ticket -> its answer's time (start + lease while in flight)
         self._lock = threading.Lock()
 
-    def _take(self, cost: int) -> float:
+    def _window_wait(self, now: float) -> float:
+        for ticket, held in list(self._calls.items()):
+            if held <= now - WINDOW_SECONDS:
+                del self._calls[ticket]
+        if len(self._calls) < self.window_calls:
+            return 0.0
+        first = min(self._calls.values())
+        return WINDOW_POLL_SECONDS if first > now else max(first + WINDOW_SECONDS - now, 1e-6)
+
+    def _take(self, cost: int, ticket: str | None = None, held: bool = False) -> tuple[float, bool]:
+        """(seconds to wait, whether the tokens are already ours once they are over)."""
         with self._lock:
             now = self.clock()
             if now < self.blocked_until:
-                return self.blocked_until - now
+                return self.blocked_until - now, False
+            if ticket is not None and (wait := self._window_wait(now)) > 0:
+                return wait, False  # nothing reserved: ask again then
             self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
-            if self.tokens >= cost:
-                self.tokens -= cost
-                return 0.0
-            # Reserve the tokens now so concurrent callers queue behind us fairly.
-            wait = (cost - self.tokens) / self.rate
+            wait = 0.0 if self.tokens >= cost else (cost - self.tokens) / self.rate
+            # Reserve the tokens now so concurrent callers queue behind us fairly; the
+            # call's place in the window is taken now too (counting it early is safe).
             self.tokens -= cost
-            return wait
+            if ticket is not None:
+                self._calls[ticket] = now + wait + (CALL_LEASE_SECONDS if held else 0.0)
+            return wait, True
 
-    def acquire(self, cost: int = 1) -> None:
-        wait = self._take(cost)
-        if wait > 0:
-            self.sleep(wait)
+    def acquire(self, cost: int = 1, *, held: bool = False) -> str | None:
+        """Wait for `cost` tokens. With an arrival window the call counts from its start, or
+        with `held` until `answered(ticket)` (the ticket is returned)."""
+        ticket = uuid.uuid4().hex if self.window_calls else None
+        while True:
+            wait, reserved = self._take(cost, ticket, held)
+            if wait > 0:
+                self.sleep(wait)
+            if reserved:
+                return ticket if held else None
+
+    def answered(self, ticket: str) -> None:
+        with self._lock:
+            if ticket in self._calls:
+                self._calls[ticket] = min(self._calls[ticket], self.clock())
 
     def defer(self, seconds: float) -> None:
         with self._lock:
             self.blocked_until = max(self.blocked_until, self.clock() + seconds)
+            # One token waits at the end of the pause (the vendor's allowance is back
+            # then); the rest come at the rate from then on.
             self.tokens = 0.0
-            self.stamp = self.blocked_until
+            self.stamp = self.blocked_until - 1 / self.rate
 
 
 class RedisTokenBucket:
     """Bucket in Redis shared by every worker; the clock is Redis's own `TIME`."""
 
     def __init__(self, client, key: str, calls_per_minute: int, *, burst: int | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 window_calls: int = 0, sleep: Callable[[float], None] = time.sleep) -> None:
         self.client, self.key = client, key
+        self.calls_key = f"{key}:calls"
         self.rate = calls_per_minute / 60.0
         self.capacity = burst or max(1, min(calls_per_minute, 10))
+        self.window_calls = window_calls
         self.sleep = sleep
         self._take = client.register_script(_REDIS_TAKE)
+        self._answered = client.register_script(_REDIS_ANSWERED)
         self._defer = client.register_script(_REDIS_DEFER)
 
-    def _now(self) -> float:
-        seconds, micros = self.client.time()
-        return seconds + micros / 1_000_000
-
-    def acquire(self, cost: int = 1) -> None:
+    def acquire(self, cost: int = 1, *, held: bool = False) -> str | None:
+        """Wait for `cost` tokens. With an arrival window the call counts from its start, or
+        with `held` until `answered(ticket)` (the ticket is returned)."""
+        ticket = uuid.uuid4().hex if self.window_calls else ""
+        args = [self.rate, self.capacity, cost, self.window_calls, WINDOW_SECONDS, CALL_LEASE_SECONDS, ticket,
+                WINDOW_POLL_SECONDS, int(held)]
         while True:
             with _hub_fault_on_redis_error():
-                wait = float(self._take(keys=[self.key], args=[self.rate, self.capacity, cost, self._now()]))
+                wait = float(self._take(keys=[self.key, self.calls_key], args=args))
             if wait <= 0:
-                return
+                return ticket if held and ticket else None
             self.sleep(wait)
+
+    def answered(self, ticket: str) -> None:
+        """The call's answer is back. Never raises: the call went out, and a lost note only
+        keeps its place taken until the lease ends."""
+        try:
+            self._answered(keys=[self.calls_key], args=[ticket])
+        except Exception:
+            logger.warning("Could not note a call's answer in the shared rate limiter", exc_info=True)
 
     def defer(self, seconds: float) -> None:
         with _hub_fault_on_redis_error():
-            self._defer(keys=[self.key], args=[self._now() + seconds])
+            self._defer(keys=[self.key], args=[seconds, self.rate])
 
 
 @contextmanager
@@ -151,12 +269,18 @@ def redis_client():
 
 def throttle_for(account, calls_per_minute: int, *, burst: int | None = None):
     """The bucket for one destination account at `calls_per_minute`, letting at most
-    `burst` calls through back to back (default: min(rate per minute, 10))."""
+    `burst` calls through back to back (default: min(rate per minute, 10)).
+
+    A burst is given only for a vendor that counts calls per second
+    (`DestinationLimits.burst`), so such a bucket also keeps the arrival window: at most
+    the per-second rate's calls in any second, by arrival (see the module docstring)."""
     key = f"sync:throttle:{account.kind}:{account.name}"
+    window_calls = window_calls_for(calls_per_minute) if burst else 0
     if settings.REDIS_URL:
-        return RedisTokenBucket(redis_client(), key, calls_per_minute, burst=burst)
+        return RedisTokenBucket(redis_client(), key, calls_per_minute, burst=burst, window_calls=window_calls)
     with _local_lock:
         bucket = _local_buckets.get(key)
-        if bucket is None or bucket.rate != calls_per_minute / 60.0 or (burst and bucket.capacity != burst):
-            bucket = _local_buckets[key] = LocalTokenBucket(calls_per_minute, burst=burst)
+        if (bucket is None or bucket.rate != calls_per_minute / 60.0 or (burst and bucket.capacity != burst)
+                or bucket.window_calls != window_calls):
+            bucket = _local_buckets[key] = LocalTokenBucket(calls_per_minute, burst=burst, window_calls=window_calls)
         return bucket

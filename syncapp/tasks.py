@@ -17,16 +17,23 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="syncapp.connection_pull_task", ignore_result=True)
 def connection_pull_task(connection_id: int, entity: str = "business_partners") -> None:
-    """Pull one connection's changes, then wake the pushers of flows with work."""
+    """Pull one connection's changes, then wake the pushers of flows with work. The run
+    uses one source adapter (SAP B1: one login) and closes it at the end (/Logout)."""
+    from . import services
     from .locks import PullInProgress
     from .services import connection_pull, flows_reading
 
     connection = ErpConnection.objects.get(pk=connection_id)
+    adapter = services.source_adapter_for(connection)  # the engine's seam for the registry
     try:
-        connection_pull(connection=connection, entity=entity)
+        connection_pull(connection=connection, entity=entity, adapter=adapter)
     except PullInProgress as busy:
         logger.info("%s", busy)
         return
+    finally:
+        close = getattr(adapter, "close", None)
+        if close is not None:
+            close()
     flows = flows_reading(connection=connection, source_entity=entity)
     for flow_id in flows_with_ready_work(flows):
         task_enqueue(flow_push_task, flow_id)

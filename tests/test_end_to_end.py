@@ -85,7 +85,7 @@ def test_a_429_storm_slows_the_push_but_loses_nothing(hub):
     destination.limits = DestinationLimits(batch_size=5, calls_per_minute=3, single_call_threshold=2)
     _, pushed = hub.sync(destination)
     assert pushed.records_accepted == 30 and len(hub.dd.contacts) == 30
-    assert any(status == 429 for _, _, status in hub.dd.call_log)
+    assert not any(status == 429 for _, _, status in hub.dd.call_log)  # paced by the rate headers instead
     assert hub.throttle.deferred  # every worker was told to wait, not just this one
     assert not SyncException.objects.exists()
 

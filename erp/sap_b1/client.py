@@ -1,8 +1,12 @@
 """HTTP to the SAP Business One Service Layer, and its errors.
 
-One `ServiceLayerClient` per connection: it logs in, keeps the B1SESSION/ROUTEID cookies,
-logs in again once when the session has timed out, retries transient failures with
-bounded exponential backoff, and turns every failure into `TransportError`.
+One `ServiceLayerClient` per connection: it logs in on its first request, keeps the
+B1SESSION/ROUTEID cookies for every later one (one login per run: the caller keeps the
+client for the run and calls `logout()` at its end), logs in again once when the session
+has timed out, retries transient failures with bounded exponential backoff, and turns
+every failure into `TransportError`. The session's idle timeout (`SessionTimeout` in
+the login answer) is tracked, so a session that has surely lapsed is replaced before a
+request is spent on a 401.
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -23,6 +27,10 @@ log = logging.getLogger(__name__)
 
 SESSION_COOKIES = ("B1SESSION", "ROUTEID")
 INVALID_SESSION_CODE = "301"
+DEFAULT_SESSION_MINUTES = 30  # the Service Layer's default idle timeout
+# Log in afresh this long before the idle timeout: our clock and SAP's see the last
+# request a little apart.
+SESSION_MARGIN_SECONDS = 30.0
 # 408 and 429 are "try again later", not "this request is wrong".
 TRANSIENT_STATUSES = frozenset({408, 429})
 
@@ -72,6 +80,7 @@ class ServiceLayerClient:
         max_retries: int = 3,
         backoff_seconds: float = 1.0,
         session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.company_db = company_db
@@ -83,7 +92,10 @@ class ServiceLayerClient:
         self.max_retries = max_retries
         self.backoff_seconds = backoff_seconds
         self.http = session or requests.Session()
+        self.clock = clock
         self._cookies: dict[str, str] = {}
+        self._session_seconds = DEFAULT_SESSION_MINUTES * 60.0
+        self._last_sent = 0.0  # when the session was last used (our clock): SAP's idle timer restarts then
 
     def __repr__(self) -> str:  # never show the password or the session
         return f"<ServiceLayerClient {self.base_url} {self.company_db}/{self.username}>"
@@ -117,19 +129,26 @@ class ServiceLayerClient:
                     reason_code="sap_b1:no_session", status=200,
                 )
             self._cookies["B1SESSION"] = session_id
+        self._session_seconds = _session_seconds((_json(response) or {}).get("SessionTimeout"))
         # requests also files Set-Cookie in its jar; we send our own copy explicitly.
         self.http.cookies.clear()
         log.info("Logged in to SAP Business One %s as %s", self.company_db, self.username)
 
     def logout(self) -> None:
-        """POST /Logout; best effort, never raises."""
+        """POST /Logout, so SAP ends the session now rather than keeping it open until its
+        idle timeout; best effort, never raises. A session already lapsed costs no call."""
         if not self.logged_in:
             return
-        try:
-            self._send("POST", self._url("Logout"), with_session=True)
-        except TransportError:
-            pass
+        if not self._session_lapsed():
+            try:
+                self._send("POST", self._url("Logout"), with_session=True)
+            except TransportError:
+                pass
         self._cookies = {}
+
+    def _session_lapsed(self) -> bool:
+        """SAP has surely dropped the session for idleness: a request would be refused."""
+        return self.clock() - self._last_sent >= self._session_seconds - SESSION_MARGIN_SECONDS
 
     # ------------------------------------------------------------ requests
 
@@ -180,6 +199,9 @@ class ServiceLayerClient:
         relogged = False
         while True:
             try:
+                if self.logged_in and self._session_lapsed():
+                    log.info("SAP Business One session idle past its timeout; logging in again")
+                    self._cookies = {}
                 if not self.logged_in:
                     self.login()
                 response = self._send(method, url, with_session=True, **kw)
@@ -218,6 +240,7 @@ class ServiceLayerClient:
 
     def _send(self, method: str, url: str, *, with_session: bool, **kw: Any) -> requests.Response:
         cookies = dict(self._cookies) if with_session else None
+        self._last_sent = self.clock()
         try:
             return self.http.request(
                 method, url, cookies=cookies, timeout=self.timeout, verify=self.verify_tls, **kw
@@ -294,6 +317,15 @@ def _unreadable_page(path: str, params: dict[str, Any] | None, why: str) -> Tran
         "The pull stops at this page and reads it again next time; nothing after it was skipped.",
         permanent=True, reason_code="sap_b1:unreadable_page", status=200,
     )
+
+
+def _session_seconds(minutes: Any) -> float:
+    """The login answer's SessionTimeout (minutes) in seconds; the default when absent."""
+    try:
+        value = float(minutes)
+    except (TypeError, ValueError):
+        return DEFAULT_SESSION_MINUTES * 60.0
+    return value * 60.0 if value > 0 else DEFAULT_SESSION_MINUTES * 60.0
 
 
 def _retry_after(value: str | None) -> float | None:

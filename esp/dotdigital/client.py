@@ -5,6 +5,12 @@ HTTP failures into `TransportError` (see `syncapp.adapters`): 5xx, timeouts and
 connection errors are transient; 429 waits and retries a bounded number of times;
 401/403 raise `AuthenticationFailed`; any other 4xx is permanent and carries the
 vendor's error code as `reason_code`.
+
+An answer saying `X-RateLimit-Remaining: 0` pauses the account until its
+`X-RateLimit-Reset` (the shared throttle, so every worker, and this client before its
+next call): the next call waits for the new allowance instead of being spent on a 429.
+dotdigital tracks each tier separately, but which tier a call falls in is not in the
+answer beforehand, so the pause holds every call (as a 429's does).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from urllib.parse import quote
 
 import requests
 
-from syncapp.adapters import AuthenticationFailed, Throttle, TransportError
+from syncapp.adapters import AuthenticationFailed, HubFault, Throttle, TransportError
 
 from . import payloads
 
@@ -30,6 +36,9 @@ VENDOR_URL_TEMPLATE = "https://{region}-api.dotdigital.com"
 EPOCH_THRESHOLD = 1_000_000_000
 DEFAULT_RATE_LIMIT_WAIT = 5.0
 MAX_RATE_LIMIT_WAIT = 3600.0
+# X-RateLimit-Reset comes in whole seconds, rounded which way is unconfirmed: a spent
+# allowance waits this much longer, so the next call never lands in the old window.
+RESET_MARGIN_SECONDS = 1.0
 # 429 codes that mean "too many imports queued", not "too many calls": they must not
 # hold back the shared throttle. The insight code is not published; it is inferred
 # from the contacts one (see sandbox/insight_state.py).
@@ -145,6 +154,7 @@ class DotdigitalClient:
         self.clock = clock
         self.calls = 0
         self.rate_limit: RateLimit | None = None
+        self._allowance_back_at: float | None = None  # clock time the spent allowance resets
         self._session = session or requests.Session()
         self._session.auth = (api_user, password)
         self._session.headers.update({"Accept": "application/json"})
@@ -291,6 +301,7 @@ class DotdigitalClient:
     def _send(
         self, method: str, path: str, shown: str, params: Any, json_body: Any
     ) -> requests.Response:
+        self._wait_for_allowance(method, shown)
         self.throttle.acquire()
         self.calls += 1
         try:
@@ -309,20 +320,38 @@ class DotdigitalClient:
                 permanent=False,
                 reason_code="connection_error",
             ) from exc
-        limits = parse_rate_limit(response.headers, self.clock())
+        now = self.clock()
+        limits = parse_rate_limit(response.headers, now)
         if limits is not None:
             self.rate_limit = limits
+            # A 429 waits in request(); an accepted call that spent the last of the
+            # allowance pauses the account here, before anyone is refused.
+            if limits.remaining is not None and limits.remaining <= 0 and response.status_code != 429:
+                wait = _bounded_wait(limits.reset) + RESET_MARGIN_SECONDS
+                self._allowance_back_at = now + wait
+                try:
+                    self.throttle.defer(wait)
+                except HubFault:  # this call went through: only the other workers miss the pause
+                    logger.warning("Could not pause the shared throttle for dotdigital's reset", exc_info=True)
         logger.debug("dotdigital %s %s -> %s", method, shown, response.status_code)
         return response
+
+    def _wait_for_allowance(self, method: str, shown: str) -> None:
+        """The last answer said the allowance was spent: wait for its reset."""
+        if self._allowance_back_at is None:
+            return
+        wait, self._allowance_back_at = self._allowance_back_at - self.clock(), None
+        if wait > 0:
+            logger.info("dotdigital allowance spent; waiting %.1f s for the reset before %s %s",
+                        wait, method, shown)
+            self.sleep(wait)
 
     def _rate_limit_wait(self, response: requests.Response, body: Any) -> float:
         now = self.clock()
         hint = seconds_until_reset(response.headers.get("Retry-After"), now)
         if hint is None:
             hint = seconds_until_reset(response.headers.get("X-RateLimit-Reset"), now)
-        if hint is None:
-            hint = DEFAULT_RATE_LIMIT_WAIT
-        return min(max(hint, 1.0), MAX_RATE_LIMIT_WAIT)
+        return _bounded_wait(hint)
 
     def _result(
         self, response: requests.Response, method: str, shown: str, expect: Sequence[int]
@@ -363,6 +392,13 @@ class DotdigitalClient:
             status=status,
             response=body,
         )
+
+
+def _bounded_wait(seconds: float | None) -> float:
+    """A vendor's wait hint kept between 1 s and an hour; no hint waits DEFAULT_RATE_LIMIT_WAIT."""
+    if seconds is None:
+        return DEFAULT_RATE_LIMIT_WAIT
+    return min(max(seconds, 1.0), MAX_RATE_LIMIT_WAIT)
 
 
 def _json(response: requests.Response) -> Any:

@@ -91,6 +91,9 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 100
 CALLS_PER_SECOND = 4  # push and Data API each [OM-INTRO, older page; LARA]
 BURST = 1  # Ometria counts calls per second: nothing banked, or an idle spell lets 7-8 through in one
+# A bucket given a burst also keeps an arrival window (syncapp/ratelimit.py): each call holds
+# its place until its answer is back, so a call slowed on the network cannot share Ometria's
+# second with four sent after it: N records cost exactly ceil(N / 100) push calls, no 429.
 ENTITIES = tuple(payloads.RECORD_TYPES)
 OPTION_DEFAULTS: dict[str, Any] = {
     "collection": "customers", "force_optin": False, "validation_grace_seconds": 300, "contact_id_prefix": "",

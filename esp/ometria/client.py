@@ -5,7 +5,9 @@ through the account's shared `Throttle` (the engine's bucket at the account's ra
 per second by default, burst 1: Ometria counts per second, and a bucket that banked 4
 calls would let 7 or 8 through in the second after an idle spell); reads of
 `/v2/push/_errors` through a second bucket, since the Data API counts them separately
-(4 per second) and a read must not cost a push its slot.
+(4 per second) and a read must not cost a push its slot. Both buckets also keep an
+arrival window (syncapp/ratelimit.py): a call holds its place until its answer is back,
+so network jitter cannot land a fifth call in Ometria's second.
 
 HTTP outcomes -> `TransportError` (see syncapp.adapters):
 - 403 (and 401): `AuthenticationFailed` ("API key is not authorised to access this
@@ -35,6 +37,7 @@ from typing import Any
 import requests
 
 from syncapp.adapters import AuthenticationFailed, Throttle, TransportError
+from syncapp.ratelimit import throttled_call
 
 from .payloads import MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL, TOO_LARGE, record_bytes
 
@@ -195,10 +198,13 @@ class OmetriaClient:
             self.sleep(wait)
 
     def _send(self, method: str, path: str, json_body: Any, throttle: Throttle) -> requests.Response:
-        throttle.acquire()
-        self.calls += 1
         try:
-            response = self._session.request(method, self.base_url + path, json=json_body, timeout=self.timeout)
+            # The call holds its place in the account's arrival window until the answer is
+            # back: Ometria counts by arrival, which the network can delay (ratelimit.py).
+            with throttled_call(throttle):
+                self.calls += 1
+                response = self._session.request(method, self.base_url + path, json=json_body,
+                                                 timeout=self.timeout)
         except requests.Timeout as exc:
             raise TransportError(f"Ometria did not answer {method} {path} within {self.timeout:g} s",
                                  permanent=False, reason_code="timeout") from exc
