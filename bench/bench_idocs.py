@@ -4,7 +4,8 @@
     .venv/bin/python bench/bench_idocs.py --orders 2000 --customers 2000      # SQLite, quick
 
 Reports, in one run:
-1. the bare parse rate of the very XML the hub then receives (`idocs_parse`, nothing else);
+1. the bare parse rate of the very XML the hub then receives (lxml building the tree, nothing
+   else), and the hub's own parse (`idocs_parse`: hardened, control records, segments, raw XML);
 2. receipt: each packet of --packet IDocs stored with its control record and raw XML in one
    transaction (`idocs_receive`, what answers SAP's HTTP POST), as seconds per packet
    (goal: a 1,000-IDoc packet in under 1 s);
@@ -49,9 +50,15 @@ def measure(connection, bodies: list[bytes], count: int, max_bytes: int) -> dict
     from erp.sap_ecc.idoc_xml import idocs_parse
     from erp.sap_ecc.inbound import idocs_receive
 
+    from lxml import etree
+
     started = time.perf_counter()
     for body in bodies:
-        idocs_parse(body, max_bytes=max_bytes)
+        etree.fromstring(body)  # the bare parse: libxml2 building the tree, nothing else
+    bare = time.perf_counter() - started
+    started = time.perf_counter()
+    for body in bodies:
+        idocs_parse(body, max_bytes=max_bytes)  # ours: hardened, control records, segments, raw XML per IDoc
     parse = time.perf_counter() - started
     per_packet = []
     for body in bodies:
@@ -63,7 +70,8 @@ def measure(connection, bodies: list[bytes], count: int, max_bytes: int) -> dict
     runs = idocs_apply(connection)
     apply = time.perf_counter() - started
     receive = sum(per_packet)
-    return {"idocs": count, "bytes": sum(map(len, bodies)), "parse_seconds": parse, "parse_rate": rate(count, parse),
+    return {"idocs": count, "bytes": sum(map(len, bodies)), "bare_parse_seconds": bare,
+            "bare_parse_rate": rate(count, bare), "parse_seconds": parse, "parse_rate": rate(count, parse),
             "receive_seconds": receive, "packet_seconds_max": max(per_packet),
             "packet_seconds_median": sorted(per_packet)[len(per_packet) // 2],
             "apply_seconds": apply, "end_to_end_rate": rate(count, receive + apply),
@@ -107,11 +115,12 @@ def main(argv=None) -> None:
     for label, figures in ((f"DEBMAS07+ADRMAS02 ({args.customers} customers)", debmas),
                            (f"ORDERS05 x {args.lines} items", order_figures)):
         rows += [
-            (f"{label}: bare parse", f"{figures['parse_rate']:,.0f} IDocs/s", ""),
+            (f"{label}: bare parse (lxml tree only)", f"{figures['bare_parse_rate']:,.0f} IDocs/s", "ceiling"),
+            (f"{label}: the hub's parse", f"{figures['parse_rate']:,.0f} IDocs/s", ""),
             (f"{label}: packet of {args.packet} stored", f"median {figures['packet_seconds_median']:.2f} s, "
              f"max {figures['packet_seconds_max']:.2f} s", "< 1 s"),
             (f"{label}: receipt to mirror", f"{figures['end_to_end_rate']:,.0f} IDocs/s "
-             f"({figures['end_to_end_rate'] / figures['parse_rate']:.0%} of bare parse)",
+             f"(1/{figures['bare_parse_rate'] / figures['end_to_end_rate']:.0f} of the bare parse)",
              ">= 1,000/s" if "ORDERS" in label else ""),
         ]
     rows.append(("peak RSS", f"{peak_mb:,.0f} MB", ""))

@@ -23,7 +23,7 @@ from syncapp.adapters import SourceBatch, SourceRecord
 
 from . import decisions
 from .families import APPLY_ORDER, DELTA_FAMILIES, DOCUMENT_ENTITIES
-from .idoc_xml import ParsedIdoc
+from .idoc_xml import ParsedIdoc, idoc_from_raw
 from .inbound import ecc_options
 from .messages.billing import billing_record
 from .messages.common import message_name
@@ -34,7 +34,7 @@ from .messages.orders import order_record
 from .messages.stock import StockUnreadable, stock_changes
 from .models import EccInbound, Idoc
 
-PAGE_SIZE = 500
+PAGE_SIZE = 1000
 
 
 @dataclass
@@ -70,7 +70,7 @@ class EccSource:
                      .order_by("sequence", "id").values_list("id", flat=True))
         while queue:
             chosen, queue = _one_per_object(queue, entity)
-            idocs = Idoc.objects.defer("raw_xml").in_bulk(chosen)
+            idocs = Idoc.objects.in_bulk(chosen)
             page = self._page(entity, [idocs[pk] for pk in chosen if pk in idocs])
             yield SourceBatch(records=page.records, cursor={},
                               on_stored=lambda stored, page=page: decisions.page_settle(self.connection, page, stored))
@@ -129,15 +129,16 @@ class EccSource:
             # else: left open for a later run (its customer's master data is still queued)
         if entity == "item_stock":
             self._stock_page(live, page)
-        else:
-            for idoc in live:
-                self._record_page(entity, idoc, page)
+            return page
+        partners = decisions.customer_partners(self.connection, live) if entity == "business_partners" else {}
+        for idoc in live:
+            self._record_page(entity, idoc, page, partners.get(idoc.pk))
         return page
 
-    def _record_page(self, entity: str, idoc: Idoc, page: Page) -> None:
+    def _record_page(self, entity: str, idoc: Idoc, page: Page, partner: ParsedIdoc | None) -> None:
         parsed = _parsed(idoc)
         if entity == "business_partners":
-            debmas, address = decisions.customer_pair(self.connection, idoc, parsed)
+            debmas, address = (parsed, partner) if idoc.family == "DEBMAS" else (partner, parsed)
             if debmas is None:
                 page.settled.append((idoc, Idoc.Status.WAITING, decisions.WAITING_FOR_DEBMAS.format(
                     key=idoc.display_key)))
@@ -234,7 +235,7 @@ def _one_per_object(queue: list[int], entity: str) -> tuple[list[int], list[int]
 
 
 def _parsed(idoc: Idoc) -> ParsedIdoc:
-    return ParsedIdoc(control=idoc.control, segments_data=idoc.segments)
+    return idoc_from_raw(idoc.raw_xml)
 
 
 __all__ = ["DELTA_FAMILIES", "DOCUMENT_ENTITIES", "EccSource"]

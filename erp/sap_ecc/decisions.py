@@ -15,7 +15,7 @@ from exceptions.services import exception_raise
 from syncapp.bulksql import bulk_insert
 
 from .families import DELTA_FAMILIES, DOCUMENT_ENTITIES
-from .idoc_xml import ParsedIdoc
+from .idoc_xml import ParsedIdoc, idoc_from_raw
 from .models import Idoc, IdocObjectState, IdocStatusRecord
 
 APPLIED = "Applied to the mirror."
@@ -81,16 +81,26 @@ def _latest_customer_idocs(connection, keys: set[str]) -> dict[str, Idoc]:
     return latest
 
 
-def customer_pair(connection, idoc: Idoc, parsed: ParsedIdoc) -> tuple[ParsedIdoc | None, ParsedIdoc | None]:
-    """(DEBMAS, ADRMAS) to build the customer from: this IDoc and the latest applied other one."""
-    other_family = "ADRMAS" if idoc.family == "DEBMAS" else "DEBMAS"
-    # A DEBMAS takes the newest address, applied or queued behind it in this run, so a customer
-    # and its e-mail sent together are planned once, complete (not first "without e-mail").
-    usable = [Idoc.Status.APPLIED, Idoc.Status.READY] if other_family == "ADRMAS" else [Idoc.Status.APPLIED]
-    other = (Idoc.objects.filter(connection=connection, family=other_family, object_key=idoc.object_key,
-                                 status__in=usable).order_by("-sequence", "-id").first())
-    other_parsed = _parsed(other) if other else None
-    return (parsed, other_parsed) if idoc.family == "DEBMAS" else (other_parsed, parsed)
+def customer_partners(connection, idocs: list[Idoc]) -> dict[int, ParsedIdoc | None]:
+    """For each customer IDoc of a page, the other half it is built with, in one query:
+    a DEBMAS takes the newest address applied or queued behind it in this run (so a
+    customer sent with its e-mail is planned once, complete, never first "without
+    e-mail"); an ADRMAS takes the newest applied DEBMAS (None: it waits for one)."""
+    if not idocs:
+        return {}
+    newest: dict[tuple[str, str], Idoc] = {}
+    for other in (Idoc.objects.filter(connection=connection, object_key__in={idoc.object_key for idoc in idocs},
+                                      family__in=["DEBMAS", "ADRMAS"],
+                                      status__in=[Idoc.Status.APPLIED, Idoc.Status.READY])
+                  .only("id", "family", "object_key", "status", "sequence", "control", "raw_xml")
+                  .order_by("sequence", "id")):
+        if other.family == "ADRMAS" or other.status == Idoc.Status.APPLIED:
+            newest[(other.family, other.object_key)] = other
+    partners = {}
+    for idoc in idocs:
+        other = newest.get(("ADRMAS" if idoc.family == "DEBMAS" else "DEBMAS", idoc.object_key))
+        partners[idoc.pk] = _parsed(other) if other else None
+    return partners
 
 
 def order_lines(connection, key: str) -> list[dict[str, Any]] | None:
@@ -233,4 +243,4 @@ def _unpadded(key: str) -> str:
 
 
 def _parsed(idoc: Idoc) -> ParsedIdoc:
-    return ParsedIdoc(control=idoc.control, segments_data=idoc.segments)
+    return idoc_from_raw(idoc.raw_xml)

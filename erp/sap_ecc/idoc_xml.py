@@ -19,7 +19,6 @@ IDocs costs one pass each.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
@@ -28,6 +27,7 @@ CONTROL_SEGMENT = "EDI_DC40"
 CONTROL_FIELDS = ("DOCNUM", "MESTYP", "IDOCTYP", "CIMTYP", "SNDPOR", "SNDPRT", "SNDPRN", "RCVPRN",
                   "CREDAT", "CRETIM", "SERIAL", "MANDT", "DOCREL", "DIRECT", "MESCOD", "MESFCT")
 _ENCODING = re.compile(rb"""<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)["']""")
+_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _IDOC_START, _IDOC_END = re.compile(rb"<IDOC[\s>/]"), b"</IDOC>"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                           huge_tree=False, remove_comments=True, remove_pis=True)
@@ -86,18 +86,36 @@ class Segment:
         return f"Segment({self.name!r}, {self.fields!r})"
 
 
-@dataclass
 class ParsedIdoc:
-    """One IDoc: its control record and its top-level data segments (as stored)."""
+    """One IDoc: its control record and its top-level data segments.
 
-    control: dict[str, str]
-    segments_data: list[dict[str, Any]] = field(default_factory=list)
-    raw_xml: str = ""
-    _segments: list[Segment] | None = field(default=None, repr=False)
+    Built from the parsed tree (`element`), the segments' dicts are made only when asked
+    for: receiving an IDoc needs its control record and a few key fields, which converters
+    find through `find` in libxml2 at C speed; applying it needs them all."""
+
+    def __init__(self, control: dict[str, str], segments_data: list[dict[str, Any]] | None = None,
+                 raw_xml: str = "", element: Any = None) -> None:
+        self.control, self.raw_xml, self.element = control, raw_xml, element
+        self._data = segments_data
+        self._segments: list[Segment] | None = None
 
     @classmethod
     def of(cls, control: dict[str, str], segments: list[Segment], raw_xml: str = "") -> ParsedIdoc:
         return cls(control, [segment.as_json() for segment in segments], raw_xml)
+
+    @property
+    def segments_data(self) -> list[dict[str, Any]]:
+        if self._data is None:
+            self._data = [_segment(child) for child in (self.element if self.element is not None else ())
+                          if isinstance(child.tag, str) and child.tag != CONTROL_SEGMENT]
+        return self._data
+
+    def find(self, name: str) -> list[dict[str, Any]] | None:
+        """Every segment called `name`, at any depth, as dicts; None when only a full walk
+        can tell (the IDoc came from storage as dicts, not from a tree)."""
+        if self._data is not None or self.element is None:
+            return None
+        return [_segment(found) for found in self.element.iter(name)]
 
     @property
     def segments(self) -> list[Segment]:
@@ -126,6 +144,9 @@ class ParsedIdoc:
 
     def segments_json(self) -> list[dict[str, Any]]:
         return self.segments_data
+
+    def __repr__(self) -> str:
+        return f"ParsedIdoc({self.docnum!r}, {self.message_type!r})"
 
 
 def idocs_parse(body: bytes, *, max_bytes: int) -> list[ParsedIdoc]:
@@ -161,19 +182,22 @@ def _declares_dtd(body: bytes) -> bool:
     return b"<!DOCTYPE" in head
 
 
+def idoc_from_raw(raw: str) -> ParsedIdoc:
+    """An IDoc as stored (its raw XML, from the hub's own store: already found safe)."""
+    text = _DECLARATION.sub("", raw, count=1)
+    root = etree.fromstring(text.encode("utf-8"), _PARSER)
+    element = root if root.tag == "IDOC" else next(child for child in root if child.tag == "IDOC")
+    return _idoc(element, raw)
+
+
 def _idoc(element, raw: str | None) -> ParsedIdoc:
     control: dict[str, str] = {}
-    segments: list[dict[str, Any]] = []
-    for child in element:
-        if not isinstance(child.tag, str):
-            continue  # an entity reference left unresolved: never a field
-        if child.tag == CONTROL_SEGMENT:
-            control = {f.tag: (f.text or "").strip() for f in child if isinstance(f.tag, str) and len(f) == 0}
-        else:
-            segments.append(_segment(child))
+    found = element.find(CONTROL_SEGMENT)
+    if found is not None:
+        control = {f.tag: (f.text or "").strip() for f in found if isinstance(f.tag, str) and len(f) == 0}
     if raw is None:
         raw = etree.tostring(element, encoding="unicode")
-    return ParsedIdoc(control=control, segments_data=segments, raw_xml=raw)
+    return ParsedIdoc(control=control, raw_xml=raw, element=element)
 
 
 def _segment(element) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from erp.models import ErpConnection
-from syncapp.bulksql import json_text
+from syncapp.bulksql import bulk_insert, json_text
 
 from .families import FAMILY_ENTITY, family_of
 from .idoc_xml import IdocRefused, ParsedIdoc, idocs_parse
@@ -97,9 +97,8 @@ def _store(connection, parsed: list[ParsedIdoc], via: str, options: EccOptions, 
              if docnum not in held]
     idocs_insert(rows)
     ours = dict(Idoc.objects.filter(receipt=token).values_list("id", "docnum"))
-    IdocStatusRecord.objects.bulk_create(
-        [IdocStatusRecord(idoc_id=pk, status="received", text=f"Received by {via}.", at=now) for pk in ours],
-        batch_size=1000)
+    bulk_insert(IdocStatusRecord, ["idoc", "status", "text", "at"],
+                [(pk, "received", f"Received by {via}.", now) for pk in ours])
     _errors_at_receipt(token, now)
     receipt.stored = [docnum for docnum in ours.values() if docnum]
     again = [docnum for docnum in by_docnum if docnum not in set(ours.values())]
@@ -126,13 +125,13 @@ def _row(connection, idoc: ParsedIdoc, via: str, now, token: str, options: EccOp
         sequence=sequence_of(control)[:64], entity=entity, family=family, object_key=key[:60],
         customer_key=(customer_of(idoc) or "")[:20] if family else "",
         status=Idoc.Status.ERROR if problem else Idoc.Status.READY, status_text=problem,
-        control=control, segments=idoc.segments_json(), raw_xml=idoc.raw_xml, received_via=via[:200],
+        control=control, raw_xml=idoc.raw_xml, received_via=via[:200],
         received_at=now, status_changed_at=now, receipt=token)
 
 
 _COPIED = ("connection", "docnum", "message_type", "basic_type", "extension", "sender_partner", "sender_port",
            "created_in_sap", "serial", "sequence", "entity", "family", "object_key", "customer_key", "status",
-           "status_text", "control", "segments", "raw_xml", "received_via", "received_at", "times_received",
+           "status_text", "control", "raw_xml", "received_via", "received_at", "times_received",
            "status_changed_at", "receipt")
 
 

@@ -67,7 +67,7 @@ class Idoc(models.Model):
     status = models.CharField(max_length=2, choices=Status.choices, default=Status.READY)
     status_text = models.TextField(blank=True)
     control = models.JSONField(default=dict, blank=True)
-    segments = models.JSONField(default=list, blank=True)
+    # The IDoc's own XML as it came (its segments are read from it when applied or shown).
     raw_xml = models.TextField(blank=True)
     received_via = models.CharField(max_length=200, blank=True)
     received_at = models.DateTimeField()

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from syncapp.roles import capability_required
 
 from .decisions import idocs_requeue
+from .idoc_xml import idoc_from_raw
 from .models import Idoc
 
 PAGE_ROWS = 100
@@ -49,7 +50,7 @@ class IdocFilter(django_filters.FilterSet):
 def idoc_list(request: HttpRequest) -> HttpResponse:
     filterset = IdocFilter(data=request.GET, queryset=Idoc.objects.select_related("connection").order_by("-id"))
     queryset = filterset.qs if filterset.is_valid() else Idoc.objects.none()
-    rows = list(queryset.defer("raw_xml", "segments", "control")[:PAGE_ROWS])
+    rows = list(queryset.defer("raw_xml", "control")[:PAGE_ROWS])
     counts = dict(Idoc.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     return render(request, "sap_ecc/idoc_list.html", {
         "filter": filterset, "rows": rows, "shown": len(rows), "more": queryset.count() > PAGE_ROWS,
@@ -64,10 +65,17 @@ def idoc_detail(request: HttpRequest, pk: int) -> HttpResponse:
     idoc = get_object_or_404(Idoc.objects.select_related("connection"), pk=pk)
     return render(request, "sap_ecc/idoc_detail.html", {
         "idoc": idoc, "history": idoc.history.all(),
-        "segments": json.dumps(idoc.segments, indent=1, ensure_ascii=False),
+        "segments": _segments_text(idoc),
         "control": sorted(idoc.control.items()),
         "reprocessable": idoc.status in (Idoc.Status.ERROR, Idoc.Status.WAITING),
     })
+
+
+def _segments_text(idoc: Idoc) -> str:
+    """The parsed segments, indented; a refused message has none (it was never read)."""
+    if idoc.status == Idoc.Status.REFUSED or not idoc.raw_xml:
+        return "(not read: the message was refused)"
+    return json.dumps(idoc_from_raw(idoc.raw_xml).segments_data, indent=1, ensure_ascii=False)
 
 
 @require_POST

@@ -219,30 +219,35 @@ def document_key(number: str) -> str:
 def descendants(container: ParsedIdoc | Segment, name: str) -> list[Segment]:
     """Every segment called `name` under `container`, at any depth, in document order."""
     if isinstance(container, ParsedIdoc):
-        return [Segment.from_json(data) for data in _index(container).get(name, ())]
+        return [Segment.from_json(data) for data in _named(container, name)]
     return [segment for segment in walk(container) if segment.name == name]
 
 
 def first_descendant(container: ParsedIdoc | Segment, name: str) -> Segment | None:
     if isinstance(container, ParsedIdoc):
-        found = _index(container).get(name)
+        found = _named(container, name)
         return Segment.from_json(found[0]) if found else None
     return next((segment for segment in walk(container) if segment.name == name), None)
 
 
-def _index(idoc: ParsedIdoc) -> dict[str, list[dict]]:
-    """The IDoc's stored segments by name, in document order: one walk over the plain
-    dicts the first time a converter asks (a Segment is made only for what is found)."""
-    index = idoc.__dict__.get("_by_name")
-    if index is None:
-        index = {}
-        stack = list(reversed(idoc.segments_data))
-        while stack:
-            data = stack.pop()
-            index.setdefault(data["segment"], []).append(data)
-            stack.extend(reversed(data.get("children") or ()))
-        idoc.__dict__["_by_name"] = index
-    return index
+def _named(idoc: ParsedIdoc, name: str) -> list[dict]:
+    """The IDoc's segments called `name`, in document order, remembered per IDoc: found in
+    the parsed tree when there is one (receiving reads a few key fields only), else by one
+    walk over the stored dicts."""
+    index = idoc.__dict__.setdefault("_by_name", {})
+    if name not in index:
+        found = idoc.find(name)
+        if found is None:
+            if "_walked" not in idoc.__dict__:
+                stack = list(reversed(idoc.segments_data))
+                while stack:
+                    data = stack.pop()
+                    index.setdefault(("walked", data["segment"]), []).append(data)
+                    stack.extend(reversed(data.get("children") or ()))
+                idoc.__dict__["_walked"] = True
+            found = index.get(("walked", name), [])
+        index[name] = found
+    return index[name]
 
 
 def walk(container: ParsedIdoc | Segment) -> Iterator[Segment]:
@@ -314,6 +319,13 @@ def idoc_raw(idoc: ParsedIdoc) -> dict[str, Any]:
     return {"control": dict(idoc.control), "segments": idoc.segments_json()}
 
 
+def idoc_reference(idoc: ParsedIdoc) -> dict[str, Any]:
+    """A readable record's raw payload: its control record, naming the IDoc whose XML the
+    IDoc monitor keeps (copying every segment into each mirror row would double the work
+    of applying an order for nothing anyone reads)."""
+    return {"control": dict(idoc.control), "idoc": unpadded(idoc.docnum)}
+
+
 # ------------------------------------------------------------------ values
 
 
@@ -377,17 +389,19 @@ def converted(
 ) -> SourceRecord:
     """Run one converter: its data, or data=None with a plain error. Never raises."""
     version = sequence_of(idoc.control) if version is None else version
-    raw = idoc_raw(idoc) if raw is None else raw
     try:
         data = build()
     except Unreadable as exc:
-        return SourceRecord(entity=entity, key=key, version=version, data=None, raw=raw, error=str(exc))
+        # An unreadable record's exception shows the person every segment it came with.
+        return SourceRecord(entity=entity, key=key, version=version, data=None, raw=raw or idoc_raw(idoc),
+                            error=str(exc))
     except Exception as exc:  # never raises: a shape no SAP system sends (logged)
         log.warning("%s: %s could not be converted", idoc_label(idoc.control), subject, exc_info=True)
         error = (f"{idoc_label(idoc.control)}: {subject} holds a value of a kind the hub did not expect "
                  f"({type(exc).__name__}). Check the IDoc in SAP (WE02).")
-        return SourceRecord(entity=entity, key=key, version=version, data=None, raw=raw, error=error)
-    return SourceRecord(entity=entity, key=key, version=version, data=data, raw=raw)
+        return SourceRecord(entity=entity, key=key, version=version, data=None, raw=raw or idoc_raw(idoc),
+                            error=error)
+    return SourceRecord(entity=entity, key=key, version=version, data=data, raw=raw or idoc_reference(idoc))
 
 
 def _date_or_none(text: str) -> date | None:
