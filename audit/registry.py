@@ -42,6 +42,7 @@ audit_register("esp.EspAccount")
 audit_register("syncapp.Flow")
 audit_register("esp.FieldMapping", parent="destination")
 audit_register("esp.SkuRule", parent="connection")
+audit_register("sap_ecc.EccInbound", parent="connection")  # which partner an ECC connection takes IDocs from
 audit_register("esp.WarehouseRule", parent="destination")
 audit_register("esp.OrderStatusMapping", parent="destination")
 # Beat writes the run bookkeeping back into the task row on every run.

@@ -42,3 +42,17 @@ def test_a_bad_ecc_setting_is_refused_and_changes_nothing(connection, tmp_path):
         {"name": "ecc", "kind": "sap_ecc", "source_settings": {"sender": "X"}}]}))
     with pytest.raises(CommandError, match="unknown ECC settings"):
         call_command("apply_config", str(path))
+
+
+def test_a_change_of_the_ecc_settings_is_in_the_audit_trail(connection):
+    from audit.context import acting_as
+    from audit.models import AuditEntry
+
+    inbound = EccInbound.objects.get(connection=connection)
+    with acting_as("admin"):
+        inbound.sender_partner = "PRDCLNT100"
+        inbound.save()
+    change = AuditEntry.objects.filter(content_type__model="eccinbound", object_id=str(inbound.pk),
+                                       action="update").get()
+    assert (change.before["sender_partner"], change.after["sender_partner"], change.actor) == (
+        "ECDCLNT800", "PRDCLNT100", "admin")
