@@ -7,6 +7,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models
 
 from esp.registry import destination_adapter_class, destination_kind_choices
+from syncapp.bulk_window import validate_bulk_hours
 
 
 class EspAccount(models.Model):
@@ -33,6 +34,11 @@ class EspAccount(models.Model):
     )
     catalog_collection = models.CharField(
         max_length=255, blank=True, help_text="Product catalog collection; empty uses Catalog_Default.")
+    bulk_hours = models.CharField(
+        max_length=11, blank=True, validators=[validate_bulk_hours],
+        help_text="Off-peak window for routine bulk work (backfills, a mapping change re-sending every record), in "
+                  "the hub's time zone, e.g. 22:00-06:00. New orders, dispatches and routine updates always go. "
+                  "Empty: any time.")
     options = models.JSONField(default=dict, blank=True,
                                help_text="Vendor settings as JSON, e.g. for Ometria: {\"collection\": \"customers\", "
                                          "\"force_optin\": false, \"validation_grace_seconds\": 300}.")

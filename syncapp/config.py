@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_celery_beat.models import PeriodicTask
 
@@ -14,13 +15,14 @@ from erp.models import ErpConnection
 from erp.registry import source_adapter_class
 from esp.models import EspAccount, FieldMapping, options_problems
 
+from .bulk_window import bulk_hours_parse
 from .models import Flow
 from .schedules import PULL_TASK, schedule_pull
 
 CONNECTION_FIELDS = ["kind", "base_url", "company_db", "username", "password_env", "verify_tls",
                      "page_size", "delta_overlap_minutes", "timeout_seconds", "unreachable_alert_minutes",
                      "user_fields", "item_user_fields"]
-DESTINATION_FIELDS = ["kind", "region", "base_url", "api_user", "password_env", "calls_per_minute",
+DESTINATION_FIELDS = ["kind", "region", "base_url", "api_user", "password_env", "calls_per_minute", "bulk_hours",
                       "catalog_collection", "options"]
 FLOW_FIELDS = ["entity", "enabled", "include_leads", "duplicate_policy", "channel", "dispatch_per_shipment",
                "lag_alert_minutes", "error_rate_alert_percent"]
@@ -121,6 +123,10 @@ def config_apply(data: dict) -> dict[str, int]:
         _refuse_secrets("Destination", item)
         current = EspAccount.objects.filter(name=item["name"]).values_list("kind", flat=True).first()
         problems = options_problems(item.get("kind") or current or "dotdigital", item.get("options") or {})
+        try:
+            bulk_hours_parse(item.get("bulk_hours", ""))
+        except ValidationError as error:
+            problems["bulk_hours"] = " ".join(error.messages)
         if problems:
             raise ConfigError(f"Destination {item['name']!r}: {' '.join(problems.values())}")
         account, _ = EspAccount.objects.update_or_create(

@@ -18,10 +18,11 @@ from django.utils import timezone
 
 from exceptions.models import SyncException
 
+from .bulk_window import bulk_allowed
 from .erp_outages import erp_outages, outage_text
 from .incidents import incidents_open
 from .leases import lease_expired_before
-from .models import Flow, HealthSample, OutboxItem, OutboxStatus, SyncRun
+from .models import Flow, HealthSample, OutboxItem, OutboxStatus, Priority, SyncRun
 
 GREEN, AMBER, RED = "green", "amber", "red"
 WINDOW = timedelta(hours=1)  # throughput and error rate look at the last hour
@@ -92,8 +93,11 @@ def flow_backlog(flow: Flow) -> int:
 def flow_lag_seconds(flow: Flow, *, now: datetime | None = None) -> float | None:
     """Age of the oldest unsettled record (since it was planned), or None when none waits.
     Two probes, each of its own partial index on (flow, planned_at)."""
+    pending = _pending(flow)
+    if not bulk_allowed(flow.destination, now):
+        pending = pending.filter(priority__lt=Priority.BACKFILL)  # bulk waiting for its off-peak window is not lag
     candidates = [qs.filter(planned_at__isnull=False).order_by("planned_at").values_list("planned_at", flat=True)
-                  .first() for qs in (_pending(flow), _in_status(flow, *_UNSETTLED))]
+                  .first() for qs in (pending, _in_status(flow, *_UNSETTLED))]
     oldest = min((at for at in candidates if at is not None), default=None)
     if oldest is None:
         return None

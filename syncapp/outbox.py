@@ -120,15 +120,17 @@ def outbox_stop(*, flow, record_keys: list[str], status: str) -> int:
     ).update(status=status, claim_token="")
 
 
-def outbox_claim(*, flow, limit: int) -> list[OutboxItem]:
-    """Claim up to `limit` ready rows, most urgent first. Rows claimed by another
-    worker are skipped, never waited for."""
+def outbox_claim(*, flow, limit: int, below_priority: int | None = None) -> list[OutboxItem]:
+    """Claim up to `limit` ready rows, most urgent first (only those more urgent than
+    `below_priority`, when given: bulk work outside its off-peak window waits). Rows
+    claimed by another worker are skipped, never waited for."""
     now = timezone.now()
     token = uuid.uuid4().hex
+    ready = Q(priority__lt=below_priority) if below_priority is not None else Q()
     with transaction.atomic():
         ids = list(
             OutboxItem.objects.select_for_update(skip_locked=True)
-            .filter(flow=flow, status=S.PENDING)
+            .filter(ready, flow=flow, status=S.PENDING)
             .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
             .order_by("priority", "id")
             .values_list("id", flat=True)[:limit]

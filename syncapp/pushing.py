@@ -25,7 +25,9 @@ from exceptions.models import Stage
 from exceptions.services import exception_raise, exceptions_resolve
 from syncapp.adapters import HubFault, PushItem, PushResult, SubmittedItem, TransportError
 
+from .bulk_window import bulk_allowed
 from .leases import lease_kept
+from .models import Priority
 from .outbox import backoff_delay, outbox_claim, outbox_complete, outbox_release, outbox_submitted
 from .ratelimit import throttle_for
 
@@ -79,7 +81,8 @@ def flow_push_batch(*, flow, adapter=None, limit: int | None = None) -> PushStat
     stats = PushStats()
     # An adapter may document a different maximum per entity (contacts vs insight records).
     limits = adapter.limits_for(flow.entity) if hasattr(adapter, "limits_for") else adapter.limits
-    rows = outbox_claim(flow=flow, limit=limit or limits.batch_size)
+    held = None if bulk_allowed(flow.destination) else Priority.BACKFILL  # outside the off-peak window
+    rows = outbox_claim(flow=flow, limit=limit or limits.batch_size, below_priority=held)
     stats.claimed = len(rows)
     if not rows:
         return stats
@@ -222,7 +225,7 @@ def _release_waiting(flow, accepted_keys: list[str]) -> None:
     if not accepted_keys:
         return
     from .entities import flow_entity
-    from .models import Flow, Priority
+    from .models import Flow
 
     for other in Flow.objects.filter(connection_id=flow.connection_id, destination_id=flow.destination_id,
                                      enabled=True).select_related("connection", "destination"):

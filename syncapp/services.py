@@ -348,9 +348,10 @@ def _wake_pushers(*, connection) -> None:
 
 def flows_replan_all(*, flows: Iterable[Flow]) -> None:
     """Re-plan every record of these flows (a rule that shapes all of them changed).
-    Unchanged payloads cost nothing; the rest go out at routine priority."""
+    Unchanged payloads cost nothing; the rest are bulk work (backfill priority): behind
+    time-sensitive records, and inside the destination's off-peak window if it has one."""
     for flow in flows:
         spec = flow_entity(flow.entity)
         keys = spec.all_keys(connection=flow.connection)
         for start in range(0, len(keys), 1000):
-            records_replan(flow=flow, record_keys=keys[start:start + 1000])
+            records_replan(flow=flow, record_keys=keys[start:start + 1000], priority=Priority.BACKFILL)
