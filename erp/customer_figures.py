@@ -13,6 +13,8 @@ from decimal import Decimal
 
 from django.db.models import Count, F, Max, Min, Sum
 
+from syncapp.bulksql import any_of, select_by_keys
+
 from .documents import CreditMemo, Delivery, Return, SalesOrder
 
 FIGURES = {
@@ -27,7 +29,7 @@ FIGURES = {
 
 
 def _counted(model, connection, card_codes):
-    return model.objects.filter(connection=connection, card_code__in=card_codes, cancelled=False,
+    return model.objects.filter(any_of("card_code", card_codes), connection=connection, cancelled=False,
                                 is_cancellation=False)
 
 
@@ -71,5 +73,6 @@ def customers_of(*, connection, entity: str, keys) -> list[str]:
     from .documents import DOCUMENT_MODELS
 
     model = DOCUMENT_MODELS[entity][0]
-    return sorted(set(model.objects.filter(connection=connection, doc_entry__in=[int(k) for k in keys])
-                      .values_list("card_code", flat=True)))
+    found = select_by_keys(model, ["card_code"], key="doc_entry", keys=[int(k) for k in keys],
+                           where={"connection_id": connection.pk})
+    return sorted({code for (code,) in found})

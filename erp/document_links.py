@@ -17,6 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from syncapp.bulksql import any_of
+
 from .documents import DOCUMENT_MODELS
 
 ORDER, DELIVERY, INVOICE, CREDIT_MEMO, RETURN = 17, 15, 13, 14, 16
@@ -32,7 +34,7 @@ def _counted_lines(line_model, connection):
 
 def _bases(line_model, connection, entries) -> list[tuple[int, int, int, int]]:
     """(document entry, base type, base entry, base line) of the given documents' lines."""
-    return list(line_model.objects.filter(document__connection=connection, document__doc_entry__in=list(entries))
+    return list(line_model.objects.filter(any_of("document__doc_entry", entries), document__connection=connection)
                 .exclude(base_type__isnull=True).values_list("document__doc_entry", "base_type", "base_entry",
                                                                "base_line"))
 
@@ -65,7 +67,7 @@ def delivered_quantities(*, connection, orders) -> dict[OrderLine, Decimal]:
     _, line_model, _ = DOCUMENT_MODELS["deliveries"]
     totals: dict[OrderLine, Decimal] = defaultdict(Decimal)
     for order, line, quantity in _counted_lines(line_model, connection).filter(
-            base_type=ORDER, base_entry__in=list(orders)).values_list("base_entry", "base_line", "quantity"):
+            any_of("base_entry", orders), base_type=ORDER).values_list("base_entry", "base_line", "quantity"):
         totals[(order, line)] += quantity
     return totals
 
@@ -95,7 +97,7 @@ def _copied(connection, entity: str, base_type: int, base_entries) -> list[tuple
     if not base_entries:
         return []
     _, line_model, _ = DOCUMENT_MODELS[entity]
-    return list(_counted_lines(line_model, connection).filter(base_type=base_type, base_entry__in=list(base_entries))
+    return list(_counted_lines(line_model, connection).filter(any_of("base_entry", base_entries), base_type=base_type)
                 .values_list("document__doc_entry", "line_num", "base_entry", "base_line", "quantity", "line_total",
                              "document__discount_percent", "document__doc_date"))
 
@@ -155,7 +157,7 @@ def shipments_of(*, connection, orders) -> dict[int, list[tuple[int, object, str
     _, line_model, _ = DOCUMENT_MODELS["deliveries"]
     found: dict[int, dict[int, tuple]] = defaultdict(dict)
     for order, entry, doc_date, tracking in _counted_lines(line_model, connection).filter(
-            base_type=ORDER, base_entry__in=list(orders)).values_list("base_entry", "document__doc_entry",
+            any_of("base_entry", orders), base_type=ORDER).values_list("base_entry", "document__doc_entry",
                                                                      "document__doc_date",
                                                                      "document__tracking_number"):
         found[order][entry] = (entry, doc_date, tracking)

@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from syncapp.adapters import SourceRecord
-from syncapp.bulksql import bulk_insert, json_text
+from syncapp.bulksql import json_text, upsert_changed
 
 from .models import BusinessPartner
+from .record_screen import raw_json
 
 _BP_FIELDS = [
     "card_name", "card_type", "email", "email_normalised", "phone1", "phone2", "cellular",
@@ -70,7 +71,10 @@ def _canonical(data: dict) -> dict:
 
 
 def business_partners_upsert(*, connection, records: list[SourceRecord]) -> IngestResult:
-    """Write changed Business Partners of one page; report changed and unreadable ones."""
+    """Write changed Business Partners of one page; report changed and unreadable ones.
+
+    Every readable record is staged; one INSERT ... ON CONFLICT ... WHERE the hash differs
+    writes the new and changed ones and names them (the database compares, not Python)."""
     result = IngestResult()
     latest: dict[str, SourceRecord] = {}
     for record in records:
@@ -81,25 +85,21 @@ def business_partners_upsert(*, connection, records: list[SourceRecord]) -> Inge
     if not latest:
         return result
     result.readable_keys = list(latest)
-
-    known = dict(
-        BusinessPartner.objects.filter(connection=connection, card_code__in=list(latest))
-        .values_list("card_code", "content_hash")
-    )
     now = timezone.now()
-    rows = []
+    rows, canonical = [], {}
     for key, record in latest.items():
-        values = _canonical(record.data)
-        digest = content_hash(values)
-        if known.get(key) == digest:
-            result.unchanged += 1
-            continue
+        values = canonical[key] = _canonical(record.data)
         rows.append((connection.pk, key, *(values[name] for name in _BP_FIELDS), record.version[:40],
-                     json_text(record.raw), digest, now))
+                     raw_json(record.raw), content_hash(values), now))
+    written = upsert_changed(BusinessPartner, _BP_COLUMNS, rows, conflict=["connection", "card_code"],
+                             update=_BP_UPDATE_FIELDS, hash_field="content_hash", returning=["card_code"])
+    written_keys = {key for (key,) in written}
+    for key in (key for key in latest if key in written_keys):  # in page order
+        record, values = latest[key], canonical[key]
         row = SimpleNamespace(connection_id=connection.pk, card_code=key, source_version=record.version, **values)
         row.addresses, row.udfs = record.data.get("addresses") or [], record.data.get("udfs") or {}
         result.changed[key] = row
-    bulk_insert(BusinessPartner, _BP_COLUMNS, rows, conflict=["connection", "card_code"], update=_BP_UPDATE_FIELDS)
+    result.unchanged = len(latest) - len(result.changed)
     return result
 
 

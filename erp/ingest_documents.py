@@ -14,11 +14,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from syncapp.adapters import SourceRecord
-from syncapp.bulksql import bulk_insert, json_text
+from syncapp.bulksql import bulk_insert, execute, in_values, quote, upsert_changed
 
 from .dangling import documents_bases_check
 from .documents import DOCUMENT_MODELS
 from .ingest import IngestResult, _as_datetime
+from .record_screen import raw_json
 
 _HEADER = ["doc_num", "card_code", "num_at_card", "doc_date", "doc_due_date", "currency", "doc_total", "vat_total",
            "discount_percent", "discount_total", "freight_total", "rounding_total", "doc_total_local",
@@ -65,7 +66,11 @@ def _lines(data: dict) -> list[tuple]:
 
 
 def documents_upsert(*, connection, records: list[SourceRecord], entity: str) -> IngestResult:
-    """Write changed documents of one page (and their lines); report changed keys."""
+    """Write changed documents of one page (and their lines); report changed keys.
+
+    Headers are staged and written by one INSERT ... ON CONFLICT ... WHERE the hash
+    differs, which names the documents written; their old lines go in one DELETE and their
+    lines arrive by one COPY (a bulk INSERT on SQLite)."""
     model, line_model, _ = DOCUMENT_MODELS[entity]
     result = IngestResult()
     latest: dict[int, tuple[SourceRecord, dict, list[tuple], str]] = {}
@@ -79,22 +84,24 @@ def documents_upsert(*, connection, records: list[SourceRecord], entity: str) ->
     result.readable_keys = [str(key) for key in latest]
     if not latest:
         return result
-    known = dict(model.objects.filter(connection=connection, doc_entry__in=list(latest))
-                 .values_list("doc_entry", "content_hash"))
     now = timezone.now()
-    changed = {key: value for key, value in latest.items() if known.get(key) != value[3]}
-    result.unchanged = len(latest) - len(changed)
-    bulk_insert(model, ["connection", "doc_entry", *_UPDATE], [
-        (connection.pk, key, *(header[n] for n in _HEADER), record.version[:40], json_text(record.raw), digest, now)
-        for key, (record, header, _, digest) in changed.items()
-    ], conflict=["connection", "doc_entry"], update=_UPDATE)
-    if changed:
-        ids = dict(model.objects.filter(connection=connection, doc_entry__in=list(changed))
-                   .values_list("doc_entry", "id"))
-        line_model.objects.filter(document_id__in=list(ids.values())).delete()
+    ids_written = dict(upsert_changed(model, ["connection", "doc_entry", *_UPDATE], [
+        (connection.pk, key, *(header[n] for n in _HEADER), record.version[:40], raw_json(record.raw), digest, now)
+        for key, (record, header, _, digest) in latest.items()
+    ], conflict=["connection", "doc_entry"], update=_UPDATE, hash_field="content_hash",
+        returning=["doc_entry", "id"]))
+    written = {key: ids_written[key] for key in latest if key in ids_written}  # in page order
+    if written:
+        ids = list(written.values())
+        table, column = quote(line_model._meta.db_table), quote(line_model._meta.get_field("document").column)
+        for start in range(0, len(ids), 1000):  # their old lines go: SAP edits add, drop and renumber lines
+            condition, params = in_values(ids[start:start + 1000])
+            execute(f"DELETE FROM {table} WHERE {column} {condition}", params)
         bulk_insert(line_model, ["document", *_LINE], [
-            (ids[key], *line) for key, (_, _, lines, _) in changed.items() for line in lines])
-    for key, (_, header, lines, _) in changed.items():
+            (written[key], *line) for key in written for line in latest[key][2]])
+    result.unchanged = len(latest) - len(written)
+    for key in written:
+        _, header, lines, _ = latest[key]
         result.changed[str(key)] = SimpleNamespace(doc_entry=key, lines=lines, **header)
     documents_bases_check(connection=connection, entity=entity, doc_entries=result.readable_keys)  # erp/dangling.py
     return result

@@ -3,9 +3,11 @@
 `guarded(entity, upsert)` is the ingester the engine calls. It first turns every record
 the mirror cannot store into an unreadable one (`erp.record_checks`), then writes the
 page in bulk inside a savepoint. Should the bulk write still fail on the data (a limit
-the checks do not know, a database's own rule), the page is written again one record per
-savepoint, and only the records that fail on their own become unreadable, with the
-database's complaint as their detail. Faults of the database itself (a lost connection,
+the checks do not know, a database's own rule), the page is written again in halves, each
+in its own savepoint, and a half that fails is halved again down to single records: only
+the records that fail on their own become unreadable, with the database's complaint as
+their detail. One bad record in a page of 1,000 costs about twenty smaller bulk writes
+(halving), not a thousand single ones. Faults of the database itself (a lost connection,
 a deadlock) are not the record's fault: they are raised, and the page is read again.
 """
 from __future__ import annotations
@@ -38,28 +40,42 @@ def guarded(entity: str, upsert: Upsert) -> Upsert:
             with transaction.atomic():
                 return upsert(connection=connection, records=checked)
         except RECORD_FAULTS as error:
-            log.warning("Bulk ingest of %d %s failed (%s); writing them one by one", len(checked), entity,
+            log.warning("Bulk ingest of %d %s failed (%s); writing them in halves", len(checked), entity,
                         type(error).__name__)
-        return _one_by_one(upsert, connection, checked)
+        return _halves(upsert, connection, checked)
 
     ingest.__name__ = getattr(upsert, "__name__", "ingest")
     ingest.__doc__ = upsert.__doc__
     return ingest
 
 
-def _one_by_one(upsert: Upsert, connection, records: list[SourceRecord]) -> IngestResult:
+def _halves(upsert: Upsert, connection, records: list[SourceRecord]) -> IngestResult:
+    """Write `records` (whose bulk write failed) as two halves, halving a failing half again;
+    a single record that fails is unreadable. The later half is written after the earlier
+    one, so a key read twice keeps its later read, as in a bulk write."""
     result = IngestResult()
-    for record in records:
-        try:
-            with transaction.atomic():
-                one = upsert(connection=connection, records=[record])
-        except RECORD_FAULTS as error:
-            result.unreadable.append(unreadable(
-                record, f"The hub could not store this record: {type(error).__name__}: "
-                        f"{redact_text(storable(str(error)))[:300]}", UNREADABLE))
-            continue
-        result.changed.update(one.changed)
-        result.unchanged += one.unchanged
-        result.unreadable.extend(one.unreadable)
-        result.readable_keys.extend(key for key in one.readable_keys if key not in result.readable_keys)
+    middle = len(records) // 2
+    for part in (records[:middle], records[middle:]):
+        if part:
+            _merge(result, _written(upsert, connection, part))
     return result
+
+
+def _written(upsert: Upsert, connection, records: list[SourceRecord]) -> IngestResult:
+    try:
+        with transaction.atomic():
+            return upsert(connection=connection, records=records)
+    except RECORD_FAULTS as error:
+        if len(records) > 1:
+            return _halves(upsert, connection, records)
+        return IngestResult(unreadable=[unreadable(
+            records[0], f"The hub could not store this record: {type(error).__name__}: "
+                        f"{redact_text(storable(str(error)))[:300]}", UNREADABLE)])
+
+
+def _merge(result: IngestResult, part: IngestResult) -> None:
+    result.changed.update(part.changed)
+    result.unchanged += part.unchanged
+    result.unreadable.extend(part.unreadable)
+    seen = set(result.readable_keys)
+    result.readable_keys.extend(key for key in part.readable_keys if key not in seen)

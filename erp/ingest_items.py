@@ -17,6 +17,7 @@ from syncapp.bulksql import bulk_insert, json_text
 
 from .ingest import IngestResult, _as_datetime
 from .models import Item, StockLevel, Warehouse
+from .record_screen import raw_json
 
 _ITEM_FIELDS = ["item_name", "item_group", "barcode", "active", "sales_item", "prices", "udfs", "source_updated_at"]
 _ITEM_UPDATE = [*_ITEM_FIELDS, "source_version", "raw", "content_hash", "stock_hash", "mirrored_at"]
@@ -98,7 +99,7 @@ def items_upsert(*, connection, records: list[SourceRecord]) -> IngestResult:
         if content_changed:
             stock_digest = stock_hashes.pop(key, known.get(key, ("", ""))[1])
             rows.append((connection.pk, key, *(values[n] for n in _ITEM_FIELDS), record.version[:40],
-                         json_text(record.raw), digest, stock_digest, now, ""))
+                         raw_json(record.raw), digest, stock_digest, now, ""))
         if content_changed or key in stock:
             result.changed[key] = SimpleNamespace(item_code=key, **values)
         else:

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from syncapp.bulksql import any_of
+
 from .documents import ProvisionalOrder, SalesOrder
 
 DEFAULT_TIMEOUT_MINUTES = 120
@@ -36,7 +38,7 @@ def erp_orders_by_reference(*, connection, references: Iterable[str]) -> dict[st
     refs = [ref for ref in set(references) if ref]
     if not refs:
         return {}
-    return dict(SalesOrder.objects.filter(connection=connection, num_at_card__in=refs, is_cancellation=False)
+    return dict(SalesOrder.objects.filter(any_of("num_at_card", refs), connection=connection, is_cancellation=False)
                 .order_by("doc_entry").values_list("num_at_card", "doc_entry"))
 
 
@@ -102,5 +104,5 @@ def provisional_references_by_order(*, connection, doc_entries: Iterable[int]) -
     entries = list(set(doc_entries))
     if not entries:
         return {}
-    return dict(ProvisionalOrder.objects.filter(connection=connection, erp_doc_entry__in=entries)
+    return dict(ProvisionalOrder.objects.filter(any_of("erp_doc_entry", entries), connection=connection)
                 .values_list("erp_doc_entry", "web_reference"))

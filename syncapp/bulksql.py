@@ -4,6 +4,10 @@ The ORM's bulk_create spends most of its time preparing each value of each row; 
 thousands of records a second that is the whole budget. These helpers adapt values
 once per column kind and hand the driver one `executemany`. They work on SQLite and
 PostgreSQL (both understand INSERT ... ON CONFLICT ... DO UPDATE).
+
+Set statements (`stage` + SQL over the staging table, `update_from_rows`) carry a whole
+page in a few statements: on PostgreSQL the page reaches a session temp table by COPY,
+on SQLite by multi-row INSERTs, and the same SQL then runs on both.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 
 from django.db import connection as default_connection
 from django.db import models
+from django.db.models import F, Lookup
 
 
 class JsonText(str):
@@ -94,7 +99,13 @@ def bulk_insert(model, names: Sequence[str], rows: Sequence[Sequence[Any]], *,
         tail = f" ON CONFLICT ({target}) DO UPDATE SET {sets}"
     params = _params(rows, adapters)
     if vendor == "postgresql":
-        _copy_then_insert(model, fields, params, tail)
+        if conflict:
+            _copy_then_insert(model, fields, params, tail)
+        else:  # nothing to reconcile: straight into the table
+            with default_connection.cursor() as cursor, cursor.cursor.copy(
+                    f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
+                for row in params:
+                    copy.write_row(row)
         return
     per_statement = max(1, min(500, MAX_PARAMS // len(fields)))
     with default_connection.cursor() as cursor:
@@ -105,17 +116,43 @@ def bulk_insert(model, names: Sequence[str], rows: Sequence[Sequence[Any]], *,
             cursor.execute(sql, [value for row in chunk for value in row])
 
 
-def bulk_update_by_id(model, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """UPDATE each row by primary key; each row is (*values in `names` order, id)."""
+def bulk_update_by_id(model, names: Sequence[str], rows: Sequence[Sequence[Any]], *, also: str = "") -> None:
+    """UPDATE rows by primary key in set statements; each row is (*values in `names` order, id).
+
+    One `WITH v AS (VALUES ...) UPDATE ... FROM v` per few hundred rows instead of one
+    UPDATE per row. `also` adds SQL assignments the same for every row ("attempts = attempts + 1").
+    """
     if not rows:
         return
-    fields, adapters, vendor = _prepare(model, names)
-    quote = default_connection.ops.quote_name
-    sets = ", ".join(f"{quote(f.column)} = {_placeholder(f, vendor)}" for f in fields)
-    sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {quote(model._meta.pk.column)} = %s"
+    fields, adapters, vendor_name = _prepare(model, names)
+    table = quote(model._meta.db_table)
+    pk = quote(model._meta.pk.column)
+    aliases = [f"v{index}" for index in range(len(fields))]
+    # PostgreSQL types a VALUES column from its parameters: cast each to its column's type.
+    casts = [f"CAST(v.{alias} AS {field.db_type(default_connection)})" if vendor_name == "postgresql"
+             else f"v.{alias}" for alias, field in zip(aliases, fields, strict=True)]
+    sets = ", ".join(f"{quote(field.column)} = {value}" for field, value in zip(fields, casts, strict=True))
+    if also:
+        sets = f"{sets}, {also}"
+    params = [(*values, row[-1]) for values, row in zip(_params([r[:-1] for r in rows], adapters), rows,
+                                                         strict=True)]
+    width = len(fields) + 1
+    per_statement = max(1, min(1000, MAX_PARAMS // width))
+    row_sql = "(" + ", ".join(["%s"] * width) + ")"
     with default_connection.cursor() as cursor:
-        cursor.executemany(sql, [(*p, row[-1]) for p, row in zip(_params([r[:-1] for r in rows], adapters), rows,
-                                                                   strict=True)])
+        for start in range(0, len(params), per_statement):
+            chunk = params[start:start + per_statement]
+            cursor.execute(
+                f"WITH v ({', '.join(aliases)}, id) AS (VALUES {', '.join([row_sql] * len(chunk))}) "
+                f"UPDATE {table} SET {sets} FROM v WHERE {table}.{pk} = v.id",
+                [value for row in chunk for value in row])
+
+
+def db_datetime(value):
+    """A datetime as a raw statement's parameter (SQLite keeps them as naive UTC text)."""
+    if value is None or vendor() == "postgresql":
+        return value
+    return default_connection.ops.adapt_datetimefield_value(value)
 
 
 def _copy_then_insert(model, fields, params: list[tuple], tail: str) -> None:
@@ -135,3 +172,170 @@ def _copy_then_insert(model, fields, params: list[tuple], tail: str) -> None:
             for row in params:
                 copy.write_row(row)
         cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging}{tail}")
+
+
+# ---------------------------------------------------------------- set statements
+
+
+def vendor() -> str:
+    return default_connection.vendor
+
+
+def is_distinct_from() -> str:
+    """The null-safe "differs" operator (SQLite spells it IS NOT)."""
+    return "IS DISTINCT FROM" if vendor() == "postgresql" else "IS NOT"
+
+
+def quote(name: str) -> str:
+    return default_connection.ops.quote_name(name)
+
+
+def columns_of(model, names: Sequence[str]) -> list[str]:
+    return [model._meta.get_field(name).column for name in names]
+
+
+def stage(name: str, model, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Put `rows` into the session's temp table `_stage_<name>` and return its quoted name.
+
+    Its columns are those of `model`'s fields `names`, with the model's column types (so a
+    value the mirror cannot hold fails here, as it would in the table itself). Each call
+    empties the table first. PostgreSQL receives the rows by COPY; SQLite by INSERTs.
+    """
+    fields = [model._meta.get_field(n) for n in names]
+    table = quote(f"_stage_{name}")
+    columns = ", ".join(quote(field.column) for field in fields)
+    with default_connection.cursor() as cursor:
+        # IF NOT EXISTS: a savepoint rolled back (the halving fallback) can take the table with it.
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} AS SELECT {columns} "
+                       f"FROM {quote(model._meta.db_table)} WHERE 1 = 0")
+        if vendor() == "postgresql":
+            cursor.execute(f"TRUNCATE {table}")
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+            return table
+        cursor.execute(f"DELETE FROM {table}")
+        per_statement = max(1, min(500, MAX_PARAMS // len(fields)))
+        params = _params(rows, [_adapter(field, "sqlite") for field in fields])
+        row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        for start in range(0, len(params), per_statement):
+            chunk = params[start:start + per_statement]
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row_sql] * len(chunk)),
+                           [value for row in chunk for value in row])
+    return table
+
+
+def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    with default_connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def execute(sql: str, params: Sequence[Any] = ()) -> int:
+    with default_connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def values_table(values: Sequence[Any], sql_type: str = "text") -> tuple[str, list[Any]]:
+    """A one-column table (`value`) of `values` to join or probe from, as one parameter:
+    each value is then looked up on its own (one index probe), which keeps a query's cost
+    in proportion to the page however big the table and whatever its statistics say."""
+    if vendor() == "postgresql":
+        return f"(SELECT unnest(%s::{sql_type}[]) AS value)", [list(values)]
+    return "(SELECT value FROM json_each(%s))", [json.dumps(list(values), default=str)]
+
+
+def select_by_keys(model, names: Sequence[str], *, key: str, keys: Sequence[Any],
+                   where: dict[str, Any] | None = None) -> list[tuple]:
+    """The `names` values of `model`'s rows whose `key` is one of `keys` (and whose fields
+    equal `where`), as the ORM's values_list() gives them (JSON decoded, decimals as Decimal).
+
+    PostgreSQL: one statement that probes the key's index once per key (LATERAL over the
+    keys), so a page costs the same however large the table and whatever the planner's
+    statistics say (right after a bulk load it has none, and an IN list then scans every
+    row of the connection). SQLite: the ORM's IN lookup, in chunks.
+    """
+    where = where or {}
+    if not keys:
+        return []
+    if vendor() != "postgresql":
+        found = []
+        for start in range(0, len(keys), 900):
+            found.extend(model.objects.filter(**where, **{f"{key}__in": list(keys[start:start + 900])})
+                         .values_list(*names))
+        return found
+    fields = [model._meta.get_field(name) for name in names]
+    key_field = model._meta.get_field(key)
+    kind = (key_field.target_field if key_field.is_relation else key_field).get_internal_type()
+    whole = ("IntegerField", "BigIntegerField", "PositiveIntegerField", "SmallIntegerField", "AutoField",
+             "BigAutoField")
+    array_type = "bigint" if kind in whole else "text"
+    filters = "".join(f" AND t.{quote(model._meta.get_field(name).column)} = %s" for name in where)
+    columns = ", ".join(f"t.{quote(field.column)}" for field in fields)
+    # OFFSET 0 keeps the planner from flattening the LATERAL subquery into a join, which without
+    # statistics it would hash against every row of the connection.
+    rows = fetch(f"SELECT x.* FROM unnest(%s::{array_type}[]) AS k(value), LATERAL (SELECT {columns} "
+                 f"FROM {quote(model._meta.db_table)} t WHERE t.{quote(key_field.column)} = k.value{filters} "
+                 "OFFSET 0) x",
+                 [list(keys), *where.values()])
+    decode = [index for index, field in enumerate(fields) if isinstance(field, models.JSONField)]
+    if decode:
+        rows = [tuple(json.loads(value) if index in decode and isinstance(value, str) else value
+                      for index, value in enumerate(row)) for row in rows]
+    return rows
+
+
+def in_values(values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """`IN (...)` for a list of values: one array parameter on PostgreSQL (any length, one
+    plan), a placeholder each on SQLite (callers keep lists under its parameter limit)."""
+    if vendor() == "postgresql":
+        return "= ANY(%s)", [list(values)]
+    return "IN (" + ", ".join(["%s"] * len(values)) + ")", list(values)
+
+
+def upsert_changed(model, names: Sequence[str], rows: Iterable[Sequence[Any]], *, conflict: Sequence[str],
+                   update: Sequence[str], hash_field: str, returning: Sequence[str]) -> list[tuple]:
+    """Write a page of rows in one statement, changing only those whose `hash_field` differs.
+
+    The rows are staged, then `INSERT ... SELECT ... ON CONFLICT (conflict) DO UPDATE SET
+    update ... WHERE hash IS DISTINCT FROM the staged hash RETURNING returning`: the rows
+    returned are exactly those inserted or rewritten (an unchanged row is neither).
+    """
+    staged = stage(model._meta.db_table, model, names, rows)
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(column) for column in columns_of(model, names))
+    target = ", ".join(quote(column) for column in columns_of(model, conflict))
+    sets = ", ".join(f"{column} = EXCLUDED.{column}" for column in (quote(c) for c in columns_of(model, update)))
+    digest = quote(model._meta.get_field(hash_field).column)
+    back = ", ".join(quote(column) for column in columns_of(model, returning))
+    return fetch(f"INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM {staged} WHERE 1 = 1 "
+                 f"ON CONFLICT ({target}) DO UPDATE SET {sets} WHERE t.{digest} {is_distinct_from()} EXCLUDED.{digest} "
+                 f"RETURNING {back}")
+
+
+class AnyOf(Lookup):
+    """`field = ANY(%s)` with the values as one array parameter (PostgreSQL); IN (...) elsewhere.
+
+    The ORM's `__in` sends one parameter per value: for a page of a thousand keys the
+    driver then rewrites a query with a thousand placeholders (slow in Python) and the
+    server plans it value by value. Use it as an expression: `.filter(any_of("card_code", codes))`.
+    """
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        values = list(self.rhs)
+        if not values:
+            return "1 = 0", []
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", [*lhs_params, values]
+        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
+
+
+def any_of(name: str, values: Iterable[Any]) -> AnyOf:
+    """The filter "`name` is one of `values`" (see AnyOf)."""
+    return AnyOf(F(name), list(values))

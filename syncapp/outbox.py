@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .bulksql import JsonText, bulk_insert, bulk_update_by_id, json_text
+from .bulksql import JsonText, bulk_update_by_id, db_datetime, execute, fetch, json_text, quote, stage
 from .logging import redact_text
 from .models import OutboxItem, OutboxStatus, Priority
 
@@ -53,12 +53,58 @@ class EnqueueResult:
     still_failed: list[str]
 
 
-_INSERT = ["flow", "record_key", "identifier", "payload", "payload_hash", "priority", "status", "generation",
-           "attempts", "accepted_hash", "remote_id", "receipt", "claim_token", "last_error", "planned_at",
-           "created_at", "updated_at"]
-_REQUEUE = ["identifier", "payload", "payload_hash", "status", "generation", "attempts", "priority", "not_before",
-            "claim_token", "planned_at", "updated_at"]
-_REVERT = ["identifier", "payload", "payload_hash", "status", "updated_at"]
+_STAGED = ["record_key", "identifier", "payload", "payload_hash"]
+_SENDING = f"('{S.IN_FLIGHT}', '{S.SUBMITTED}')"
+_QUEUED_OR_FAILED = f"('{S.PENDING}', '{S.IN_FLIGHT}', '{S.SUBMITTED}', '{S.FAILED}')"
+
+
+def _verdict(force: bool) -> str:
+    """What planning a staged record `s` means for its outbox row, in SQL: new | unchanged
+    (the destination has it) | revert (a queued change was undone before it went out) |
+    queued (already queued or on its way with this content) | still_failed (refused before
+    with exactly this content) | requeue. `force` (a retry) re-queues all. A correlated
+    subquery, so each staged record costs one probe of the (flow, record_key) index whatever
+    the planner thinks of a staging table it has no statistics for."""
+    table = quote(OutboxItem._meta.db_table)
+    if force:
+        verdict = "'requeue'"
+    else:
+        # An in-flight row is never marked accepted here: what is on the wire may be another payload.
+        verdict = (f"CASE WHEN o.accepted_hash = s.payload_hash AND o.status NOT IN {_SENDING} "
+                   f"THEN CASE WHEN o.status = '{S.ACCEPTED}' THEN 'unchanged' ELSE 'revert' END "
+                   f"WHEN o.payload_hash = s.payload_hash AND o.status IN {_QUEUED_OR_FAILED} "
+                   f"THEN CASE WHEN o.status = '{S.FAILED}' THEN 'still_failed' ELSE 'queued' END "
+                   "ELSE 'requeue' END")
+    return (f"COALESCE((SELECT {verdict} FROM {table} o WHERE o.flow_id = %s AND o.record_key = s.record_key), "
+            "'new')")
+
+
+def _write_sql(force: bool, *, all_new: bool) -> str:
+    """One INSERT ... ON CONFLICT for the page: new rows, re-queued rows, reverted rows. The
+    conflict branch decides revert or re-queue again on the row as it is when written. When
+    every record was new (a first load) no row needs looking up again."""
+    table = quote(OutboxItem._meta.db_table)
+    revert = "FALSE" if force else f"(t.accepted_hash = EXCLUDED.payload_hash AND t.status NOT IN {_SENDING})"
+
+    def unless_revert(value: str, column: str) -> str:
+        return f"{column} = CASE WHEN {revert} THEN t.{column} ELSE {value} END"
+
+    return (
+        f"INSERT INTO {table} AS t (flow_id, record_key, identifier, payload, payload_hash, priority, status, "
+        "generation, attempts, accepted_hash, remote_id, receipt, claim_token, last_error, planned_at, created_at, "
+        f"updated_at) SELECT %s, s.record_key, s.identifier, s.payload, s.payload_hash, %s, '{S.PENDING}', 1, 0, "
+        f"'', '', '', '', '', %s, %s, %s FROM {{staged}} s WHERE "
+        + ("1 = 1 " if all_new else f"{_verdict(force)} IN ('new', 'requeue', 'revert') ") +
+        "ON CONFLICT (flow_id, record_key) DO UPDATE SET identifier = EXCLUDED.identifier, "
+        "payload = EXCLUDED.payload, payload_hash = EXCLUDED.payload_hash, updated_at = EXCLUDED.updated_at, "
+        f"status = CASE WHEN {revert} THEN '{S.ACCEPTED}' ELSE '{S.PENDING}' END, "
+        + ", ".join([
+            unless_revert("t.generation + 1", "generation"), unless_revert("0", "attempts"),
+            # A pending row keeps the more urgent of its priorities.
+            unless_revert(f"CASE WHEN t.status = '{S.PENDING}' AND t.priority < EXCLUDED.priority THEN t.priority "
+                          "ELSE EXCLUDED.priority END", "priority"),
+            unless_revert("NULL", "not_before"), unless_revert("''", "claim_token"),
+            unless_revert("EXCLUDED.planned_at", "planned_at")]))
 
 
 def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priority.ROUTINE,
@@ -67,45 +113,25 @@ def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priori
 
     Equal hash means the destination already has exactly this: no row, no call. A
     payload that failed permanently is not re-queued unchanged unless `force` (a retry).
+    Set statements for the whole list: the records are staged, compared with their rows
+    in one query, and written in one INSERT ... ON CONFLICT.
     """
     result = EnqueueResult(queued=[], unchanged=[], still_failed=[])
     if not records:
         return result
-    existing = {}
-    keys = [r.key for r in records]
-    for start in range(0, len(keys), 1000):
-        for row in OutboxItem.objects.filter(flow=flow, record_key__in=keys[start:start + 1000]).values_list(
-                "id", "record_key", "payload_hash", "accepted_hash", "status", "generation", "priority"):
-            existing[row[1]] = row
-    now = timezone.now()
-    inserts, requeues, reverts = [], [], []
-    for record in records:
-        digest = record.payload_hash
-        row = existing.get(record.key)
-        if row is None:
-            inserts.append((flow.pk, record.key, record.identifier, record.payload_json, digest, priority, S.PENDING,
-                            1, 0, "", "", "", "", "", now, now, now))
-            result.queued.append(record.key)
-            continue
-        row_id, _, payload_hash, accepted_hash, status, generation, row_priority = row
-        # An in-flight row is never marked accepted here: what is on the wire may be
-        # another payload; it is re-queued below instead.
-        if accepted_hash == digest and not force and status not in (S.IN_FLIGHT, S.SUBMITTED):
-            if status != S.ACCEPTED:  # a queued change was reverted before it went out
-                reverts.append((record.identifier, record.payload_json, digest, S.ACCEPTED, now, row_id))
-            result.unchanged.append(record.key)
-            continue
-        if payload_hash == digest and not force and status in (S.PENDING, S.IN_FLIGHT, S.SUBMITTED, S.FAILED):
-            # Already queued, being sent or validated, or known to fail with exactly this content.
-            (result.still_failed if status == S.FAILED else result.queued).append(record.key)
-            continue
-        new_priority = min(row_priority, priority) if status == S.PENDING else priority
-        requeues.append((record.identifier, record.payload_json, digest, S.PENDING, generation + 1, 0, new_priority,
-                         None, "", now, now, row_id))
-        result.queued.append(record.key)
-    bulk_insert(OutboxItem, _INSERT, inserts)
-    bulk_update_by_id(OutboxItem, _REQUEUE, requeues)
-    bulk_update_by_id(OutboxItem, _REVERT, reverts)
+    latest = {record.key: record for record in records}  # one row per key (the last planned wins)
+    staged = stage("outbox", OutboxItem, _STAGED, [
+        (record.key, record.identifier, record.payload_json, record.payload_hash) for record in latest.values()])
+    verdicts = dict(fetch(f"SELECT s.record_key, {_verdict(force)} FROM {staged} s", [flow.pk]))
+    now = db_datetime(timezone.now())
+    all_new = all(verdict == "new" for verdict in verdicts.values())
+    if any(verdict in ("new", "requeue", "revert") for verdict in verdicts.values()):
+        execute(_write_sql(force, all_new=all_new).format(staged=staged),
+                [flow.pk, priority, now, now, now, *([] if all_new else [flow.pk])])
+    lists = {"new": result.queued, "requeue": result.queued, "queued": result.queued,
+             "unchanged": result.unchanged, "revert": result.unchanged, "still_failed": result.still_failed}
+    for key in latest:
+        lists[verdicts[key]].append(key)
     return result
 
 

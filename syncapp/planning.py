@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
-from django.db.models import Count
 
 from erp.customer_figures import customer_figures
 from erp.models import BusinessPartner
@@ -22,6 +22,7 @@ from exceptions.conflicts import conflict_dissolve, conflict_record, conflicts_i
 from exceptions.models import DuplicateEmailConflict, Stage
 from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
 
+from .bulksql import fetch, quote, select_by_keys, values_table
 from .duplicates import group_decide
 from .models import DuplicateEmailPolicy, OutboxStatus, Priority
 from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
@@ -68,11 +69,8 @@ def _duplicate_groups(flow, partners: dict) -> tuple[dict[str, list], list[str]]
     emails = list({p.email_normalised for p in partners.values() if p.email_normalised and p.card_type in types})
     mirror = BusinessPartner.objects.filter(connection_id=flow.connection_id, card_type__in=types)
     groups: dict[str, list] = defaultdict(list)
-    shared: list[str] = []
-    for start in range(0, len(emails), 500):
-        # Count first, load members only for the (rare) emails that really are shared.
-        shared.extend(mirror.filter(email_normalised__in=emails[start:start + 500]).values("email_normalised")
-                      .annotate(n=Count("id")).filter(n__gt=1).values_list("email_normalised", flat=True))
+    # Count first, load members only for the (rare) emails that really are shared.
+    shared = _shared_emails(flow.connection_id, types, emails) if emails else []
     if shared:
         for member in mirror.filter(email_normalised__in=shared).defer("raw"):
             groups[member.email_normalised].append(member)
@@ -91,6 +89,17 @@ def _duplicate_groups(flow, partners: dict) -> tuple[dict[str, list], list[str]]
     return {email: members for email, members in groups.items() if len(members) >= 2}, released
 
 
+def _shared_emails(connection_id: int, types: list[str], emails: list[str]) -> list[str]:
+    """Which of `emails` two or more eligible partners share: one (connection, email) index
+    probe per email, in one statement."""
+    table = quote(BusinessPartner._meta.db_table)
+    probe, params = values_table(emails)
+    kinds = ", ".join(["%s"] * len(types))
+    return [email for (email,) in fetch(
+        f"SELECT k.value FROM {probe} k WHERE (SELECT COUNT(*) FROM {table} b WHERE b.connection_id = %s "
+        f"AND b.email_normalised = k.value AND b.card_type IN ({kinds})) > 1", [*params, connection_id, *types])]
+
+
 def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: int = Priority.ROUTINE,
               rows: dict | None = None) -> PlanResult:
     """Plan the given keys of one flow. Safe to repeat: unchanged records cost nothing.
@@ -100,11 +109,8 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
     """
     entity = flow.entity
     result = PlanResult()
-    if rows is not None:
-        partners = dict(rows)
-    else:
-        partners = {p.card_code: p for p in BusinessPartner.objects.filter(
-            connection_id=flow.connection_id, card_code__in=list(record_keys)).defer("raw")}
+    partners = dict(rows) if rows is not None else partners_read(connection_id=flow.connection_id,
+                                                                  card_codes=list(record_keys))
     groups, released = _duplicate_groups(flow, partners)
     if released:
         partners.update({p.card_code: p for p in BusinessPartner.objects.filter(
@@ -177,6 +183,17 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
     outbox_stop(flow=flow, record_keys=result.skipped, status=OutboxStatus.SKIPPED)
     exceptions_resolve(flow=flow, entity=entity, record_keys=result.skipped)
     return result
+
+
+_PARTNER_FIELDS = [f.name for f in BusinessPartner._meta.concrete_fields if f.name not in ("connection", "raw")]
+
+
+def partners_read(*, connection_id: int, card_codes: list[str]) -> dict:
+    """The mirror's partners among `card_codes` as plain rows (every field but the raw
+    payload, named as the model's), for planning: no model instances to build."""
+    return {values[1]: SimpleNamespace(connection_id=connection_id, **dict(zip(_PARTNER_FIELDS, values, strict=True)))
+            for values in select_by_keys(BusinessPartner, _PARTNER_FIELDS, key="card_code", keys=card_codes,
+                                         where={"connection_id": connection_id})}
 
 
 def partners_attach_figures(flow, partners: dict) -> None:

@@ -61,6 +61,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from erp.document_links import LineRefund, OrderRefunds, delivered_quantities, order_refunds
+from erp.document_rows import sales_orders_from_ingest, sales_orders_with_lines
 from erp.documents import ProvisionalOrder, SalesOrder
 from erp.models import BusinessPartner, Item
 from erp.provisional import (
@@ -76,6 +77,7 @@ from esp.sku import SkuPolicy, sku_normalise
 from exceptions.models import Stage, SyncException
 from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
 
+from .bulksql import any_of, select_by_keys
 from .models import Flow, OutboxItem, OutboxStatus, Priority
 from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
 from .planning import PlanResult
@@ -86,10 +88,13 @@ CLAIM_MARGIN = timedelta(seconds=60)  # beyond the claim timeout, before a held 
 
 def customers_at_destination(flow, card_codes: set[str]) -> set[str]:
     """Customers the destination has accepted through a customers flow of this connection."""
-    customer_flows = Flow.objects.filter(connection_id=flow.connection_id, destination_id=flow.destination_id,
-                                         entity="customers")
-    return set(OutboxItem.objects.filter(flow__in=customer_flows, record_key__in=list(card_codes))
-               .exclude(accepted_hash="").values_list("record_key", flat=True))
+    found: set[str] = set()
+    for customer_flow in Flow.objects.filter(connection_id=flow.connection_id, destination_id=flow.destination_id,
+                                             entity="customers").values_list("id", flat=True):
+        found.update(key for key, accepted in select_by_keys(
+            OutboxItem, ["record_key", "accepted_hash"], key="record_key", keys=list(card_codes),
+            where={"flow_id": customer_flow}) if accepted)
+    return found
 
 
 def _discount_share(order) -> Decimal:
@@ -129,9 +134,19 @@ def _problems(order, lines, known_items: set[str] | None) -> list[tuple[str, str
     return problems
 
 
+def _sku(code: str, skus: SkuPolicy, memo: dict | None) -> str:
+    if memo is None:
+        return sku_normalise(code, skus)
+    sku = memo.get(code)
+    if sku is None:
+        sku = memo[code] = sku_normalise(code, skus)
+    return sku
+
+
 def order_payload(order, lines, *, state: str, statuses: dict, skus, refunds: OrderRefunds,
-                  order_id: str | None = None) -> dict:
-    """The vendor-neutral order record (see the module docstring); `order_id` from `order_ids`."""
+                  order_id: str | None = None, sku_of: dict | None = None) -> dict:
+    """The vendor-neutral order record (see the module docstring); `order_id` from `order_ids`;
+    `sku_of` remembers each item code's SKU across the orders of a page."""
     refunded = refunds.amount(order.doc_entry)
     value = order.doc_total - order.vat_total - refunded
     none = LineRefund()
@@ -142,7 +157,7 @@ def order_payload(order, lines, *, state: str, statuses: dict, skus, refunds: Or
         # than the line itself (a destination refuses a line refunded beyond its quantity).
         quantity_refunded = min(refund.quantity, max(line.quantity, Decimal(0)))
         amount_refunded = min(refund.amount, max(line.line_total, Decimal(0)))
-        products.append({"lineNum": line.line_num, "sku": sku_normalise(line.item_code, skus),
+        products.append({"lineNum": line.line_num, "sku": _sku(line.item_code, skus, sku_of),
                          "name": line.description, "qty": float(line.quantity), "price": float(line.price),
                          "lineTotal": float(line.line_total), "quantityRefunded": float(quantity_refunded),
                          "refunded": float(round(amount_refunded, 2))})
@@ -196,8 +211,9 @@ def order_ids(*, flow, orders) -> dict[int, str]:
 def _ids_sent(flow, entries: list[int]) -> dict[str, str]:
     """Order key -> the id its orders row at this destination was accepted under, or is
     being sent under."""
-    rows = OutboxItem.objects.filter(flow__connection_id=flow.connection_id, flow__destination_id=flow.destination_id,
-                                     flow__entity="orders", record_key__in=[str(entry) for entry in entries])
+    rows = OutboxItem.objects.filter(any_of("record_key", [str(entry) for entry in entries]),
+                                     flow__connection_id=flow.connection_id, flow__destination_id=flow.destination_id,
+                                     flow__entity="orders")
     on_wire = {key: str(value) for key, value in rows.filter(
         remote_id="", status__in=[OutboxStatus.IN_FLIGHT, OutboxStatus.SUBMITTED]).values_list(
         "record_key", "payload__id") if value}
@@ -248,8 +264,8 @@ def _provisional_plan(flow, keys: list[str], statuses: dict) -> tuple[list[Plann
                                                                         list[str]]:
     """(records to send, keys not sent, keys confirmed by their ERP order, keys overdue)."""
     prefix = ProvisionalOrder.KEY_PREFIX
-    rows = list(ProvisionalOrder.objects.filter(connection_id=flow.connection_id,
-                                                web_reference__in=[key[len(prefix):] for key in keys]))
+    rows = list(ProvisionalOrder.objects.filter(any_of("web_reference", [key[len(prefix):] for key in keys]),
+                                                connection_id=flow.connection_id))
     arrived = erp_orders_by_reference(connection=flow.connection, references=[row.web_reference for row in rows])
     provisional_orders_confirm(connection=flow.connection, found=arrived)
     sendable = _merges_orders_by_id(flow)
@@ -274,7 +290,7 @@ def _confirm_arrived(flow, orders) -> list[str]:
     references = {order.num_at_card: order.doc_entry for order in orders if order.num_at_card}
     if not references:
         return []
-    known = list(ProvisionalOrder.objects.filter(connection_id=flow.connection_id, web_reference__in=list(references))
+    known = list(ProvisionalOrder.objects.filter(any_of("web_reference", references), connection_id=flow.connection_id)
                  .values_list("web_reference", flat=True))
     provisional_orders_confirm(connection=flow.connection, found={ref: references[ref] for ref in known})
     return [f"{ProvisionalOrder.KEY_PREFIX}{ref}" for ref in known]
@@ -287,19 +303,20 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
     result = PlanResult()
     web_keys = [key for key in record_keys if key.startswith(ProvisionalOrder.KEY_PREFIX)]
     entries = [int(key) for key in record_keys if key.isdigit()]
-    orders = list(SalesOrder.objects.filter(connection_id=flow.connection_id, doc_entry__in=entries)
-                  .prefetch_related("lines").defer("raw"))
+    # The orders ingest just wrote come with the page; any other plan (a retry) reads the mirror.
+    orders = (sales_orders_from_ingest(rows) if rows is not None
+              else sales_orders_with_lines(connection_id=flow.connection_id, doc_entries=entries))
     # A cancellation document reverses an order; it is never an order itself.
     result.skipped = [str(order.doc_entry) for order in orders if order.is_cancellation]
     orders = [order for order in orders if not order.is_cancellation]
     card_codes = {order.card_code for order in orders}
-    partners = {p.card_code: p for p in BusinessPartner.objects.filter(
-        connection_id=flow.connection_id, card_code__in=list(card_codes)).only("card_code", "email")}
+    emails = dict(select_by_keys(BusinessPartner, ["card_code", "email"], key="card_code", keys=list(card_codes),
+                                 where={"connection_id": flow.connection_id}))
     at_destination = customers_at_destination(flow, card_codes)
-    mirror_items = Item.objects.filter(connection_id=flow.connection_id)
-    line_items = list({line.item_code for order in orders for line in order.lines.all() if line.item_code})
-    known_items = (set(mirror_items.filter(item_code__in=line_items).values_list("item_code", flat=True))
-                   if mirror_items.exists() else None)
+    line_items = list({line.item_code for order in orders for line in order.lines if line.item_code})
+    known_items = ({code for (code,) in select_by_keys(Item, ["item_code"], key="item_code", keys=line_items,
+                                                      where={"connection_id": flow.connection_id})}
+                   if Item.objects.filter(connection_id=flow.connection_id).exists() else None)
     skus = SkuPolicy.for_connection(flow.connection)
     statuses = status_map(flow.destination)
     delivered = delivered_quantities(connection=flow.connection, orders=[o.doc_entry for o in orders])
@@ -307,15 +324,16 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
     delivered_by_order: dict[int, dict[int, Decimal]] = {}
     for (entry, line_num), quantity in delivered.items():
         delivered_by_order.setdefault(entry, {})[line_num] = quantity
-    existing = set(OutboxItem.objects.filter(flow=flow, record_key__in=record_keys).values_list("record_key",
-                                                                                               flat=True))
+    existing = {key for (key,) in select_by_keys(OutboxItem, ["record_key"], key="record_key", keys=record_keys,
+                                                 where={"flow_id": flow.pk})}
     confirmed = _confirm_arrived(flow, orders)  # first: an order's id depends on the provisional it confirms
     ids = order_ids(flow=flow, orders=orders)
     urgent, routine, problems, waiting = [], [], [], []
+    sku_of: dict[str, str] = {}  # a page's lines share a few thousand item codes at most
     for order in orders:
-        key, lines = str(order.doc_entry), list(order.lines.all())
-        partner = partners.get(order.card_code)
-        if partner is None:
+        key, lines = str(order.doc_entry), order.lines
+        email = emails.get(order.card_code)
+        if email is None:
             problems.append((key, "unknown_customer", f"Order {order.doc_num} is for customer {order.card_code}, "
                                                       "whom the ERP did not list."))
             continue
@@ -331,8 +349,8 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
         order_delivered = delivered_by_order.get(order.doc_entry, {})
         state = _state(order, lines, ordered, order_delivered, refunds.amount(order.doc_entry))
         payload = order_payload(order, lines, state=state, statuses=statuses, skus=skus, refunds=refunds,
-                                order_id=ids[order.doc_entry])
-        record = PlannedRecord(key=key, identifier=partner.email.strip(), payload=payload)
+                                order_id=ids[order.doc_entry], sku_of=sku_of)
+        record = PlannedRecord(key=key, identifier=email.strip(), payload=payload)
         # New orders and cancellations go before routine edits.
         (urgent if key not in existing or state == "cancelled" else routine).append(record)
     provisional, not_sent, arrived, overdue = _provisional_plan(flow, web_keys, statuses) if web_keys else (

@@ -1,0 +1,455 @@
+#!/usr/bin/env python
+"""Benchmark: the PostgreSQL hot path (ingest + plan) beside raw COPY of the same rows.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/anything \\
+        .venv/bin/python bench/bench_hotpath.py [--partners 50000] [--orders 20000] [--lines 4]
+        [--customers N] [--page-size 1000] [--breakdown] [--profile bp|orders] [--keep-db]
+
+Issue 12, part 1. One run, one database (`syncapp_bench_hot` on the server DATABASE_URL
+names, DROPPED and re-created at the start and dropped at the end unless --keep-db):
+
+1. **COPY ceilings**: the same Business Partners and order lines, COPYed into plain tables
+   (the mirror tables' columns, no index) the way a plain loader would: each converted record
+   turned into its row(s) (columns picked, JSON columns and the raw payload as JSON text) and
+   written. Timed: that and the COPY; building and converting the pages is off the clock, as
+   for the engine.
+2. **Business Partners**: `connection_pull` of `--partners` records in pages of `--page-size`
+   into one customers flow (dotdigital, default mappings): ingest + plan. The pages are built
+   and converted (`to_source_record`) one at a time while the pull runs, and that time is
+   taken off, so the figure is the engine's; memory holds one page, as a real pull does.
+3. **Orders**: the first `--customers` partners are marked accepted at the destination (as
+   after a push, so no order waits for its customer), then `connection_pull(entity="orders")`
+   of `--orders` orders x `--lines` lines, with a customers flow and an orders flow (each orders
+   page also re-plans its customers' order figures, as in bench_orders.py).
+
+4. **Breakdown** (`--breakdown`): the same work with less of the engine, on fresh keys: BP
+   ingest with no flow, orders ingest with no flow, and orders with the orders flow only.
+
+Reported: rates, the ratio to COPY, and peak RSS (resource.getrusage) after each step, with
+the resident size sampled as the pulls go (flat means memory does not grow with records).
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_customers import log, prepare_environment, profile_text, rate, save_results
+
+DATABASE = "syncapp_bench_hot"
+GOALS = {"bp_ratio": 5.0, "bp_floor": 15_000, "lines_ratio": 10.0, "lines_floor": 35_000}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--partners", type=int, default=50_000, help="Business Partners (default 50000)")
+    p.add_argument("--orders", type=int, default=20_000, help="sales orders (default 20000)")
+    p.add_argument("--lines", type=int, default=4, help="lines per order (default 4)")
+    p.add_argument("--customers", type=int, default=None,
+                   help="partners the orders belong to (default orders/10, as bench_orders.py)")
+    p.add_argument("--items", type=int, default=2000, help="distinct item codes on the lines")
+    p.add_argument("--page-size", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""),
+                   help="a PostgreSQL server (default: DATABASE_URL); the database name in it is replaced "
+                        f"by {DATABASE}")
+    p.add_argument("--profile", choices=("bp", "orders"), default=None, help="cProfile one step (slows it)")
+    p.add_argument("--breakdown", action="store_true",
+                   help="also time, on fresh keys: BP ingest with no flow; orders ingest with no flow; orders "
+                        "with the orders flow only (the customers flow disabled, so no figure re-plans)")
+    p.add_argument("--keep-db", action="store_true", help=f"leave {DATABASE} behind for a look")
+    p.add_argument("--output", default="", help="JSON results path (default bench/results/<name>.json)")
+    args = p.parse_args(argv)
+    if not args.database_url.startswith(("postgres://", "postgresql://")):
+        p.error("needs PostgreSQL: set DATABASE_URL (or --database-url) to postgres://...")
+    parts = urlsplit(args.database_url)
+    args.database_url = parts._replace(path=f"/{DATABASE}").geturl()
+    args.customers = args.customers or max(1, args.orders // 10)
+    if args.customers > args.partners:
+        p.error("--customers cannot exceed --partners")
+    return args
+
+
+# ------------------------------------------------------------------ memory
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident set so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class RssSampler:
+    """The resident size after each page, kept at a few points (first page, quarters)."""
+
+    def __init__(self, pages: int) -> None:
+        self.marks = {1, max(1, pages // 4), max(1, pages // 2), max(1, 3 * pages // 4), pages}
+        self.samples: dict[int, float] = {}
+        self.page = 0
+
+    def tick(self) -> None:
+        self.page += 1
+        if self.page in self.marks:
+            self.samples[self.page] = round(rss_mb(), 1)
+
+
+# ------------------------------------------------------------------ data, one page at a time
+
+
+def partner_pages(count: int, page_size: int, seed: int) -> Iterator[list[dict]]:
+    """bulk_business_partners, a page at a time, numbered on across pages (CB0000000...)."""
+    from erp.sap_b1.sandbox.demo import bulk_business_partners
+
+    for number, start in enumerate(range(0, count, page_size)):
+        page = bulk_business_partners(min(page_size, count - start), seed=seed + number)
+        for local, raw in enumerate(page):
+            n = start + local
+            code = f"CB{n:07d}"
+            raw["CardCode"] = code
+            raw["EmailAddress"] = raw["EmailAddress"].replace(f".{local}@", f".{n}@")
+            for address in raw["BPAddresses"]:
+                address["BPCode"] = code
+        yield page
+
+
+def order_pages(count: int, lines: int, page_size: int, cards: list[str], items: list[str],
+                seed: int, first: int = 0) -> Iterator[list[dict]]:
+    """bulk_orders, a page at a time: DocEntry first+1.., each order for cards[entry % len(cards)]."""
+    from erp.sap_b1.sandbox.demo_documents import bulk_orders
+
+    for number, start in enumerate(range(0, count, page_size)):
+        page = bulk_orders(min(page_size, count - start), lines, partners=cards, items=items, seed=seed + number)
+        for raw in page:
+            entry = first + start + raw["DocEntry"]
+            raw.update(DocEntry=entry, DocNum=100000 + entry, NumAtCard=f"WEB-{1000000 + entry}",
+                       CardCode=cards[entry % len(cards)])
+            for line in raw["DocumentLines"]:
+                line["DocEntry"] = entry
+        yield page
+
+
+class PageSource:
+    """A source adapter converting one page at a time; the time spent here (building and
+    converting pages) is counted apart, so the pull's figure is the engine's own."""
+
+    def __init__(self, pages: Iterator[list[dict]], convert, sampler: RssSampler) -> None:
+        self.pages, self.convert, self.sampler = pages, convert, sampler
+        self.seconds = 0.0
+
+    def read_changes(self, entity, cursor):
+        from syncapp.adapters import SourceBatch
+
+        while True:
+            started = time.perf_counter()
+            raw_page = next(self.pages, None)
+            if raw_page is None:
+                self.seconds += time.perf_counter() - started
+                return
+            records = [self.convert(raw) for raw in raw_page]
+            self.seconds += time.perf_counter() - started
+            yield SourceBatch(records=records, cursor={"updated_at": None})
+            self.sampler.tick()
+
+    def read_one(self, entity, key):
+        return None
+
+
+# ------------------------------------------------------------------ 1. COPY ceilings
+
+
+_encode = json.JSONEncoder(default=str, separators=(",", ":")).encode
+_NO_HASH = "0" * 64  # a plain load computes no fingerprint; the column is filled to the same width
+
+
+def bp_copy_rows(connection_id: int, now):
+    """A Business Partner record as a plain loader writes it: its columns, JSON as text."""
+    def rows(record) -> list[tuple]:
+        data = record.data
+        return [(connection_id, record.key, data["card_name"], data["card_type"], data["email"],
+                 data["email_normalised"], data["phone1"], data["phone2"], data["cellular"], data["group_code"],
+                 data["currency"], data["valid"], data["frozen"], _encode(data["addresses"]), _encode(data["udfs"]),
+                 data["source_updated_at"], record.version[:40], _encode(record.raw), _NO_HASH, now)]
+
+    return rows
+
+
+def line_copy_rows(record) -> list[tuple]:
+    """An order's lines as a plain loader writes them (the DocEntry stands for the document id)."""
+    entry = record.data["doc_entry"]
+    return [(entry, line["line_num"], line["item_code"], line["description"], line["quantity"], line["price"],
+             line["line_total"], line["warehouse_code"], line["line_status"], line["base_type"], line["base_entry"],
+             line["base_line"]) for line in record.data["lines"]]
+
+
+BP_COPY_COLUMNS = ("connection_id, card_code, card_name, card_type, email, email_normalised, phone1, phone2, "
+                   "cellular, group_code, currency, valid, frozen, addresses, udfs, source_updated_at, "
+                   "source_version, raw, content_hash, mirrored_at")
+LINE_COPY_COLUMNS = ("document_id, line_num, item_code, description, quantity, price, line_total, warehouse_code, "
+                     "line_status, base_type, base_entry, base_line")
+
+
+def copy_ceiling(table: str, like: str, columns: str, record_pages: Iterator[list], rows_of) -> tuple[int, float]:
+    """COPY the records of each page into a fresh plain table (`like`'s columns, no index).
+
+    Timed: turning each record into its row(s) and the COPY itself, from the same converted
+    records the engine is given (building and converting the pages is off the clock, as for
+    the engine)."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TABLE {table} (LIKE {like} INCLUDING DEFAULTS INCLUDING IDENTITY)")
+    rows, seconds = 0, 0.0
+    with transaction.atomic(), connection.cursor() as cursor:
+        started = time.perf_counter()
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            seconds += time.perf_counter() - started
+            for page in record_pages:
+                started = time.perf_counter()
+                for record in page:
+                    for row in rows_of(record):
+                        copy.write_row(row)
+                        rows += 1
+                seconds += time.perf_counter() - started
+            started = time.perf_counter()
+        seconds += time.perf_counter() - started  # the end of COPY waits for the server
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {table}")
+    return rows, seconds
+
+
+# ------------------------------------------------------------------ the run
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    env = prepare_environment(args)
+    run_started = time.perf_counter()
+
+    from django.db import connection as db
+    from django.db import transaction
+    from django.db.models import F
+    from django.utils import timezone
+
+    from erp.models import ErpConnection
+    from erp.sap_b1.document_payloads import to_document_record
+    from erp.sap_b1.payloads import to_source_record
+    from esp.default_mappings import mappings_install_defaults
+    from esp.models import EspAccount
+    from syncapp.models import Flow, OutboxItem, OutboxStatus
+    from syncapp.services import connection_pull
+
+    page_size = args.page_size
+    results: dict = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "args": {k: v for k, v in vars(args).items() if k != "database_url"},
+        "environment": {**env, "db_vendor": db.vendor, "python": platform.python_version(),
+                        "cpus": os.cpu_count(), "machine": platform.machine(),
+                        "server_version": db.cursor().connection.info.server_version},
+        "peak_rss_mb": {"after_setup": round(peak_rss_mb(), 1)},
+    }
+    profiles: dict[str, str] = {}
+    items = [f"{100000 + i}" for i in range(args.items)]
+    cards = [f"CB{n:07d}" for n in range(args.customers)]
+
+    # ---- 1. COPY ceilings -------------------------------------------------------------
+    log(f"1. COPY of {args.partners:,} Business Partner rows into a plain table")
+    bp_records = ([to_source_record(raw) for raw in page] for page in partner_pages(args.partners, page_size,
+                                                                                     args.seed))
+    bp_copied, bp_copy_seconds = copy_ceiling("bench_copy_bp", "erp_businesspartner", BP_COPY_COLUMNS, bp_records,
+                                              bp_copy_rows(1, timezone.now()))
+    log(f"   {rate(bp_copied, bp_copy_seconds):,.0f} rows/s")
+    log(f"1. COPY of {args.orders * args.lines:,} order lines into a plain table")
+    order_records = ([to_document_record("orders", raw) for raw in page]
+                     for page in order_pages(args.orders, args.lines, page_size, cards, items, args.seed))
+    lines_copied, lines_copy_seconds = copy_ceiling("bench_copy_lines", "erp_salesorderline", LINE_COPY_COLUMNS,
+                                                    order_records, line_copy_rows)
+    log(f"   {rate(lines_copied, lines_copy_seconds):,.0f} lines/s")
+    results["1_copy"] = {
+        "bp_rows": bp_copied, "bp_seconds": bp_copy_seconds, "bp_rows_per_second": rate(bp_copied, bp_copy_seconds),
+        "lines": lines_copied, "lines_seconds": lines_copy_seconds,
+        "lines_per_second": rate(lines_copied, lines_copy_seconds),
+    }
+    results["peak_rss_mb"]["after_copy"] = round(peak_rss_mb(), 1)
+
+    # ---- set-up -----------------------------------------------------------------------
+    conn = ErpConnection.objects.create(name="b1-hot", kind="sap_b1", base_url="http://127.0.0.1:9/b1s/v1",
+                                        company_db="SBODEMOGB", username="manager", password_env="BENCH_UNUSED")
+    account = EspAccount.objects.create(name="dotdigital-hot", kind="dotdigital", region="r1",
+                                        base_url="http://127.0.0.1:9/{region}", api_user="apiuser-hot@example.com",
+                                        password_env="BENCH_UNUSED", calls_per_minute=1_000_000)
+    mappings_install_defaults(destination=account)
+    customers = Flow.objects.create(name="customers", connection=conn, destination=account, entity="customers")
+    orders_flow = Flow.objects.create(name="orders", connection=conn, destination=account, entity="orders")
+
+    def pull(entity: str, source: PageSource, profile_name: str) -> tuple[object, float]:
+        profiler = cProfile.Profile() if args.profile == profile_name else None
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        run = connection_pull(connection=conn, entity=entity, adapter=source)
+        if profiler:
+            profiler.disable()
+            profiles[profile_name] = profile_text(profiler, 40)
+        return run, time.perf_counter() - started - source.seconds
+
+    # ---- 2. Business Partners -----------------------------------------------------------
+    log(f"2. ingest+plan of {args.partners:,} Business Partners (pages of {page_size})")
+    sampler = RssSampler(-(-args.partners // page_size))
+    source = PageSource(partner_pages(args.partners, page_size, args.seed), to_source_record, sampler)
+    run, seconds = pull("business_partners", source, "bp")
+    bp_rate = rate(args.partners, seconds)
+    results["2_business_partners"] = {
+        "records": args.partners, "seconds": seconds, "per_second": bp_rate,
+        "source_seconds_excluded": source.seconds, "ratio_to_copy": results["1_copy"]["bp_rows_per_second"] / bp_rate,
+        "run_status": run.status, "records_changed": run.records_changed, "records_planned": run.records_planned,
+        "records_failed": run.records_failed, "rss_mb_by_page": sampler.samples, "profiled": args.profile == "bp",
+    }
+    results["peak_rss_mb"]["after_business_partners"] = round(peak_rss_mb(), 1)
+    log(f"   {bp_rate:,.0f}/s ({seconds:.1f} s), planned {run.records_planned:,}, status {run.status}")
+
+    # The orders' customers are at the destination (as after a push): no order waits.
+    with transaction.atomic():
+        OutboxItem.objects.filter(flow=customers, record_key__in=cards).update(
+            status=OutboxStatus.ACCEPTED, accepted_hash=F("payload_hash"), remote_id=F("record_key"))
+
+    # ---- 3. Orders ------------------------------------------------------------------------
+    log(f"3. ingest+plan of {args.orders:,} orders x {args.lines} lines ({args.customers:,} customers)")
+    sampler = RssSampler(-(-args.orders // page_size))
+    source = PageSource(order_pages(args.orders, args.lines, page_size, cards, items, args.seed),
+                        lambda raw: to_document_record("orders", raw), sampler)
+    run, seconds = pull("orders", source, "orders")
+    lines = args.orders * args.lines
+    lines_rate = rate(lines, seconds)
+    results["3_orders"] = {
+        "orders": args.orders, "lines": lines, "customers": args.customers, "seconds": seconds,
+        "orders_per_second": rate(args.orders, seconds), "lines_per_second": lines_rate,
+        "source_seconds_excluded": source.seconds,
+        "ratio_to_copy": results["1_copy"]["lines_per_second"] / lines_rate,
+        "run_status": run.status, "records_changed": run.records_changed, "records_planned": run.records_planned,
+        "records_failed": run.records_failed,
+        "orders_outbox": OutboxItem.objects.filter(flow=orders_flow).count(),
+        "rss_mb_by_page": sampler.samples, "profiled": args.profile == "orders",
+    }
+    results["peak_rss_mb"]["after_orders"] = round(peak_rss_mb(), 1)
+    log(f"   {rate(args.orders, seconds):,.0f} orders/s = {lines_rate:,.0f} lines/s ({seconds:.1f} s), "
+        f"planned {run.records_planned:,}, status {run.status}")
+    if args.breakdown:
+        results["4_breakdown"] = breakdown(args, conn, customers, cards, items)
+    results["total_seconds"] = time.perf_counter() - run_started
+
+    print_table(results)
+    if profiles:
+        for name, text in profiles.items():
+            print(f"\n===== cProfile: {name} =====\n{text}")
+        results["profiles"] = profiles
+    save_results(results, f"hotpath-{args.partners}bp-{args.orders}x{args.lines}", args.output)
+    if not args.keep_db:
+        drop_database(args.database_url)
+    return 0
+
+
+def breakdown(args, conn, customers, cards: list[str], items: list[str]) -> dict:
+    """Where the time of figures 2 and 3 goes: the same work with less of the engine."""
+    from erp.models import ErpConnection
+    from erp.sap_b1.document_payloads import to_document_record
+    from erp.sap_b1.payloads import to_source_record
+    from syncapp.services import connection_pull
+
+    def timed(connection, entity: str, pages, convert) -> float:
+        source = PageSource(pages, convert, RssSampler(1))
+        started = time.perf_counter()
+        connection_pull(connection=connection, entity=entity, adapter=source)
+        return time.perf_counter() - started - source.seconds
+
+    bare = ErpConnection.objects.create(name="b1-hot-bare", kind="sap_b1", base_url=conn.base_url,
+                                        company_db=conn.company_db, username=conn.username,
+                                        password_env=conn.password_env)
+    size = args.page_size
+    log(f"4. breakdown: ingest only, {args.partners:,} Business Partners")
+    bp = timed(bare, "business_partners", partner_pages(args.partners, size, args.seed), to_source_record)
+    log(f"4. breakdown: ingest only, {args.orders:,} orders")
+    convert = lambda raw: to_document_record("orders", raw)  # noqa: E731
+    orders = timed(bare, "orders", order_pages(args.orders, args.lines, size, cards, items, args.seed), convert)
+    log(f"4. breakdown: {args.orders:,} new orders, orders flow only")
+    customers.enabled = False  # its accepted rows still tell the orders flow who is at the destination
+    customers.save(update_fields=["enabled"])
+    orders_flow_only = timed(conn, "orders", order_pages(args.orders, args.lines, size, cards, items, args.seed,
+                                                         first=10 ** 7), convert)
+    lines = args.orders * args.lines
+    figures = {"bp_ingest_only_per_second": rate(args.partners, bp),
+               "orders_ingest_only_per_second": rate(args.orders, orders),
+               "lines_ingest_only_per_second": rate(lines, orders),
+               "orders_flow_only_per_second": rate(args.orders, orders_flow_only),
+               "lines_orders_flow_only_per_second": rate(lines, orders_flow_only)}
+    log("   " + ", ".join(f"{name} {value:,.0f}" for name, value in figures.items()))
+    return figures
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    admin = urlsplit(url)._replace(scheme="postgresql", path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+
+
+def print_table(r: dict) -> None:
+    copy, bp, orders = r["1_copy"], r["2_business_partners"], r["3_orders"]
+    bp_ok = bp["ratio_to_copy"] <= GOALS["bp_ratio"] and bp["per_second"] >= GOALS["bp_floor"]
+    lines_ok = orders["ratio_to_copy"] <= GOALS["lines_ratio"] and orders["lines_per_second"] >= GOALS["lines_floor"]
+    peak = r["peak_rss_mb"]
+    rows = [
+        ("step", "this project", "raw COPY, same rows", "ratio", "goal"),
+        (f"Business Partners ingest + plan ({bp['records']:,})", f"{bp['per_second']:,.0f} /s",
+         f"{copy['bp_rows_per_second']:,.0f} rows/s", f"{bp['ratio_to_copy']:.1f}x",
+         f"<= 5x and >= 15,000/s {'OK' if bp_ok else 'MISSED'}"),
+        (f"orders ingest + plan ({orders['orders']:,} x {orders['lines'] // orders['orders']} lines)",
+         f"{orders['orders_per_second']:,.0f} orders/s = {orders['lines_per_second']:,.0f} lines/s",
+         f"{copy['lines_per_second']:,.0f} lines/s", f"{orders['ratio_to_copy']:.1f}x",
+         f"<= 10x and >= 35,000 lines/s {'OK' if lines_ok else 'MISSED'}"),
+        ("peak RSS (getrusage)", f"{peak['after_copy']:.0f} MB after COPY, {peak['after_business_partners']:.0f} "
+         f"after BPs, {peak['after_orders']:.0f} after orders", "", "", "flat in records"),
+        ("RSS by page (BPs)", ", ".join(f"{page}: {mb:.0f}" for page, mb in bp["rss_mb_by_page"].items()), "", "", ""),
+        ("RSS by page (orders)", ", ".join(f"{page}: {mb:.0f}" for page, mb in orders["rss_mb_by_page"].items()),
+         "", "", ""),
+        ("planned / failed (BPs; orders)", f"{bp['records_planned']:,} / {bp['records_failed']}; "
+         f"{orders['records_planned']:,} / {orders['records_failed']}", "", "", ""),
+        ("total run", f"{r['total_seconds']:.1f} s", "", "", ""),
+    ]
+    four = r.get("4_breakdown")
+    if four:
+        rows[-1:-1] = [
+            ("breakdown: BP ingest only (no flow)", f"{four['bp_ingest_only_per_second']:,.0f} /s", "", "", ""),
+            ("breakdown: orders ingest only (no flow)", f"{four['orders_ingest_only_per_second']:,.0f} orders/s = "
+             f"{four['lines_ingest_only_per_second']:,.0f} lines/s", "", "", ""),
+            ("breakdown: orders, orders flow only", f"{four['orders_flow_only_per_second']:,.0f} orders/s = "
+             f"{four['lines_orders_flow_only_per_second']:,.0f} lines/s", "", "", "")]
+    env = r["environment"]
+    print(f"\nHot path on PostgreSQL {env['server_version']}, {env['cpus']} CPUs, Python {env['python']}")
+    width = [max(len(row[i]) for row in rows) for i in range(5)]
+    line = "+-" + "-+-".join("-" * w for w in width) + "-+"
+    print(line)
+    for row in rows:
+        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, width, strict=True)) + " |")
+    print(line)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
