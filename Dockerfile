@@ -7,6 +7,7 @@ COPY esp ./esp
 COPY exceptions ./exceptions
 COPY audit ./audit
 COPY accounts ./accounts
+COPY reports ./reports
 COPY templates ./templates
 COPY manage.py ./
 RUN pip install --no-cache-dir . gunicorn

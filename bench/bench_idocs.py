@@ -46,11 +46,11 @@ def packets(writer, idocs: list, size: int) -> list[bytes]:
 
 
 def measure(connection, bodies: list[bytes], count: int, max_bytes: int) -> dict:
+    from lxml import etree
+
     from erp.sap_ecc.apply import idocs_apply
     from erp.sap_ecc.idoc_xml import idocs_parse
     from erp.sap_ecc.inbound import idocs_receive
-
-    from lxml import etree
 
     started = time.perf_counter()
     for body in bodies:

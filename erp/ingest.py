@@ -86,12 +86,16 @@ def business_partners_upsert(*, connection, records: list[SourceRecord]) -> Inge
         return result
     result.readable_keys = list(latest)
     now = timezone.now()
-    rows, canonical = [], {}
-    for key, record in latest.items():
-        values = canonical[key] = _canonical(record.data)
-        rows.append((connection.pk, key, *(values[name] for name in _BP_FIELDS), record.version[:40],
-                     raw_json(record.raw), content_hash(values), now))
-    written = upsert_changed(BusinessPartner, _BP_COLUMNS, rows, conflict=["connection", "card_code"],
+    canonical: dict[str, dict] = {}
+
+    def rows():
+        # Made as the staging COPY takes them: the server reads each while the next is made.
+        for key, record in latest.items():
+            values = canonical[key] = _canonical(record.data)
+            yield (connection.pk, key, *(values[name] for name in _BP_FIELDS), record.version[:40],
+                   raw_json(record.raw), content_hash(values), now)
+
+    written = upsert_changed(BusinessPartner, _BP_COLUMNS, rows(), conflict=["connection", "card_code"],
                              update=_BP_UPDATE_FIELDS, hash_field="content_hash", returning=["card_code"])
     written_keys = {key for (key,) in written}
     for key in (key for key in latest if key in written_keys):  # in page order

@@ -73,23 +73,30 @@ def documents_upsert(*, connection, records: list[SourceRecord], entity: str) ->
     lines arrive by one COPY (a bulk INSERT on SQLite)."""
     model, line_model, _ = DOCUMENT_MODELS[entity]
     result = IngestResult()
-    latest: dict[int, tuple[SourceRecord, dict, list[tuple], str]] = {}
+    readable: dict[int, SourceRecord] = {}
     for record in records:
         if record.data is None:
             result.unreadable.append(record)
-            continue
-        header, lines = _header(record.data), _lines(record.data)
-        digest = hashlib.sha256(repr(([header[n] for n in _HEADER], lines)).encode()).hexdigest()
-        latest[int(record.key)] = (record, header, lines, digest)
-    result.readable_keys = [str(key) for key in latest]
-    if not latest:
+        else:
+            readable[int(record.key)] = record  # a page may repeat a key: the later read wins
+    result.readable_keys = [str(key) for key in readable]
+    if not readable:
         return result
     now = timezone.now()
-    ids_written = dict(upsert_changed(model, ["connection", "doc_entry", *_UPDATE], [
-        (connection.pk, key, *(header[n] for n in _HEADER), record.version[:40], raw_json(record.raw), digest, now)
-        for key, (record, header, _, digest) in latest.items()
-    ], conflict=["connection", "doc_entry"], update=_UPDATE, hash_field="content_hash",
-        returning=["doc_entry", "id"]))
+    latest: dict[int, tuple[SourceRecord, dict, list[tuple], str]] = {}
+
+    def rows():
+        # Made as the staging COPY takes them: the server reads each while the next is made.
+        for key, record in readable.items():
+            header, lines = _header(record.data), _lines(record.data)
+            digest = hashlib.sha256(repr(([header[n] for n in _HEADER], lines)).encode()).hexdigest()
+            latest[key] = (record, header, lines, digest)
+            yield (connection.pk, key, *(header[n] for n in _HEADER), record.version[:40], raw_json(record.raw),
+                   digest, now)
+
+    ids_written = dict(upsert_changed(model, ["connection", "doc_entry", *_UPDATE], rows(),
+                                      conflict=["connection", "doc_entry"], update=_UPDATE, hash_field="content_hash",
+                                      returning=["doc_entry", "id"]))
     written = {key: ids_written[key] for key in latest if key in ids_written}  # in page order
     if written:
         ids = list(written.values())

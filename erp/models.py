@@ -49,6 +49,9 @@ class ErpConnection(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        verbose_name = "ERP connection"
+
     def __str__(self) -> str:
         return self.name
 
@@ -73,12 +76,14 @@ class BusinessPartner(models.Model):
         LEAD = "lead", "Lead"
         SUPPLIER = "supplier", "Supplier"
 
-    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="+")
+    # No single-column indexes beside the composite ones (connection, card_code) and
+    # (connection, email_normalised): each costs every ingest write and serves no lookup.
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="+", db_index=False)
     card_code = models.CharField(max_length=50)
     card_name = models.CharField(max_length=200, blank=True)
     card_type = models.CharField(max_length=10, choices=CardType.choices)
     email = models.CharField(max_length=254, blank=True)
-    email_normalised = models.CharField(max_length=254, blank=True, db_index=True)
+    email_normalised = models.CharField(max_length=254, blank=True)
     phone1 = models.CharField(max_length=50, blank=True)
     phone2 = models.CharField(max_length=50, blank=True)
     cellular = models.CharField(max_length=50, blank=True)

@@ -33,12 +33,8 @@ DEFAULT_CUSTOMER_MAPPINGS: tuple[dict[str, Any], ...] = (
     {"source_field": "bill_to.city", "target_field": "CITY", "transform": "trim"},
     {"source_field": "bill_to.zip_code", "target_field": "POSTCODE", "transform": "upper"},
     {"source_field": "bill_to.country", "target_field": "COUNTRY", "transform": "upper"},
-    {
-        "source_field": "U_LoyaltyTier",
-        "target_field": "LOYALTYTIER",
-        "transform": "default",
-        "transform_arg": "None",
-    },
+    # No tier is sent as no value (empty), never as the word "None".
+    {"source_field": "U_LoyaltyTier", "target_field": "LOYALTYTIER", "transform": "trim"},
     {
         "source_field": "U_MarketingConsent",
         "target_field": "MARKETINGCONSENT",

@@ -283,21 +283,35 @@ class _Step:
     arg: Any
     coerce: Callable[[Any], Any]
     required: bool
+    source: str = ""  # the source field `read` reads
 
 
 class MappingPlan:
     """Mappings compiled once: getters, transforms and arguments resolved and checked.
 
-    `apply(record)` never raises for bad data and touches no database."""
+    `apply(record)` never raises for bad data and touches no database. A record read by
+    attribute (a mirror row) goes through the plan written out as one function
+    (`esp.mapping_compiled`, made at its first use); a dict goes step by step."""
 
     def __init__(self, steps: Sequence[_Step]) -> None:
         self._steps = tuple(steps)
+        self._compiled: Callable[[Any], MappingResult] | None = None
 
     @property
     def targets(self) -> list[str]:
         return [step.target for step in self._steps]
 
     def apply(self, record: Any) -> MappingResult:
+        if type(record) is dict:
+            return self.apply_stepwise(record)
+        if self._compiled is None:
+            from .mapping_compiled import compile_apply
+
+            self._compiled = compile_apply(self._steps, MappingResult, MappingProblem)
+        return self._compiled(record)
+
+    def apply_stepwise(self, record: Any) -> MappingResult:
+        """`apply`, one step after the other (what the compiled function must equal)."""
         fields: dict[str, Any] = {}
         problems: list[MappingProblem] = []
         for step in self._steps:
@@ -353,6 +367,7 @@ def compile_mappings(mappings: Iterable[FieldMapping]) -> MappingPlan:
                 arg=mapping.transform_arg,
                 coerce=_COERCE.get(mapping.target_type, _as_string),
                 required=mapping.required,
+                source=mapping.source_field,
             )
         )
     if problems:

@@ -45,6 +45,10 @@ class EspAccount(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        verbose_name = "destination (ESP account)"
+        verbose_name_plural = "destinations (ESP accounts)"
+
     def __str__(self) -> str:
         return self.name
 
@@ -138,6 +142,9 @@ class SkuRule(models.Model):
     suffix_map = models.JSONField(default=dict, blank=True,
                                   help_text='Replace a trailing suffix, e.g. {"-EU": ""}.')
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "SKU rule"
 
     def __str__(self) -> str:
         return f"SKU rule of {self.connection}"

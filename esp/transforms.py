@@ -214,6 +214,34 @@ def _strip_leading_zeros(value: Any, arg: Any) -> Any:
     return value
 
 
+NAME_PARTS = ("first", "last")
+
+
+def _check_name_part_arg(arg: Any) -> str | None:
+    if arg in NAME_PARTS:
+        return None
+    return 'Choose the part to send: "first" (the first name) or "last" (the last name).'
+
+
+def split_person_name(text: str) -> tuple[str, str]:
+    """(first, last) from a full name as the ERP keeps it: 'Ada Lovelace' and
+    'Lovelace, Ada' both give ('Ada', 'Lovelace'); a single word is a first name and
+    middle names stay with the last name, as Ometria's own split of `name` does."""
+    text = " ".join(text.split())
+    if "," in text:
+        last, _, first = text.partition(",")
+        return first.strip(), last.strip()
+    first, _, last = text.partition(" ")
+    return first, last
+
+
+def _name_part(value: Any, arg: Any) -> Any:
+    if not isinstance(value, str) or is_empty(value):
+        return value
+    first, last = split_person_name(value)
+    return (first if arg == "first" else last) or None
+
+
 # ---------------------------------------------------------------- registry
 
 
@@ -268,6 +296,14 @@ TRANSFORMS: dict[str, Transform] = {
             "Strip leading zeros",
             _strip_leading_zeros,
             "Turns numeric codes such as 000123 into 123; other codes pass unchanged.",
+        ),
+        _transform(
+            "name_part",
+            "First name / last name from CardName",
+            _name_part,
+            'Sends the first or the last name of a full name such as CardName ("Ada Lovelace" or '
+            '"Lovelace, Ada"); give "first" or "last".',
+            _check_name_part_arg,
         ),
     )
 }

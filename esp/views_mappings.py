@@ -1,9 +1,12 @@
-"""The mapping editor: field mappings per destination and entity, with preview, dry run
-and save. Integration admins only (edit_configuration), reading included: mappings
-name the customer data sent out, which is configuration, not a report.
+"""The mapping editor: field mappings per destination and entity, chosen from lists,
+with preview, impact and save. Integration admins only (edit_configuration), reading
+included: mappings name the customer data sent out, which is configuration, not a report.
 
-One form carries the whole set; its buttons say what to do with it. Preview and dry
-run use the set as typed, unsaved; Save applies it in one transaction and re-plans.
+One form carries the whole set; its buttons say what to do with it. Destination fields
+come from what the destination declares (esp.field_catalog), source fields from the
+mirror with a sample each (esp.source_fields). Preview and the impact preview use the
+set as chosen, unsaved. Save applies it in one transaction and re-plans, but only once
+the impact of exactly that set has been shown: otherwise Save shows the impact first.
 """
 from __future__ import annotations
 
@@ -14,18 +17,23 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from audit.selectors import entries_of_children
-from esp.dry_run import mapping_dry_run
-from esp.forms import MappingFormSet, PreviewForm
-from esp.mapping import MappingConfigError, source_field_names
+from erp.models import ErpConnection
+from esp.field_catalog import destination_catalog, mapped_targets
+from esp.forms import NEW_TARGET, MappingFormSet, PreviewForm, RowChoices
+from esp.mapping import MappingConfigError
+from esp.mapping_impact import mapping_impact, mapping_set_fingerprint
 from esp.mapping_preview import payload_preview
 from esp.mapping_sets import MappingSaveConflict, flows_shaped_by, mapping_set_save
 from esp.mapping_trial import trial_for
 from esp.models import EspAccount, FieldMapping
+from esp.source_fields import source_catalog
+from esp.transform_args import DATE_FORMATS, input_for
 from esp.transforms import TRANSFORMS
 from syncapp.roles import capability_required
 
 ENTITIES = dict(FieldMapping.Entity.choices)
-ACTIONS = ("add_row", "find", "preview", "dry_run", "save")
+# "dry_run" is the impact preview's old name, kept for forms still open in a browser.
+ACTIONS = ("add_row", "find", "preview", "impact", "dry_run", "save", "refresh_fields")
 
 
 @capability_required("edit_configuration")
@@ -49,6 +57,13 @@ def _with_one_more_row(data: QueryDict) -> QueryDict:
     return data
 
 
+def _row_choices(destination: EspAccount, entity: str, flows, *, refresh: bool = False) -> RowChoices:
+    connections = {flow.connection_id: flow.connection for flow in flows}.values() or ErpConnection.objects.all()
+    return RowChoices(catalog=destination_catalog(destination=destination, refresh=refresh),
+                      saved_targets=tuple(mapped_targets(destination=destination, entity=entity)),
+                      sources=tuple(source_catalog(connections=list(connections), refresh=refresh)))
+
+
 @capability_required("edit_configuration")
 def mapping_edit(request: HttpRequest, destination_id: int, entity: str) -> HttpResponse:
     if entity not in ENTITIES:
@@ -57,46 +72,73 @@ def mapping_edit(request: HttpRequest, destination_id: int, entity: str) -> Http
     flows = flows_shaped_by(destination=destination, entity=entity)
     context: dict = {"destination": destination, "entity": entity, "entity_label": ENTITIES[entity],
                      "flows": flows}
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    action = {"dry_run": "impact"}.get(action, action)
+    choices = _row_choices(destination, entity, flows, refresh=action == "refresh_fields")
+    context["row_choices"] = choices
     if request.method != "POST":
-        formset = MappingFormSet(destination=destination, entity=entity)
+        formset = MappingFormSet(destination=destination, entity=entity, choices=choices)
         preview_form = PreviewForm(flows=flows, initial={"record": request.GET.get("record", "")})
         return _render(request, context, formset, preview_form)
 
-    action = request.POST.get("action", "")
     if action not in ACTIONS:
         action = "preview"
     data = _with_one_more_row(request.POST) if action == "add_row" else request.POST
-    formset = MappingFormSet(data, destination=destination, entity=entity)
+    formset = MappingFormSet(data, destination=destination, entity=entity, choices=choices,
+                             for_save=action == "save")
     preview_form = PreviewForm(data, flows=flows)
     if not formset.is_valid():
         context["invalid"] = True
         return _render(request, context, formset, preview_form)
-    if action == "add_row":
+    mappings = formset.mappings()
+    fingerprint = mapping_set_fingerprint(destination_id=destination.pk, entity=entity, mappings=mappings,
+                                          deleted_ids=formset.deleted_ids())
+    seen = request.POST.get("impact_seen", "") == fingerprint
+    if action in ("add_row", "refresh_fields"):
+        if seen:
+            context["impact_seen"] = fingerprint  # a blank row changes nothing that was counted
         return _render(request, context, formset, preview_form)  # the new blank row is never checked
+    if action == "save" and _changes(formset) and not seen:
+        # Nobody saves blind: the impact of exactly this set is shown first.
+        context.update(impact=mapping_impact(flows=flows, mappings=mappings), impact_seen=fingerprint,
+                       impact_first=True)
+        return _render(request, context, formset, preview_form)
     if action == "save":
-        try:
-            result = mapping_set_save(formset=formset)
-        except MappingSaveConflict as error:
-            context["save_error"] = str(error)
-            return _render(request, context, formset, preview_form)
-        if result.total:
-            flows_note = f" Re-planning {len(result.replanned_flow_ids)} flow(s)." if result.replanned_flow_ids else ""
-            messages.success(request, f"Mappings saved: {result.created} added, {result.changed} changed, "
-                                      f"{result.deleted} deleted.{flows_note}")
-        else:
-            messages.info(request, "Nothing to save: the mappings are as they were.")
-        return redirect(reverse("esp:mapping_edit", args=[destination.pk, entity]))
-    if preview_form.is_valid():
-        context.update(_try(action, formset.mappings(), preview_form))
+        return _save(request, context, formset, preview_form)
+    if action == "impact":
+        context.update(impact=mapping_impact(flows=flows, mappings=mappings), impact_seen=fingerprint)
+    elif seen:
+        context["impact_seen"] = fingerprint  # still the set whose impact was shown
+    if action in ("find", "preview") and preview_form.is_valid():
+        context.update(_try(action, mappings, preview_form))
     return _render(request, context, formset, preview_form)
 
 
+def _changes(formset) -> bool:
+    return bool(formset.deleted_ids()) or any(form.instance.pk is None or form.has_changed()
+                                              for form in formset.kept_forms())
+
+
+def _save(request, context: dict, formset, preview_form) -> HttpResponse:
+    destination, entity = context["destination"], context["entity"]
+    try:
+        result = mapping_set_save(formset=formset)
+    except MappingSaveConflict as error:
+        context["save_error"] = str(error)
+        return _render(request, context, formset, preview_form)
+    if result.total:
+        flows_note = f" Re-planning {len(result.replanned_flow_ids)} flow(s)." if result.replanned_flow_ids else ""
+        messages.success(request, f"Mappings saved: {result.created} added, {result.changed} changed, "
+                                  f"{result.deleted} deleted.{flows_note}")
+    else:
+        messages.info(request, "Nothing to save: the mappings are as they were.")
+    return redirect(reverse("esp:mapping_edit", args=[destination.pk, entity]))
+
+
 def _try(action: str, mappings: list[FieldMapping], preview_form: PreviewForm) -> dict:
-    """Preview, find or dry run with the unsaved set; nothing is written."""
+    """Preview or find with the unsaved set; nothing is written."""
     flow = preview_form.cleaned_data["flow"]
     try:
-        if action == "dry_run":
-            return {"dry_run": mapping_dry_run(flow=flow, mappings=mappings)}
         trial = trial_for(flow=flow, mappings=mappings)
         text = preview_form.cleaned_data["record"].strip()
         if trial is None:
@@ -119,8 +161,10 @@ def _render(request, context: dict, formset, preview_form) -> HttpResponse:
     context.update({
         "formset": formset,
         "preview_form": preview_form,
-        "source_fields": source_field_names(),
         "transforms": list(TRANSFORMS.values()),
+        "arg_inputs": {name: input_for(name) for name in TRANSFORMS},
+        "date_formats": DATE_FORMATS,
+        "new_target": NEW_TARGET,
         "history": entries_of_children(parent=context["destination"], model=FieldMapping,
                                        where={"entity": context["entity"]}),
     })

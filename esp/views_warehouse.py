@@ -16,6 +16,7 @@ from esp.forms import WarehouseRuleForm
 from esp.models import EspAccount, WarehouseRule
 from esp.replanning import RULE_ENTITIES, flows_replan_after_commit
 from esp.stock_preview import stock_preview
+from esp.warehouse_impact import warehouse_rule_impact
 from syncapp.models import Flow
 from syncapp.roles import capability_required, user_can
 
@@ -44,6 +45,9 @@ def warehouse_rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
         if not can_edit:
             raise PermissionDenied("Your role does not allow this (edit configuration).")
         form = WarehouseRuleForm(request.POST, instance=rule, destination=rule.destination)
+        if form.is_valid() and request.POST.get("action") == "impact":
+            # The edited rule, unsaved: what saving it would re-send.
+            return _edit_page(request, rule, form, can_edit, impact=warehouse_rule_impact(rule=form.instance))
         if form.is_valid():
             _save(request, form)
             return redirect("esp:warehouse_rule_edit", rule_id=rule.pk)
@@ -52,11 +56,17 @@ def warehouse_rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
     if not can_edit:
         for field in form.fields.values():
             field.disabled = True
+    return _edit_page(request, rule, form, can_edit)
+
+
+def _edit_page(request: HttpRequest, rule: WarehouseRule, form: WarehouseRuleForm, can_edit: bool,
+               impact=None) -> HttpResponse:
     sku = request.GET.get("preview_sku", "").strip()
     return render(request, "esp/warehouse_rule_edit.html", {
         "rule": rule, "destination": rule.destination, "form": form, "can_edit": can_edit,
         "preview_sku": sku, "preview": stock_preview(rule=rule, sku=sku) if sku else None,
         "flows": Flow.objects.filter(destination=rule.destination, entity__in=RULE_ENTITIES),
+        "impact": impact,
     })
 
 

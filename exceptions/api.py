@@ -84,6 +84,14 @@ class SyncExceptionViewSet(viewsets.ReadOnlyModelViewSet):
         # The default "still needs someone" status filter must not hide one exception asked for by id.
         return super().filter_queryset(queryset) if self.action in _FILTERED_ACTIONS else queryset
 
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        """A page of exceptions, each named as people know its record (one query per document kind)."""
+        from .record_names import record_labels
+
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        context = {**self.get_serializer_context(), "record_labels": record_labels(page)}
+        return self.get_paginated_response(SyncExceptionSerializer(page, many=True, context=context).data)
+
     @extend_schema(filters=True, responses=ReasonGroupSerializer(many=True))
     @action(detail=False, methods=["get"], pagination_class=None)
     def groups(self, request: Request) -> Response:

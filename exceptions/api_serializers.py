@@ -12,18 +12,29 @@ class SyncExceptionSerializer(serializers.ModelSerializer):
     """The list row: what failed, why in plain words, and where it stands; no payloads."""
 
     reason_title = serializers.SerializerMethodField()
+    record_label = serializers.SerializerMethodField(
+        help_text="The record as people know it, e.g. \"Order 100039 · WEB-100909 (DocEntry 39)\".")
     destination = serializers.SerializerMethodField()
     flow = serializers.SlugRelatedField(slug_field="name", read_only=True)
     url = serializers.HyperlinkedIdentityField(view_name="exceptions-api-detail")
 
     class Meta:
         model = SyncException
-        fields = ["id", "url", "record_key", "entity", "stage", "reason_code", "reason_title", "message", "status",
-                  "owner_team", "destination", "flow", "connection", "attempts", "first_seen", "last_seen"]
+        fields = ["id", "url", "record_key", "record_label", "entity", "stage", "reason_code", "reason_title",
+                  "message", "status", "owner_team", "destination", "flow", "connection", "attempts", "first_seen",
+                  "last_seen"]
         read_only_fields = fields
 
     def get_reason_title(self, obj: SyncException) -> str:
         return reason_for(obj.reason_code).title
+
+    def get_record_label(self, obj: SyncException) -> str:
+        labels = self.context.get("record_labels")
+        if labels is None:  # one record (the detail): look it up here
+            from .record_names import record_labels
+
+            labels = record_labels([obj])
+        return labels.get(obj.pk, obj.record_key)
 
     def get_destination(self, obj: SyncException) -> str | None:
         return obj.flow.destination.name if obj.flow_id else None
@@ -48,6 +59,17 @@ class SyncExceptionDetailSerializer(SyncExceptionSerializer):
 
     def get_what_to_do(self, obj: SyncException) -> str:
         return reason_for(obj.reason_code).what_to_do
+
+    def to_representation(self, obj: SyncException) -> dict:
+        """The record's payloads under the page's email rule (exceptions/record_page.py)."""
+        from .record_page import for_viewer
+
+        data = super().to_representation(obj)
+        request = self.context.get("request")
+        if request is not None:
+            for name in ("source_payload", "last_request"):
+                data[name] = for_viewer(data.get(name), request.user)
+        return data
 
     @extend_schema_field(HistoryEntrySerializer(many=True))
     def get_history(self, obj: SyncException) -> list[dict]:
@@ -88,6 +110,10 @@ class PartnerSerializer(serializers.Serializer):
     source_updated_at = serializers.DateTimeField(allow_null=True)
     orders = serializers.IntegerField(allow_null=True)
     in_mirror = serializers.BooleanField()
+    lifetime_value = serializers.FloatField(allow_null=True, help_text="Orders net of credit memos.")
+    last_order_date = serializers.DateField(allow_null=True)
+    consent = serializers.CharField(help_text="The partner's marketing-consent field as the ERP holds it.")
+    consent_field = serializers.CharField()
 
 
 class ConflictSerializer(serializers.ModelSerializer):

@@ -85,11 +85,34 @@ class StrictFilterSet(django_filters.FilterSet):
         form = KnownParamsForm
 
 
+class DestinationField(forms.ModelChoiceField):
+    """A destination by name (as every answer names it) or by id (as the page's list posts it)."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        found = self.queryset.filter(name=text).first()
+        if found is None and text.isdigit():
+            found = self.queryset.filter(pk=int(text)).first()
+        if found is None:
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return found
+
+
+class DestinationFilter(django_filters.ModelChoiceFilter):
+    field_class = DestinationField
+
+
 class SyncExceptionFilter(StrictFilterSet):
     """Destination, entity, reason, owner team, age and status; `q` finds a record key."""
 
-    q = django_filters.CharFilter(method="filter_record_key", label="Record key")
-    destination = django_filters.ModelChoiceFilter(
+    q = django_filters.CharFilter(method="filter_record_key", label="Find",
+                                  widget=forms.TextInput(
+                                      attrs={"placeholder": "DocNum, web ref, CardCode, email, SKU"}),
+                                  help_text="Record key, order or document number (DocNum), web reference, "
+                                            "CardCode, email or SKU.")
+    destination = DestinationFilter(
         field_name="flow__destination", queryset=EspAccount.objects.order_by("name"), label="Destination",
         empty_label="Any destination")
     entity = django_filters.ChoiceFilter(choices=ENTITY_CHOICES, label="Entity", empty_label="Any entity")
@@ -105,7 +128,9 @@ class SyncExceptionFilter(StrictFilterSet):
         fields: list[str] = []
 
     def filter_record_key(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(record_key=value.strip())
+        from .record_names import exceptions_search
+
+        return exceptions_search(queryset, value)
 
     def filter_age(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         now = timezone.now()

@@ -41,3 +41,12 @@ class BulkRetryConfirmForm(forms.Form):
     """The confirm step of a bulk retry carries the count the person was shown."""
 
     expected = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+
+
+class BulkIgnoreConfirmForm(forms.Form):
+    """The confirm step of a bulk ignore: the count the person was shown, and why."""
+
+    expected = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+    note = forms.CharField(
+        label="Why ignore them?", max_length=1000, widget=forms.Textarea(attrs={"rows": 2, "cols": 50}),
+        help_text="Kept with each exception; each stays ignored while the same reason recurs.")

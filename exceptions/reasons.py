@@ -137,6 +137,16 @@ _REASONS = [
            Team.INTEGRATION),
 ]
 
+# Drift detection (syncapp/drift): a field the marketing platform owns changed there.
+_REASONS += [
+    Reason("drifted_at_destination", "Changed at the marketing platform",
+           "A field the marketing platform owns (consent, subscription or engagement) no longer holds what the "
+           "hub last sent: someone or something changed it there. The hub has not overwritten it.",
+           "Compare the two values below. If the platform's value is right (the contact or a colleague changed "
+           "it), press Ignore. If the ERP's value is right, press Retry to send the ERP's values again.",
+           Team.MARKETING),
+]
+
 # SAP ECC: an IDoc (a message ECC pushed) that could not be applied, or waits for another.
 _REASONS += [
     Reason("idoc_failed", "IDoc could not be applied",

@@ -8,6 +8,7 @@ app_name = "exceptions"
 urlpatterns = [
     path("exceptions/", views.exceptions_dashboard, name="dashboard"),
     path("exceptions/retry-matching/", views.exceptions_retry_matching, name="retry_matching"),
+    path("exceptions/ignore-matching/", views.exceptions_ignore_matching, name="ignore_matching"),
     path("exceptions/<int:pk>/", views.exception_detail, name="detail"),
     path("exceptions/<int:pk>/retry/", views.exception_retry, name="retry"),
     path("exceptions/<int:pk>/ignore/", views.exception_ignore, name="ignore"),

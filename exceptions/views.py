@@ -6,6 +6,7 @@ the Django admin. Actions are POST forms with their CSRF token.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -15,10 +16,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from syncapp.roles import capability_required
 
+from .bulk import exceptions_bulk_ignore, status_counts
 from .filters import ACTIVE_STATUSES, ENTITY_LABELS, SyncExceptionFilter
-from .forms import BulkRetryConfirmForm, IgnoreForm
+from .forms import BulkIgnoreConfirmForm, BulkRetryConfirmForm, IgnoreForm
 from .models import SyncException
 from .reasons import reason_for
+from .record_names import record_labels
+from .record_page import for_viewer, related_exceptions, source_rows
 from .services import QUEUE_UNAVAILABLE
 from .views_actions import (
     ActionRefused,
@@ -65,10 +69,13 @@ def exceptions_dashboard(request: HttpRequest) -> HttpResponse:
     status = filterset.form.cleaned_data.get("status") if valid else ""
     for group in groups:
         group.query = _filter_query(request.GET, reason=group.reason_code, entity=group.entity)
+    labels = record_labels(page.rows)
     for row in page.rows:
         row.reason = reason_for(row.reason_code)
         row.entity_label = ENTITY_LABELS.get(row.entity, row.entity)
+        row.label = labels.get(row.pk, row.record_key)
     return render(request, "exceptions/dashboard.html", {
+        "tabs": _status_tabs(request, status),
         "filter": filterset,
         "groups": groups,
         "total": sum(group.exceptions for group in groups),
@@ -81,18 +88,51 @@ def exceptions_dashboard(request: HttpRequest) -> HttpResponse:
     })
 
 
+@dataclass
+class StatusTab:
+    value: str
+    label: str
+    count: int
+    query: str
+    current: bool
+
+
+# The dashboard's tabs: what still needs someone first, then each status.
+_TABS = (("active", "Needs attention"), ("open", "Open"), ("retrying", "Retrying"), ("resolved", "Resolved"),
+         ("ignored", "Ignored"))
+
+
+def _status_tabs(request: HttpRequest, status: str) -> list[StatusTab]:
+    """One tab per status with how many the other filters match (one GROUP BY)."""
+    params = request.GET.copy()
+    params["status"] = "all"
+    for name in _PAGING:
+        params.pop(name, None)
+    filterset = SyncExceptionFilter(data=params, queryset=SyncException.objects.all())
+    counts = status_counts(filterset.qs) if filterset.is_valid() else dict.fromkeys(SyncException.Status.values, 0)
+    counts["active"] = sum(counts[s] for s in ACTIVE_STATUSES)
+    current = status or "active"
+    return [StatusTab(value, label, counts[value], _filter_query(request.GET, status=value), value == current)
+            for value, label in _TABS]
+
+
 @require_GET
 @capability_required("view_exceptions")
 def exception_detail(request: HttpRequest, pk: int) -> HttpResponse:
     exception = get_object_or_404(SyncException.objects.select_related("flow__destination", "connection"), pk=pk)
     outbox = outbox_row_for(exception)
+    source_record = source_record_for(exception)
     return render(request, "exceptions/detail.html", {
         "exception": exception,
+        "record_label": record_labels([exception]).get(exception.pk, exception.record_key),
         "reason": reason_for(exception.reason_code),
         "entity_label": ENTITY_LABELS.get(exception.entity, exception.entity),
-        "source_record": source_record_for(exception),
+        "source_record": source_record,
+        "source_rows": source_rows(source_record.fields, reason_code=exception.reason_code, user=request.user)
+        if source_record else [],
+        "related": related_exceptions(exception),
         "outbox": outbox,
-        "payloads": _payloads(exception, outbox),
+        "payloads": _payloads(exception, outbox, user=request.user),
         "history": exception_history(exception),
         "conflict": conflict_for(exception),
         "active": exception.status in ACTIVE_STATUSES,
@@ -100,14 +140,14 @@ def exception_detail(request: HttpRequest, pk: int) -> HttpResponse:
     })
 
 
-def _payloads(exception: SyncException, outbox) -> list[tuple[str, str]]:
+def _payloads(exception: SyncException, outbox, *, user) -> list[tuple[str, str]]:
     shown = [
         ("The record as the ERP sent it", exception.source_payload),
         ("What the hub sent", exception.last_request),
         ("The destination's answer", exception.last_response),
         ("What the hub would send now", outbox.payload if outbox else None),
     ]
-    return [(title, json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False))
+    return [(title, json.dumps(for_viewer(value, user), indent=2, sort_keys=True, default=str, ensure_ascii=False))
             for title, value in shown if value not in (None, "", {}, [])]
 
 
@@ -209,3 +249,40 @@ def _say_bulk_retry(request: HttpRequest, result: BulkRetry) -> None:
                                   "the workers re-read them from the ERP in the background.")
     else:
         messages.success(request, f"Retried {result.exceptions} exception(s): re-read from the ERP and re-planned.")
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("act_on_exceptions")
+def exceptions_ignore_matching(request: HttpRequest) -> HttpResponse:
+    """Bulk Ignore of the open or retrying exceptions the dashboard's filter shows.
+
+    GET asks for confirmation with the number it will touch and a note; the POST acts
+    only if the filter still matches about as many (as the bulk retry does)."""
+    filterset = _filtered(request)
+    back = reverse("exceptions:dashboard") + "?" + _filter_query(request.GET)
+    if not filterset.is_valid():
+        messages.error(request, f"The filter is not valid, so nothing was ignored. {_filter_errors(filterset)}")
+        return redirect(back)
+    count = filterset.qs.filter(status__in=ACTIVE_STATUSES).count()
+    if not count:
+        messages.error(request, "No open exception matches this filter; nothing to ignore.")
+        return redirect(back)
+    form = BulkIgnoreConfirmForm(request.POST if request.method == "POST" else None, initial={"expected": count})
+    changed_from = None
+    if form.is_bound and form.is_valid():
+        expected = form.cleaned_data["expected"]
+        if not _changed_a_lot(expected=expected, now=count):
+            ignored = exceptions_bulk_ignore(queryset=filterset.qs, user=request.user, note=form.cleaned_data["note"])
+            messages.success(request, f"Ignored {ignored} exception{'s' if ignored != 1 else ''}. Each stays "
+                                      "ignored while the same reason recurs.")
+            return redirect(back)
+        changed_from = expected
+    if changed_from is not None:  # asked again with the new count, the note kept
+        form = BulkIgnoreConfirmForm(initial={"expected": count, "note": form.cleaned_data["note"]})
+    return render(request, "exceptions/ignore_confirm.html", {
+        "count": count,
+        "description": _filter_description(filterset),
+        "changed_from": changed_from,
+        "form": form,
+        "query": _filter_query(request.GET),
+    })

@@ -72,6 +72,17 @@ def exception_retry_now(*, exception: SyncException, user) -> RetryOutcome:
     return RetryOutcome(exception, "Retry requested: the record was re-read from the ERP and is queued to be sent.")
 
 
+def exception_may_retry(*, user, exception: SyncException) -> bool:
+    """Who may press Retry on this exception: whoever acts on exceptions, and finance on the
+    exceptions it owns (the order checks it is asked to fix in SAP, then retry)."""
+    from exceptions.models import Team
+    from syncapp.roles import user_can
+
+    if user_can(user, "act_on_exceptions"):
+        return True
+    return exception.owner_team == Team.FINANCE and user_can(user, "retry_finance_exceptions")
+
+
 def exception_ignore_now(*, exception: SyncException, user, note: str) -> SyncException:
     """A person decided the record need not go: it stays ignored while the same reason recurs."""
     note = note.strip()

@@ -223,33 +223,55 @@ class Partner:
     source_updated_at: datetime | None = None
     orders: int | None = None
     in_mirror: bool = True
+    # What decides a winner besides recency: the value the partner brought (orders net of
+    # credit memos, as the contact's LIFETIMEVALUE) and whether it consented to marketing.
+    lifetime_value: float | None = None
+    last_order_date: object = None
+    consent: str = ""
+    consent_field: str = ""
+
+
+def _consent(udfs: dict) -> tuple[str, str]:
+    """(field, value) of the partner's marketing-consent user field, e.g. U_MarketingConsent."""
+    for name, value in (udfs or {}).items():
+        if "consent" in name.lower() or "optin" in name.lower():
+            return name, "" if value is None else str(value)
+    return "", ""
 
 
 def conflict_partners(conflicts: list[DuplicateEmailConflict]) -> dict[int, list[Partner]]:
-    """The Business Partners of each conflict side by side, with their order counts:
-    two queries for the whole page, whatever its size."""
-    from erp.models import BusinessPartner, SalesOrder
+    """The Business Partners of each conflict side by side, with the figures the contact
+    would carry (orders, lifetime value net of credit memos, last order, as
+    erp.customer_figures counts them) and their marketing consent: a few queries per
+    connection on the page, whatever its size."""
+    from erp.customer_figures import customer_figures
+    from erp.models import BusinessPartner, ErpConnection
 
     by_connection: dict[int, set[str]] = {}
     for conflict in conflicts:
         by_connection.setdefault(conflict.connection_id, set()).update(conflict.card_codes)
     partners: dict[tuple[int, str], Partner] = {}
-    orders: dict[tuple[int, str], int] = {}
+    figures: dict[tuple[int, str], dict] = {}
     for connection_id, codes in by_connection.items():
         for bp in BusinessPartner.objects.filter(connection_id=connection_id, card_code__in=codes).only(
-                "card_code", "card_name", "card_type", "email", "source_updated_at"):
+                "card_code", "card_name", "card_type", "email", "source_updated_at", "udfs"):
+            consent_field, consent = _consent(bp.udfs)
             partners[(connection_id, bp.card_code)] = Partner(
                 card_code=bp.card_code, card_name=bp.card_name, card_type=bp.get_card_type_display(),
-                email=bp.email, source_updated_at=bp.source_updated_at)
-        for row in (SalesOrder.objects.filter(connection_id=connection_id, card_code__in=codes)
-                    .values("card_code").annotate(n=Count("id"))):
-            orders[(connection_id, row["card_code"])] = row["n"]
+                email=bp.email, source_updated_at=bp.source_updated_at, consent=consent,
+                consent_field=consent_field)
+        connection = ErpConnection(pk=connection_id)
+        for code, found in customer_figures(connection=connection, card_codes=sorted(codes)).items():
+            figures[(connection_id, code)] = found
     result = {}
     for conflict in conflicts:
         side = []
         for code in conflict.card_codes:
             partner = partners.get((conflict.connection_id, code)) or Partner(card_code=code, in_mirror=False)
-            partner.orders = orders.get((conflict.connection_id, code), 0)
+            found = figures.get((conflict.connection_id, code), {})
+            partner.orders = found.get("order_count", 0)
+            partner.lifetime_value = found.get("lifetime_value")
+            partner.last_order_date = found.get("last_order_date")
             side.append(partner)
         result[conflict.pk] = side
     return result

@@ -1,5 +1,5 @@
 """The engine's REST API (runs, flow health) and the OpenAPI schema of the whole API."""
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from . import api
@@ -9,4 +9,6 @@ urlpatterns = [
     path("runs/<int:pk>/", api.RunDetail.as_view(), name="api-run"),
     path("health/", api.FlowHealthList.as_view(), name="api-health"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("", include("reports.api_urls")),  # finance: reconciliation, differences, re-send
+    path("campaigns/", include("reports.campaigns.api_urls")),  # campaign attribution (finance)
 ]

@@ -1,11 +1,15 @@
 """Export and apply configuration as a reviewable file.
 
-Connections, destinations, flows, field mappings and pull schedules, keyed by name.
-Secrets are referenced by environment variable name only; nothing secret is written.
+Everything an admin edits in the browser: connections (with their SKU rule and a kind's
+own settings), destinations (field mappings, warehouse rules, order-status names), flows
+and pull schedules, keyed by name. Secrets are referenced by environment variable name
+only; nothing secret is written. An apply re-plans the flows its changes shape, as the
+browser does when the same change is saved there.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -14,8 +18,19 @@ from django_celery_beat.models import PeriodicTask
 from erp.models import ErpConnection
 from erp.registry import source_adapter_class
 from esp.models import EspAccount, FieldMapping, options_problems
+from esp.replanning import flows_replan_after_commit
 
 from .bulk_window import bulk_hours_parse
+from .config_changes import Change, config_diff, flows_changed_by, resend_count
+from .config_rules import (
+    RuleError,
+    order_statuses_export,
+    order_statuses_replace,
+    sku_rule_export,
+    sku_rule_replace,
+    warehouse_rules_export,
+    warehouse_rules_replace,
+)
 from .models import Flow
 from .schedules import PULL_TASK, schedule_pull
 
@@ -51,7 +66,9 @@ def config_export() -> dict:
         "connections": [_connection_export(c) for c in ErpConnection.objects.order_by("name")],
         "destinations": [
             {"name": d.name, **_pick(d, DESTINATION_FIELDS),
-             "mappings": [_pick(m, MAPPING_FIELDS) for m in d.mappings.all()]}
+             "mappings": [_pick(m, MAPPING_FIELDS) for m in d.mappings.all()],
+             "warehouse_rules": warehouse_rules_export(d),
+             "order_statuses": order_statuses_export(d)}
             for d in EspAccount.objects.order_by("name").prefetch_related("mappings")
         ],
         "flows": [
@@ -65,7 +82,8 @@ def config_export() -> dict:
 
 def _connection_export(connection: ErpConnection) -> dict:
     """A connection's fields, and the settings its kind keeps apart (an ECC's partner)."""
-    item = {"name": connection.name, **_pick(connection, CONNECTION_FIELDS)}
+    item = {"name": connection.name, **_pick(connection, CONNECTION_FIELDS),
+            "sku_rule": sku_rule_export(connection)}
     own = getattr(source_adapter_class(connection.kind), "settings_export", None)
     if own is not None:
         item["source_settings"] = own(connection)
@@ -100,8 +118,38 @@ def _mappings_replace(account: EspAccount, mappings: list[dict]) -> int:
 
 @transaction.atomic
 def config_apply(data: dict) -> dict[str, int]:
-    """Create or update everything the file names (by name). Returns counts per kind.
-    Mappings of a destination in the file are replaced by the file's list."""
+    """Create or update everything the file names (by name), in one transaction. Returns
+    counts per kind. A destination's mappings, warehouse rules and order-status names, and
+    a connection's SKU rule, are replaced by the file's when the file has them. The flows
+    the changes shape are re-planned once it commits (unchanged payloads cost nothing)."""
+    before = config_export()
+    counts = _apply(data)
+    flows_replan_after_commit(flows_changed_by(before, config_export()))
+    return counts
+
+
+@dataclass
+class ConfigPlan:
+    """What applying a file would change, worked out by applying it and rolling back."""
+
+    changes: list[Change]
+    resend: dict[str, int]  # flow name -> records that would be sent again
+
+
+def config_plan(data: dict) -> ConfigPlan:
+    """Apply the file in a transaction that is always rolled back: the changes are exactly
+    what an apply would make, and the re-send counts are the planner's own verdicts."""
+    with transaction.atomic():
+        before = config_export()
+        _apply(data)
+        after = config_export()
+        plan = ConfigPlan(changes=config_diff(before, after),
+                          resend={flow.name: resend_count(flow) for flow in flows_changed_by(before, after)})
+        transaction.set_rollback(True)
+    return plan
+
+
+def _apply(data: dict) -> dict[str, int]:
     if data.get("version") != 1:
         raise ConfigError("Unknown configuration version; expected version: 1.")
     counts = {"connections": 0, "destinations": 0, "mappings": 0, "flows": 0, "schedules": 0}
@@ -109,6 +157,8 @@ def config_apply(data: dict) -> dict[str, int]:
         _refuse_secrets("Connection", item)
         connection, _ = ErpConnection.objects.update_or_create(
             name=item["name"], defaults={k: item[k] for k in CONNECTION_FIELDS if k in item})
+        if "sku_rule" in item:
+            _rules(f"Connection {item['name']!r}", sku_rule_replace, connection, item["sku_rule"])
         if "source_settings" in item:
             apply_own = getattr(source_adapter_class(connection.kind), "settings_apply", None)
             if apply_own is None:
@@ -134,6 +184,10 @@ def config_apply(data: dict) -> dict[str, int]:
         counts["destinations"] += 1
         if "mappings" in item:
             counts["mappings"] += _mappings_replace(account, item["mappings"])
+        if "warehouse_rules" in item:
+            _rules(f"Destination {item['name']!r}", warehouse_rules_replace, account, item["warehouse_rules"] or [])
+        if "order_statuses" in item:
+            _rules(f"Destination {item['name']!r}", order_statuses_replace, account, item["order_statuses"] or {})
     for item in data.get("flows", []):
         try:
             connection = ErpConnection.objects.get(name=item["connection"])
@@ -155,3 +209,10 @@ def config_apply(data: dict) -> dict[str, int]:
             task.save(update_fields=["enabled"])
         counts["schedules"] += 1
     return counts
+
+
+def _rules(owner: str, replace, target, rules) -> None:
+    try:
+        replace(target, rules)
+    except RuleError as error:
+        raise ConfigError(f"{owner}: {error}") from error

@@ -74,7 +74,7 @@ FLOW_ENTITIES: dict[str, FlowEntity] = {
         # Documents move the customer figures (order count, lifetime value, ...).
         triggers=("business_partners", "orders", "deliveries", "credit_notes", "returns"),
         planner="syncapp.planning.flow_plan", mirror_model="erp.models.BusinessPartner", mirror_key="card_code",
-        key_mapper="erp.customer_figures.customers_of",
+        key_mapper="syncapp.figures.customers_touched",  # once per pull, at its end
     ),
     "products": FlowEntity(
         name="products", source_entity="items", triggers=("items", "item_stock", "warehouses"),

@@ -364,3 +364,114 @@ def flows_history(*, flow_ids: list[int], range_name: str = "24h",
         bucket.failed += failed
         bucket.backlog = max(backlog, bucket.backlog or 0)
     return histories
+
+
+# ------------------------------------------------------------------ drift checks (syncapp/drift)
+
+
+DRIFT_DAYS_SHOWN = 7
+
+
+def drift_counts_by_day(*, flow_ids: list[int], days: int = DRIFT_DAYS_SHOWN,
+                        today=None) -> dict[int, list]:
+    """Per flow, what the drift read-backs checked and found on each of the last `days`
+    days, newest first (a day without checks is left out). One query over the day rows."""
+    from .drift.models import DriftDay
+
+    today = today or timezone.localdate()
+    found: dict[int, list] = {flow_id: [] for flow_id in flow_ids}
+    for row in DriftDay.objects.filter(flow_id__in=flow_ids, day__gt=today - timedelta(days=days)).order_by(
+            "flow_id", "-day"):
+        found[row.flow_id].append(row)
+    return found
+
+
+# ------------------------------------------------------------------ the last minutes by priority (peak trading)
+
+
+PEAK_WINDOW = timedelta(minutes=15)
+PRIORITY_CLASSES = {Priority.URGENT: "time-sensitive", Priority.ROUTINE: "routine", Priority.BACKFILL: "backfill"}
+
+
+@dataclass
+class ClassFigures:
+    """One flow's records of one priority class: how fast the last PEAK_WINDOW's went
+    (from planned to accepted by the destination) and how many are ready to send now."""
+
+    flow: Flow
+    label: str
+    accepted: int = 0
+    p50: float | None = None
+    p95: float | None = None
+    max: float | None = None
+    ready: int = 0
+
+
+@dataclass
+class FlowCalls:
+    """A flow's destination calls in the last PEAK_WINDOW (pushes, and Ometria's result
+    reads) beside the records they settled."""
+
+    flow: Flow
+    calls: int
+    accepted: int
+
+    @property
+    def records_per_call(self) -> float | None:
+        return self.accepted / self.calls if self.calls else None
+
+
+def _lag_percentiles(flow_ids: list[int], since: datetime) -> dict[tuple[int, int], tuple]:
+    """(flow, priority) -> (accepted, p50, p95, max) seconds from planned to accepted, for
+    rows accepted since `since` (a row accepted twice counts its latest time only)."""
+    import math
+
+    from django.db import connection
+
+    table = OutboxItem._meta.db_table
+    if connection.vendor == "postgresql":
+        sql = (f'SELECT flow_id, priority, count(*), percentile_disc(0.5) WITHIN GROUP (ORDER BY lag), '
+               f'percentile_disc(0.95) WITHIN GROUP (ORDER BY lag), max(lag) FROM (SELECT flow_id, priority, '
+               f'extract(epoch FROM accepted_at - planned_at) AS lag FROM "{table}" WHERE status = %s '
+               f'AND accepted_at >= %s AND planned_at IS NOT NULL AND flow_id = ANY(%s)) AS accepted '
+               'GROUP BY flow_id, priority')
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [OutboxStatus.ACCEPTED, since, flow_ids])
+            return {(f, p): (n, float(a), float(b), float(c)) for f, p, n, a, b, c in cursor.fetchall()}
+    lags: dict[tuple[int, int], list[float]] = {}
+    for flow_id, priority, planned, accepted in OutboxItem.objects.filter(
+            flow_id__in=flow_ids, status=OutboxStatus.ACCEPTED, accepted_at__gte=since,
+            planned_at__isnull=False).values_list("flow_id", "priority", "planned_at", "accepted_at"):
+        lags.setdefault((flow_id, priority), []).append((accepted - planned).total_seconds())
+    found = {}
+    for slot, values in lags.items():
+        values.sort()
+        p50, p95 = (values[max(0, math.ceil(share * len(values)) - 1)] for share in (0.5, 0.95))  # nearest rank
+        found[slot] = (len(values), p50, p95, values[-1])
+    return found
+
+
+def flows_by_priority(*, flows: list[Flow], now: datetime | None = None,
+                      window: timedelta = PEAK_WINDOW) -> tuple[list[ClassFigures], list[FlowCalls]]:
+    """Per flow and priority class: the last `window`'s lag and rows ready to send now; per
+    flow: its calls in the window. Classes with nothing to show are left out."""
+    from django.db.models import Count
+
+    now = now or timezone.now()
+    ids = [flow.pk for flow in flows]
+    lags = _lag_percentiles(ids, now - window)
+    ready = dict(((f, p), n) for f, p, n in OutboxItem.objects.filter(flow_id__in=ids, status=OutboxStatus.PENDING)
+                 .filter(Q(not_before__isnull=True) | Q(not_before__lte=now)).values("flow_id", "priority")
+                 .order_by().annotate(n=Count("id")).values_list("flow_id", "priority", "n"))
+    classes = []
+    for flow in flows:
+        for priority, label in PRIORITY_CLASSES.items():
+            n, p50, p95, top = lags.get((flow.pk, priority), (0, None, None, None))
+            waiting = ready.get((flow.pk, priority), 0)
+            if n or waiting:
+                classes.append(ClassFigures(flow, label, n, p50, p95, top, waiting))
+    runs = dict((f, (c or 0, a or 0)) for f, c, a in SyncRun.objects.filter(
+        flow_id__in=ids, kind=SyncRun.Kind.PUSH, finished_at__gte=now - window).values("flow_id").order_by()
+        .annotate(c=Sum("api_calls"), a=Sum("records_accepted")).values_list("flow_id", "c", "a"))
+    calls = [FlowCalls(flow, *runs[flow.pk]) for flow in flows if flow.pk in runs]
+    return classes, calls

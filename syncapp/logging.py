@@ -65,3 +65,13 @@ class RedactSecretsFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact_text(record.stack_info)
         return True
+
+
+class RefusalWithoutTraceback(logging.Filter):
+    """A 403 is the roles doing their job, not a fault: Django logs it with the
+    PermissionDenied traceback; keep the one line ("Forbidden (Permission denied): /path")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "django.request" and getattr(record, "status_code", None) == 403:
+            record.exc_info, record.exc_text = None, None
+        return True

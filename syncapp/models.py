@@ -94,7 +94,8 @@ class OutboxItem(models.Model):
     costs no call.
     """
 
-    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="outbox")
+    # (flow, record_key) is unique, and indexed so: no flow-only index to keep up as well.
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="outbox", db_index=False)
     record_key = models.CharField(max_length=100)
     identifier = models.CharField(max_length=254, blank=True)
     payload = models.JSONField(default=dict)
@@ -252,3 +253,19 @@ class HubIncident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} since {self.opened_at:%Y-%m-%d %H:%M}"
+
+
+class FiguresDirty(models.Model):
+    """A customer whose order figures moved during a pull and are not re-planned yet.
+
+    Each page of documents marks its customers in the page's own transaction; the pull
+    re-plans every marked customer once at its end and removes the marks as it does
+    (syncapp.figures). A pull that stops half-way leaves its marks, and the next pull of
+    the connection re-plans them: a moved figure is never forgotten."""
+
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="+", db_index=False)
+    card_code = models.CharField(max_length=50)
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "card_code"], name="figures_dirty_unique")]

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .bulksql import JsonText, bulk_update_by_id, db_datetime, execute, fetch, json_text, quote, stage
+from .bulksql import JsonText, bulk_update_by_id, db_datetime, execute, fetch, json_text, quote, stage, vendor
 from .logging import redact_text
 from .models import OutboxItem, OutboxStatus, Priority
 
@@ -79,10 +79,11 @@ def _verdict(force: bool) -> str:
             "'new')")
 
 
-def _write_sql(force: bool, *, all_new: bool) -> str:
+def _write_sql(force: bool, *, all_new: bool = False, judged: bool = False) -> str:
     """One INSERT ... ON CONFLICT for the page: new rows, re-queued rows, reverted rows. The
     conflict branch decides revert or re-queue again on the row as it is when written. When
-    every record was new (a first load) no row needs looking up again."""
+    every record was new (a first load) no row needs looking up again; when the staged rows
+    come `judged` (with their verdict column) it is not worked out again."""
     table = quote(OutboxItem._meta.db_table)
     revert = "FALSE" if force else f"(t.accepted_hash = EXCLUDED.payload_hash AND t.status NOT IN {_SENDING})"
 
@@ -94,7 +95,8 @@ def _write_sql(force: bool, *, all_new: bool) -> str:
         "generation, attempts, accepted_hash, remote_id, receipt, claim_token, last_error, planned_at, created_at, "
         f"updated_at) SELECT %s, s.record_key, s.identifier, s.payload, s.payload_hash, %s, '{S.PENDING}', 1, 0, "
         f"'', '', '', '', '', %s, %s, %s FROM {{staged}} s WHERE "
-        + ("1 = 1 " if all_new else f"{_verdict(force)} IN ('new', 'requeue', 'revert') ") +
+        + ("1 = 1 " if all_new else "s.verdict IN ('new', 'requeue', 'revert') " if judged
+           else f"{_verdict(force)} IN ('new', 'requeue', 'revert') ") +
         "ON CONFLICT (flow_id, record_key) DO UPDATE SET identifier = EXCLUDED.identifier, "
         "payload = EXCLUDED.payload, payload_hash = EXCLUDED.payload_hash, updated_at = EXCLUDED.updated_at, "
         f"status = CASE WHEN {revert} THEN '{S.ACCEPTED}' ELSE '{S.PENDING}' END, "
@@ -120,14 +122,21 @@ def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priori
     if not records:
         return result
     latest = {record.key: record for record in records}  # one row per key (the last planned wins)
-    staged = stage("outbox", OutboxItem, _STAGED, [
-        (record.key, record.identifier, record.payload_json, record.payload_hash) for record in latest.values()])
-    verdicts = dict(fetch(f"SELECT s.record_key, {_verdict(force)} FROM {staged} s", [flow.pk]))
+    staged = stage("outbox", OutboxItem, _STAGED, (
+        (record.key, record.identifier, record.payload_json, record.payload_hash) for record in latest.values()))
     now = db_datetime(timezone.now())
-    all_new = all(verdict == "new" for verdict in verdicts.values())
-    if any(verdict in ("new", "requeue", "revert") for verdict in verdicts.values()):
-        execute(_write_sql(force, all_new=all_new).format(staged=staged),
-                [flow.pk, priority, now, now, now, *([] if all_new else [flow.pk])])
+    if vendor() == "postgresql":
+        # One statement: each staged record judged once, the rows to write written, the verdicts returned.
+        verdicts = dict(fetch(
+            f"WITH s AS MATERIALIZED (SELECT s.*, {_verdict(force)} AS verdict FROM {staged} s), "
+            f"w AS ({_write_sql(force, judged=True).format(staged='s')}) SELECT record_key, verdict FROM s",
+            [flow.pk, flow.pk, priority, now, now, now]))
+    else:
+        verdicts = dict(fetch(f"SELECT s.record_key, {_verdict(force)} FROM {staged} s", [flow.pk]))
+        all_new = all(verdict == "new" for verdict in verdicts.values())
+        if any(verdict in ("new", "requeue", "revert") for verdict in verdicts.values()):
+            execute(_write_sql(force, all_new=all_new).format(staged=staged),
+                    [flow.pk, priority, now, now, now, *([] if all_new else [flow.pk])])
     lists = {"new": result.queued, "requeue": result.queued, "queued": result.queued,
              "unchanged": result.unchanged, "revert": result.unchanged, "still_failed": result.still_failed}
     for key in latest:

@@ -49,12 +49,20 @@ class PushStats:
     calls: int = 0
 
 
+def flow_calls_per_minute(flow) -> int:
+    """The rate the flow's destination account is held to (its own, or the vendor's default)."""
+    from esp.registry import destination_adapter_class
+
+    account = flow.destination
+    return account.calls_per_minute or destination_adapter_class(account.kind).default_limits.calls_per_minute
+
+
 def adapter_for_flow(flow):
     from esp.registry import destination_adapter_class
 
     account = flow.destination
     limits = destination_adapter_class(account.kind).default_limits
-    rate = account.calls_per_minute or limits.calls_per_minute
+    rate = flow_calls_per_minute(flow)
     return destination_adapter_for(account, throttle_for(account, rate, burst=limits.burst or None))
 
 

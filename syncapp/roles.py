@@ -28,6 +28,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "view_conflicts": frozenset(ROLES),
     "resolve_conflicts": frozenset({MARKETING, INTEGRATION_ADMIN}),
     "view_reports": frozenset({FINANCE, INTEGRATION_ADMIN}),
+    # Finance acts on its own findings: re-send differing documents, retry the exceptions it owns.
+    "resend_differences": frozenset({FINANCE, INTEGRATION_ADMIN}),
+    "retry_finance_exceptions": frozenset({FINANCE, INTEGRATION_ADMIN}),
     "view_configuration": frozenset(ROLES),
     "edit_configuration": frozenset({INTEGRATION_ADMIN}),
     # The web shop posts provisional orders with the token of a user in this group.

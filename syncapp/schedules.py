@@ -26,11 +26,14 @@ def pull_schedule_name(connection, entity: str) -> str:
 
 
 def schedule_pull(*, connection, entity: str = "business_partners", every_minutes: int = 2) -> PeriodicTask:
-    """Create or update the periodic pull of one connection's entity."""
+    """Create or update the periodic pull of one connection's entity. A pull still waiting
+    for a worker when the next one is due is dropped (it expires): the next reads the same
+    changes, and under load pulls would otherwise pile up in the queue ahead of the pushes."""
     task, _ = PeriodicTask.objects.update_or_create(
         name=pull_schedule_name(connection, entity),
         defaults={"task": PULL_TASK, "interval": _interval(every_minutes),
-                  "args": json.dumps([connection.pk, entity]), "enabled": True},
+                  "args": json.dumps([connection.pk, entity]), "enabled": True,
+                  "expire_seconds": every_minutes * 60},
     )
     return task
 
@@ -56,7 +59,12 @@ def schedules_install_defaults(*, every_minutes: int = 2) -> list[PeriodicTask]:
                   for entity in sorted(entities)]
     sweep, _ = PeriodicTask.objects.get_or_create(
         name="outbox sweep", defaults={"task": SWEEP_TASK, "interval": _interval(1)})
-    return [*tasks, sweep, *schedules_install_monitoring(), schedule_provisional_check()]
+    from reports.schedules import schedule_nightly_reconciliation  # finance's room, its own entry
+
+    from .drift.schedules import schedule_drift_sample  # the drift app's own entry
+
+    return [*tasks, sweep, *schedules_install_monitoring(), schedule_provisional_check(),
+            schedule_nightly_reconciliation(), schedule_drift_sample()]
 
 
 def schedules_install_monitoring() -> list[PeriodicTask]:

@@ -24,14 +24,17 @@ from exceptions.models import Stage
 from exceptions.services import exception_raise, exceptions_reopen, exceptions_resolve
 from syncapp.adapters import AuthenticationFailed, HubFault, SourceRecord, TransportError
 
+from .bulksql import commit_unawaited
 from .entities import flow_entity, source_entity_of
 from .erp_outages import CONNECTION_KEY, connection_reachable_record, connection_unreachable_record
+from .figures import figures_deferred, figures_replan
 from .incidents import incident_open, task_enqueue
 from .leases import lease_kept
 from .locks import PullInProgress, pull_lock
 from .logging import redact_text
 from .models import Flow, Priority, SourceCursor, SyncRun
 from .outbox import outbox_reclaim_stale
+from .plan_lock import flows_plan_lock
 from .pushing import PushStats, adapter_for_flow, confirms_later, flow_confirm, flow_push_batch
 
 log = logging.getLogger(__name__)
@@ -83,6 +86,7 @@ def changes_plan(*, connection, entity: str, flows: list[Flow], stored, priority
 
     `force_flow` is re-planned even where nothing changed (a person pressed Retry on one
     of its exceptions); the other flows only for records whose mirror row changed."""
+    work = []
     for flow in flows:
         spec = flow_entity(flow.entity)
         forced = force_flow is not None and flow.pk == force_flow.pk
@@ -94,6 +98,10 @@ def changes_plan(*, connection, entity: str, flows: list[Flow], stored, priority
             continue  # an unchanged page (most of a stock poll) costs no planning
         if entity in spec.replan_all_on:
             keys, rows = spec.all_keys(connection=connection), None
+        work.append((flow, spec, forced, rows, keys))
+    # Only the flows planned here, all at once: no older read of the mirror commits after ours.
+    flows_plan_lock(flow.pk for flow, *_ in work)
+    for flow, spec, forced, rows, keys in work:
         planned = spec.plan(flow=flow, record_keys=keys, rows=rows, priority=priority, force=forced)
         if run is not None:
             run.records_planned += len(planned.queued)
@@ -115,7 +123,8 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
         if not acquired:
             raise PullInProgress(connection, entity)
         run = SyncRun.objects.create(kind=SyncRun.Kind.PULL, connection=connection, heartbeat_at=timezone.now())
-        with lease_kept(run_id=run.pk):
+        # Customer figures the pages move are planned once, at the end (syncapp.figures).
+        with lease_kept(run_id=run.pk), figures_deferred():
             return _pull(run, connection=connection, entity=entity, adapter=adapter, progress=progress, full=full,
                          priority=priority)
 
@@ -130,6 +139,7 @@ def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: boo
             # One transaction per page: a failure anywhere re-reads the page next time,
             # so nothing in it (the unreadable records included) is past the cursor unseen.
             with transaction.atomic():
+                commit_unawaited()  # a page lost with the server is re-read: its cursor is in it
                 stored = ingest(connection=connection, records=batch.records)
                 changes_plan(connection=connection, entity=entity, flows=flows, stored=stored, priority=priority,
                              run=run)
@@ -146,6 +156,7 @@ def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: boo
             run.records_failed += len(stored.unreadable)
             if progress:
                 progress(len(batch.records))
+        figures_replan(connection=connection, priority=priority, run=run)
     except AuthenticationFailed as error:
         connection_reachable_record(connection=connection)  # it answered, refusing
         exception_raise(connection=connection, entity=entity, record_key=CONNECTION_KEY, stage=Stage.INGEST,
@@ -240,6 +251,7 @@ def _run_recorded(run: SyncRun) -> Iterator[None]:
 def records_replan(*, flow: Flow, record_keys: Iterable[str], force: bool = False,
                    priority: int = Priority.ROUTINE):
     with transaction.atomic():
+        flows_plan_lock([flow.pk])
         return flow_entity(flow.entity).plan(flow=flow, record_keys=list(record_keys), force=force,
                                              priority=priority)
 

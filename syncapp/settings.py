@@ -91,12 +91,15 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "syncapp",
+    "syncapp.drift",  # drift detection: destination records compared with what was sent
     "erp",
     "erp.sap_ecc",  # SAP ECC's IDoc store and monitor (models of a source that pushes)
     "esp",
     "exceptions",
     "audit",
     "accounts",  # identities: API tokens, login throttling, the audit of users and groups
+    "reports",  # finance's room: reconciliation against each destination, re-send
+    "reports.campaigns",  # campaign activity and revenue attribution (app label "campaigns")
 ]
 
 MIDDLEWARE = [
@@ -140,6 +143,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;",
         }
     )
+    # The dashboard's covering index (INCLUDE) is a PostgreSQL speed-up; SQLite builds it
+    # without the extra columns, which is fine, so its warning would only be noise on every command.
+    SILENCED_SYSTEM_CHECKS = ["models.W040"]
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Server-side binding: large IN lists and bulk statements are sent as parameters
     # instead of being quoted into the SQL text by the client.
@@ -299,8 +305,11 @@ SYNC_HEALTH_SAMPLE_MINUTES = env.int("SYNC_HEALTH_SAMPLE_MINUTES", default=5)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "syncapp.logging.RedactSecretsFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
+    "filters": {"redact": {"()": "syncapp.logging.RedactSecretsFilter"},
+                "refusals": {"()": "syncapp.logging.RefusalWithoutTraceback"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["refusals", "redact"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # "django" keeps no handler of its own (Django adds one under DEBUG): its records reach the
+    # root's console once, rather than twice.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "django": {"handlers": [], "level": "INFO"}},
 }

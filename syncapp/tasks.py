@@ -14,6 +14,67 @@ from .outbox import flows_awaiting_confirmation, flows_with_ready_work, outbox_r
 
 logger = logging.getLogger(__name__)
 
+# A push task gives its worker back after about this long, and queues its follow-up behind
+# whatever waits (a scheduled pull above all): a slow-paced destination (dotdigital's 35
+# calls a minute) must not hold the only worker for minutes while new orders wait to be read.
+PUSH_TASK_SECONDS = 10.0
+PUSH_TASK_MAX_BATCHES = 20
+CALLS_PER_BATCH = 2  # a bulk import and the poll that reads its result
+# While a long pull reads, the pushers are woken this often (new changes are read first).
+PULL_WAKE_SECONDS = 5.0
+# One push task per flow waits in the queue at a time (the Redis mark of it expires after
+# this, so a message lost with the broker cannot hold the flow's wakes back for longer).
+PUSH_QUEUED_SECONDS = 120
+
+
+def _push_mark(flow: Flow) -> str:
+    # The flow's creation time too: a flow id used again (a database made anew) is another flow.
+    return f"sync:push-queued:{flow.pk}:{flow.created_at.timestamp():.6f}"
+
+
+def push_wake(flow: Flow) -> bool:
+    """Queue a push task for the flow unless one is already waiting (see PUSH_QUEUED_SECONDS).
+    Without Redis, or with it away, the task is queued regardless: a duplicate task only
+    finds nothing to claim, a missing one would leave records waiting for the sweep."""
+    from django.conf import settings
+
+    flow_id, mark = flow.pk, _push_mark(flow)
+    if settings.REDIS_URL:
+        try:
+            from .ratelimit import redis_client
+
+            client = redis_client()
+            if not client.set(mark, 1, nx=True, ex=PUSH_QUEUED_SECONDS):
+                return False
+        except Exception as error:  # noqa: BLE001 - redis raises several types for one fault
+            logger.warning("Could not mark a queued push (queued regardless): %s", error)
+            client = None
+        if not task_enqueue(flow_push_task, flow_id) and client is not None:
+            client.delete(mark)
+            return False
+        return True
+    return task_enqueue(flow_push_task, flow_id)
+
+
+def _push_unmark(flow: Flow) -> None:
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        try:
+            from .ratelimit import redis_client
+
+            redis_client().delete(_push_mark(flow))
+        except Exception as error:  # noqa: BLE001 - the mark expires by itself
+            logger.warning("Could not clear a queued push's mark: %s", error)
+
+
+def batches_per_push_task(flow) -> int:
+    """As many batches as the destination's rate lets through in PUSH_TASK_SECONDS."""
+    from .pushing import flow_calls_per_minute
+
+    calls = PUSH_TASK_SECONDS * flow_calls_per_minute(flow) / 60
+    return max(1, min(PUSH_TASK_MAX_BATCHES, int(calls // CALLS_PER_BATCH)))
+
 
 @shared_task(name="syncapp.connection_pull_task", ignore_result=True)
 def connection_pull_task(connection_id: int, entity: str = "business_partners") -> None:
@@ -25,8 +86,9 @@ def connection_pull_task(connection_id: int, entity: str = "business_partners") 
 
     connection = ErpConnection.objects.get(pk=connection_id)
     adapter = services.source_adapter_for(connection)  # the engine's seam for the registry
+    flows = flows_reading(connection=connection, source_entity=entity)
     try:
-        connection_pull(connection=connection, entity=entity, adapter=adapter)
+        connection_pull(connection=connection, entity=entity, adapter=adapter, progress=_waking_pushers(flows))
     except PullInProgress as busy:
         logger.info("%s", busy)
         return
@@ -34,9 +96,33 @@ def connection_pull_task(connection_id: int, entity: str = "business_partners") 
         close = getattr(adapter, "close", None)
         if close is not None:
             close()
-    flows = flows_reading(connection=connection, source_entity=entity)
-    for flow_id in flows_with_ready_work(flows):
-        task_enqueue(flow_push_task, flow_id)
+    for flow in _ready(flows):
+        push_wake(flow)
+
+
+def _ready(flows) -> list[Flow]:
+    """Of these flows, those with rows ready to send."""
+    ready = set(flows_with_ready_work(flows))
+    return [flow for flow in flows if flow.pk in ready]
+
+
+def _waking_pushers(flows):
+    """A pull's progress callback: once a page with records is stored (the new changes come
+    first), and every PULL_WAKE_SECONDS after, the flows with ready rows get a push task, so
+    a second worker sends the new orders while this one reads on."""
+    import time
+
+    woken = {"at": None}
+
+    def stored(records: int) -> None:
+        now = time.monotonic()
+        if not records or (woken["at"] is not None and now - woken["at"] < PULL_WAKE_SECONDS):
+            return
+        woken["at"] = now
+        for flow in _ready(flows):
+            push_wake(flow)
+
+    return stored
 
 
 @shared_task(name="syncapp.flow_push_task", ignore_result=True)
@@ -45,11 +131,12 @@ def flow_push_task(flow_id: int, max_batches: int = 20) -> None:
     from .services import flow_push
 
     flow = Flow.objects.select_related("connection", "destination").get(pk=flow_id)
+    _push_unmark(flow)  # a wake from now on queues the next task
     if not flow.enabled:
         return
-    flow_push(flow=flow, max_batches=max_batches, confirm=False)
+    flow_push(flow=flow, max_batches=min(max_batches, batches_per_push_task(flow)), confirm=False)
     if flow_id in flows_with_ready_work([flow]):
-        task_enqueue(flow_push_task, flow_id)
+        push_wake(flow)
     # Rows sent but not validated yet are settled by flow_confirm_task, which the sweep
     # starts every minute (a task re-queuing itself would start a new chain each sweep).
 
@@ -72,8 +159,8 @@ def outbox_sweep_task() -> None:
     outbox_reclaim_stale()
     runs_abandon_stale()
     exceptions_return_orphaned(older_than=timedelta(minutes=settings.SYNC_RETRY_ORPHAN_MINUTES))
-    for flow_id in flows_with_ready_work():
-        task_enqueue(flow_push_task, flow_id)
+    for flow in Flow.objects.filter(pk__in=flows_with_ready_work()):
+        push_wake(flow)
     for flow_id in flows_awaiting_confirmation():
         task_enqueue(flow_confirm_task, flow_id)
 
@@ -102,8 +189,8 @@ def flows_replan_task(flow_ids: list[int]) -> None:
     from .services import flows_replan_all
 
     flows_replan_all(flows=Flow.objects.filter(pk__in=flow_ids).select_related("connection", "destination"))
-    for flow_id in flows_with_ready_work(Flow.objects.filter(pk__in=flow_ids)):
-        task_enqueue(flow_push_task, flow_id)
+    for flow in _ready(list(Flow.objects.filter(pk__in=flow_ids))):
+        push_wake(flow)
 
 
 @shared_task(name="syncapp.health_sample_task", ignore_result=True)

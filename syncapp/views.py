@@ -1,22 +1,18 @@
-"""The engine's pages: sync health (everyone) and finance's reconciliation report.
+"""The engine's pages: sync health (everyone).
 
-Views read through selectors (syncapp.health, syncapp.reconciliation) and only shape
+Views read through selectors (syncapp.health) and only shape
 what they return for the template; charts are inline SVG drawn here, no JavaScript.
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
-from datetime import date, timedelta
 
-from django import forms
-from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from .health import BACKLOG_COUNT_CAP, RANGES, FlowHistory, duration_text, flows_health, flows_history, inbound_backlogs
+from .health_why import rows_explain_failures
 from .incidents import incidents_open, redis_probe
-from .reconciliation import COLUMN_TITLES, COLUMNS, finance_open_exceptions, orders_reconciliation
 from .roles import capability_required
 
 # ------------------------------------------------------------------ health
@@ -35,6 +31,12 @@ class ChartGeometry:
     max_records: int
     max_backlog: int
     empty: bool
+    # The labels tell the data, not the axis: the highest bar's records and the highest
+    # backlog sampled (0 when it stayed 0), and where samples begin (a new install).
+    records_peak: int = 0
+    backlog_peak: int | None = None
+    no_data_width: float = 0.0
+    samples_since: object = None
 
 
 CHART_W, CHART_H, PAD_TOP, PAD_BOTTOM = 640, 120, 14, 16
@@ -44,14 +46,18 @@ def _bar(x: float, bottom: float, width: float, height: float) -> str:
     return f"M{x:.1f},{bottom:.1f}v{-height:.1f}h{width:.1f}v{height:.1f}z" if height >= 0.05 else ""
 
 
-def chart_geometry(history: FlowHistory) -> ChartGeometry:
+SPARK_W, SPARK_H = 160, 28
+
+
+def chart_geometry(history: FlowHistory, *, chart_w: int = CHART_W, chart_h: int = CHART_H,
+                   pad_top: int = PAD_TOP, pad_bottom: int = PAD_BOTTOM) -> ChartGeometry:
     buckets = history.buckets
-    plot_h = CHART_H - PAD_TOP - PAD_BOTTOM
-    step = CHART_W / max(1, len(buckets))
+    plot_h = chart_h - pad_top - pad_bottom
+    step = chart_w / max(1, len(buckets))
     max_records = max([b.accepted + b.failed for b in buckets] + [1])
     max_backlog = max([b.backlog or 0 for b in buckets] + [1])
     accepted, failed, lines, run = [], [], [], []
-    baseline = PAD_TOP + plot_h
+    baseline = pad_top + plot_h
     for i, bucket in enumerate(buckets):
         x, width = i * step + 1, max(step - 2, 1)
         accepted_h = plot_h * bucket.accepted / max_records
@@ -68,8 +74,27 @@ def chart_geometry(history: FlowHistory) -> ChartGeometry:
     # A lone point draws nothing as a polyline: widen it to the bucket.
     lines = [line if " " in line else _widen(line, step) for line in lines]
     empty = not any(b.accepted or b.failed or b.backlog is not None for b in buckets)
-    return ChartGeometry(CHART_W, CHART_H, "".join(accepted), "".join(failed), lines, max_records, max_backlog,
-                         empty)
+    sampled = [i for i, b in enumerate(buckets) if b.backlog is not None or b.accepted or b.failed]
+    first = sampled[0] if sampled else len(buckets)
+    return ChartGeometry(chart_w, chart_h, "".join(accepted), "".join(failed), lines, max_records, max_backlog,
+                         empty, records_peak=max([b.accepted + b.failed for b in buckets] + [0]),
+                         backlog_peak=max([b.backlog for b in buckets if b.backlog is not None], default=None),
+                         no_data_width=round(first * step, 1),
+                         samples_since=buckets[first].start if buckets and first < len(buckets) else None)
+
+
+def sparkline_geometry(history: FlowHistory) -> ChartGeometry:
+    """The same chart, small enough for a table cell."""
+    return chart_geometry(history, chart_w=SPARK_W, chart_h=SPARK_H, pad_top=2, pad_bottom=2)
+
+
+def _selected_row(rows, wanted: str | None):
+    """The flow whose large chart shows: the one asked for, else the worst light, else the first."""
+    by_id = {str(row.flow.pk): row for row in rows}
+    if wanted in by_id:
+        return by_id[wanted]
+    order = {"red": 0, "amber": 1, "green": 2}
+    return min(rows, key=lambda row: order.get(row.light, 3)) if rows else None
 
 
 def _widen(point: str, step: float) -> str:
@@ -89,67 +114,11 @@ def health_page(request):
     for row in rows:
         row.lag_text = duration_text(row.lag_seconds)
         row.chart = chart_geometry(histories[row.flow.pk])
+        row.sparkline = sparkline_geometry(histories[row.flow.pk])
+    rows_explain_failures(rows)
     return render(request, "health/health.html", {
+        "selected": _selected_row(rows, request.GET.get("flow")),
         "rows": rows, "inbound": inbound, "incidents": incidents, "range_name": range_name, "ranges": list(RANGES),
         "now": now,
         "span_text": {"24h": "24 hours", "7d": "7 days"}[range_name], "backlog_cap": BACKLOG_COUNT_CAP,
     })
-
-
-# ------------------------------------------------------------------ reports
-
-
-def _date_input() -> forms.DateInput:
-    # A browser's date input takes ISO dates only, whatever the site's locale shows.
-    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
-class ReportForm(forms.Form):
-    date_from = forms.DateField(required=False, label="From", widget=_date_input())
-    date_to = forms.DateField(required=False, label="To", widget=_date_input())
-
-    def clean(self):
-        data = super().clean()
-        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            raise forms.ValidationError("The start date is after the end date.")
-        return data
-
-
-def _default_range() -> tuple[date, date]:
-    today = timezone.localdate()
-    return today - timedelta(days=30), today
-
-
-@capability_required("view_reports")
-def reports_page(request):
-    default_from, default_to = _default_range()
-    form = ReportForm(request.GET or {"date_from": default_from, "date_to": default_to})
-    if form.is_valid():
-        date_from, date_to = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
-    else:
-        date_from, date_to = default_from, default_to
-    rows, total = orders_reconciliation(date_from=date_from, date_to=date_to)
-    if request.GET.get("format") == "csv":
-        return _reconciliation_csv(rows, total, date_from, date_to)
-    return render(request, "reports/reports.html", {
-        "form": form, "rows": rows, "total": total, "columns": [(name, COLUMN_TITLES[name]) for name in COLUMNS],
-        "date_from": date_from, "date_to": date_to, "finance_exceptions": finance_open_exceptions(),
-    })
-
-
-def _reconciliation_csv(rows, total, date_from, date_to) -> HttpResponse:
-    name = f"reconciliation_{date_from or 'start'}_{date_to or 'today'}.csv"
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    writer = csv.writer(response)
-    header = ["flow", "destination", "date_from", "date_to", "mirror_count", "mirror_value"]
-    for column in COLUMNS:
-        header += [f"{column}_count", f"{column}_value"]
-    writer.writerow(header)
-    for row in [*rows, total]:
-        line = [row.flow.name if row.flow else "TOTAL", row.flow.destination.name if row.flow else "",
-                date_from or "", date_to or "", row.mirror.count, f"{row.mirror.value:.2f}"]
-        for column in COLUMNS:
-            line += [row.cells[column].count, f"{row.cells[column].value:.2f}"]
-        writer.writerow(line)
-    return response

@@ -1,9 +1,12 @@
-"""The engine's pages: sync health and finance's reconciliation report."""
-from django.urls import path
+"""The web pages: sync health (the engine's), and finance's rooms (reports/)."""
+from django.urls import include, path
 
 from . import views
 
 urlpatterns = [
     path("health/", views.health_page, name="health"),
-    path("reports/", views.reports_page, name="reports"),
+    # /reports/ is finance's reconciliation, in its own room (reports/); the old page's URL stays.
+    # Campaign revenue attribution (reports/campaigns/), before reports/ so its paths win.
+    path("reports/campaigns/", include("reports.campaigns.urls")),
+    path("", include("reports.urls")),
 ]

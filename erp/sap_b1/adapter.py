@@ -12,13 +12,19 @@ Entities and cursors:
 - "item_stock", "warehouses": always full reads (stock movements may not bump
   OITM.UpdateDate; OWHS has no change stamp). Every batch carries {"full": True} and the
   cursor passed in is ignored.
+
+A delta read with an overlap window reads the new changes first (from the cursor's
+minute on) and the overlap re-read after them: in a peak the window re-reads minutes of
+just-edited records, and a new order must not wait behind them to be planned. The
+cursor moves on only with the last batch, once the re-read is done too, so a read that
+stops half-way is repeated whole (the re-read is harmless: unchanged records cost no call).
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -80,8 +86,10 @@ class SapB1Source:
         client: ServiceLayerClient | None = None,
         udfs: Sequence[str] | None = None,
         item_udfs: Sequence[str] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.connection = connection
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.client = client or ServiceLayerClient(
             connection.base_url,
             connection.company_db,
@@ -139,10 +147,31 @@ class SapB1Source:
         """
         spec = self._spec(entity)
         since = _cursor_time(cursor) if spec.delta else None
+        if since is None or not self.overlap:
+            yield from self._read_restarting(spec, since, back=self.overlap)
+            return
+        # New changes first, then the overlap re-read (see the module docstring). The new
+        # changes end at the next minute: in a peak, records stamped while the read goes on
+        # would keep adding pages at its end, and a read that never ends never moves its
+        # cursor; they are the next read's.
+        newest = since
+        bound = self.clock().replace(second=0, microsecond=0) + timedelta(minutes=1)
+        for batch in self._read_restarting(spec, since, back=timedelta(0), until=bound):
+            newest = max(newest, _cursor_time(batch.cursor) or newest)
+            yield replace(batch, cursor=_cursor(since))
+        before = since.replace(second=0, microsecond=0)  # the new changes were read from this minute
+        for batch in self._read_restarting(spec, since, back=self.overlap, until=before):
+            yield replace(batch, cursor=_cursor(since))
+        yield SourceBatch(records=[], cursor=_cursor(newest))
+
+    def _read_restarting(self, spec: EntitySpec, since: datetime | None, *, back: timedelta,
+                         until: datetime | None = None) -> Iterator[SourceBatch]:
+        """Read from (since - back) on (up to `until`), starting again where it got to when
+        SAP's order moved under the paging."""
         restarts = 0
         while True:
             try:
-                yield from self._read_from(spec, since)
+                yield from self._read_from(spec, since, back=back, until=until)
                 return
             except _Shifted as shifted:
                 restarts += 1
@@ -179,9 +208,10 @@ class SapB1Source:
 
     # ------------------------------------------------------------ internals
 
-    def _read_from(self, spec: EntitySpec, since: datetime | None) -> Iterator[SourceBatch]:
+    def _read_from(self, spec: EntitySpec, since: datetime | None, *, back: timedelta,
+                   until: datetime | None = None) -> Iterator[SourceBatch]:
         params = {"$select": spec.select, "$orderby": spec.order_by}
-        if where := self._filter(spec, since):
+        if where := self._filter(spec, since, back=back, until=until):
             params["$filter"] = where
         reread = 0
         cursor_time = since
@@ -214,15 +244,20 @@ class SapB1Source:
             reread = min(MAX_REREAD, len(page.rows) // 10)  # the server may cap page size
             skip = max(0, _next_skip(page.next_link, skip + len(page.rows)) - reread)
 
-    def _filter(self, spec: EntitySpec, since: datetime | None) -> str | None:
+    def _filter(self, spec: EntitySpec, since: datetime | None, *, back: timedelta,
+                until: datetime | None = None) -> str | None:
         if since is None:
             return spec.base_filter
         # The Service Layer compares UpdateDate by day and UpdateTime by hour:minute only,
-        # so we ask from the start of the (cursor - overlap) minute.
-        start = since - self.overlap
+        # so we ask from the start of the (cursor - back) minute (up to the `until` minute).
+        start = since - back
         day, minute = payloads.b1_date(start), payloads.b1_minute(start)
         window = (f"(UpdateDate gt '{day}' or "
                   f"(UpdateDate eq '{day}' and UpdateTime ge '{minute}'))")
+        if until is not None:
+            end_day, end_minute = payloads.b1_date(until), payloads.b1_minute(until)
+            window += (f" and (UpdateDate lt '{end_day}' or "
+                       f"(UpdateDate eq '{end_day}' and UpdateTime lt '{end_minute}'))")
         return f"{spec.base_filter} and {window}" if spec.base_filter else window
 
     def _spec(self, entity: str) -> EntitySpec:

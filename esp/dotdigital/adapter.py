@@ -27,6 +27,7 @@ from syncapp.adapters import (
 from . import payloads
 from .client import DotdigitalClient, base_url_for
 from .insight import INSIGHT_ENTITIES, InsightPusher, collection_for, limits_for
+from .insight import record_key as insight_record_key
 
 logger = logging.getLogger(__name__)
 
@@ -363,6 +364,35 @@ class DotdigitalDestination:
             if contact is not None:
                 found[email] = payloads.contact_snapshot(contact)
         return found
+
+    def read_back_fields(self, entity: str, items: Sequence[PushItem]) -> dict[str, dict[str, Any] | None]:
+        """By item key: the contact's data fields named in `item.fields` as dotdigital
+        holds them now (names compared without case, as dotdigital does; a field it holds
+        no value for is None), or None when it has no contact with that email. One
+        `GET /contacts/v3/email/{email}` per item, through the account's bucket. Products:
+        the catalog record's JSON, which is the fields as sent (insight.insight_record)."""
+        self._check_entity(entity)
+        if entity == "products":
+            keys = {item.key: insight_record_key(entity, item) for item in items}
+            held = self.insight.read_back(collection_for(entity, self.account), list(keys.values()))
+            found: dict[str, dict[str, Any] | None] = {}
+            for item in items:
+                record = held.get(keys[item.key])
+                json = (record or {}).get("json") or {}
+                found[item.key] = None if record is None else {name: json.get(name) for name in item.fields}
+            return found
+        if entity != "customers":
+            raise TransportError(f"comparing {entity} field by field with dotdigital is not supported yet",
+                                 permanent=True, reason_code="unsupported_read_back")
+        views: dict[str, dict[str, Any] | None] = {}
+        for item in items:
+            contact = self.client.get_contact(item.identifier)
+            if contact is None:
+                views[item.key] = None
+                continue
+            held = {str(name).lower(): value for name, value in (contact.get("dataFields") or {}).items()}
+            views[item.key] = {name: held.get(name.lower()) for name in item.fields}
+        return views
 
     def _check_entity(self, entity: str) -> None:
         if entity not in self.entities:

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from syncapp.adapters import (
     AuthenticationFailed,
@@ -154,6 +155,32 @@ def insight_record(entity: str, item: PushItem) -> dict[str, Any]:
     if INSIGHT_ENTITIES[entity].scope == "contact":
         record["contactIdentity"] = {"identifier": "email", "value": item.identifier}
     return record
+
+
+def insight_records_list(client: DotdigitalClient, collection: str, *, scope: str = "contact",
+                         page_size: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every record of a collection as dotdigital lists it (`{key, json, created, updated,
+    ownerContactId?}`), page by page: `GET /insightData/v3/contacts/{name}` (contact scope,
+    all contacts) or `/account/{name}`, `limit` 1..5000, following `_links.next.marker`
+    until there is none. Each page is one call through the client, so the account's
+    throttle and 429 handling apply; a collection that does not exist yet lists nothing."""
+    if not 1 <= page_size <= 5000:
+        raise ValueError("page_size must be 1..5000")
+    path = f"/insightData/v3/{'contacts' if scope == 'contact' else 'account'}/{quote(collection, safe='')}"
+    marker = ""
+    while True:
+        params = {"limit": str(page_size)} | ({"marker": marker} if marker else {})
+        try:
+            page = client.request("GET", path, params=params) or {}
+        except TransportError as exc:
+            if exc.status == 404 and exc.reason_code == "insightData:collectionNotFound":
+                return
+            raise
+        yield from page.get("_items") or []
+        following = ((page.get("_links") or {}).get("next") or {}).get("marker")
+        if not following or following == marker:
+            return
+        marker = following
 
 
 def describe(reason: str, details: Sequence[Any] = ()) -> str:

@@ -85,6 +85,7 @@ from .errors_list import (
     positional_errors,
     receipt_errors_missing,
 )
+from .profiles import contact_fields_from_profile, profile_of_contact
 
 logger = logging.getLogger(__name__)
 
@@ -367,9 +368,31 @@ class OmetriaDestination:
             logger.warning("Ometria's errors list could not be read during a push", exc_info=True)
 
     def read_back(self, entity: str, identifiers: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Ometria's read endpoints for these records are unconfirmed; not supported."""
-        raise TransportError(f"reading {entity} back from Ometria is not supported", permanent=True,
-                             reason_code="unsupported_read_back")
+        """Contacts: the profiles holding each email address (`{"profiles": [...]}`), from
+        the profiles endpoint, whose path is UNCONFIRMED (client.profiles). Other records
+        have no read endpoint known: not supported."""
+        if entity != "customers":
+            raise TransportError(f"reading {entity} back from Ometria is not supported", permanent=True,
+                                 reason_code="unsupported_read_back")
+        found: dict[str, dict[str, Any]] = {}
+        for email in identifiers:
+            if held := self.client.profiles(email):
+                found[email] = {"profiles": held}
+        return found
+
+    def read_back_fields(self, entity: str, items: Sequence[PushItem]) -> dict[str, dict[str, Any] | None]:
+        """By item key: what Ometria's profile of the hub's listing shows for the fields in
+        `item.fields`, by the same names (profiles.py says which it can show), or None when
+        no profile holds the listing. Contacts only; the profiles path is UNCONFIRMED."""
+        self._check_entity(entity)
+        if entity != "customers":
+            raise TransportError(f"reading {entity} back from Ometria is not supported", permanent=True,
+                                 reason_code="unsupported_read_back")
+        views: dict[str, dict[str, Any] | None] = {}
+        for item in items:
+            profile = profile_of_contact(self.client.profiles(item.identifier), str(item.key))
+            views[item.key] = None if profile is None else contact_fields_from_profile(profile, item.fields)
+        return views
 
     # ------------------------------------------------------------ records
 

@@ -44,6 +44,7 @@ from .payloads import MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL, TOO_LARGE, record_
 logger = logging.getLogger(__name__)
 
 VENDOR_URL = "https://api.ometria.com"
+PROFILES_PATH = "/v2/profiles"  # unconfirmed (see profiles())
 RATE_WAIT = 1.0
 QUEUE_WAIT = 10.0
 MAX_WAIT = 300.0
@@ -167,14 +168,28 @@ class OmetriaClient:
                                  reason_code="bad_errors_list", response=body)
         return [entry for entry in body if isinstance(entry, dict)]
 
+    def profiles(self, email: str) -> list[dict[str, Any]]:
+        """GET /v2/profiles?email=: the profiles holding this email address, through the
+        Data API's bucket. UNCONFIRMED: Ometria's reference lists a profiles read endpoint
+        but its path is not confirmed; this one is what public code calls (esp-apis.md 2.5).
+        Its answer is read as a list, or `{"data": [...]}`."""
+        # The address goes as a query parameter, never into the path that messages and logs show.
+        body, _ = self._request("GET", PROFILES_PATH, throttle=self.read_throttle, params={"email": email})
+        if isinstance(body, dict):
+            body = body.get("data") or body.get("profiles") or []
+        if not isinstance(body, list):
+            raise TransportError("Ometria's profiles answer was not a list", permanent=False,
+                                 reason_code="bad_profiles_answer", response=body)
+        return [profile for profile in body if isinstance(profile, dict)]
+
     # ------------------------------------------------------------ transport
 
     def _request(self, method: str, path: str, *, throttle: Throttle, json_body: Any = None,
-                 batch: int = 0) -> tuple[Any, Mapping[str, str]]:
+                 batch: int = 0, params: Mapping[str, str] | None = None) -> tuple[Any, Mapping[str, str]]:
         """(the answer's body, its headers) once Ometria answered other than 429."""
         waits, queue_wait = 0, QUEUE_WAIT
         while True:
-            response = self._send(method, path, json_body, throttle)
+            response = self._send(method, path, json_body, throttle, params)
             if response.status_code != 429:
                 return self._result(response, method, path), response.headers
             self.rate_limited += 1
@@ -197,13 +212,14 @@ class OmetriaClient:
             logger.info("Ometria 429 (%s) on %s %s; waiting %.1f s", reason, method, path, wait)
             self.sleep(wait)
 
-    def _send(self, method: str, path: str, json_body: Any, throttle: Throttle) -> requests.Response:
+    def _send(self, method: str, path: str, json_body: Any, throttle: Throttle,
+              params: Mapping[str, str] | None = None) -> requests.Response:
         try:
             # The call holds its place in the account's arrival window until the answer is
             # back: Ometria counts by arrival, which the network can delay (ratelimit.py).
             with throttled_call(throttle):
                 self.calls += 1
-                response = self._session.request(method, self.base_url + path, json=json_body,
+                response = self._session.request(method, self.base_url + path, json=json_body, params=params,
                                                  timeout=self.timeout)
         except requests.Timeout as exc:
             raise TransportError(f"Ometria did not answer {method} {path} within {self.timeout:g} s",

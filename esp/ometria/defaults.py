@@ -38,7 +38,7 @@ DEFAULT_CUSTOMER_MAPPINGS: tuple[dict[str, Any], ...] = (
     {"source_field": "cellular", "target_field": "mobile", "transform": "trim"},
     {"source_field": "bill_to.city", "target_field": "city", "transform": "trim"},
     {"source_field": "bill_to.zip_code", "target_field": "postcode", "transform": "upper"},
-    {"source_field": "U_LoyaltyTier", "target_field": "loyalty_tier", "transform": "default", "transform_arg": "None"},
+    {"source_field": "U_LoyaltyTier", "target_field": "loyalty_tier", "transform": "trim"},
     {"source_field": "order_count", "target_field": "order_count", "target_type": "Numeric"},
     {"source_field": "first_order_date", "target_field": "first_order_date", "transform": "date",
      "target_type": "Date"},

@@ -48,6 +48,14 @@ CAPABILITY = {
     "GET /api/conflicts/{id}/": "view_conflicts",
     "POST /api/conflicts/{id}/resolve/": "resolve_conflicts",
     "POST /api/provisional-orders/": "post_provisional_orders",
+    "GET /api/reports/reconciliation/": "view_reports",
+    "GET /api/reports/reconciliation/differences/": "view_reports",
+    "POST /api/reports/reconciliation/resend/": "resend_differences",
+    "GET /api/reports/erp-summary/": "view_reports",
+    "GET /api/campaigns/report/": "view_reports",
+    "GET /api/campaigns/attributed-orders/": "view_reports",
+    "GET /api/campaigns/imports/": "view_reports",
+    "GET /api/campaigns/settings/": "view_reports",
 }
 
 

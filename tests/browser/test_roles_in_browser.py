@@ -42,13 +42,14 @@ def test_finance_opens_the_reports_and_follows_a_reason_to_its_exceptions(page):
     log_in(page, "fay")
 
     nav(page).get_by_role("link", name="Reports").click()
-    expect(page.get_by_role("heading", name="Orders reconciliation")).to_be_visible()
-    expect(page.locator("table.reconciliation tbody")).to_contain_text("orders-to-dotdigital")
-    expect(page.get_by_role("link", name="Download CSV")).to_be_visible()
-    # The range shown is the one the figures cover (the last 30 days by default).
-    today = timezone.localdate()
-    expect(page.get_by_label("From")).to_have_value((today - timedelta(days=30)).isoformat())
-    expect(page.get_by_label("To")).to_have_value(today.isoformat())
+    expect(page.get_by_role("heading", name="Reconciliation")).to_be_visible()
+    expect(page.locator("section.destination")).to_contain_text("orders-to-dotdigital")
+    expect(page.get_by_role("link", name="differences", exact=True)).to_be_visible()  # its CSV
+    # The range shown is the one the figures cover: last calendar month by default (issue 13:
+    # finance closes months; it was the last 30 days).
+    last_day = timezone.localdate().replace(day=1) - timedelta(days=1)
+    expect(page.get_by_label("From", exact=True)).to_have_value(last_day.replace(day=1).isoformat())
+    expect(page.get_by_label("To", exact=True)).to_have_value(last_day.isoformat())
 
     page.get_by_role("link", name="Total does not add up").click()
     expect(page.get_by_role("heading", name="Exceptions", exact=True)).to_be_visible()

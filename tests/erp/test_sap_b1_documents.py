@@ -55,10 +55,11 @@ def test_full_then_delta_read_of_each_document_entity(entity, sandbox, connectio
     sandbox.update_document(entity, 4, Comments="changed", TrackingNumber="RM123456789GB")
     _, delta = _read(source, entity, batches[-1].cursor)
 
-    # 10 and 11 sit in the two-minute overlap window before the 09:11 cursor.
-    assert [r.key for r in delta] == ["10", "11", "12", "4"]
-    assert delta[-1].data["tracking_number"] == "RM123456789GB"
-    assert delta[-1].version == "2026-11-22T09:42:00+00:00"
+    # 10 and 11 sit in the two-minute overlap window before the 09:11 cursor: re-read after
+    # the changes from the cursor's minute on (12 there, and the edited 4).
+    assert [r.key for r in delta] == ["12", "4", "10", "11"]
+    assert delta[1].data["tracking_number"] == "RM123456789GB"
+    assert delta[1].version == "2026-11-22T09:42:00+00:00"
 
 
 def test_canonical_document_shape_with_base_links(sandbox, connection):

@@ -86,3 +86,15 @@ def test_a_session_idle_past_its_timeout_is_replaced_without_a_refused_call(sand
     clock.advance(minutes=31)
     client.logout()  # SAP has dropped it already: no call
     assert len(sandbox.request_log) == 4 and not client.logged_in
+
+
+def test_a_backfill_logs_in_to_sap_once_and_logs_out(hub):
+    hub.sap.add_business_partners([partner("C001"), partner("C002")])
+
+    call_command("backfill", "--entity", "customers", "--no-progress")
+
+    assert SyncRun.objects.filter(kind="pull", status="succeeded").count() == 1
+    calls = sap_calls(hub)
+    assert hub.sap.login_count == 1 and calls[0] == ("POST", "Login")
+    assert calls.count(("POST", "Logout")) == 1 and calls[-1] == ("POST", "Logout")
+    assert hub.sap.sessions == {}  # nothing left open on SAP's side

@@ -166,7 +166,7 @@ def test_empty_optional_fields_are_sent_as_none_or_their_default():
     bp = partner(udfs={}, addresses=[], group_code=None)
     result = mapping_apply(mappings=default_mappings(), record=bp)
     assert result.problems == []
-    assert result.fields["LOYALTYTIER"] == "None"
+    assert result.fields["LOYALTYTIER"] is None  # issue 14: never the literal word "None"
     assert result.fields["MARKETINGCONSENT"] is None
     assert result.fields["BIRTHDAY"] is None
     assert result.fields["CITY"] is None

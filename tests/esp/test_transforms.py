@@ -21,6 +21,7 @@ def test_every_transform_has_a_label_and_a_help_text():
         "map",
         "default",
         "strip_leading_zeros",
+        "name_part",
     }
     for transform in TRANSFORMS.values():
         assert transform.label and transform.help_text

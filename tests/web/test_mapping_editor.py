@@ -1,18 +1,34 @@
-"""The mapping editor: validation, preview against the accepted payload, dry run, save and roles."""
+"""The mapping editor: validation, preview against the accepted payload, impact, save and roles."""
+import os
+
 import pytest
 
 from audit.models import AuditEntry
+from esp.dotdigital.sandbox import DEMO_API_USER, build_demo_sandbox
 from esp.dry_run import mapping_dry_run
 from esp.mapping import mappings_for
 from esp.models import FieldMapping
 from syncapp.celery import app as celery_app
 from syncapp.models import OutboxItem, OutboxStatus
+from syncapp.sandbox_server import serve_in_thread
 from syncapp.services import connection_pull, flow_push
 from tests.syncapp.fakes import FakeDestination, FakeSource, bp_record
 
 pytestmark = pytest.mark.django_db
 
 LOWER_TIER = ("C001", "C002", "C003")  # the three whose tier is typed in lower case
+
+
+@pytest.fixture(autouse=True)
+def dotdigital(flow):
+    """The destination is a dotdigital sandbox on a socket: the editor lists its data fields."""
+    sandbox = build_demo_sandbox(os.environ["TEST_DOTDIGITAL_PASSWORD"])
+    server = serve_in_thread(sandbox)
+    destination = flow.destination
+    destination.base_url, destination.api_user = f"{server.url}/{{region}}", DEMO_API_USER
+    destination.save()
+    yield sandbox
+    server.stop()
 
 
 @pytest.fixture
@@ -54,7 +70,17 @@ def post(client, flow, action: str, changes: dict | None = None, **extra):
     return client.post(url(flow), data)
 
 
-UPPER_TIER = {"LOYALTYTIER": {"transform": "upper", "transform_arg": ""}}
+def post_save(client, flow, changes: dict | None = None):
+    """Save as a person does: the impact of the set first, then Save with it seen."""
+    shown = post(client, flow, "impact", changes)
+    return post(client, flow, "save", changes, impact_seen=shown.context["impact_seen"])
+
+
+def saved_tier_transform() -> str:
+    return FieldMapping.objects.get(target_field="LOYALTYTIER").transform
+
+
+UPPER_TIER = {"LOYALTYTIER": {"transform": "upper"}}
 
 
 # ---------------------------------------------------------------- roles
@@ -68,11 +94,12 @@ def test_only_integration_admins_may_open_the_mapping_editor(as_role, flow, role
 
 
 def test_a_finance_user_cannot_save_mappings(as_role, accepted):
+    before = saved_tier_transform()
     formset = as_role("admin").get(url(accepted)).context["formset"]
     data = {**form_data(formset, **UPPER_TIER), "action": "save", "flow": accepted.pk}
     response = as_role("finance").post(url(accepted), data)
     assert response.status_code == 403
-    assert FieldMapping.objects.get(target_field="LOYALTYTIER").transform == "default"
+    assert saved_tier_transform() == before
 
 
 def test_anonymous_users_are_sent_to_the_login_page(as_role, flow):
@@ -91,13 +118,13 @@ def test_the_index_lists_each_destination_and_entity_with_its_flows(as_role, flo
 def test_the_editor_shows_every_row_with_labelled_fields_and_the_buttons(as_role, flow):
     html = as_role("admin").get(url(flow)).content.decode()
     assert 'value="LOYALTYTIER"' in html and "Source field, row 1" in html
-    for button in ("Preview", "Dry run", "Save mappings", "Add a row"):
+    for button in ("Preview", "Preview impact", "Save mappings", "Add a row"):
         assert f">{button}</button>" in html
 
 
 @pytest.mark.parametrize("change, message", [
     ({"source_field": "no_such_field"}, "&#x27;no_such_field&#x27; is not a Business Partner field"),
-    ({"transform": "date", "transform_arg": "7"}, "format"),
+    ({"transform": "date", "arg_format": "7"}, "format"),
     ({"target_field": "A_NAME_MUCH_TOO_LONG_FOR_DOTDIGITAL"}, "at most 20 characters"),
     ({"target_field": "BAD NAME!"}, "may use only letters"),
     ({"target_field": "fullname"}, "fills this destination field already"),
@@ -117,6 +144,7 @@ def test_a_row_that_cannot_run_is_refused_next_to_its_field_and_nothing_is_saved
 
 
 def test_preview_shows_the_payload_and_what_changed_since_the_destination_accepted_it(as_role, accepted):
+    before = saved_tier_transform()
     response = post(as_role("admin"), accepted, "preview", UPPER_TIER, record="C002")
     preview = response.context["preview"]
     assert preview.would_send and preview.accepted_known
@@ -125,7 +153,7 @@ def test_preview_shows_the_payload_and_what_changed_since_the_destination_accept
         "changed", "gold", "GOLD")
     assert diff["FULLNAME"].kind == "same" and preview.counts == {"added": 0, "changed": 1, "removed": 0}
     assert preview.outcome.payload["CARDCODE"] == "C002"
-    assert FieldMapping.objects.get(target_field="LOYALTYTIER").transform == "default"  # nothing saved
+    assert saved_tier_transform() == before  # nothing saved
 
 
 def test_preview_reports_added_and_removed_fields(as_role, accepted):
@@ -161,11 +189,11 @@ def test_an_unknown_record_is_said_plainly(as_role, accepted):
     assert "No record of" in response.context["preview_message"]
 
 
-# ---------------------------------------------------------------- dry run
+# ---------------------------------------------------------------- impact (the dry run of every flow shaped)
 
 
-def test_the_dry_run_counts_the_records_the_change_would_re_send(as_role, accepted):
-    result = post(as_role("admin"), accepted, "dry_run", UPPER_TIER).context["dry_run"]
+def test_the_impact_counts_the_records_the_change_would_re_send(as_role, accepted):
+    result = post(as_role("admin"), accepted, "impact", UPPER_TIER).context["impact"].flows[0].result
     assert (result.checked, result.resend, result.unchanged, result.failing) == (10, 3, 7, 0)
     assert sorted(result.sample) == list(LOWER_TIER)
     assert OutboxItem.objects.filter(flow=accepted, status=OutboxStatus.PENDING).count() == 0  # nothing written
@@ -180,9 +208,9 @@ def test_the_dry_run_counts_the_same_in_small_batches(accepted):
     assert (result.checked, result.resend, result.unchanged) == (10, 3, 7)
 
 
-def test_the_dry_run_counts_records_the_change_would_break(as_role, accepted):
-    result = post(as_role("admin"), accepted, "dry_run", {"LOYALTYTIER": {"target_type": "Numeric"}}
-                  ).context["dry_run"]
+def test_the_impact_counts_records_the_change_would_break(as_role, accepted):
+    result = post(as_role("admin"), accepted, "impact", {"LOYALTYTIER": {"target_type": "Numeric"}}
+                  ).context["impact"].flows[0].result
     assert result.failing == 10 and result.resend == 0
 
 
@@ -202,7 +230,7 @@ def eager_celery(monkeypatch):
 def test_saving_applies_the_change_and_re_plans_the_flow(as_role, accepted, eager_celery,
                                                           django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(as_role("admin"), accepted, "save", UPPER_TIER)
+        response = post_save(as_role("admin"), accepted, UPPER_TIER)
     assert response.status_code == 302
     assert FieldMapping.objects.get(target_field="LOYALTYTIER").transform == "upper"
     pending = OutboxItem.objects.filter(flow=accepted, status=OutboxStatus.PENDING)
@@ -212,8 +240,9 @@ def test_saving_applies_the_change_and_re_plans_the_flow(as_role, accepted, eage
 
 def test_saving_adds_deletes_and_reorders_rows_in_one_go(as_role, flow, eager_celery):
     changes = {"MOBILE": None, "CITY": {"position": "1"},
-               "": {"source_field": "U_Segment", "target_field": "SEGMENT", "transform": "trim"}}
-    response = post(as_role("admin"), flow, "save", changes)
+               "": {"source_field": "U_Segment", "target_field": "__new__", "target_new": "SEGMENT",
+                    "transform": "trim"}}
+    response = post_save(as_role("admin"), flow, changes)
     assert response.status_code == 302
     targets = [m.target_field for m in mappings_for(destination=flow.destination, entity="customers")]
     assert "MOBILE" not in targets and targets[0] == "CITY" and targets[-1] == "SEGMENT"
@@ -221,20 +250,22 @@ def test_saving_adds_deletes_and_reorders_rows_in_one_go(as_role, flow, eager_ce
 
 def test_saving_records_who_changed_what_in_the_history_shown_on_the_page(as_role, accepted, eager_celery):
     client = as_role("admin")
-    post(client, accepted, "save", UPPER_TIER)
+    before = saved_tier_transform()
+    post_save(client, accepted, UPPER_TIER)
     entry = AuditEntry.objects.get(content_type__model="fieldmapping", action="update")
     assert entry.actor == "admin" and entry.action == "update"
-    assert (entry.before["transform"], entry.after["transform"]) == ("default", "upper")
+    assert (entry.before["transform"], entry.after["transform"]) == (before, "upper")
     html = client.get(url(accepted)).content.decode()
-    assert "History of these mappings" in html and "default → upper" in html
+    assert "History of these mappings" in html and f"{before} → upper" in html
 
 
 def test_adding_a_row_keeps_what_was_typed(as_role, flow):
+    before = saved_tier_transform()
     response = post(as_role("admin"), flow, "add_row", UPPER_TIER)
     formset = response.context["formset"]
     assert len(formset.forms) == FieldMapping.objects.count() + 2
     assert 'value="upper" selected' in response.content.decode()
-    assert FieldMapping.objects.get(target_field="LOYALTYTIER").transform == "default"
+    assert saved_tier_transform() == before
 
 
 def test_a_mapping_changed_in_the_django_admin_re_plans_its_flow_too(as_role, accepted, eager_celery,

@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from .campaign_state import CampaignState
 from .insight_state import MAX_ACTIVE_IMPORTS as MAX_INSIGHT_IMPORTS
 from .insight_state import InsightState
 from .state import AccountState, SandboxError, bad_json
+from .state import iso as state_iso
 
 REGIONS = ("r1", "r2", "r3")
 MAX_BODY_BYTES = 50 * 1024 * 1024
@@ -35,6 +37,7 @@ _REASONS = {
     200: "OK",
     201: "Created",
     202: "Accepted",
+    204: "No Content",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
@@ -84,6 +87,8 @@ class DotdigitalSandbox:
         self.state = AccountState(max_active_imports=max_active_imports)
         # Contact-scoped insight records need the contact to exist in this same account.
         self.insight = InsightState(self._find_contact, max_active_insight_imports)
+        # Email campaigns and their reporting (campaign_state.py): sends, opens, clicks, revenue.
+        self.campaigns = CampaignState()
         self.call_log: list[tuple[str, str, int]] = []
         self.exchanges: list[Exchange] = []
         self._lock = threading.RLock()
@@ -106,6 +111,17 @@ class DotdigitalSandbox:
     def suppress(self, email: str) -> None:
         with self._lock:
             self.state.suppress(email, self.clock())
+
+    def edit_contact(self, email: str, data_fields: dict[str, Any]) -> dict[str, Any]:
+        """Change a contact's data fields as a person in dotdigital's app would, without
+        the hub (names as the account spells them, unknown names refused). For tests of
+        drift detection; returns the contact as stored."""
+        with self._lock:
+            self.state.settle(self.clock())
+            contact = self.state.contact("email", email)
+            contact["dataFields"].update(self.state.check_fields(data_fields))
+            contact["updated"] = state_iso(self.clock())
+            return contact
 
     @property
     def insight_collections(self) -> dict[str, dict[str, Any]]:
@@ -220,9 +236,11 @@ class DotdigitalSandbox:
         state = self.state
         parts = [p for p in path.split("/") if p]
         if parts[:2] == ["insightData", "v3"]:
-            return self._route_insight(method, path, parts[2:], body, now)
+            return self._route_insight(method, path, parts[2:], body, now, query)
         if path == "/v2/account-info" and method == "GET":
             return 200, self._account_info()
+        if parts[:2] == ["v2", "campaigns"]:
+            return self.campaigns.route(method, parts[2:], query)
         if path == "/v2/data-fields":
             if method == "GET":
                 return 200, list(state.data_fields.values())
@@ -259,9 +277,17 @@ class DotdigitalSandbox:
         )
 
     def _route_insight(
-        self, method: str, path: str, parts: list[str], body: bytes, now: float
+        self, method: str, path: str, parts: list[str], body: bytes, now: float,
+        query: dict[str, list[str]] | None = None,
     ) -> tuple[int, Any]:
-        """PUT /import, GET /import/{id}, GET /account/{name}/{recordId}."""
+        """PUT /import, GET /import/{id}, GET /account/{name}/{recordId}; the record lists
+        GET /account/{name} and GET /contacts/{name} (paged); DELETE of a contact's record."""
+        if len(parts) == 2 and parts[0] in ("account", "contacts") and method == "GET":
+            return 200, self.insight.list_records(parts[1], "account" if parts[0] == "account" else "contact",
+                                                  query or {})
+        if len(parts) == 5 and parts[0] == "contacts" and method == "DELETE":
+            self.insight.delete_contact_record(parts[1], parts[2], parts[3], parts[4])
+            return 204, None
         if parts == ["import"]:
             if method == "PUT":
                 import_id = self.insight.submit(

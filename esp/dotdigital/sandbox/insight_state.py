@@ -31,6 +31,8 @@ Rules enforced, from the contract notes section 1.5 and the insight OpenAPI (V3I
 
 from __future__ import annotations
 
+import base64
+import bisect
 import re
 import uuid
 from collections.abc import Callable
@@ -198,6 +200,32 @@ class InsightState:
             )
         return {k: record[k] for k in ("key", "json", "created", "updated")}
 
+    def list_records(self, name: str, scope: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        """`GET /account/{name}` or `GET /contacts/{name}`: one page, records in ascending
+        key order, `{_items, _links}`. See records_page for the paging rules."""
+        collection = self.collections.get(name)
+        if collection is None or collection["scope"] != scope:
+            raise insight_error(404, "collectionNotFound", "The collection could not be found",
+                                [{"item": name, "description": "Not found"}])
+        return records_page(name, scope, collection["records"], query)
+
+    def delete_contact_record(self, identifier: str, value: str, name: str, key: str) -> None:
+        """`DELETE /contacts/{identifier}/{value}/{name}/{recordId}`: 204, or 404 with the
+        documented codes (contactNotFound, collectionNotFound, recordNotFound)."""
+        contact = self.find_contact(identifier, value)
+        if contact is None:
+            raise insight_error(404, "contactNotFound", "The following contacts could not be found",
+                                [{"item": value, "description": f"Not found using the identifier '{identifier}'"}])
+        collection = self.collections.get(name)
+        if collection is None or collection["scope"] != "contact":
+            raise insight_error(404, "collectionNotFound", "The collection could not be found",
+                                [{"item": name, "description": "Not found"}])
+        record = collection["records"].get(key)
+        if record is None or record.get("ownerContactId") != contact["contactId"]:
+            raise insight_error(404, "recordNotFound", "The Insight data record could not be found",
+                                [{"item": key, "description": f"Not found in the contacts collection '{name}'"}])
+        del collection["records"][key]
+
     def _apply(self, import_id: str, body: dict[str, Any], now: float) -> dict[str, Any]:
         name, scope = body["collectionName"], body["collectionScope"]
         collection = self.collections.setdefault(name, _new_collection(scope, body["collectionType"]))
@@ -314,3 +342,53 @@ def _owner_echo(scope: str, record: dict) -> dict[str, Any]:
             "value": identity.get("value"),
         }
     return owner
+
+
+# ------------------------------------------------------------ listing records
+# The list operations (getAccountInsightData, getAllContactsInsightData) take `limit`
+# 1..5000 and an opaque `marker`; the answer's `_items` holds at most 1000 records
+# (the schema's maxItems), "returned in ascending order", with `_links.self` and
+# `_links.first` always and `next` while more remain. A bad limit or marker is a 400
+# `insightData:invalidId` (the operation's only documented 400 code).
+PAGE_MAX_ITEMS = 1000
+LIMIT_MAX = 5000
+
+
+def _marker(key: str) -> str:
+    return base64.urlsafe_b64encode(f"after:{key}".encode()).decode()
+
+
+def _after(marker: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(marker.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        text = ""
+    if not text.startswith("after:"):
+        raise insight_error(400, "invalidId", f"The marker value '{marker}' is invalid")
+    return text[len("after:"):]
+
+
+def records_page(name: str, scope: str, records: dict[str, dict[str, Any]],
+                 query: dict[str, list[str]]) -> dict[str, Any]:
+    raw_limit = (query.get("limit") or [str(PAGE_MAX_ITEMS)])[0]
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LIMIT_MAX:
+        raise insight_error(400, "invalidId", f"The limit value '{raw_limit}' is invalid")
+    size = min(int(raw_limit), PAGE_MAX_ITEMS)
+    marker = (query.get("marker") or [""])[0]
+    keys = sorted(records)
+    start = bisect.bisect_right(keys, _after(marker)) if marker else 0
+    chosen = keys[start:start + size]
+    base = f"/insightData/v3/{'account' if scope == 'account' else 'contacts'}/{name}?limit={raw_limit}"
+    links: dict[str, Any] = {"self": {"marker": marker, "link": base + (f"&marker={marker}" if marker else "")},
+                             "first": {"marker": "", "link": base}}
+    if start + size < len(keys) and chosen:
+        following = _marker(chosen[-1])
+        links["next"] = {"marker": following, "link": f"{base}&marker={following}"}
+    items = []
+    for key in chosen:
+        record = records[key]
+        item = {"key": key, "json": record["json"], "created": record["created"], "updated": record["updated"]}
+        if record.get("ownerContactId") is not None:
+            item["ownerContactId"] = record["ownerContactId"]
+        items.append(item)
+    return {"_items": items, "_links": links}

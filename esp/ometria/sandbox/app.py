@@ -1,6 +1,7 @@
 """A framework-free WSGI stand-in for Ometria's Data API push endpoint.
 
-Routes: `POST /v2/push`, `GET /v2/push/_errors`. Every call needs `X-Ometria-Auth`
+Routes: `POST /v2/push`, `GET /v2/push/_errors`, `GET /v2/profiles?email=` (profiles.py: its
+path is unconfirmed, counted with the Data API reads). Every call needs `X-Ometria-Auth`
 with a known key, else 403 "API key is not authorised to access this resource".
 Synchronous refusals (400) are whole-call: a body that is not a JSON array, an empty
 array, more than 100 records, or records of more than one `@type`. The synchronous
@@ -38,7 +39,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
+from .profiles import PROFILES_PATH, profiles_for_email
 from .state import AccountState
 
 MAX_RECORDS = 100
@@ -160,6 +163,19 @@ class OmetriaSandbox:
         with self._lock:
             self.state.paused = False
 
+    def edit_contact(self, record_id: str, collection: str = "customers", **changes: Any) -> dict[str, Any]:
+        """Change a stored contact as a person at Ometria would (a marketer in the app, the
+        contact in the preference centre), without the hub: `properties` are merged, other
+        fields replaced. For tests of drift detection; returns the contact as stored."""
+        self.settle()
+        with self._lock:
+            stored = self.state.contacts[(collection, record_id)]
+            properties = changes.pop("properties", None)
+            stored.update(changes)
+            if properties is not None:
+                stored["properties"] = {**(stored.get("properties") or {}), **properties}
+            return dict(stored)
+
     def is_forced_optin(self, record_id: str, collection: str = "customers") -> bool:
         with self._lock:
             return (collection, record_id) in self.state.forced_optin
@@ -195,10 +211,16 @@ class OmetriaSandbox:
 
     def _handle(self, method: str, path: str, body: bytes, environ: dict[str, Any], now: float,
                 extra: dict[str, str]) -> tuple[int, Any]:
-        if path not in ("/v2/push", "/v2/push/_errors"):
+        if path not in ("/v2/push", "/v2/push/_errors", PROFILES_PATH):
             raise SandboxError(404, f"No resource at {path}")
         if environ.get("HTTP_X_OMETRIA_AUTH", "") not in self.api_keys:
             raise SandboxError(403, FORBIDDEN)
+        if path == PROFILES_PATH:
+            if method != "GET":
+                raise SandboxError(405, f"{method} is not allowed on {path}")
+            if not self.read_limiter.allow(now):
+                raise SandboxError(429, "Rate limit exceeded: at most 4 Data API requests per second")
+            return 200, self._profiles(parse_qs(environ.get("QUERY_STRING", "")))
         if path == "/v2/push/_errors":
             if method != "GET":
                 raise SandboxError(405, f"{method} is not allowed on {path}")
@@ -215,6 +237,13 @@ class OmetriaSandbox:
         if self.state.queued_records + len(records) > self.queue_limit:
             raise SandboxError(429, f"Too many records waiting to be processed (the limit is {self.queue_limit})")
         return 200, self.state.receive(records, now, self.validation_delay, self.processing_rate)
+
+    def _profiles(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """Profiles whose email is the one asked for (PROFILES_PATH: path unconfirmed)."""
+        email = (query.get("email") or [""])[0].strip()
+        if not email:
+            raise SandboxError(400, "Payload invalid: give the email address to look up (?email=).")
+        return profiles_for_email(self.state.contacts, email)
 
     def _queue_headers(self) -> dict[str, str]:
         remaining = max(self.queue_limit - self.state.queued_records, 0)

@@ -6,6 +6,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from syncapp import services
 from syncapp.entities import FLOW_ENTITIES, flow_entity
 from syncapp.locks import PullInProgress
 from syncapp.models import Flow, Priority
@@ -33,13 +34,18 @@ class Command(BaseCommand):
             raise CommandError(f"No enabled {entity} flow to backfill.")
         spec = flow_entity(entity)
         for connection in {flow.connection for flow in selected}:
+            adapter = services.source_adapter_for(connection)  # one session for the whole read (SAP B1: one login)
             try:
                 with tqdm(desc=f"read {connection.name} {spec.source_entity}", unit="rec",
                           disable=no_progress) as bar:
                     run = connection_pull(connection=connection, entity=spec.source_entity, full=True,
-                                          priority=Priority.BACKFILL, progress=bar.update)
+                                          priority=Priority.BACKFILL, progress=bar.update, adapter=adapter)
             except PullInProgress as busy:
                 raise CommandError(f"{busy} Run the backfill again when it has finished.") from busy
+            finally:
+                close = getattr(adapter, "close", None)
+                if close is not None:
+                    close()  # SAP B1: /Logout, so the session does not hold a licence until it times out
             self.stdout.write(f"read {run.records_read}, changed {run.records_changed}"
                               + (f", stopped: {run.error}" if run.error else ""))
         for flow in selected:

@@ -5,6 +5,11 @@ import yaml
 from django.core.management.base import BaseCommand
 
 from syncapp.config import config_export
+from syncapp.management.database import database_described, database_require
+
+# What export reads; their tables must be there (a clear refusal rather than a traceback).
+CONFIG_MODELS = ("erp.ErpConnection", "esp.EspAccount", "esp.FieldMapping", "syncapp.Flow",
+                 "django_celery_beat.PeriodicTask")
 
 
 class Command(BaseCommand):
@@ -15,6 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--output", "-o", help="Write to this file instead of standard output.")
 
     def handle(self, *args, format="yaml", output=None, **options):
+        database_require(*CONFIG_MODELS)
+        self.stderr.write(f"Database: {database_described()}")
         data = config_export()
         text = (json.dumps(data, indent=2, default=str) if format == "json"
                 else yaml.safe_dump(data, sort_keys=False, allow_unicode=True))

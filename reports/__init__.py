@@ -1,0 +1,1 @@
+"""Finance's room: reconciliation of the ERP against each destination, and acting on it."""

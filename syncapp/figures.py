@@ -1,0 +1,105 @@
+"""Customer figures re-planned once per pull, not once per page of documents.
+
+Every page of orders (deliveries, credit notes, returns) moves the order figures of its
+customers (order count, lifetime value, ...), which ride on each customer's contact. In a
+load, a customer's orders come over many pages, and re-planning the customer after each
+page maps and queues the same contact again and again (ten times each for 20,000 orders of
+2,000 customers in pages of 1,000), for a destination that only needs the last figures.
+
+Inside a pull (`figures_deferred`, set by the engine's pull) the customers a page touches
+are marked instead (`FiguresDirty`, in the page's own transaction, so the mark commits with
+the documents that moved the figures), and `figures_replan` plans each marked customer once
+when the pull has stored its pages, removing the marks in the same transactions. A pull
+that stops half-way leaves its marks; the next pull of the connection re-plans them.
+Outside a pull (a person's retry, a re-read) the customers are planned at once, as before.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from django.db import transaction
+from django.utils import timezone
+
+from erp.customer_figures import customers_of
+
+from .bulksql import array_of, commit_unawaited, db_datetime, execute, fetch, quote, vendor
+from .models import FiguresDirty, Flow, Priority
+from .plan_lock import flows_plan_lock
+
+log = logging.getLogger(__name__)
+
+_deferring: ContextVar[bool] = ContextVar("figures_deferred", default=False)
+CHUNK = 1000  # customers planned per transaction at the end of a pull
+
+
+@contextmanager
+def figures_deferred() -> Iterator[None]:
+    """While inside, customers whose figures move are marked, not planned (see the module)."""
+    token = _deferring.set(True)
+    try:
+        yield
+    finally:
+        _deferring.reset(token)
+
+
+def customers_touched(*, connection, entity: str, keys) -> list[str]:
+    """The customers flow's keys for changed documents: the customers whose figures they
+    move, to be planned now; inside a pull they are marked for its end and none is returned."""
+    codes = customers_of(connection=connection, entity=entity, keys=keys)
+    if not codes or not _deferring.get():
+        return codes
+    figures_mark_dirty(connection_id=connection.pk, card_codes=codes)
+    return []
+
+
+def figures_mark_dirty(*, connection_id: int, card_codes: list[str]) -> None:
+    table = quote(FiguresDirty._meta.db_table)
+    now = db_datetime(timezone.now())
+    if vendor() == "postgresql":
+        execute(f"INSERT INTO {table} (connection_id, card_code, marked_at) SELECT %s, unnest(%s::text[]), %s "
+                "ON CONFLICT (connection_id, card_code) DO NOTHING", [connection_id, array_of(card_codes), now])
+        return
+    FiguresDirty.objects.bulk_create([FiguresDirty(connection_id=connection_id, card_code=code, marked_at=now)
+                                      for code in card_codes], ignore_conflicts=True, batch_size=500)
+
+
+def _take_marks(connection_id: int, limit: int) -> list[str]:
+    """Remove up to `limit` marks of the connection and name their customers (in the caller's
+    transaction: a plan that fails puts them back). Another pull's marks being taken are skipped."""
+    table = quote(FiguresDirty._meta.db_table)
+    if vendor() == "postgresql":
+        return [code for (code,) in fetch(
+            f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE connection_id = %s ORDER BY id "
+            "LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING card_code", [connection_id, limit])]
+    marks = list(FiguresDirty.objects.filter(connection_id=connection_id).order_by("id")
+                 .values_list("id", "card_code")[:limit])
+    FiguresDirty.objects.filter(id__in=[mark_id for mark_id, _ in marks]).delete()
+    return [code for _, code in marks]
+
+
+def figures_replan(*, connection, priority: int = Priority.ROUTINE, run=None) -> int:
+    """Plan every customer marked on this connection (this pull's and any a stopped pull
+    left) for each enabled customers flow, a chunk per transaction; returns how many."""
+    from .planning import flow_plan
+
+    flows = list(Flow.objects.filter(connection=connection, enabled=True, entity=Flow.Entity.CUSTOMERS)
+                 .select_related("connection", "destination"))
+    done = 0
+    while True:
+        with transaction.atomic():
+            commit_unawaited()  # lost with the server, its marks come back with it
+            # Before the marks: a pull page takes the plan locks before it marks (syncapp.plan_lock).
+            flows_plan_lock(flow.pk for flow in flows)
+            codes = _take_marks(connection.pk, CHUNK)
+            if not codes:
+                return done
+            for flow in flows:
+                planned = flow_plan(flow=flow, record_keys=codes, priority=priority)
+                if run is not None:
+                    run.records_planned += len(planned.queued)
+                    run.records_unchanged += len(planned.unchanged)
+                    run.records_failed += len(planned.failed) + len(planned.held)
+        done += len(codes)

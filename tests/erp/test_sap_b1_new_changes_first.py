@@ -1,0 +1,70 @@
+"""A delta read puts the new changes ahead of the overlap re-read (issue 12, part 3): in a
+peak the overlap window re-reads minutes of just-edited orders, and a new order must be
+planned (and so claimed) before them, not after."""
+from __future__ import annotations
+
+from erp.sap_b1.adapter import SapB1Source
+from tests.erp.test_sap_b1_documents import document
+
+
+def test_a_new_order_is_read_before_the_overlap_re_read_and_the_cursor_moves_last(sandbox, connection, clock):
+    for entry in range(1, 31):
+        sandbox.add_document("orders", document(entry))
+    source = SapB1Source(connection)
+    clock.set(9, 20, 10)
+    for entry in range(1, 26):  # edited just before the last read: inside its 2-minute overlap
+        sandbox.update_document("orders", entry, Comments="edited")
+        if entry == 12:
+            clock.set(9, 21, 10)
+    clock.set(9, 22, 0)
+    sandbox.add_document("orders", document(31))
+    *_, last = source.read_changes("orders", None)
+    assert last.cursor == {"updated_at": "2026-11-22T09:22:00+00:00"}
+
+    clock.set(9, 25, 30)
+    sandbox.add_document("orders", document(99))  # the new order
+    batches = list(source.read_changes("orders", last.cursor))
+
+    keys = [r.key for batch in batches for r in batch.records]
+    assert keys[:2] == ["31", "99"]  # the cursor's own minute, then the new order: on the first page
+    assert sorted(keys[2:], key=int) == [str(entry) for entry in range(1, 26)]  # the re-read, after it
+    assert "99" in [r.key for r in batches[0].records]
+    # The cursor moves only when the re-read is done too: a read stopped half-way is repeated whole.
+    assert all(batch.cursor == last.cursor for batch in batches[:-1])
+    assert batches[-1].cursor == {"updated_at": "2026-11-22T09:25:30+00:00"}
+    assert batches[-1].records == []
+
+
+def test_without_an_overlap_window_the_read_is_one_pass(sandbox, connection, clock):
+    connection.delta_overlap_minutes = 0
+    sandbox.add_document("orders", document(1))
+    source = SapB1Source(connection)
+    *_, last = source.read_changes("orders", None)
+    clock.set(9, 30)
+    sandbox.add_document("orders", document(2))
+
+    batches = list(source.read_changes("orders", last.cursor))
+
+    assert [r.key for batch in batches for r in batch.records] == ["1", "2"]
+    assert batches[-1].cursor == {"updated_at": "2026-11-22T09:30:00+00:00"}
+
+
+def test_a_read_ends_at_the_minute_after_it_began_and_leaves_what_came_later_to_the_next(sandbox, connection,
+                                                                                           clock):
+    sandbox.add_document("orders", document(1))
+    source = SapB1Source(connection, clock=clock)
+    *_, last = source.read_changes("orders", None)
+    clock.set(9, 25, 30)
+    sandbox.add_document("orders", document(2))
+    ours = clock.now
+    clock.set(9, 27, 5)  # stamped while the read goes on (SAP's clock), after the read's minute
+    sandbox.add_document("orders", document(3))
+
+    reading = SapB1Source(connection, clock=lambda: ours)
+    batches = list(reading.read_changes("orders", last.cursor))
+
+    assert [r.key for batch in batches for r in batch.records] == ["1", "2"]  # 3 is not read now
+    assert batches[-1].cursor == {"updated_at": "2026-11-22T09:25:30+00:00"}
+    later = [r.key for batch in SapB1Source(connection, clock=clock).read_changes("orders", batches[-1].cursor)
+             for r in batch.records]
+    assert later == ["2", "3"]  # the next read has it (2 again: from the cursor's minute)

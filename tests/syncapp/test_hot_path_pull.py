@@ -1,0 +1,113 @@
+"""The pull's hot path: customer figures planned once per pull (durably marked between its
+pages), page commits that do not wait for the disk, and no index or key check the hot
+tables do not need."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from django.db import connection as db
+
+from erp.models import BusinessPartner
+from syncapp.models import FiguresDirty, OutboxItem
+from syncapp.services import connection_pull
+from tests.factories import FlowFactory
+from tests.syncapp.fakes import FakeSource, bp_record
+from tests.syncapp.test_orders import document, line
+
+pytestmark = pytest.mark.django_db
+
+postgresql_only = pytest.mark.skipif("db.vendor != 'postgresql'", reason="a PostgreSQL setting or schema")
+
+
+@pytest.fixture
+def flows():
+    from esp.default_mappings import mappings_install_defaults
+
+    customers = FlowFactory(entity="customers")
+    mappings_install_defaults(destination=customers.destination)
+    orders = FlowFactory(entity="orders", connection=customers.connection, destination=customers.destination)
+    connection_pull(connection=customers.connection, adapter=FakeSource([[bp_record("C001"), bp_record("C002")]]))
+    OutboxItem.objects.filter(flow=customers).update(status="accepted", accepted_hash="sent")
+    return customers, orders
+
+
+def contact(customers, code: str) -> OutboxItem:
+    return OutboxItem.objects.get(flow=customers, record_key=code)
+
+
+def test_a_customers_figures_are_planned_once_per_pull_however_many_pages_move_them(flows):
+    customers, _ = flows
+    before = contact(customers, "C001").generation
+    pages = [[document("orders", entry, line(0, price=10.0 * entry), card_code="C001")] for entry in (1, 2, 3)]
+    run = connection_pull(connection=customers.connection, entity="orders", adapter=FakeSource(pages))
+    row = contact(customers, "C001")
+    assert row.generation == before + 1  # one plan with the last figures, not one per page
+    assert (row.payload["ORDERCOUNT"], row.payload["LIFETIMEVALUE"]) == (3, 60.0)
+    assert run.records_planned == 3 + 1  # three orders and the customer once
+    assert not FiguresDirty.objects.exists()
+
+
+def test_figures_a_stopped_pull_moved_are_planned_by_the_next_pull(flows):
+    customers, _ = flows
+    pages = [[document("orders", 1, line(0, price=25.0), card_code="C002")], [document("orders", 2, line(0))]]
+    connection_pull(connection=customers.connection, entity="orders", adapter=FakeSource(pages, fail_after=1))
+    # The first page is stored, its customer marked in the same transaction, not yet planned.
+    assert list(FiguresDirty.objects.values_list("card_code", flat=True)) == ["C002"]
+    assert contact(customers, "C002").payload["ORDERCOUNT"] == 0
+    connection_pull(connection=customers.connection, entity="business_partners", adapter=FakeSource([]))
+    assert contact(customers, "C002").payload["ORDERCOUNT"] == 1
+    assert not FiguresDirty.objects.exists()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)  # the page's own transaction, as in production (not a savepoint)
+def test_a_pulled_page_commits_without_waiting_for_the_disk_and_nothing_else_does(flows):
+    customers, _ = flows
+    seen = []
+    source = FakeSource([[bp_record("C003")]])
+    batches = source.read_changes
+
+    def read_changes(entity, cursor):
+        for batch in batches(entity, cursor):
+            yield dataclasses.replace(batch, on_stored=lambda stored: seen.append(_setting()))
+
+    source.read_changes = read_changes
+    connection_pull(connection=customers.connection, adapter=source)
+    assert seen == ["off"]  # the page's transaction: its cursor is in it, so a lost page is read again
+    assert _setting() == "on"
+
+
+def _setting() -> str:
+    with db.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@postgresql_only
+def test_the_hot_tables_keep_no_single_column_index_beside_their_composite_keys_but_keep_their_key_checks():
+    tables = ('erp_businesspartner', 'erp_salesorder', 'erp_salesorderline', 'syncapp_outboxitem')
+    with db.cursor() as cursor:
+        cursor.execute("SELECT tablename, indexdef FROM pg_indexes WHERE tablename = ANY(%s)", [list(tables)])
+        single = [(table, definition) for table, definition in cursor.fetchall()
+                  if "," not in definition.split("USING btree", 1)[1] and "UNIQUE" not in definition
+                  and "WHERE" not in definition]
+        # The database still refuses an orphan row: raw SQL bypasses Django's on_delete.
+        cursor.execute("SELECT DISTINCT conrelid::regclass::text FROM pg_constraint WHERE contype = 'f' "
+                       "AND conrelid::regclass::text = ANY(%s)", [list(tables)])
+        checked = sorted(table for (table,) in cursor.fetchall())
+    assert single == []
+    assert checked == sorted(tables)
+
+
+def test_keys_of_any_spelling_are_found_by_a_page_read():
+    from syncapp.bulksql import select_by_keys
+    from tests.factories import ErpConnectionFactory
+
+    connection = ErpConnectionFactory()
+    codes = ['quo"te', "back\\slash", "NULL", "a,b", "{brace}", " spaced ", "é\u00df", "plain"]
+    BusinessPartner.objects.bulk_create([BusinessPartner(connection=connection, card_code=code, card_type="customer",
+                                                         content_hash="h") for code in codes])
+    found = select_by_keys(BusinessPartner, ["card_code"], key="card_code", keys=[*codes, "missing"],
+                           where={"connection_id": connection.pk})
+    assert sorted(code for (code,) in found) == sorted(codes)

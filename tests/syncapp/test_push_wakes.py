@@ -1,0 +1,67 @@
+"""Push tasks under load (issue 12, parts 4 and 5): one task per flow waits in the queue
+however often it is woken, a task gives its worker back after about PUSH_TASK_SECONDS of
+its destination's pace, and a long pull wakes the pushers as soon as it stored a page."""
+from __future__ import annotations
+
+import pytest
+
+from syncapp import tasks
+from syncapp.models import OutboxItem
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    sent = []
+    monkeypatch.setattr(tasks.flow_push_task, "delay", lambda *args: sent.append(args))
+    return sent
+
+
+def _ready_row(flow, key="C1"):
+    return OutboxItem.objects.create(flow=flow, record_key=key, status="pending", payload={"k": key})
+
+
+def test_one_push_task_per_flow_waits_in_the_queue(flow, redis_url, settings, queued):
+    settings.REDIS_URL = redis_url
+    assert tasks.push_wake(flow) is True
+    assert tasks.push_wake(flow) is False  # a pull, the sweep and a pull again: one task waits
+    assert tasks.push_wake(flow) is False
+    assert queued == [(flow.pk,)]
+
+    tasks._push_unmark(flow)  # what a push task does first: a wake from then on queues the next one
+    assert tasks.push_wake(flow) is True
+    assert queued == [(flow.pk,), (flow.pk,)]
+
+
+def test_without_redis_every_wake_queues_a_task(flow, settings, queued):
+    settings.REDIS_URL = ""
+    assert tasks.push_wake(flow) and tasks.push_wake(flow)
+    assert len(queued) == 2
+
+
+def test_a_push_task_takes_as_many_batches_as_its_destination_paces_in_ten_seconds(flow):
+    account = flow.destination
+    account.kind, account.calls_per_minute = "dotdigital", 35  # Low tier: 2 batches (import + poll each)
+    assert tasks.batches_per_push_task(flow) == 2
+    account.calls_per_minute = 6
+    assert tasks.batches_per_push_task(flow) == 1
+    account.kind, account.calls_per_minute = "ometria", None  # 4 a second: the old ceiling of 20
+    assert tasks.batches_per_push_task(flow) == 20
+
+
+def test_a_pull_wakes_the_pushers_once_a_page_is_stored_not_at_its_end(flow, redis_url, settings, queued,
+                                                                      monkeypatch):
+    settings.REDIS_URL = redis_url
+    clock = [100.0]
+    monkeypatch.setattr("time.monotonic", lambda: clock[0])
+    stored = tasks._waking_pushers([flow])
+    stored(0)  # an empty page (the read's last, carrying the cursor) wakes nobody
+    _ready_row(flow)
+    stored(500)
+    assert queued == [(flow.pk,)]
+    tasks._push_unmark(flow)
+    clock[0] += 1
+    stored(500)  # within PULL_WAKE_SECONDS: not again
+    assert len(queued) == 1
+    clock[0] += tasks.PULL_WAKE_SECONDS
+    stored(500)
+    assert len(queued) == 2
