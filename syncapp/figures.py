@@ -56,6 +56,9 @@ def customers_touched(*, connection, entity: str, keys) -> list[str]:
 
 
 def figures_mark_dirty(*, connection_id: int, card_codes: list[str]) -> None:
+    """Mark in key order: two pulls marking overlapping customers (a backfill beside the
+    scheduled pull) then wait for each other in one order, never in a deadlock."""
+    card_codes = sorted(set(card_codes))
     table = quote(FiguresDirty._meta.db_table)
     now = db_datetime(timezone.now())
     if vendor() == "postgresql":

@@ -59,12 +59,13 @@ def schedules_install_defaults(*, every_minutes: int = 2) -> list[PeriodicTask]:
                   for entity in sorted(entities)]
     sweep, _ = PeriodicTask.objects.get_or_create(
         name="outbox sweep", defaults={"task": SWEEP_TASK, "interval": _interval(1)})
-    from reports.schedules import schedule_nightly_reconciliation  # finance's room, its own entry
+    from reports.campaigns.schedules import schedule_nightly_campaign_import  # finance's rooms, their own entries
+    from reports.schedules import schedule_nightly_reconciliation
 
     from .drift.schedules import schedule_drift_sample  # the drift app's own entry
 
     return [*tasks, sweep, *schedules_install_monitoring(), schedule_provisional_check(),
-            schedule_nightly_reconciliation(), schedule_drift_sample()]
+            schedule_nightly_reconciliation(), schedule_nightly_campaign_import(), schedule_drift_sample()]
 
 
 def schedules_install_monitoring() -> list[PeriodicTask]:

@@ -26,3 +26,20 @@ def attribution_run_task() -> None:
     from .attribution import attribution_run
 
     attribution_run()
+
+
+@shared_task(name="campaigns.nightly_import_task", ignore_result=True)
+def campaigns_nightly_import_task() -> None:
+    """Every dotdigital account's activity since its last import, then one attribution:
+    the campaign report is current when finance starts its day."""
+    from esp.models import EspAccount
+
+    from .attribution import attribution_run
+    from .dotdigital_import import ImportInProgress, activity_import_dotdigital
+
+    for account in EspAccount.objects.filter(kind="dotdigital").order_by("name"):
+        try:
+            activity_import_dotdigital(account=account)
+        except ImportInProgress:
+            continue  # that account's running import goes on; tonight's attribution uses what is in
+    attribution_run()
