@@ -76,7 +76,7 @@ def config_export() -> dict:
              **_pick(f, FLOW_FIELDS)}
             for f in Flow.objects.order_by("name").select_related("connection", "destination")
         ],
-        "schedules": schedules,
+        "schedules": sorted(schedules, key=lambda item: (item["connection"], item["entity"])),  # not by row id
     }
 
 
