@@ -8,6 +8,8 @@ COPY exceptions ./exceptions
 COPY audit ./audit
 COPY accounts ./accounts
 COPY reports ./reports
+COPY consent ./consent
+COPY engagement ./engagement
 COPY templates ./templates
 COPY manage.py ./
 RUN pip install --no-cache-dir . gunicorn

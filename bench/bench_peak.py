@@ -52,6 +52,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lines", type=int, default=4, help="lines per order")
     p.add_argument("--items", type=int, default=2000, help="item codes on the lines")
     p.add_argument("--workers", type=int, choices=(1, 2, 3), default=2, help="Celery worker processes")
+    p.add_argument("--concurrency", type=int, default=1,
+                   help="processes per worker: 1 runs it solo, more a prefork pool (docker-compose.yml runs 4)")
     p.add_argument("--compare-workers", action="store_true", help="run the same load with 1 and with 2 workers")
     p.add_argument("--interval", type=float, default=60.0, help="seconds between scheduled pulls")
     p.add_argument("--sweep-every", type=float, default=60.0, help="seconds between outbox sweeps")
@@ -203,8 +205,9 @@ def _run(args, env) -> dict:
                                                       defaults={"value": {"updated_at": peak_start.isoformat()}})
         env["redis"].flush()  # the set-up's token buckets
         workers = Workers(database_url=args.database_url, redis_url=env["redis"].url,
-                          logdir=Path(env["var_dir"]) / "workers", extra_env=dict(PRODUCTION_TIMINGS))
-        log(f"starting {args.workers} worker(s)")
+                          logdir=Path(env["var_dir"]) / "workers", extra_env=dict(PRODUCTION_TIMINGS),
+                          concurrency=args.concurrency)
+        log(f"starting {args.workers} worker(s) of {args.concurrency} process(es)")
         for _ in range(args.workers):
             workers.start()
         generator = LoadGenerator(
@@ -398,7 +401,7 @@ def main(argv=None) -> int:
 
     results = run_once(args)
     report_print(results)
-    save_results(results, f"peak-w{args.workers}-{args.orders}", args.output or None)
+    save_results(results, f"peak-w{args.workers}x{args.concurrency}-{args.orders}", args.output or None)
     return 0
 
 

@@ -417,14 +417,24 @@ def health_sample(flows: list, *, previous: dict[int, int], seconds: float) -> t
 
 
 def process_cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a live process (and its reaped children), from /proc."""
+    """utime + stime of a live process, its reaped children and its live ones (a prefork
+    worker's pool), from /proc."""
     try:
         with open(f"/proc/{pid}/stat") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
     ticks = os.sysconf("SC_CLK_TCK")
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks
+    own = sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks
+    return own + sum(process_cpu_seconds(child) or 0.0 for child in _live_children(pid))
+
+
+def _live_children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(child) for child in handle.read().split()]
+    except OSError:
+        return []
 
 
 def machine_cpu() -> tuple[float, float]:

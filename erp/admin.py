@@ -1,13 +1,29 @@
 from django.contrib import admin
 
 from .documents import DOCUMENT_MODELS
-from .models import BusinessPartner, ErpConnection, Item, ProvisionalOrder, StockLevel, Warehouse
+from .models import (
+    BusinessPartner,
+    ContactPerson,
+    ErpConnection,
+    Item,
+    ItemGroup,
+    ProvisionalOrder,
+    StockLevel,
+    Warehouse,
+)
 
 
 @admin.register(ErpConnection)
 class ErpConnectionAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "base_url", "company_db", "username", "page_size"]
     # password_env is the *name* of a variable; the secret itself never reaches the database.
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "company_email_as_contact" in form.changed_data:
+            from syncapp.planning_contacts import company_email_setting_changed
+
+            company_email_setting_changed(connection=obj)
 
 
 @admin.register(BusinessPartner)
@@ -35,9 +51,17 @@ class _ReadOnlyMirrorAdmin(admin.ModelAdmin):
         return [f.name for f in self.model._meta.fields]
 
 
+@admin.register(ContactPerson)
+class ContactPersonAdmin(_ReadOnlyMirrorAdmin):
+    list_display = ["card_code", "code", "first_name", "last_name", "email", "active", "marketing_blocked", "removed",
+                    "connection"]
+    list_filter = ["connection", "active", "removed"]
+    search_fields = ["=card_code", "email_normalised", "last_name"]
+
+
 @admin.register(Item)
 class ItemAdmin(_ReadOnlyMirrorAdmin):
-    list_display = ["item_code", "sku", "item_name", "item_group", "active", "sales_item", "source_updated_at",
+    list_display = ["item_code", "sku", "item_name", "category_code", "active", "sales_item", "source_updated_at",
                     "connection"]
     list_filter = ["connection", "active", "sales_item"]
     search_fields = ["=item_code", "=sku", "item_name"]
@@ -47,6 +71,13 @@ class ItemAdmin(_ReadOnlyMirrorAdmin):
 class WarehouseAdmin(_ReadOnlyMirrorAdmin):
     list_display = ["code", "name", "inactive", "connection"]
     list_filter = ["connection", "inactive"]
+
+
+@admin.register(ItemGroup)
+class ItemGroupAdmin(_ReadOnlyMirrorAdmin):
+    list_display = ["code", "name", "connection", "mirrored_at"]
+    list_filter = ["connection"]
+    search_fields = ["=code", "name"]
 
 
 @admin.register(StockLevel)

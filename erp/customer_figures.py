@@ -2,8 +2,9 @@
 
 What really happened, per customer: orders placed (cancelled ones left out), first and
 last order date, lifetime value net of credit memos, average order value, last
-dispatch and last return date. Credit memos carry the customer themselves, so no
-document chain has to be followed for the value. Values are before tax and in the
+dispatch and last return date, and the product-category figures (`category_figures`).
+Credit memos carry the customer themselves, so no document chain has to be followed for
+the value. Values are before tax and in the
 company's local currency (a customer may buy in several currencies); cancelled
 documents and cancellation documents are never counted.
 """
@@ -15,6 +16,8 @@ from django.db.models import Count, F, Max, Min, Sum
 
 from syncapp.bulksql import any_of, select_by_keys
 
+from .buyer_figures import BUYER_FIGURES
+from .category_figures import CATEGORY_FIGURES, category_figures
 from .documents import CreditMemo, Delivery, Return, SalesOrder
 
 FIGURES = {
@@ -25,6 +28,8 @@ FIGURES = {
     "average_order_value": "Average order value",
     "last_dispatch_date": "Last dispatch date",
     "last_return_date": "Last return date",
+    **CATEGORY_FIGURES,
+    **BUYER_FIGURES,  # per contact (erp.buyer_figures); planning attaches them where a company has contact persons
 }
 
 
@@ -49,7 +54,7 @@ def customer_figures(*, connection, card_codes) -> dict[str, dict]:
     codes = list(card_codes)
     figures = {code: {"order_count": 0, "first_order_date": None, "last_order_date": None,
                       "lifetime_value": 0.0, "average_order_value": 0.0, "last_dispatch_date": None,
-                      "last_return_date": None} for code in codes}
+                      "last_return_date": None, **dict.fromkeys(CATEGORY_FIGURES)} for code in codes}
     if not codes or not SalesOrder.objects.filter(connection=connection).exists():
         return figures
     orders = (_counted(SalesOrder, connection, codes)
@@ -65,13 +70,18 @@ def customer_figures(*, connection, card_codes) -> dict[str, dict]:
     for code in codes:
         figures[code]["last_dispatch_date"] = dispatched.get(code)
         figures[code]["last_return_date"] = returned.get(code)
+    for code, found in category_figures(connection=connection, card_codes=codes).items():
+        figures[code].update(found)
     return figures
 
 
 def customers_of(*, connection, entity: str, keys) -> list[str]:
     """The customers whose figures these changed documents can move."""
+    from .categories import customers_in_groups
     from .documents import DOCUMENT_MODELS
 
+    if entity == "item_groups":  # a renamed category: the customers whose figures can name it
+        return customers_in_groups(connection=connection, codes=keys)
     model = DOCUMENT_MODELS[entity][0]
     found = select_by_keys(model, ["card_code"], key="doc_entry", keys=[int(k) for k in keys],
                            where={"connection_id": connection.pk})

@@ -176,11 +176,12 @@ def _raise(*, connection, entity: str, entry: int, bases: list[Base], reason: st
 
 def _resolve(*, connection, entity: str, entries: list[int]) -> None:
     from exceptions.models import SyncException
+    from exceptions.services import exceptions_resolve_matching
 
     if entries:
-        _active(SyncException.objects.filter(
-            connection=connection, entity=entity, reason_code__in=REASONS, record_key__in=[str(e) for e in entries])
-        ).update(status=SyncException.Status.RESOLVED, resolved_at=timezone.now())
+        exceptions_resolve_matching(queryset=_active(SyncException.objects.filter(
+            connection=connection, entity=entity, reason_code__in=REASONS, record_key__in=[str(e) for e in entries])),
+            text="Resolved: the document it is based on has arrived.")
 
 
 def _message(entity: str, entry: int, bases: list[Base], reason: str) -> str:

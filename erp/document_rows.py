@@ -22,7 +22,7 @@ from .documents import SalesOrder, SalesOrderLine
 
 ORDER_FIELDS = ("id", "doc_entry", "doc_num", "card_code", "num_at_card", "doc_date", "currency", "doc_total",
                 "vat_total", "discount_percent", "discount_total", "freight_total", "rounding_total", "status",
-                "cancelled", "is_cancellation")
+                "cancelled", "is_cancellation", "contact_person_code")
 
 
 class LineRow(NamedTuple):

@@ -29,8 +29,9 @@ class DocumentBase(models.Model):
         OPEN = "open", "Open"
         CLOSED = "closed", "Closed"
 
-    # Indexed by (connection, doc_entry) and (connection, card_code) only (see Meta): a
-    # single-column index beside them costs every ingest write and serves no lookup.
+    # Indexed by (connection, doc_entry), (connection, card_code) and the numbers the search
+    # looks up (see Meta): a single-column index beside them costs every ingest write and
+    # serves no lookup.
     connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="+", **HOT_PATH_KEY)
     doc_entry = models.IntegerField()
     doc_num = models.IntegerField(null=True, blank=True)
@@ -56,6 +57,8 @@ class DocumentBase(models.Model):
     is_cancellation = models.BooleanField(
         default=False, help_text="A cancellation document: it reverses another document and is never counted.")
     tracking_number = models.CharField(max_length=100, blank=True)
+    contact_person_code = models.IntegerField(
+        null=True, blank=True, help_text="The buyer at the customer who placed it (SAP B1 ContactPersonCode).")
     source_updated_at = models.DateTimeField(null=True, blank=True)
     source_version = models.CharField(max_length=40, blank=True)
     raw = models.JSONField(default=dict, blank=True)
@@ -94,11 +97,16 @@ def _document_meta(name: str, *extra_indexes: models.Index, plural: str = ""):
     return type("Meta", (), {
         **extra,
         "constraints": [models.UniqueConstraint(fields=["connection", "doc_entry"], name=f"{name}_unique")],
-        "indexes": [models.Index(fields=["connection", "card_code"], name=f"{name}_customer_idx"), *extra_indexes],
+        "indexes": [models.Index(fields=["connection", "card_code"], name=f"{name}_customer_idx"),
+                    # The exception search finds a document by the numbers people know: DocNum and
+                    # the web shop's reference (an order's is also how a provisional order meets it).
+                    models.Index(fields=["connection", "doc_num"], name=f"{name}_number_idx"),
+                    models.Index(fields=["connection", "num_at_card"], name=f"{name}_reference_idx"),
+                    *extra_indexes],
     })
 
 
-def _line_meta(name: str):
+def _line_meta(name: str, *extra_indexes: models.Index):
     # The unique (document, line_num) index serves lookups by document: the lines' document
     # foreign key has no index of its own (db_index=False), one less to keep up per line.
     return type("Meta", (), {
@@ -106,20 +114,20 @@ def _line_meta(name: str):
         # Only lines copied from another document have a base: an order's lines (the most
         # written) are not in this index at all; every lookup names a base type.
         "indexes": [models.Index(fields=["base_type", "base_entry"], name=f"{name}_base_idx",
-                                 condition=models.Q(base_type__isnull=False))],
+                                 condition=models.Q(base_type__isnull=False)), *extra_indexes],
     })
 
 
 class SalesOrder(DocumentBase):
     """A sales order (SAP B1 ORDR)."""
 
-    # Found by its web reference when the web shop's provisional order meets it.
-    Meta = _document_meta("order", models.Index(fields=["connection", "num_at_card"], name="order_reference_idx"))
+    Meta = _document_meta("order")
 
 
 class SalesOrderLine(LineBase):
     document = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="lines", **HOT_PATH_KEY)
-    Meta = _line_meta("order")
+    # The exception search finds the orders holding a SKU: the order comes from the index too.
+    Meta = _line_meta("order", models.Index(fields=["item_code", "document"], name="order_line_item_idx"))
 
 
 class Delivery(DocumentBase):

@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 from syncapp.adapters import SourceRecord
 from syncapp.bulksql import json_text, upsert_changed
 
+from .ingest_contacts import contact_persons_replace
 from .models import BusinessPartner
 from .record_screen import raw_json
 
@@ -45,11 +46,15 @@ class IngestResult:
 
 
 
-def content_hash(data: dict) -> str:
+def content_hash(data: dict, contact_persons: str = "") -> str:
     """Fingerprint of the canonical fields; the nested ones must already be JSON text
     (they are encoded once, for storage and for this). A source that reorders keys
-    only costs a harmless extra write."""
-    return hashlib.sha256(repr([data[name] for name in _BP_FIELDS]).encode()).hexdigest()
+    only costs a harmless extra write. Contact persons (JSON text) count when there are
+    any; a partner without them keeps the fingerprint it always had."""
+    values = [data[name] for name in _BP_FIELDS]
+    if contact_persons:
+        values.append(contact_persons)
+    return hashlib.sha256(repr(values).encode()).hexdigest()
 
 
 def _as_datetime(value) -> datetime | None:
@@ -92,12 +97,16 @@ def business_partners_upsert(*, connection, records: list[SourceRecord]) -> Inge
         # Made as the staging COPY takes them: the server reads each while the next is made.
         for key, record in latest.items():
             values = canonical[key] = _canonical(record.data)
+            persons = record.data.get("contact_persons")
             yield (connection.pk, key, *(values[name] for name in _BP_FIELDS), record.version[:40],
-                   raw_json(record.raw), content_hash(values), now)
+                   raw_json(record.raw), content_hash(values, json_text(persons) if persons else ""), now)
 
     written = upsert_changed(BusinessPartner, _BP_COLUMNS, rows(), conflict=["connection", "card_code"],
                              update=_BP_UPDATE_FIELDS, hash_field="content_hash", returning=["card_code"])
     written_keys = {key for (key,) in written}
+    # A source that reads contact persons (SAP B1) names them on every partner, none included.
+    contact_persons_replace(connection=connection, persons_by_company={
+        key: latest[key].data["contact_persons"] for key in written_keys if "contact_persons" in latest[key].data})
     for key in (key for key in latest if key in written_keys):  # in page order
         record, values = latest[key], canonical[key]
         row = SimpleNamespace(connection_id=connection.pk, card_code=key, source_version=record.version, **values)
@@ -110,10 +119,11 @@ def business_partners_upsert(*, connection, records: list[SourceRecord]) -> Inge
 def _ingesters() -> dict:
     from .ingest_documents import DOCUMENT_INGESTERS
     from .ingest_guard import guarded
-    from .ingest_items import item_stock_upsert, items_upsert, warehouses_upsert
+    from .ingest_items import item_groups_upsert, item_stock_upsert, items_upsert, warehouses_upsert
 
     upserts = {"business_partners": business_partners_upsert, "items": items_upsert,
-               "item_stock": item_stock_upsert, "warehouses": warehouses_upsert, **DOCUMENT_INGESTERS}
+               "item_stock": item_stock_upsert, "warehouses": warehouses_upsert, "item_groups": item_groups_upsert,
+               **DOCUMENT_INGESTERS}
     # Each page is checked against the mirror's limits first, and a page whose bulk write
     # still fails is written record by record: one bad record never fails its page.
     return {entity: guarded(entity, upsert) for entity, upsert in upserts.items()}

@@ -23,7 +23,8 @@ from .record_screen import raw_json
 
 _HEADER = ["doc_num", "card_code", "num_at_card", "doc_date", "doc_due_date", "currency", "doc_total", "vat_total",
            "discount_percent", "discount_total", "freight_total", "rounding_total", "doc_total_local",
-           "vat_total_local", "status", "cancelled", "is_cancellation", "tracking_number", "source_updated_at"]
+           "vat_total_local", "status", "cancelled", "is_cancellation", "tracking_number", "source_updated_at",
+           "contact_person_code"]
 _AMOUNTS = ("doc_total", "vat_total", "discount_percent", "discount_total", "freight_total", "rounding_total")
 _UPDATE = [*_HEADER, "source_version", "raw", "content_hash", "mirrored_at"]
 _LINE = ["line_num", "item_code", "description", "quantity", "price", "line_total", "warehouse_code", "line_status",
@@ -51,6 +52,7 @@ def _header(data: dict) -> dict:
         "status": data.get("status") or "open", "cancelled": bool(data.get("cancelled")),
         "is_cancellation": bool(data.get("is_cancellation")),
         "tracking_number": data.get("tracking_number") or "",
+        "contact_person_code": data.get("contact_person_code") or None,
         "source_updated_at": _as_datetime(data.get("source_updated_at")),
     }
 
@@ -89,7 +91,9 @@ def documents_upsert(*, connection, records: list[SourceRecord], entity: str) ->
         # Made as the staging COPY takes them: the server reads each while the next is made.
         for key, record in readable.items():
             header, lines = _header(record.data), _lines(record.data)
-            digest = hashlib.sha256(repr(([header[n] for n in _HEADER], lines)).encode()).hexdigest()
+            # A document naming no contact person keeps the fingerprint it had before they were read.
+            hashed = [header[n] for n in _HEADER if n != "contact_person_code" or header[n] is not None]
+            digest = hashlib.sha256(repr((hashed, lines)).encode()).hexdigest()
             latest[key] = (record, header, lines, digest)
             yield (connection.pk, key, *(header[n] for n in _HEADER), record.version[:40], raw_json(record.raw),
                    digest, now)

@@ -16,10 +16,11 @@ from syncapp.adapters import SourceRecord
 from syncapp.bulksql import bulk_insert, json_text
 
 from .ingest import IngestResult, _as_datetime
-from .models import Item, StockLevel, Warehouse
+from .models import Item, ItemGroup, StockLevel, Warehouse
 from .record_screen import raw_json
 
-_ITEM_FIELDS = ["item_name", "item_group", "barcode", "active", "sales_item", "prices", "udfs", "source_updated_at"]
+_ITEM_FIELDS = ["item_name", "item_group", "category_code", "product_hierarchy", "barcode", "active", "sales_item",
+                "prices", "udfs", "source_updated_at"]
 _ITEM_UPDATE = [*_ITEM_FIELDS, "source_version", "raw", "content_hash", "stock_hash", "mirrored_at"]
 # `sku` is set by planning (it depends on the SKU rule); a new row starts without one.
 _ITEM_COLUMNS = ["connection", "item_code", *_ITEM_UPDATE, "sku"]
@@ -91,7 +92,8 @@ def items_upsert(*, connection, records: list[SourceRecord]) -> IngestResult:
         data = record.data
         values = {name: data.get(name) for name in _ITEM_FIELDS}
         values["source_updated_at"] = _as_datetime(values["source_updated_at"])
-        values["item_name"], values["barcode"] = values["item_name"] or "", values["barcode"] or ""
+        for text in ("item_name", "barcode", "category_code", "product_hierarchy"):
+            values[text] = values[text] or ""
         values["active"], values["sales_item"] = values["active"] is not False, values["sales_item"] is not False
         values["prices"], values["udfs"] = json_text(values["prices"] or []), json_text(values["udfs"] or {})
         digest = _digest([values[name] for name in _ITEM_FIELDS])
@@ -142,4 +144,28 @@ def warehouses_upsert(*, connection, records: list[SourceRecord]) -> IngestResul
         Warehouse.objects.update_or_create(connection=connection, code=key,
                                            defaults={**values, "raw": record.raw, "content_hash": digest})
         result.changed[key] = SimpleNamespace(code=key, **values)
+    return result
+
+
+_GROUP_COLUMNS = ["connection", "code", "name", "raw", "content_hash", "mirrored_at"]
+
+
+def item_groups_upsert(*, connection, records: list[SourceRecord]) -> IngestResult:
+    """Item groups (product categories) of one page; `changed` holds the new and renamed
+    ones, whose items, orders and customers planning then re-plans (syncapp.entities)."""
+    result = IngestResult()
+    latest = _split(records, result)
+    known = dict(ItemGroup.objects.filter(connection=connection, code__in=list(latest))
+                 .values_list("code", "content_hash"))
+    now, rows = timezone.now(), []
+    for key, record in latest.items():
+        name = record.data.get("name") or ""
+        digest = _digest(["name", name])
+        if known.get(key) == digest:
+            result.unchanged += 1
+            continue
+        rows.append((connection.pk, key, name, raw_json(record.raw), digest, now))
+        result.changed[key] = SimpleNamespace(code=key, name=name)
+    bulk_insert(ItemGroup, _GROUP_COLUMNS, rows, conflict=["connection", "code"],
+                update=["name", "raw", "content_hash", "mirrored_at"])
     return result

@@ -46,6 +46,9 @@ class ErpConnection(models.Model):
     )
     item_user_fields = models.JSONField(
         default=list, blank=True, help_text="User-defined Item fields to read, e.g. [\"U_Brand\"].")
+    company_email_as_contact = models.BooleanField(
+        default=True, help_text="A company with contact persons is also a contact itself, under its main email "
+                                "(the contact persons are contacts of their own either way).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -138,6 +141,11 @@ class Item(models.Model):
                            help_text="The item code under the SKU rule, as destinations see it (set by planning).")
     item_name = models.CharField(max_length=200, blank=True)
     item_group = models.IntegerField(null=True, blank=True)
+    # The item's category as the ERP codes it: SAP B1's item group number (as text), ECC's
+    # material group (MATKL); its name is the ItemGroup's, read at plan time (a rename is
+    # one row). ECC's product hierarchy (PRDHA) rides beside it.
+    category_code = models.CharField(max_length=40, blank=True)
+    product_hierarchy = models.CharField(max_length=40, blank=True)
     barcode = models.CharField(max_length=100, blank=True)
     active = models.BooleanField(default=True)
     sales_item = models.BooleanField(default=True)
@@ -155,6 +163,25 @@ class Item(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_code} {self.item_name}".strip()
+
+
+class ItemGroup(models.Model):
+    """A product category as the ERP names it (SAP B1 ItemGroups, OITB: Number and
+    GroupName). Items name it by `Item.category_code`; an ECC material group has no row
+    unless one is made, and is then known by its code (IDocs carry no group texts)."""
+
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="+", db_index=False)
+    code = models.CharField(max_length=40)
+    name = models.CharField(max_length=200, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64)
+    mirrored_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "code"], name="item_group_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}".strip()
 
 
 class StockLevel(models.Model):
@@ -177,6 +204,7 @@ class StockLevel(models.Model):
         return f"{self.item_code}@{self.warehouse_code}: {self.in_stock}"
 
 
+from .contact_persons import ContactPerson  # noqa: E402  (B2B buyers, child rows of a Business Partner)
 from .documents import (  # noqa: E402  (the document mirror lives in its own module)
     CreditMemo,
     CreditMemoLine,
@@ -192,7 +220,7 @@ from .documents import (  # noqa: E402  (the document mirror lives in its own mo
 )
 
 __all__ = [
-    "BusinessPartner", "CreditMemo", "CreditMemoLine", "Delivery", "DeliveryLine", "ErpConnection", "Invoice",
-    "InvoiceLine", "Item", "ProvisionalOrder", "Return", "ReturnLine", "SalesOrder", "SalesOrderLine", "StockLevel",
-    "Warehouse",
+    "BusinessPartner", "ContactPerson", "CreditMemo", "CreditMemoLine", "Delivery", "DeliveryLine", "ErpConnection",
+    "Invoice", "InvoiceLine", "Item", "ItemGroup", "ProvisionalOrder", "Return", "ReturnLine", "SalesOrder",
+    "SalesOrderLine", "StockLevel", "Warehouse",
 ]

@@ -79,7 +79,7 @@ class Shape:
 
 def _shapes() -> dict[str, Shape]:
     from .documents import DOCUMENT_MODELS
-    from .models import BusinessPartner, Item, StockLevel, Warehouse
+    from .models import BusinessPartner, Item, ItemGroup, StockLevel, Warehouse
 
     labels = {"orders": "Sales order", "deliveries": "Delivery", "invoices": "Invoice",
               "credit_notes": "Credit memo", "returns": "Return"}
@@ -89,6 +89,7 @@ def _shapes() -> dict[str, Shape]:
         "item_stock": Shape("Item", Item, "item_code", rows={"stock": StockLevel}),
         "warehouses": Shape("Warehouse", Warehouse, "code",
                             renames={"warehouse_code": "code", "warehouse_name": "name"}),
+        "item_groups": Shape("Item group", ItemGroup, "code"),
     }
     for entity, (model, line_model, _) in DOCUMENT_MODELS.items():
         shapes[entity] = Shape(labels.get(entity, entity), model, "doc_entry", rows={"lines": line_model})

@@ -19,6 +19,7 @@ from esp.default_mappings import mappings_install_defaults
 from esp.mapping import mapping_validate
 from esp.mapping_sets import flows_shaped_by
 from esp.models import EspAccount, FieldMapping, OrderStatusMapping, SkuRule, WarehouseRule
+from esp.ownership import owner_field, owner_or_default
 from esp.replanning import RULE_ENTITIES, flows_replan_after_commit
 from esp.transforms import TRANSFORMS, transform_choices
 
@@ -58,6 +59,7 @@ class FieldMappingForm(forms.ModelForm):
     """Refuses what `mapping_validate` refuses, each problem on its own field."""
 
     transform = forms.ChoiceField(choices=transform_choices, initial="none")
+    owner = owner_field()
 
     class Meta:
         model = FieldMapping
@@ -72,6 +74,7 @@ class FieldMappingForm(forms.ModelForm):
             "required",
             "enabled",
             "position",
+            "owner",
         )
         help_texts: ClassVar[dict[str, str]] = {
             "source_field": _SOURCE_HELP,
@@ -80,6 +83,8 @@ class FieldMappingForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        target = cleaned.get("target_field") or ""
+        cleaned["owner"] = self.instance.owner = owner_or_default(cleaned.get("owner"), target)
         candidate = FieldMapping(
             pk=self.instance.pk,
             **{name: cleaned.get(name) for name in self._meta.fields if name != "destination"},
@@ -117,9 +122,10 @@ class FieldMappingAdmin(admin.ModelAdmin):
         "required",
         "enabled",
         "position",
+        "owner",
     )
     list_editable = ("required", "enabled", "position")
-    list_filter = ("destination", "entity", TransformFilter, "target_type", "enabled")
+    list_filter = ("destination", "entity", TransformFilter, "target_type", "enabled", "owner")
     list_select_related = ("destination",)
     search_fields = ("source_field", "target_field")
     ordering = ("destination__name", "entity", "position", "id")

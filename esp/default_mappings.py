@@ -1,7 +1,9 @@
 """The mappings a new account starts with, for a UK retailer on SAP Business One.
 
 Each adapter class may name its vendor's defaults (`default_mappings`, by entity);
-the ones below are dotdigital's, and the default for adapters that name none.
+the ones below are dotdigital's, and the default for adapters that name none. Each
+default's owner is the one its name suggests (esp.ownership.default_owner): master data
+and figures the ERP's, consent the destination's.
 
 dotdigital target names keep to what dotdigital accepts for contact data fields: at most 20
 characters of letters, digits and underscores. The email address is not mapped: it is
@@ -16,6 +18,7 @@ from typing import Any
 from django.db import transaction
 
 from esp.models import EspAccount, FieldMapping
+from esp.ownership import default_owner
 from esp.registry import destination_adapter_class
 
 String = FieldMapping.FieldType.STRING
@@ -57,6 +60,11 @@ DEFAULT_CUSTOMER_MAPPINGS: tuple[dict[str, Any], ...] = (
     {"source_field": "last_dispatch_date", "target_field": "LASTDISPATCHDATE", "transform": "date",
      "target_type": Date},
     {"source_field": "last_return_date", "target_field": "LASTRETURNDATE", "transform": "date", "target_type": Date},
+    # Product categories (issue 15): segments such as "first bought knitwear". Names as the
+    # ERP calls its item groups; empty until a categorised purchase.
+    {"source_field": "first_purchase_category", "target_field": "FIRSTPURCHASECAT", "transform": "trim"},
+    {"source_field": "most_purchased_category", "target_field": "MOSTPURCHASEDCAT", "transform": "trim"},
+    {"source_field": "categories_bought", "target_field": "CATEGORIESBOUGHT", "transform": "trim"},
 )
 
 _DEFAULTS_BY_ENTITY: dict[str, tuple[dict[str, Any], ...]] = {
@@ -96,6 +104,7 @@ def mappings_install_defaults(*, destination: EspAccount, entity: str = "custome
                 destination=destination,
                 entity=entity,
                 position=last + 10 * (index + 1),
-                **{"transform": "none", "target_type": String, **deepcopy(default)},
+                **{"transform": "none", "target_type": String, "owner": default_owner(default["target_field"]),
+                   **deepcopy(default)},
             )
     return len(missing)

@@ -21,12 +21,14 @@ from erp.models import Warehouse
 from esp.field_catalog import FieldCatalog, target_refusal
 from esp.mapping import _destination_refusal, mapping_validate
 from esp.models import EspAccount, FieldMapping, WarehouseRule
+from esp.ownership import owner_clash, owner_field, owner_or_default
 from esp.source_fields import SourceField
 from esp.transform_args import ALL_INPUTS, ArgInputError, arg_from_inputs, input_for, inputs_from_arg
 from esp.transforms import transform_choices
 from syncapp.models import Flow
 
-ROW_FIELDS = ("position", "source_field", "transform", "target_field", "target_type", "required", "enabled")
+ROW_FIELDS = ("position", "source_field", "transform", "target_field", "target_type", "required", "enabled",
+              "owner")
 NEW_TARGET = "__new__"  # the target choice meaning "a field the destination does not have yet"
 POSITION_STEP = 10  # as the default mappings are placed, leaving room to insert
 
@@ -162,6 +164,7 @@ class MappingRowForm(forms.ModelForm):
     arg_part = forms.ChoiceField(required=False, label="Part", choices=[("", "—"), ("first", "First name"),
                                                                         ("last", "Last name")])
     arg_json = forms.CharField(required=False, label="Argument (JSON)", widget=forms.TextInput(attrs={"size": 14}))
+    owner = owner_field()
 
     class Meta:
         model = FieldMapping
@@ -202,6 +205,7 @@ class MappingRowForm(forms.ModelForm):
             if not target:
                 self.add_error("target_new", "Name the new field.")
         cleaned["target_field"] = target
+        cleaned["owner"] = self.instance.owner = owner_or_default(cleaned.get("owner"), target)
         try:
             cleaned["transform_arg"] = arg_from_inputs(cleaned.get("transform") or "", cleaned)
         except ArgInputError as error:
@@ -305,23 +309,39 @@ class BaseMappingFormSet(BaseModelFormSet):
     def clean(self) -> None:
         super().clean()
         seen: dict[str, int] = {}
+        rows: list[tuple[MappingRowForm, FieldMapping]] = []
         for number, form in enumerate(self.forms, start=1):
-            if not hasattr(form, "cleaned_data") or form.cleaned_data.get("DELETE"):
+            if not _counted(form):
                 continue
-            target = (form.cleaned_data.get("target_field") or "").strip().lower()
-            if not target or (form.instance.pk is None and not form.has_changed()):
-                continue
+            row = FieldMapping(target_field=form.cleaned_data["target_field"],
+                               source_field=form.cleaned_data.get("source_field"), owner=form.cleaned_data.get("owner"))
+            target = row.target_field.strip().lower()
             if target in seen:
                 form.add_error("target_field", f"Row {seen[target]} fills this destination field already; "
                                                "each field is filled once (names compare ignoring case).")
             else:
                 seen[target] = number
+            rows.append((form, row))
+        # One ERP field both sent and written back, in rows as they will be saved.
+        candidates = [row for _, row in rows]
+        for form, row in rows:
+            clash = owner_clash(row, candidates)
+            if clash and "owner" not in form.errors:
+                form.add_error("owner", clash)
 
     def mappings(self) -> list[FieldMapping]:
         """The set as it would be saved, in sending order (position, then row order)."""
         kept = [(form.cleaned_data.get("position") or 0, index, form.mapping())
                 for index, form in enumerate(self.kept_forms())]
         return [mapping for _, _, mapping in sorted(kept, key=lambda item: (item[0], item[1]))]
+
+
+def _counted(form: MappingRowForm) -> bool:
+    """Whether the formset's checks count this row: valid so far, kept, and not an untouched blank."""
+    if not hasattr(form, "cleaned_data") or form.cleaned_data.get("DELETE"):
+        return False
+    target = (form.cleaned_data.get("target_field") or "").strip()
+    return bool(target) and (form.instance.pk is not None or form.has_changed())
 
 
 MappingFormSet = modelformset_factory(FieldMapping, form=MappingRowForm, formset=BaseMappingFormSet,

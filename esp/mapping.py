@@ -18,6 +18,7 @@ from typing import Any
 
 from erp.models import BusinessPartner
 from esp.models import FieldMapping
+from esp.ownership import owner_clash, ownership_problems
 from esp.registry import destination_adapter_class
 from esp.transforms import ISO_DATE_FORMAT, TRANSFORMS, TransformError, is_empty
 from syncapp.adapters import FieldSpec
@@ -412,7 +413,9 @@ def mapping_validate(*, mapping: FieldMapping) -> dict[str, str]:
     """Problems with one (unsaved or saved) mapping, by model field name: unknown source
     field, unknown transform, unusable transform argument, a target name the
     destination refuses, a target already used by another mapping of the same
-    destination and entity (compared case-insensitively, as destinations do).
+    destination and entity (compared case-insensitively, as destinations do), an owner
+    that does not fit (esp.ownership: a destination-owned field filled from master data
+    or through an ERP transform, one ERP field with two owners).
     Empty when the mapping can be saved."""
     problems: dict[str, str] = {}
     source_problem = source_field_problem(mapping.source_field or "")
@@ -436,12 +439,19 @@ def mapping_validate(*, mapping: FieldMapping) -> dict[str, str]:
                 f"A Date field takes {ISO_DATE_FORMAT}; leave the format empty, "
                 "or send this layout to a String field."
             )
+    for name, problem in ownership_problems(mapping).items():
+        problems.setdefault(name, problem)
     target = (mapping.target_field or "").strip()
     if not target:
         problems["target_field"] = "Name the destination field."
         return problems
     if mapping.destination_id is None:
         return problems
+    same_source = FieldMapping.objects.filter(destination_id=mapping.destination_id, entity=mapping.entity,
+                                              source_field=mapping.source_field).exclude(pk=mapping.pk)
+    clash_of_owners = owner_clash(mapping, same_source)
+    if clash_of_owners:
+        problems.setdefault("owner", clash_of_owners)
     refusal = _destination_refusal(mapping.destination.kind, target)
     if refusal:
         problems["target_field"] = refusal
@@ -460,4 +470,6 @@ def mapping_validate(*, mapping: FieldMapping) -> dict[str, str]:
             f"{clash.target_field} is already filled from {clash.source_field} "
             f"for {mapping.entity} in {mapping.destination}."
         )
+        if clash.owner != mapping.owner:
+            problems["target_field"] += " One destination field has one owner."
     return problems

@@ -16,12 +16,13 @@ from esp.models import FieldMapping
 from syncapp.models import OutboxItem
 
 ADDED, CHANGED, REMOVED, SAME = "added", "changed", "removed", "same"
+KEPT = "kept"  # mapped but not sent: the destination's value stands (consent, destination-owned)
 
 
 @dataclass(frozen=True)
 class FieldDiff:
     field: str
-    kind: str  # added | changed | removed | same
+    kind: str  # added | changed | removed | same | kept
     before: Any = None
     after: Any = None
 
@@ -52,8 +53,9 @@ class PayloadPreview:
         return counts
 
 
-def payload_diff(before: dict | None, after: dict | None) -> list[FieldDiff]:
-    """Every field of either payload, in the new payload's order, then the removed ones."""
+def payload_diff(before: dict | None, after: dict | None, kept: tuple[str, ...] = ()) -> list[FieldDiff]:
+    """Every field of either payload, in the new payload's order, then the removed ones;
+    a field in `kept` is not removed but left as the destination holds it."""
     before, after = before or {}, after or {}
     diff = []
     for name, value in after.items():
@@ -61,7 +63,8 @@ def payload_diff(before: dict | None, after: dict | None) -> list[FieldDiff]:
             diff.append(FieldDiff(name, ADDED, None, value))
         else:
             diff.append(FieldDiff(name, SAME if before[name] == value else CHANGED, before[name], value))
-    diff.extend(FieldDiff(name, REMOVED, value, None) for name, value in before.items() if name not in after)
+    diff.extend(FieldDiff(name, KEPT if name in kept else REMOVED, value, None)
+                for name, value in before.items() if name not in after)
     return diff
 
 
@@ -95,8 +98,5 @@ def payload_preview(*, flow, mappings: Iterable[FieldMapping], key: str) -> Payl
     if not outcome.sendable:
         return preview
     preview.would_send = row is None or outcome.payload_hash != row.accepted_hash
-    if known:
-        preview.diff = payload_diff(accepted, outcome.payload)
-    else:
-        preview.diff = payload_diff(row.payload, outcome.payload)
+    preview.diff = payload_diff(accepted if known else row.payload, outcome.payload, outcome.left_out)
     return preview

@@ -20,6 +20,7 @@ from esp.mapping import ADDRESS_FIELDS, UDF_PATTERN, compile_mappings
 from esp.models import FieldMapping
 from syncapp.outbox import PlannedRecord
 from syncapp.planning import eligible_card_types, partner_email_problem, partners_attach_figures
+from syncapp.planning_owned import owned_fields_strip
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class RecordOutcome:
     payload_hash: str = ""
     problem: str = ""
     skipped: bool = False
+    left_out: tuple[str, ...] = ()  # mapped, but the destination's value stands (syncapp.planning_owned)
 
     @property
     def sendable(self) -> bool:
@@ -56,7 +58,7 @@ class CustomerTrial:
 
     def __init__(self, *, flow, mappings: Iterable[FieldMapping]) -> None:
         mappings = list(mappings)
-        self.flow = flow
+        self.flow, self.mappings = flow, mappings
         self.plan = compile_mappings(mappings)  # raises MappingConfigError for unusable rows
         self.types = eligible_card_types(flow)
         self.columns = _columns_read(mappings)
@@ -95,9 +97,11 @@ class CustomerTrial:
         return [RecordChoice(p.card_code, f"{p.card_code} · {p.card_name} · {p.email}") for p in found]
 
     def run(self, partners: dict[str, BusinessPartner | SimpleNamespace]) -> dict[str, RecordOutcome]:
-        """Outcomes by CardCode. Attaches the order figures to the partners, as planning does."""
+        """Outcomes by CardCode. Attaches the order figures to the partners, and leaves out
+        what the destination owns and consent the ERP may not grant, as planning does."""
         partners_attach_figures(self.flow, partners)
         outcomes: dict[str, RecordOutcome] = {}
+        planned: list[PlannedRecord] = []
         for key, partner in partners.items():
             if partner.card_type not in self.types:
                 outcomes[key] = RecordOutcome(key, skipped=True,
@@ -111,8 +115,14 @@ class CustomerTrial:
             if mapped.problems:
                 outcomes[key] = RecordOutcome(key, problem="; ".join(p.message for p in mapped.problems))
                 continue
-            planned = PlannedRecord(key=key, identifier=partner.email.strip(), payload=mapped.fields)
-            outcomes[key] = RecordOutcome(key, planned.identifier, mapped.fields, planned.payload_hash)
+            planned.append(PlannedRecord(key=key, identifier=partner.email.strip(), payload=mapped.fields))
+        mapped_names = {record.key: list(record.payload) for record in planned}
+        owned_fields_strip(flow=self.flow, mappings=self.mappings, planned=planned, partners=partners,
+                           record_withdrawals=False)
+        for record in planned:
+            left_out = tuple(name for name in mapped_names[record.key] if name not in record.payload)
+            outcomes[record.key] = RecordOutcome(record.key, record.identifier, record.payload, record.payload_hash,
+                                                 left_out=left_out)
         return outcomes
 
 

@@ -84,7 +84,8 @@ class FieldMapping(models.Model):
     """One destination field: where its value comes from and how it is shaped.
 
     `source_field` is a mirror field (e.g. `card_name`) or a user-defined field
-    (`U_Loyalty`); `transform` is one of esp.transforms.TRANSFORMS.
+    (`U_Loyalty`); `transform` is one of esp.transforms.TRANSFORMS; `owner` says which
+    side may change the field (esp.ownership).
     """
 
     class Entity(models.TextChoices):
@@ -108,6 +109,12 @@ class FieldMapping(models.Model):
     required = models.BooleanField(default=False)
     enabled = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
+    owner = models.CharField(
+        max_length=12, choices=[("erp", "ERP"), ("destination", "Destination")], default="erp",
+        help_text="Who may change the field (esp/ownership.py). ERP: the hub sends it and puts it back when "
+                  "changed at the destination. Destination (consent, engagement): only its starting value "
+                  "goes with a new contact; the destination's value is never overwritten, and a write-back "
+                  "may copy it to the ERP's user field.")
 
     class Meta:
         ordering = ["destination", "entity", "position", "id"]

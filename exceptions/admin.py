@@ -6,10 +6,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.html import format_html
 
+from .bulk import exceptions_bulk_ignore
 from .conflicts import conflict_resolve
 from .models import DuplicateEmailConflict, SyncException
 from .reasons import REASON_CHOICES, reason_for
-from .services import QUEUE_UNAVAILABLE, exception_ignore, exceptions_retry
+from .services import QUEUE_UNAVAILABLE, exceptions_retry
 
 
 class ReasonFilter(admin.SimpleListFilter):
@@ -108,7 +109,7 @@ class SyncExceptionAdmin(admin.ModelAdmin):
             context = {**self.admin_site.each_context(request), "opts": self.model._meta, "exception": exception,
                        "reason": reason_for(exception.reason_code), "title": f"Retry {exception.record_key}?"}
             return TemplateResponse(request, "admin/exceptions/retry_confirm.html", context)
-        exceptions_retry(exceptions=SyncException.objects.filter(pk=pk))
+        exceptions_retry(exceptions=SyncException.objects.filter(pk=pk), actor=request.user)
         messages.success(request, "Retry requested: the record was re-read from the ERP and queued.")
         return redirect("admin:exceptions_syncexception_changelist")
 
@@ -116,7 +117,7 @@ class SyncExceptionAdmin(admin.ModelAdmin):
     def retry_selected(self, request, queryset):
         unqueued: list[int] = []
         with transaction.atomic():  # mark and enqueue (on commit) together
-            count = exceptions_retry(exceptions=queryset, unqueued=unqueued)
+            count = exceptions_retry(exceptions=queryset, unqueued=unqueued, actor=request.user)
         if unqueued:
             messages.error(request, f"{QUEUE_UNAVAILABLE} {len(unqueued)} of {count} record(s) are open again.")
         else:
@@ -124,9 +125,8 @@ class SyncExceptionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Ignore selected")
     def ignore_selected(self, request, queryset):
-        for exc in queryset:
-            exception_ignore(exception=exc, note=f"Ignored by {request.user} from the list.")
-        messages.success(request, "Ignored.")
+        count = exceptions_bulk_ignore(queryset=queryset, user=request.user, note="Ignored from the admin's list.")
+        messages.success(request, f"Ignored {count} open or retrying exception(s).")
 
 
 class ConflictResolutionForm(forms.ModelForm):

@@ -2,8 +2,8 @@
 
 Kinds of condition: open exceptions of one reason over a threshold (to the reason's
 owner); a flow's lag over its limit, a connection whose credentials are refused, an ERP
-unreachable past its connection's limit and the hub's own incidents (to the integration
-admins). Each condition has an AlertState row: it is said at
+unreachable past its connection's limit, a destination unreachable or in a 429 storm and
+the hub's own incidents (to the integration admins). Each condition has an AlertState row: it is said at
 most once per period while it lasts, and its recovery is said once when it clears
 (only after an alert actually went out). Mail goes through Django's email backend.
 """
@@ -98,7 +98,7 @@ def _lag_conditions(now: datetime) -> Iterator[Condition]:
 def _auth_conditions() -> Iterator[Condition]:
     from erp.models import ErpConnection
     from syncapp.health import connection_auth_failing, flow_auth_failing
-    from syncapp.models import Flow
+    from syncapp.models import ConnectionIncident, Flow
 
     reason = reason_for(AUTH_REASON)
     for connection in ErpConnection.objects.order_by("name"):
@@ -111,12 +111,37 @@ def _auth_conditions() -> Iterator[Condition]:
     for flow in Flow.objects.filter(enabled=True).select_related("destination").order_by("name"):
         if flow_auth_failing(flow):
             refused.setdefault(flow.destination_id, [flow.destination.name]).append(flow.name)
+    for incident in _destination_incidents(ConnectionIncident.Kind.CREDENTIALS):  # found by the probe or a push
+        refused.setdefault(incident.destination_id, [incident.destination.name])
     for destination_id, (account, *flows) in refused.items():
         yield Condition(
             key=f"auth:destination:{destination_id}", team=Team.INTEGRATION,
             subject=f"The destination refused the hub's credentials ({account})",
-            body=(f"{reason.message}\nFlows affected: {', '.join(flows)}.\n{reason.what_to_do}\n\n"
-                  f"Sync health: {_link('/health/')}"))
+            body=(f"{reason.message}\nFlows affected: {', '.join(flows) or 'none with records yet'}.\n"
+                  f"{reason.what_to_do}\n\nSync health: {_link('/health/')}"))
+
+
+def _destination_incidents(kind: str):
+    from syncapp.models import ConnectionIncident
+
+    return (ConnectionIncident.objects.filter(kind=kind, closed_at__isnull=True, destination__isnull=False)
+            .select_related("destination").order_by("opened_at"))
+
+
+def _destination_outage_conditions() -> Iterator[Condition]:
+    """A destination unreachable, or in a 429 storm, at once: the incident opens only
+    after the client's own retries and bounded waits gave up (syncapp.connection_incidents)."""
+    from syncapp.models import ConnectionIncident
+
+    what = {ConnectionIncident.Kind.UNREACHABLE: "cannot be reached",
+            ConnectionIncident.Kind.RATE_LIMITED: "keeps refusing calls for its rate limit (429)"}
+    for kind, text in what.items():
+        for incident in _destination_incidents(kind):
+            yield Condition(
+                key=f"destination:{kind}:{incident.destination_id}", team=Team.INTEGRATION,
+                subject=f"The destination {incident.destination.name} {text}",
+                body=(f"Since {incident.opened_at:%Y-%m-%d %H:%M}: {incident.detail}\nRecords wait and are sent "
+                      f"again with backoff; nothing is lost.\n\nSync health: {_link('/health/')}"))
 
 
 def _outage_conditions(now: datetime) -> Iterator[Condition]:
@@ -144,7 +169,8 @@ def _outage_conditions(now: datetime) -> Iterator[Condition]:
 def conditions_current(*, now: datetime | None = None) -> list[Condition]:
     """Every alert condition that holds now."""
     now = now or timezone.now()
-    return [*_exception_conditions(), *_lag_conditions(now), *_auth_conditions(), *_outage_conditions(now)]
+    return [*_exception_conditions(), *_lag_conditions(now), *_auth_conditions(), *_outage_conditions(now),
+            *_destination_outage_conditions()]
 
 
 # ------------------------------------------------------------------ sending

@@ -1,5 +1,5 @@
 """REST API of the exceptions room: exceptions (list, filter, groups, retry, ignore,
-bulk retry) and duplicate-email conflicts (list, detail, resolve).
+assign, notes, bulk retry) and duplicate-email conflicts (list, detail, resolve).
 
 Same filters, actions and roles as the pages: the FilterSets of exceptions/filters.py,
 the actions of exceptions/views_actions.py, capabilities of syncapp/roles.py. Lists
@@ -17,15 +17,18 @@ from rest_framework.response import Response
 from syncapp.roles import HasCapability
 
 from .api_serializers import (
+    AssignSerializer,
     BulkRetryResultSerializer,
     ConflictResolveSerializer,
     ConflictSerializer,
     IgnoreSerializer,
+    NoteSerializer,
     ReasonGroupSerializer,
     RetryResultSerializer,
     SyncExceptionDetailSerializer,
     SyncExceptionSerializer,
 )
+from .assignment import NotAllowed, exception_assign, exception_note_add
 from .filters import DuplicateEmailConflictFilter, SyncExceptionFilter
 from .models import DuplicateEmailConflict, SyncException
 from .services import QUEUE_UNAVAILABLE
@@ -72,9 +75,9 @@ class SyncExceptionViewSet(viewsets.ReadOnlyModelViewSet):
         return [HasCapability.of(needed)()]
 
     def get_queryset(self):
-        queryset = SyncException.objects.select_related("flow__destination")
+        queryset = SyncException.objects.select_related("flow__destination", "assignee")
         if self.action == "list":
-            return queryset.only(*LIST_FIELDS, "flow__name", "flow__destination__name")
+            return queryset.only(*LIST_FIELDS, "flow__name", "flow__destination__name", "assignee__username")
         return queryset
 
     def get_serializer_class(self):
@@ -123,6 +126,35 @@ class SyncExceptionViewSet(viewsets.ReadOnlyModelViewSet):
         except ActionRefused as refused:
             return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
         return Response(SyncExceptionDetailSerializer(exception, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=AssignSerializer, responses={200: SyncExceptionDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk=None) -> Response:
+        """Give the exception to a person (`assignee`: a username), or to nobody (null).
+        Finance may assign only the exceptions its team owns."""
+        serializer = AssignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        exception = self.get_object()
+        try:
+            exception_assign(exception=exception, assignee=serializer.validated_data["assignee"], actor=request.user)
+        except NotAllowed as refused:
+            return Response({"detail": str(refused)}, status=status.HTTP_403_FORBIDDEN)
+        return Response(SyncExceptionDetailSerializer(exception, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=NoteSerializer, responses={201: NoteSerializer})
+    @action(detail=True, methods=["post"])
+    def notes(self, request: Request, pk=None) -> Response:
+        """Add a note to the exception's thread. Finance may add notes only to the exceptions its team owns."""
+        serializer = NoteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            note = exception_note_add(exception=self.get_object(), author=request.user,
+                                      text=serializer.validated_data["text"])
+        except NotAllowed as refused:
+            return Response({"detail": str(refused)}, status=status.HTTP_403_FORBIDDEN)
+        except ValueError as empty:
+            return Response({"text": [str(empty)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(filters=True, request=None,
                    responses={200: BulkRetryResultSerializer, 202: BulkRetryResultSerializer,

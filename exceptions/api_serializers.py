@@ -16,13 +16,15 @@ class SyncExceptionSerializer(serializers.ModelSerializer):
         help_text="The record as people know it, e.g. \"Order 100039 · WEB-100909 (DocEntry 39)\".")
     destination = serializers.SerializerMethodField()
     flow = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True,
+                                            help_text="The person looking after it (username), or null.")
     url = serializers.HyperlinkedIdentityField(view_name="exceptions-api-detail")
 
     class Meta:
         model = SyncException
         fields = ["id", "url", "record_key", "record_label", "entity", "stage", "reason_code", "reason_title",
-                  "message", "status", "owner_team", "destination", "flow", "connection", "attempts", "first_seen",
-                  "last_seen"]
+                  "message", "status", "owner_team", "assignee", "destination", "flow", "connection", "attempts",
+                  "first_seen", "last_seen"]
         read_only_fields = fields
 
     def get_reason_title(self, obj: SyncException) -> str:
@@ -46,15 +48,40 @@ class HistoryEntrySerializer(serializers.Serializer):
     what = serializers.CharField()
 
 
+class NoteSerializer(serializers.Serializer):
+    """A note of an exception's thread; `author` is null for notes from before the thread."""
+
+    id = serializers.IntegerField(read_only=True)
+    author = serializers.CharField(source="author.username", read_only=True, allow_null=True)
+    text = serializers.CharField(max_length=2000)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class AssignSerializer(serializers.Serializer):
+    assignee = serializers.CharField(allow_null=True, allow_blank=True,
+                                     help_text="Username of a person holding a role; null or \"\" for nobody.")
+
+    def validate_assignee(self, value):
+        from .assignment import assignable_people
+
+        if not value:
+            return None
+        person = assignable_people().filter(username=value).first()
+        if person is None:
+            raise serializers.ValidationError("No active person with a role has this username.")
+        return person
+
+
 class SyncExceptionDetailSerializer(SyncExceptionSerializer):
-    """The record page's content: what to do, the payloads, the destination's answer, history."""
+    """The record page's content: what to do, the payloads, the destination's answer, notes, history."""
 
     what_to_do = serializers.SerializerMethodField()
+    notes = serializers.SerializerMethodField()
     history = serializers.SerializerMethodField()
 
     class Meta(SyncExceptionSerializer.Meta):
         fields = [*SyncExceptionSerializer.Meta.fields, "what_to_do", "detail", "note", "destination_code",
-                  "source_payload", "last_request", "last_response", "resolved_at", "history"]
+                  "source_payload", "last_request", "last_response", "resolved_at", "notes", "history"]
         read_only_fields = fields
 
     def get_what_to_do(self, obj: SyncException) -> str:
@@ -71,9 +98,15 @@ class SyncExceptionDetailSerializer(SyncExceptionSerializer):
                 data[name] = for_viewer(data.get(name), request.user)
         return data
 
+    @extend_schema_field(NoteSerializer(many=True))
+    def get_notes(self, obj: SyncException) -> list[dict]:
+        from .assignment import exception_notes
+
+        return NoteSerializer(exception_notes(obj), many=True).data
+
     @extend_schema_field(HistoryEntrySerializer(many=True))
     def get_history(self, obj: SyncException) -> list[dict]:
-        from .views_queries import exception_history
+        from .events import exception_history
 
         return [{"at": entry.at, "who": entry.who, "what": entry.what} for entry in exception_history(obj)]
 

@@ -1,16 +1,16 @@
 """Bulk Ignore: every open or retrying exception a filter matches, with one note.
 
 Like the bulk retry, the person first sees how many it will touch and confirms that
-number; the action goes ahead only while the filter still matches about as many."""
+number (exceptions/views_bulk.py); the action goes ahead only while the filter still
+matches about as many."""
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
+from .events import Kind, exceptions_change
 from .filters import ACTIVE_STATUSES
 from .models import SyncException
-from .views_actions import BULK_SLICE, _log
 
 
 def exceptions_bulk_ignore(*, queryset: QuerySet[SyncException], user, note: str) -> int:
@@ -19,17 +19,9 @@ def exceptions_bulk_ignore(*, queryset: QuerySet[SyncException], user, note: str
     note = note.strip()[:1000]
     if not note:
         raise ValueError("Say why these exceptions are ignored.")
-    ids = list(queryset.filter(status__in=ACTIVE_STATUSES).order_by("pk").values_list("pk", flat=True))
-    now = timezone.now()
-    with transaction.atomic():
-        for start in range(0, len(ids), BULK_SLICE):
-            pks = ids[start:start + BULK_SLICE]
-            chunk = list(SyncException.objects.filter(pk__in=pks, status__in=ACTIVE_STATUSES)
-                         .only("id", "record_key", "reason_code"))
-            SyncException.objects.filter(pk__in=[e.pk for e in chunk]).update(
-                status=SyncException.Status.IGNORED, note=note, last_seen=now, retry_requested_at=None)
-            _log(user=user, objects=chunk, message=f"Ignored (with {len(ids)} matching a filter): {note}")
-    return len(ids)
+    return len(exceptions_change(queryset.filter(status__in=ACTIVE_STATUSES), kind=Kind.IGNORED,
+                                 text=f"Ignored: {note}", actor=user, status=SyncException.Status.IGNORED,
+                                 note=note, last_seen=timezone.now(), retry_requested_at=None))
 
 
 def status_counts(queryset: QuerySet[SyncException]) -> dict[str, int]:

@@ -35,6 +35,7 @@ ENTITY_CHOICES = [
     ("invoices", "Invoices (reading the ERP)"),
     ("credit_notes", "Credit memos (reading the ERP)"),
     ("returns", "Returns (reading the ERP)"),
+    ("engagement", "Engagement (written back to the ERP)"),
 ]
 ENTITY_LABELS = dict(ENTITY_CHOICES)
 
@@ -104,8 +105,19 @@ class DestinationFilter(django_filters.ModelChoiceFilter):
     field_class = DestinationField
 
 
+def assignee_choices() -> list[tuple[str, str]]:
+    """"Assigned to me", "not assigned", then each person who can be given exceptions."""
+    from .assignment import assignable_people
+
+    people = [(name, name) for name in assignable_people().values_list("username", flat=True)]
+    return [("me", "Assigned to me"), ("nobody", "Not assigned"), *people]
+
+
 class SyncExceptionFilter(StrictFilterSet):
-    """Destination, entity, reason, owner team, age and status; `q` finds a record key."""
+    """Destination, entity, reason, owner team, assignee, age and status; `q` finds a record.
+
+    `assignee=me` means whoever asks (the request's user), so a shared saved filter
+    "assigned to me" shows each person their own."""
 
     q = django_filters.CharFilter(method="filter_record_key", label="Find",
                                   widget=forms.TextInput(
@@ -119,6 +131,8 @@ class SyncExceptionFilter(StrictFilterSet):
     reason = django_filters.ChoiceFilter(field_name="reason_code", choices=REASON_CHOICES, label="Reason",
                                          empty_label="Any reason")
     owner_team = django_filters.ChoiceFilter(choices=Team.choices, label="Owner team", empty_label="Any team")
+    assignee = django_filters.ChoiceFilter(choices=assignee_choices, method="filter_assignee", label="Assigned to",
+                                           empty_label="Anyone or nobody")
     age = django_filters.ChoiceFilter(choices=AGE_CHOICES, method="filter_age", label="Age", empty_label="Any age")
     status = django_filters.ChoiceFilter(choices=STATUS_CHOICES, method="filter_status", label="Status",
                                          empty_label=None)
@@ -131,6 +145,19 @@ class SyncExceptionFilter(StrictFilterSet):
         from .record_names import exceptions_search
 
         return exceptions_search(queryset, value)
+
+    def filter_assignee(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "nobody":
+            return queryset.filter(assignee__isnull=True)
+        if value == "me":
+            user = getattr(self.request, "user", None)
+            return queryset.filter(assignee_id=user.pk) if user is not None and user.is_authenticated \
+                else queryset.none()
+        # The person's id first: the list then filters on the (assignee, status, last_seen) index alone.
+        from django.contrib.auth import get_user_model
+
+        person = get_user_model().objects.filter(username=value).values_list("pk", flat=True).first()
+        return queryset.filter(assignee_id=person) if person else queryset.none()
 
     def filter_age(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         now = timezone.now()

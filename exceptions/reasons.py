@@ -159,6 +159,44 @@ _REASONS += [
            "Reprocess the earlier IDoc once it is fixed; this one then moves by itself.",
            Team.INTEGRATION),
 ]
+# Engagement written back to SAP B1 (engagement/): the ERP is the one receiving here.
+_REASONS += [
+    Reason("writeback_value_refused", "SAP refused the engagement",
+           "SAP did not take the email engagement (opens, clicks, last campaign, email status) the hub wrote to "
+           "this Business Partner: one of its engagement fields in SAP has another type or is too short.",
+           "An integration admin checks the field SAP names below (its type and size in SAP must match the "
+           "write-back's set-up), then press Retry.",
+           Team.INTEGRATION),
+    Reason("writeback_field_missing", "Engagement field missing in SAP",
+           "SAP has no user field of this name on Business Partners, so the customer's email engagement could "
+           "not be written there.",
+           "An integration admin runs the write-back set-up again (manage.py engagement_writeback --setup) or "
+           "creates the field in SAP, then press Retry.",
+           Team.INTEGRATION),
+    Reason("writeback_partner_missing", "Business Partner gone from SAP",
+           "The Business Partner no longer exists in SAP, so its email engagement could not be written.",
+           "Nothing to write: ignore this if the partner was deleted on purpose, or press Retry once it is back.",
+           Team.INTEGRATION),
+    Reason("writeback_field_type_differs", "Engagement field has another type in SAP",
+           "A user field the write-back needs already exists in SAP with another type, so no engagement is "
+           "written until it is sorted out.",
+           "Give the measure another field name in the write-back settings, or change the field in SAP, then "
+           "press Retry.",
+           Team.INTEGRATION),
+    Reason("writeback_field_owned_by_erp", "Engagement field belongs to the ERP",
+           "An engagement field is also a field the hub reads from SAP or sends to a marketing platform, so the "
+           "ERP owns it; writing engagement there would send it straight back out. No engagement is written.",
+           "Give the engagement measure its own user field in the write-back settings, then press Retry.",
+           Team.INTEGRATION),
+    Reason("writeback_settings_invalid", "Write-back settings cannot be used",
+           "The engagement write-back's settings name a field that cannot be used, so no engagement is written.",
+           "Correct the write-back settings in the admin (the reason is below), then press Retry.",
+           Team.INTEGRATION),
+    Reason("writeback_setup_refused", "SAP refused the write-back set-up",
+           "SAP would not list or create the Business Partner user fields the engagement write-back needs.",
+           "Check the Service Layer user's rights to user-defined fields, then press Retry.",
+           Team.INTEGRATION),
+]
 REASONS: dict[str, Reason] = {reason.code: reason for reason in _REASONS}
 REASON_CHOICES = [(reason.code, reason.title) for reason in _REASONS]
 

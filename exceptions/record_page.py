@@ -91,20 +91,31 @@ def source_rows(fields: dict, *, reason_code: str, user) -> list[tuple[str, str,
 
 
 def related_exceptions(exception: SyncException) -> list[tuple[str, SyncException]]:
-    """Open exceptions this one depends on: the customer an order (or its dispatch signal)
-    waits for."""
+    """Exceptions this one depends on: the order a dispatch signal belongs to, and the
+    customer an order (or its dispatch signal) waits for; what still needs someone first."""
     if exception.entity not in ("orders", "dispatch_events"):
         return []
     from erp.documents import SalesOrder
 
     head = exception.record_key.split(":", 1)[0]
-    card_code = (SalesOrder.objects.filter(connection_id=exception.connection_id, doc_entry=int(head))
-                 .values_list("card_code", flat=True).first() if head.isdigit() else None)
-    if not card_code:
+    if not head.isdigit():
         return []
-    found = list(SyncException.objects.filter(connection_id=exception.connection_id, record_key=card_code,
-                                              entity__in=("customers", "business_partners"))
-                 .order_by("-last_seen")[:5])
+    order = (SalesOrder.objects.filter(connection_id=exception.connection_id, doc_entry=int(head))
+             .values("card_code", "doc_num").first()) or {}
+    related = []
+    if exception.entity == "dispatch_events":
+        related += [(f"Order {order.get('doc_num') or head}", other) for other in _newest_first(
+            SyncException.objects.filter(connection_id=exception.connection_id, entity="orders", record_key=head))]
+    card_code = order.get("card_code")
+    if card_code:
+        related += [(f"Customer {card_code}", other) for other in _newest_first(
+            SyncException.objects.filter(connection_id=exception.connection_id, record_key=card_code,
+                                         entity__in=("customers", "business_partners")))]
+    return related
+
+
+def _newest_first(queryset) -> list[SyncException]:
+    found = list(queryset.order_by("-last_seen")[:5])
     active = (SyncException.Status.OPEN, SyncException.Status.RETRYING)
     found.sort(key=lambda other: other.status not in active)  # what still needs someone first
-    return [(f"Customer {card_code}", other) for other in found]
+    return found

@@ -18,6 +18,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from syncapp.logging import redact_json, redact_text
 
+from .events import Kind, events_add, exceptions_change
 from .models import Stage, SyncException
 from .reasons import reason_for
 
@@ -48,7 +49,8 @@ def exception_raise(
     recurs: a person decided.
     The error texts (message, detail, the destination's answer) are stored redacted: no
     secret, no full email address. The record's own data (source payload, what the hub
-    sent) is stored as it is, for the record page.
+    sent) is stored as it is, for the record page. Its history gets one event: raised,
+    failed again, or reopened (it had been resolved, or ignored for another reason).
     """
     reason = reason_for(reason_code)
     fields = {
@@ -67,10 +69,11 @@ def exception_raise(
     with transaction.atomic():
         existing = SyncException.objects.select_for_update().filter(**lookup).first()
         if existing is None:
-            return SyncException.objects.create(**lookup, **fields)
-        keep_ignored = (
-            existing.status == SyncException.Status.IGNORED and existing.reason_code == reason_code
-        )
+            created = SyncException.objects.create(**lookup, **fields)
+            events_add(exception_ids=[created.pk], kind=Kind.RAISED, text=f"First failed: {reason.title}.")
+            return created
+        was = existing.status
+        keep_ignored = was == SyncException.Status.IGNORED and existing.reason_code == reason_code
         for name, value in fields.items():
             setattr(existing, name, value)
         existing.attempts += 1
@@ -78,7 +81,19 @@ def exception_raise(
         if not keep_ignored:
             existing.status = SyncException.Status.OPEN
         existing.save()
+        kind, text = _failed_again(was=was, keep_ignored=keep_ignored, exception=existing, reason_title=reason.title)
+        events_add(exception_ids=[existing.pk], kind=kind, text=text)
         return existing
+
+
+def _failed_again(*, was: str, keep_ignored: bool, exception: SyncException, reason_title: str) -> tuple[str, str]:
+    """The event of a record failing again, by what the exception was before."""
+    said = exception.message[:300]
+    if was in (SyncException.Status.RESOLVED, SyncException.Status.IGNORED) and not keep_ignored:
+        before = "resolved" if was == SyncException.Status.RESOLVED else "ignored for another reason"
+        return Kind.REOPENED, f"Open again: it had been {before} and failed ({reason_title}): {said}"
+    suffix = "; it stays ignored" if keep_ignored else ""
+    return Kind.SEEN_AGAIN, f"Failed again (attempt {exception.attempts}){suffix}: {said}"
 
 
 def error_text_clean(text: str, *, limit: int = 10_000) -> str:
@@ -107,11 +122,18 @@ def exceptions_resolve(*, entity: str, record_keys: Iterable[str], flow=None, co
         return 0
     total = 0
     for start in range(0, len(keys), 500):
-        total += _active_for(
+        total += exceptions_resolve_matching(queryset=_active_for(
             flow=flow, connection=connection, entity=entity, record_keys=keys[start:start + 500],
-            stages=stages,
-        ).update(status=SyncException.Status.RESOLVED, resolved_at=timezone.now())
+            stages=stages))
     return total
+
+
+def exceptions_resolve_matching(*, queryset: QuerySet[SyncException],
+                                text: str = "Resolved: the record went through.") -> int:
+    """The engine found these records fine: close those of `queryset` still open or
+    retrying, each with its history event (one bulk insert). Returns how many."""
+    return len(exceptions_change(queryset.filter(status__in=_ACTIVE), kind=Kind.RESOLVED, text=text,
+                                 status=SyncException.Status.RESOLVED, resolved_at=timezone.now()))
 
 
 def _any_active(*, flow, connection, entity: str) -> bool:
@@ -123,14 +145,26 @@ def _any_active(*, flow, connection, entity: str) -> bool:
 
 
 def exceptions_reopen(*, connection, entity: str, reasons: dict[str, str], flow=None) -> int:
-    """Exceptions whose retry could not even start: open again, saying why."""
-    total = 0
+    """Exceptions whose retry could not even start: open again, saying why (one change
+    per distinct reason, so a slice of records missing for the same reason is one)."""
+    keys_by_why: dict[str, list[str]] = {}
     for key, why in reasons.items():
-        qs = SyncException.objects.filter(connection=connection, entity=entity, record_key=key,
-                                          status=SyncException.Status.RETRYING)
-        qs = qs.filter(flow=flow) if flow is not None else qs.filter(flow__isnull=True)
-        total += qs.update(status=SyncException.Status.OPEN, note=why[:1000])
+        keys_by_why.setdefault(why[:1000], []).append(key)
+    total = 0
+    for why, keys in keys_by_why.items():
+        for start in range(0, len(keys), 500):
+            qs = SyncException.objects.filter(connection=connection, entity=entity,
+                                              record_key__in=keys[start:start + 500],
+                                              status=SyncException.Status.RETRYING)
+            qs = qs.filter(flow=flow) if flow is not None else qs.filter(flow__isnull=True)
+            total += len(_reopen(qs, why=why))
     return total
+
+
+def _reopen(queryset: QuerySet[SyncException], *, why: str) -> list[int]:
+    """Retries that did not happen: open again, the note and the history saying why."""
+    return exceptions_change(queryset, kind=Kind.REOPENED, text=f"Open again: {why}",
+                             status=SyncException.Status.OPEN, note=why, retry_requested_at=None)
 
 
 def exceptions_mark_retrying(*, flow, entity: str, record_keys: Iterable[str]) -> int:
@@ -140,16 +174,22 @@ def exceptions_mark_retrying(*, flow, entity: str, record_keys: Iterable[str]) -
         return 0
     total = 0
     for start in range(0, len(keys), 500):
-        total += _active_for(flow=flow, entity=entity, record_keys=keys[start:start + 500]).filter(
-            status=SyncException.Status.OPEN
-        ).update(status=SyncException.Status.RETRYING, retry_requested_at=None)
+        total += len(exceptions_change(
+            _active_for(flow=flow, entity=entity, record_keys=keys[start:start + 500])
+            .filter(status=SyncException.Status.OPEN),
+            kind=Kind.REPLANNED, text="Planned again: waiting to be sent.",
+            status=SyncException.Status.RETRYING, retry_requested_at=None))
     return total
 
 
-def exception_ignore(*, exception: SyncException, note: str = "") -> SyncException:
-    exception.status = SyncException.Status.IGNORED
-    exception.note = note
-    exception.save(update_fields=["status", "note", "last_seen"])
+def exception_ignore(*, exception: SyncException, note: str = "", actor=None) -> SyncException:
+    """A person decided the record need not go; `note` says why (the history names them)."""
+    with transaction.atomic():
+        exception.status = SyncException.Status.IGNORED
+        exception.note = note
+        exception.retry_requested_at = None
+        exception.save(update_fields=["status", "note", "retry_requested_at", "last_seen"])
+        events_add(exception_ids=[exception.pk], kind=Kind.IGNORED, text=f"Ignored: {note}", actor=actor)
     return exception
 
 
@@ -160,10 +200,11 @@ RETRY_INLINE_LIMIT = 20
 QUEUE_UNAVAILABLE = ("The retry could not be queued because the hub's task queue is unavailable, so nothing "
                      "was retried. Press Retry again once the hub is working (see the health page).")
 RETRY_NOT_RUN = "The retry did not run; press Retry again."
+RETRY_REQUESTED = "Retry requested: re-read from the ERP and re-planned."
 
 
 def exceptions_retry(*, exceptions: QuerySet[SyncException] | Iterable[SyncException],
-                     unqueued: list[int] | None = None) -> int:
+                     unqueued: list[int] | None = None, actor=None) -> int:
     """Ask the engine to re-read and re-plan each record from the ERP's current data.
 
     Returns how many exceptions were retried. Ingest exceptions are retried for every
@@ -175,7 +216,7 @@ def exceptions_retry(*, exceptions: QuerySet[SyncException] | Iterable[SyncExcep
     exceptions it carried go back to open with QUEUE_UNAVAILABLE as their note and their
     ids are added to `unqueued`, if given (filled when the outermost transaction commits).
     A task lost later (a worker dying before it starts) is caught by
-    exceptions_return_orphaned.
+    exceptions_return_orphaned. Each gets a "retry requested" event naming `actor`.
     """
     from syncapp.services import records_retry  # the engine owns moving data
 
@@ -188,16 +229,18 @@ def exceptions_retry(*, exceptions: QuerySet[SyncException] | Iterable[SyncExcep
         target_ids.append(exc.pk)
     opened = set(SyncException.objects.filter(pk__in=ids, status=SyncException.Status.OPEN)
                  .values_list("pk", flat=True))
-    requested_at = timezone.now()
-    SyncException.objects.filter(pk__in=ids, status__in=_ACTIVE).update(
-        status=SyncException.Status.RETRYING, retry_requested_at=requested_at)
+    exceptions_change(SyncException.objects.filter(pk__in=ids, status__in=_ACTIVE), kind=Kind.RETRIED,
+                      text=RETRY_REQUESTED, actor=actor,
+                      status=SyncException.Status.RETRYING, retry_requested_at=timezone.now())
     inline = len(ids) <= RETRY_INLINE_LIMIT
+    by_id = getattr(actor, "pk", None)  # the runs the retry starts name who asked
     for (connection_id, flow_id, entity), (keys, target_ids) in by_target.items():
         if inline:
-            records_retry(connection_id=connection_id, flow_id=flow_id, entity=entity, record_keys=keys)
+            records_retry(connection_id=connection_id, flow_id=flow_id, entity=entity, record_keys=keys,
+                          triggered_by_id=by_id)
         else:
             marked = [pk for pk in target_ids if pk in opened]
-            transaction.on_commit(partial(_retry_enqueue, args=(connection_id, flow_id, entity, keys),
+            transaction.on_commit(partial(_retry_enqueue, args=(connection_id, flow_id, entity, keys, by_id),
                                           marked=marked, unqueued=unqueued))
     return len(ids)
 
@@ -217,8 +260,7 @@ def _retry_enqueue(*, args: tuple, marked: list[int], unqueued: list[int] | None
         note = "The retry could not be queued because of an error in the hub; the integration admin has the log."
     else:
         return
-    SyncException.objects.filter(pk__in=marked, status=SyncException.Status.RETRYING).update(
-        status=SyncException.Status.OPEN, note=note, retry_requested_at=None)
+    _reopen(SyncException.objects.filter(pk__in=marked, status=SyncException.Status.RETRYING), why=note)
     if unqueued is not None:
         unqueued.extend(marked)
 
@@ -237,9 +279,9 @@ def exceptions_return_orphaned(*, older_than: timedelta) -> int:
     touched = OutboxItem.objects.filter(flow_id=OuterRef("flow_id"), record_key=OuterRef("record_key")).filter(
         Q(updated_at__gte=OuterRef("retry_requested_at"))
         | Q(status__in=[OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT, OutboxStatus.SUBMITTED]))
-    return SyncException.objects.filter(
+    return len(_reopen(SyncException.objects.filter(
         status=SyncException.Status.RETRYING, retry_requested_at__lt=timezone.now() - older_than,
-    ).exclude(Exists(touched)).update(status=SyncException.Status.OPEN, note=RETRY_NOT_RUN, retry_requested_at=None)
+    ).exclude(Exists(touched)), why=RETRY_NOT_RUN))
 
 
 def open_exceptions() -> QuerySet[SyncException]:
@@ -252,6 +294,7 @@ __all__ = [
     "exception_raise",
     "exceptions_mark_retrying",
     "exceptions_resolve",
+    "exceptions_resolve_matching",
     "exceptions_retry",
     "exceptions_return_orphaned",
     "open_exceptions",

@@ -1,8 +1,9 @@
 """What people do from the pages and the API: retry, ignore, bulk retry, resolve.
 
-Each action calls the room's services (which ask the engine to move data) and records
-who did it as an admin log entry on the object, which the record page shows as its
-history. Pages and API call these, so both behave the same.
+Each action calls the room's services (which ask the engine to move data). Who did
+what to an exception is its history (ExceptionEvent, written by the services); a
+conflict's or a flow's is an admin log entry. Pages and API call these, so both behave
+the same.
 """
 from __future__ import annotations
 
@@ -59,8 +60,8 @@ def exception_retry_now(*, exception: SyncException, user) -> RetryOutcome:
         raise ActionRefused(f"This exception is {exception.get_status_display().lower()}; there is nothing to retry.")
     try:
         with transaction.atomic():
-            exceptions_retry(exceptions=SyncException.objects.filter(pk=exception.pk).only(*_RETRY_FIELDS))
-            _log(user=user, objects=[exception], message="Retry requested: re-read from the ERP and re-planned.")
+            exceptions_retry(exceptions=SyncException.objects.filter(pk=exception.pk).only(*_RETRY_FIELDS),
+                             actor=user)
     except (TransportError, ImproperlyConfigured) as error:
         return RetryOutcome(exception, f"Could not retry now: {getattr(error, 'message', error)}", ok=False)
     exception.refresh_from_db()
@@ -75,12 +76,9 @@ def exception_retry_now(*, exception: SyncException, user) -> RetryOutcome:
 def exception_may_retry(*, user, exception: SyncException) -> bool:
     """Who may press Retry on this exception: whoever acts on exceptions, and finance on the
     exceptions it owns (the order checks it is asked to fix in SAP, then retry)."""
-    from exceptions.models import Team
-    from syncapp.roles import user_can
+    from .assignment import exception_may_act
 
-    if user_can(user, "act_on_exceptions"):
-        return True
-    return exception.owner_team == Team.FINANCE and user_can(user, "retry_finance_exceptions")
+    return exception_may_act(user=user, exception=exception)
 
 
 def exception_ignore_now(*, exception: SyncException, user, note: str) -> SyncException:
@@ -90,10 +88,7 @@ def exception_ignore_now(*, exception: SyncException, user, note: str) -> SyncEx
         raise ActionRefused("Say why this exception is ignored.")
     if exception.status not in ACTIVE_STATUSES:
         raise ActionRefused(f"This exception is {exception.get_status_display().lower()}; it cannot be ignored.")
-    with transaction.atomic():
-        exception_ignore(exception=exception, note=note[:1000])
-        _log(user=user, objects=[exception], message=f"Ignored: {note[:1000]}")
-    return exception
+    return exception_ignore(exception=exception, note=note[:1000], actor=user)
 
 
 @dataclass
@@ -120,13 +115,11 @@ def exceptions_bulk_retry(*, queryset: QuerySet[SyncException], user) -> BulkRet
     slices = [ids[start:start + BULK_SLICE] for start in range(0, len(ids), BULK_SLICE)]
     if len(slices) > 1 and len(slices[-1]) <= RETRY_INLINE_LIMIT:
         slices[-2].extend(slices.pop())  # a small last slice would otherwise be retried in the request
-    message = f"Retry requested for all {len(ids)} exception(s) matching a filter."
     unqueued: list[int] = []
     with transaction.atomic():
         for pks in slices:
             chunk = list(SyncException.objects.filter(pk__in=pks).only(*_RETRY_FIELDS))
-            exceptions_retry(exceptions=chunk, unqueued=unqueued)
-            _log(user=user, objects=chunk, message=message)
+            exceptions_retry(exceptions=chunk, unqueued=unqueued, actor=user)
     return BulkRetry(len(ids), queued=len(ids) > RETRY_INLINE_LIMIT, unqueued=len(unqueued))
 
 

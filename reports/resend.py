@@ -35,12 +35,15 @@ def differences_resend(*, flow: Flow, period: Period, user, keys: Iterable[str] 
             date_to=period.date_to, record_keys=differing, queued=len(queued),
             not_queued=[key for key in differing if key not in queued])
         if queued:
-            _wake_pusher(flow)
+            _wake_pusher(flow, resend.requested_by)
     return resend
 
 
-def _wake_pusher(flow: Flow) -> None:
+def _wake_pusher(flow: Flow, user) -> None:
+    """The push run it starts says who asked for it (the Runs page: "Person", with the name)."""
     from syncapp.incidents import task_enqueue
-    from syncapp.tasks import flow_push_task
+    from syncapp.models import RunTrigger
+    from syncapp.tasks import flow_push_task, push_task_args
 
-    transaction.on_commit(lambda: task_enqueue(flow_push_task, flow.pk))
+    args = push_task_args(flow.pk, RunTrigger.PERSON, user.pk) if user else (flow.pk,)
+    transaction.on_commit(lambda: task_enqueue(flow_push_task, *args))

@@ -42,6 +42,16 @@ def _filtered(form: ReconciliationForm):
     return differences_of
 
 
+# A page lists this many differences at most (a first install before its first read-back
+# differs on every order of the month): the per-currency figures still count them all,
+# and the CSV lists them all.
+DIFFERENCES_SHOWN = 1000
+
+
+def _shown(differences: list) -> dict[str, object]:
+    return {"differences": differences[:DIFFERENCES_SHOWN], "differences_total": len(differences)}
+
+
 def _summaries(results: list[FlowReconciliation], period: Period) -> dict[str, object]:
     summaries = {}
     for result in results:
@@ -72,7 +82,7 @@ def reconciliation_page(request: HttpRequest) -> HttpResponse:
             raise Http404("No such table.")
         return csv_response(table=table, period=period, results=results, summaries=summaries,
                             differences_of=differences_of)
-    sections = [{"result": result, "differences": differences_of(result),
+    sections = [{"result": result, **_shown(differences_of(result)),
                  "counts": [(kind, CLASS_TITLES[kind], result.counts.get(kind, 0)) for kind in CLASSES],
                  "can_read_back": result.flow.destination.kind in READ_BACK_KINDS,
                  "summary": summaries[result.flow.connection.name]} for result in results]

@@ -112,6 +112,8 @@ class SourceAdapter(Protocol):
     #     """Apply the stored messages of these records again now; the keys now applied."""
     # and, for the health page, what it received but has not applied yet:
     # def inbound_backlog(self) -> tuple[int, datetime | None]:   # (count, oldest receipt)
+    # A source the hub calls implements the connection probe's one cheap documented call:
+    # def probe(self) -> None:   # raises AuthenticationFailed or TransportError
 
 
 # ---------------------------------------------------------------- destinations
@@ -207,6 +209,10 @@ class DestinationAdapter(Protocol):
 
     def read_back(self, entity: str, identifiers: Sequence[str]) -> dict[str, dict[str, Any]]:
         """What the destination holds now, by identifier (for reconciliation and drift)."""
+
+    def probe(self) -> None:
+        """The connection probe's one cheap documented call through the account's bucket.
+        Raises AuthenticationFailed (credentials refused) or TransportError (unreachable, 429)."""
 
     # Only adapters whose push() returns "submitted" results implement the two below.
     confirm_interval: float  # seconds between two confirm() calls for one flow

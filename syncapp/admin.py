@@ -14,8 +14,8 @@ class FlowAdmin(admin.ModelAdmin):
     def sync_now(self, request, queryset):
         from .tasks import connection_pull_task
 
-        for flow in queryset:
-            connection_pull_task.delay(flow.connection_id)
+        for flow in queryset:  # the runs say who asked
+            connection_pull_task.delay(flow.connection_id, "business_partners", "person", request.user.pk)
         messages.success(request, f"Sync requested for {queryset.count()} flow(s).")
 
 
@@ -39,11 +39,11 @@ class OutboxItemAdmin(admin.ModelAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "flow", "connection", "status", "started_at", "finished_at", "records_read",
-                    "records_changed", "records_planned", "records_unchanged", "records_accepted",
-                    "records_failed", "records_retried", "api_calls"]
-    list_filter = ["kind", "status", "flow"]
-    list_select_related = ["flow", "connection"]
+    list_display = ["id", "kind", "flow", "connection", "trigger", "triggered_by", "status", "started_at",
+                    "finished_at", "records_read", "records_changed", "records_planned", "records_unchanged",
+                    "records_accepted", "records_failed", "records_retried", "records_waiting", "api_calls"]
+    list_filter = ["kind", "status", "trigger", "flow"]
+    list_select_related = ["flow", "connection", "triggered_by"]
     show_full_result_count = False
     readonly_fields = [f.name for f in SyncRun._meta.fields]
 

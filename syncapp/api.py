@@ -16,8 +16,9 @@ from rest_framework.response import Response
 from .health import flows_health
 from .incidents import redis_probe
 from .logging import redact_text
-from .models import Flow, SyncRun
+from .models import Flow, RunOutcome, RunTrigger, SyncRun, SyncRunOutcome
 from .roles import HasCapability
+from .run_pages import runs_for_flow
 
 # ------------------------------------------------------------------ runs
 
@@ -36,30 +37,37 @@ class RunSerializer(serializers.ModelSerializer):
                                             default=None)
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
     error = RedactedTextField(read_only=True)
+    triggered_by_name = serializers.CharField(source="triggered_by.get_username", read_only=True, allow_null=True,
+                                              default=None)
 
     class Meta:
         model = SyncRun
         fields = ["id", "kind", "status", "flow", "flow_name", "connection", "connection_name", "started_at",
                   "finished_at", "duration_seconds", "records_read", "records_changed", "records_planned",
-                  "records_unchanged", "records_accepted", "records_failed", "records_retried", "api_calls",
-                  "error"]
+                  "records_unchanged", "records_accepted", "records_failed", "records_retried", "records_waiting",
+                  "api_calls", "error", "trigger", "triggered_by", "triggered_by_name", "entity", "outcomes_pruned_at"]
         read_only_fields = fields
 
 
 class RunFilter(django_filters.FilterSet):
-    """flow (id) or flow_name, kind, status, a day (`date`) or a span (`started_after` / `started_before`)."""
+    """flow (id: its runs and the pulls planning its records) or flow_name, kind, status,
+    trigger, a day (`date`) or a span (`started_after` / `started_before`). The Runs page's too."""
 
-    flow = django_filters.ModelChoiceFilter(queryset=Flow.objects.all())
+    flow = django_filters.ModelChoiceFilter(queryset=Flow.objects.all(), method="filter_flow", empty_label="All flows")
     flow_name = django_filters.CharFilter(field_name="flow__name")
-    kind = django_filters.ChoiceFilter(choices=SyncRun.Kind.choices)
-    status = django_filters.ChoiceFilter(choices=SyncRun.Status.choices)
+    kind = django_filters.ChoiceFilter(choices=SyncRun.Kind.choices, empty_label="Any kind")
+    status = django_filters.ChoiceFilter(choices=SyncRun.Status.choices, empty_label="Any status")
+    trigger = django_filters.ChoiceFilter(choices=RunTrigger.choices, empty_label="Any trigger")
     date = django_filters.DateFilter(method="filter_date", label="Started on this day")
     started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
     started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = SyncRun
-        fields = ["flow", "flow_name", "kind", "status", "date", "started_after", "started_before"]
+        fields = ["flow", "flow_name", "kind", "status", "trigger", "date", "started_after", "started_before"]
+
+    def filter_flow(self, queryset, name, value):
+        return runs_for_flow(queryset, value) if value else queryset
 
     def filter_date(self, queryset, name, value):
         # A range on started_at (indexed), not a date() of it, which no index serves.
@@ -88,6 +96,47 @@ class RunDetail(generics.RetrieveAPIView):
     queryset = SyncRun.objects.select_related("flow", "connection")
     serializer_class = RunSerializer
     permission_classes = [IsAuthenticated, HasCapability.of("view_health")]
+
+
+class RunOutcomeSerializer(serializers.ModelSerializer):
+    flow_name = serializers.CharField(source="flow.name", read_only=True)
+    answer = RedactedTextField(read_only=True, help_text="The destination's short answer (remote id, or why not).")
+
+    class Meta:
+        model = SyncRunOutcome
+        fields = ["id", "record_key", "flow", "flow_name", "outcome", "answer", "payload_digest"]
+        read_only_fields = fields
+
+
+class RunOutcomeFilter(django_filters.FilterSet):
+    outcome = django_filters.ChoiceFilter(choices=RunOutcome.choices)
+
+    class Meta:
+        model = SyncRunOutcome
+        fields = ["outcome"]
+
+
+class InWrittenOrder(CursorPagination):
+    ordering = ("id",)
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class RunOutcomeList(generics.ListAPIView):
+    """One run's records: which went, which were refused, retried or wait, with the
+    destination's short answer. Kept SYNC_RUN_OUTCOME_DAYS days (a run older has its
+    counts only). Filter by `outcome` on a large run: that order is indexed."""
+
+    serializer_class = RunOutcomeSerializer
+    filterset_class = RunOutcomeFilter
+    pagination_class = InWrittenOrder
+    permission_classes = [IsAuthenticated, HasCapability.of("view_health")]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema asks without a run
+            return SyncRunOutcome.objects.none()
+        return SyncRunOutcome.objects.filter(run_id=self.kwargs["pk"]).select_related("flow")
 
 
 # ------------------------------------------------------------------ flow health

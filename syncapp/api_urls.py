@@ -7,6 +7,7 @@ from . import api
 urlpatterns = [
     path("runs/", api.RunList.as_view(), name="api-runs"),
     path("runs/<int:pk>/", api.RunDetail.as_view(), name="api-run"),
+    path("runs/<int:pk>/outcomes/", api.RunOutcomeList.as_view(), name="api-run-outcomes"),
     path("health/", api.FlowHealthList.as_view(), name="api-health"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("reports.api_urls")),  # finance: reconciliation, differences, re-send

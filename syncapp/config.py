@@ -18,6 +18,7 @@ from django_celery_beat.models import PeriodicTask
 from erp.models import ErpConnection
 from erp.registry import source_adapter_class
 from esp.models import EspAccount, FieldMapping, options_problems
+from esp.ownership import default_owner, owner_clash, ownership_problems
 from esp.replanning import flows_replan_after_commit
 
 from .bulk_window import bulk_hours_parse
@@ -36,13 +37,13 @@ from .schedules import PULL_TASK, schedule_pull
 
 CONNECTION_FIELDS = ["kind", "base_url", "company_db", "username", "password_env", "verify_tls",
                      "page_size", "delta_overlap_minutes", "timeout_seconds", "unreachable_alert_minutes",
-                     "user_fields", "item_user_fields"]
+                     "user_fields", "item_user_fields", "company_email_as_contact"]
 DESTINATION_FIELDS = ["kind", "region", "base_url", "api_user", "password_env", "calls_per_minute", "bulk_hours",
                       "catalog_collection", "options"]
 FLOW_FIELDS = ["entity", "enabled", "include_leads", "duplicate_policy", "channel", "dispatch_per_shipment",
                "lag_alert_minutes", "error_rate_alert_percent"]
 MAPPING_FIELDS = ["entity", "source_field", "transform", "transform_arg", "target_field", "target_type",
-                  "required", "enabled", "position"]
+                  "required", "enabled", "position", "owner"]
 
 
 class ConfigError(ValueError):
@@ -87,6 +88,10 @@ def _connection_export(connection: ErpConnection) -> dict:
     own = getattr(source_adapter_class(connection.kind), "settings_export", None)
     if own is not None:
         item["source_settings"] = own(connection)
+    from engagement.config import writeback_export  # the engagement write-back's own settings (issue 15)
+
+    if (writeback := writeback_export(connection)) is not None:
+        item["engagement_writeback"] = writeback
     return item
 
 
@@ -104,7 +109,14 @@ def _mappings_replace(account: EspAccount, mappings: list[dict]) -> int:
     wanted = {}
     for m in mappings:
         mapping = FieldMapping(destination=account, **{k: m[k] for k in MAPPING_FIELDS if k in m})
+        if "owner" not in m:  # a file written before owners were configuration
+            mapping.owner = default_owner(mapping.target_field)
         wanted[(mapping.entity, mapping.target_field)] = mapping
+    for mapping in wanted.values():  # conflicting ownership is refused here as in the editor
+        same_entity = [m for m in wanted.values() if m.entity == mapping.entity]
+        problem = next(iter(ownership_problems(mapping).values()), None) or owner_clash(mapping, same_entity)
+        if problem:
+            raise ConfigError(f"Destination {account.name!r}, mapping {mapping.target_field}: {problem}")
     existing = {(m.entity, m.target_field): m for m in account.mappings.all()}
     for key, stale in existing.items():
         if key not in wanted:
@@ -166,6 +178,13 @@ def _apply(data: dict) -> dict[str, int]:
                                   "source settings.")
             try:
                 apply_own(connection, item["source_settings"])
+            except ValueError as error:
+                raise ConfigError(f"Connection {item['name']!r}: {error}") from error
+        if "engagement_writeback" in item:
+            from engagement.config import writeback_apply
+
+            try:
+                writeback_apply(connection, item["engagement_writeback"])
             except ValueError as error:
                 raise ConfigError(f"Connection {item['name']!r}: {error}") from error
         counts["connections"] += 1

@@ -71,19 +71,21 @@ class FlowEntity:
 FLOW_ENTITIES: dict[str, FlowEntity] = {
     "customers": FlowEntity(
         name="customers", source_entity="business_partners",
-        # Documents move the customer figures (order count, lifetime value, ...).
-        triggers=("business_partners", "orders", "deliveries", "credit_notes", "returns"),
+        # Documents move the customer figures (order count, lifetime value, ...); a renamed
+        # item group, the category figures of those who bought from it.
+        triggers=("business_partners", "orders", "deliveries", "credit_notes", "returns", "item_groups"),
         planner="syncapp.planning.flow_plan", mirror_model="erp.models.BusinessPartner", mirror_key="card_code",
         key_mapper="syncapp.figures.customers_touched",  # once per pull, at its end
+        extra_records="erp.contact_persons.contact_persons_held",  # B2B buyers, "C001#3"
     ),
     "products": FlowEntity(
-        name="products", source_entity="items", triggers=("items", "item_stock", "warehouses"),
+        name="products", source_entity="items", triggers=("items", "item_stock", "warehouses", "item_groups"),
         planner="syncapp.planning_products.products_plan", mirror_model="erp.models.Item", mirror_key="item_code",
-        replan_all_on=("warehouses",),
+        replan_all_on=("warehouses",), key_mapper="syncapp.planning_products.products_touched",
     ),
     "orders": FlowEntity(
         name="orders", source_entity="orders",
-        triggers=("orders", "deliveries", "invoices", "credit_notes", "returns"),
+        triggers=("orders", "deliveries", "invoices", "credit_notes", "returns", "item_groups"),
         planner="syncapp.planning_orders.orders_plan", mirror_model="erp.models.SalesOrder", mirror_key="doc_entry",
         key_mapper="syncapp.planning_orders.orders_touched", waits_for="customers",
         waiting="syncapp.planning_orders.orders_waiting_for",
@@ -105,8 +107,8 @@ FLOW_ENTITIES: dict[str, FlowEntity] = {
 
 # The order a pass reads source entities in: what others refer to comes first
 # (warehouses before the stock that sits in them, items before their stock poll).
-SOURCE_ORDER = ("warehouses", "business_partners", "items", "item_stock", "orders", "deliveries", "invoices",
-                "credit_notes", "returns")
+SOURCE_ORDER = ("warehouses", "item_groups", "business_partners", "items", "item_stock", "orders", "deliveries",
+                "invoices", "credit_notes", "returns")
 
 
 def source_order(entity: str) -> int:

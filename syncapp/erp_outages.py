@@ -5,7 +5,9 @@ client's own retries) opens or refreshes an `erp_unreachable` exception about th
 connection; its first sighting says since when. Health shows the connection's flows amber
 at once and red once the outage is longer than the connection's
 `unreachable_alert_minutes`, when the admins are alerted too. The first pull the ERP
-answers resolves every such exception of the connection.
+answers resolves every such exception of the connection. Each outage, and each refusal of
+the hub's credentials, is also a ConnectionIncident from when to when (the health page's
+timeline; syncapp.connection_incidents).
 """
 from __future__ import annotations
 
@@ -18,22 +20,38 @@ from django.utils import timezone
 from exceptions.models import Stage, SyncException
 from exceptions.services import exception_raise, exceptions_resolve
 
+from .connection_incidents import connection_incident_open, connection_incidents_close
+from .models import ConnectionIncident
+
 REASON = "erp_unreachable"
+AUTH_REASON = "authentication_failed"
 # The record key of exceptions about a whole connection (credentials refused, unreachable).
 CONNECTION_KEY = "(connection)"
 _ACTIVE = (SyncException.Status.OPEN, SyncException.Status.RETRYING)
 
 
 def connection_unreachable_record(*, connection, entity: str, error: str) -> None:
-    """A pull of `entity` could not reach the ERP."""
+    """A pull of `entity` (or the connection probe) could not reach the ERP."""
+    connection_incident_open(kind=ConnectionIncident.Kind.UNREACHABLE, erp_connection=connection, detail=error)
     exception_raise(connection=connection, entity=entity, record_key=CONNECTION_KEY, stage=Stage.INGEST,
                     reason_code=REASON, detail=error,
                     message=f"The hub cannot reach the ERP ({connection.name}); nothing new is read from it "
                             f"until it answers again. Nothing is lost: reading resumes where it stopped.")
 
 
-def connection_reachable_record(*, connection) -> None:
-    """The ERP answered: every outage exception of the connection is over."""
+def connection_refused_record(*, connection, entity: str, error: str) -> None:
+    """The ERP answered and refused the hub's credentials (a pull of `entity`, or the probe)."""
+    connection_reachable_record(connection=connection, credentials_accepted=False)
+    connection_incident_open(kind=ConnectionIncident.Kind.CREDENTIALS, erp_connection=connection, detail=error)
+    exception_raise(connection=connection, entity=entity, record_key=CONNECTION_KEY, stage=Stage.INGEST,
+                    reason_code=AUTH_REASON, detail=error)
+
+
+def connection_reachable_record(*, connection, credentials_accepted: bool = True) -> None:
+    """The ERP answered: every outage exception of the connection is over (and, when it
+    took the hub's credentials, its credentials incident too)."""
+    connection_incidents_close(erp_connection=connection, kinds=[ConnectionIncident.Kind.UNREACHABLE] + (
+        [ConnectionIncident.Kind.CREDENTIALS] if credentials_accepted else []))
     entities = list(SyncException.objects.filter(
         connection=connection, flow__isnull=True, record_key=CONNECTION_KEY, reason_code=REASON,
         status__in=_ACTIVE).values_list("entity", flat=True).distinct())

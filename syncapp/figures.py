@@ -87,6 +87,7 @@ def figures_replan(*, connection, priority: int = Priority.ROUTINE, run=None) ->
     """Plan every customer marked on this connection (this pull's and any a stopped pull
     left) for each enabled customers flow, a chunk per transaction; returns how many."""
     from .planning import flow_plan
+    from .run_outcomes import plan_outcomes_record
 
     flows = list(Flow.objects.filter(connection=connection, enabled=True, entity=Flow.Entity.CUSTOMERS)
                  .select_related("connection", "destination"))
@@ -99,10 +100,6 @@ def figures_replan(*, connection, priority: int = Priority.ROUTINE, run=None) ->
             codes = _take_marks(connection.pk, CHUNK)
             if not codes:
                 return done
-            for flow in flows:
-                planned = flow_plan(flow=flow, record_keys=codes, priority=priority)
-                if run is not None:
-                    run.records_planned += len(planned.queued)
-                    run.records_unchanged += len(planned.unchanged)
-                    run.records_failed += len(planned.failed) + len(planned.held)
+            plan_outcomes_record(run=run, planned=[
+                (flow, flow_plan(flow=flow, record_keys=codes, priority=priority)) for flow in flows])
         done += len(codes)

@@ -8,21 +8,21 @@ from HealthSample rows written every few minutes, never from the outbox itself.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from django.conf import settings
-from django.db.models import BooleanField, Max, Q, QuerySet, Sum
+from django.db.models import BooleanField, F, Func, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from exceptions.models import SyncException
 
 from .bulk_window import bulk_allowed
+from .connection_incidents import incidents_open_by_connection
 from .erp_outages import erp_outages, outage_text
+from .health_history import RANGES, Bucket, FlowHistory, flows_history, health_sample_record  # noqa: F401 - re-exported
 from .incidents import incidents_open
 from .leases import lease_expired_before
-from .models import Flow, HealthSample, OutboxItem, OutboxStatus, Priority, SyncRun
+from .models import ConnectionIncident, Flow, OutboxItem, OutboxStatus, Priority, SyncRun
 
 GREEN, AMBER, RED = "green", "amber", "red"
 WINDOW = timedelta(hours=1)  # throughput and error rate look at the last hour
@@ -45,6 +45,12 @@ class FlowHealth:
     last_push_at: datetime | None
     last_pull_at: datetime | None
     auth_failing: bool
+    causes: list[tuple[int, str]] = field(default_factory=list)  # (level, text) behind `problems`
+
+    @property
+    def worst_cause(self) -> str:
+        """The "Why" column's lead: the problem of the highest level (the first of equals)."""
+        return max(self.causes, key=lambda cause: cause[0])[1] if self.causes else ""
 
     @property
     def throughput_per_minute(self) -> float:
@@ -56,20 +62,28 @@ class FlowHealth:
         return 100.0 * self.failed_last_hour / total if total else None
 
 
-# ------------------------------------------------------------------ figures, one flow at a time
+# ------------------------------------------------------------------ figures, for many flows at once
+#
+# One query per kind of figure, grouped by flow (or one scalar subquery per flow, each an
+# index probe), so the page costs the same dozen queries at 4 flows or 40. The one-flow
+# functions below them are the same queries for a list of one.
 
 
-def _in_status(flow: Flow, *statuses: str) -> QuerySet[OutboxItem]:
-    """The flow's rows in these statuses, with the statuses written into the SQL as
-    literals: SQLite then answers from the partial index alone, where a bound parameter
-    makes it read every row to check the status (20x slower on a 40,000-row backlog)."""
-    listed = ", ".join(f"'{status}'" for status in statuses)
-    condition = (f'"{OutboxItem._meta.db_table}"."status" = {listed}' if len(statuses) == 1
-                 else f'"{OutboxItem._meta.db_table}"."status" IN ({listed})')
-    return OutboxItem.objects.filter(RawSQL(condition, [], output_field=BooleanField()), flow=flow)
+def _status_is(*statuses: str) -> Func:
+    """The statuses written into the SQL as literals: SQLite then answers from the partial
+    index alone, where a bound parameter makes it read every row to check the status (20x
+    slower on a 40,000-row backlog). The column through F, so it holds in a subquery too."""
+    listed = _literal(*statuses)
+    return Func(F("status"), template=f"%(expressions)s = {listed}" if len(statuses) == 1
+                else f"%(expressions)s IN ({listed})", output_field=BooleanField())
 
 
-def _pending(flow: Flow) -> QuerySet[OutboxItem]:
+def _in_status(flow, *statuses: str) -> QuerySet[OutboxItem]:
+    """The flow's rows in these statuses (`flow` a Flow or an OuterRef)."""
+    return OutboxItem.objects.filter(_status_is(*statuses), flow=flow)
+
+
+def _pending(flow) -> QuerySet[OutboxItem]:
     return _in_status(flow, OutboxStatus.PENDING)
 
 
@@ -83,91 +97,189 @@ _UNSETTLED = (OutboxStatus.IN_FLIGHT, OutboxStatus.SUBMITTED)
 BACKLOG_COUNT_CAP = 1_000_000
 
 
-def flow_backlog(flow: Flow) -> int:
+def capped_count(condition: str, cap: int, params=()) -> RawSQL:
+    """COUNT of the outer flow's outbox rows meeting `condition` (SQL on alias o), stopping
+    at `cap`: a scalar subquery to annotate flows with."""
+    return RawSQL(f'(SELECT COUNT(*) FROM (SELECT 1 FROM "{OutboxItem._meta.db_table}" o WHERE o.flow_id = '
+                  f'"{Flow._meta.db_table}"."id" AND {condition} LIMIT %s) AS capped)', [*params, cap])
+
+
+def _literal(*statuses: str) -> str:
+    return ", ".join(f"'{status}'" for status in statuses)
+
+
+def _flows_annotated(flow_ids, **figures) -> dict[int, dict]:
+    """flow id -> {figure: value}, one query over the flows."""
+    return {row.pop("pk"): row for row in Flow.objects.filter(pk__in=list(flow_ids)).order_by()
+            .annotate(**figures).values("pk", *figures)}
+
+
+def flows_backlog(flow_ids) -> dict[int, int]:
     """Records not yet settled: pending (backing off included), claimed by a worker, or
-    sent and awaiting the destination's validation; counted up to BACKLOG_COUNT_CAP + 1."""
-    pending = _pending(flow)[:BACKLOG_COUNT_CAP + 1].count()
-    return pending + _in_status(flow, *_UNSETTLED)[:BACKLOG_COUNT_CAP + 1 - pending].count()
+    sent and awaiting the destination's validation; each counted up to BACKLOG_COUNT_CAP + 1."""
+    cap = BACKLOG_COUNT_CAP + 1
+    found = _flows_annotated(flow_ids, pending=capped_count(f"o.status = '{OutboxStatus.PENDING}'", cap),
+                             unsettled=capped_count(f"o.status IN ({_literal(*_UNSETTLED)})", cap))
+    return {pk: min(cap, row["pending"] + row["unsettled"]) for pk, row in found.items()}
 
 
-def flow_lag_seconds(flow: Flow, *, now: datetime | None = None) -> float | None:
-    """Age of the oldest unsettled record (since it was planned), or None when none waits.
-    Two probes, each of its own partial index on (flow, planned_at)."""
-    pending = _pending(flow)
-    if not bulk_allowed(flow.destination, now):
-        pending = pending.filter(priority__lt=Priority.BACKFILL)  # bulk waiting for its off-peak window is not lag
-    candidates = [qs.filter(planned_at__isnull=False).order_by("planned_at").values_list("planned_at", flat=True)
-                  .first() for qs in (pending, _in_status(flow, *_UNSETTLED))]
-    oldest = min((at for at in candidates if at is not None), default=None)
-    if oldest is None:
-        return None
-    return max(0.0, ((now or timezone.now()) - oldest).total_seconds())
+def _oldest(rows: QuerySet[OutboxItem]) -> Subquery:
+    return Subquery(rows.filter(planned_at__isnull=False).order_by("planned_at").values("planned_at")[:1])
 
 
-def flow_stale_claims(flow: Flow) -> int:
+def flows_lag_seconds(flows, *, now: datetime | None = None) -> dict[int, float | None]:
+    """Age of each flow's oldest unsettled record (since it was planned), or None when none
+    waits. Per flow, probes of the partial indexes on (flow, planned_at)."""
+    now = now or timezone.now()
+    outer = OuterRef("pk")
+    found = _flows_annotated([flow.pk for flow in flows], pending=_oldest(_pending(outer)),
+                             pending_now=_oldest(_pending(outer).filter(priority__lt=Priority.BACKFILL)),
+                             unsettled=_oldest(_in_status(outer, *_UNSETTLED)))
+    lags = {}
+    for flow in flows:
+        row = found[flow.pk]
+        # Bulk waiting for its off-peak window is not lag.
+        pending = row["pending"] if bulk_allowed(flow.destination, now) else row["pending_now"]
+        oldest = min((at for at in (pending, row["unsettled"]) if at is not None), default=None)
+        lags[flow.pk] = None if oldest is None else max(0.0, (now - oldest).total_seconds())
+    return lags
+
+
+def flows_stale_claims(flow_ids) -> dict[int, int]:
     """Rows claimed by a worker that stopped renewing its lease (it died): they go back
     at the next sweep; until then they are the flow's problem to show."""
-    return _in_status(flow, OutboxStatus.IN_FLIGHT).filter(claimed_at__lt=lease_expired_before())[:1001].count()
+    found = _flows_annotated(flow_ids, stale=capped_count(
+        f"o.status = '{OutboxStatus.IN_FLIGHT}' AND o.claimed_at < %s", 1001, [lease_expired_before()]))
+    return {pk: row["stale"] for pk, row in found.items()}
 
 
-def flow_run_counts(flow: Flow, *, since: datetime, until: datetime | None = None) -> tuple[int, int]:
-    """Records accepted and failed by the flow's runs that finished in (since, until]."""
-    runs = SyncRun.objects.filter(flow=flow, finished_at__gt=since)
+def flows_run_counts(flow_ids, *, since: datetime, until: datetime | None = None) -> dict[int, tuple[int, int]]:
+    """Records accepted and failed by each flow's runs that finished in (since, until]."""
+    runs = SyncRun.objects.filter(flow_id__in=list(flow_ids), finished_at__gt=since)
     if until is not None:
         runs = runs.filter(finished_at__lte=until)
-    totals = runs.aggregate(accepted=Sum("records_accepted"), failed=Sum("records_failed"))
-    return totals["accepted"] or 0, totals["failed"] or 0
+    found = {pk: (a or 0, f or 0) for pk, a, f in runs.order_by().values("flow_id").annotate(
+        a=Sum("records_accepted"), f=Sum("records_failed")).values_list("flow_id", "a", "f")}
+    return {pk: found.get(pk, (0, 0)) for pk in flow_ids}
 
 
-def flow_last_push(flow: Flow) -> datetime | None:
-    return (SyncRun.objects.filter(flow=flow, status__in=_OK_RUNS).order_by("-started_at")
-            .values_list("finished_at", flat=True).first())
+def _latest_run(flow, **conditions) -> QuerySet[SyncRun]:
+    return SyncRun.objects.filter(flow=flow, **conditions).order_by("-started_at")
 
 
-def flow_destination_failing(flow: Flow) -> str:
-    """Why the flow's latest push got nothing through ("" when it did): a destination
+def flows_last_push(flow_ids) -> dict[int, datetime | None]:
+    found = _flows_annotated(flow_ids, at=Subquery(_latest_run(OuterRef("pk"), status__in=_OK_RUNS)
+                                                   .values("finished_at")[:1]))
+    return {pk: row["at"] for pk, row in found.items()}
+
+
+def flows_destination_failing(flow_ids) -> dict[int, str]:
+    """Why each flow's latest push got nothing through ("" when it did): a destination
     down or in a 429/5xx storm shows at once, before lag or exceptions grow. (Records it
     refused for good are the error rate's to judge, by its own limit.)"""
-    last = (SyncRun.objects.filter(flow=flow, kind=SyncRun.Kind.PUSH, finished_at__isnull=False)
-            .order_by("-started_at").values("records_accepted", "records_retried").first())
-    if not last or last["records_accepted"] or not last["records_retried"]:
-        return ""
-    return f"the destination took none of the last push: {last['records_retried']} to retry"
+    last = _latest_run(OuterRef("pk"), kind=SyncRun.Kind.PUSH, finished_at__isnull=False)
+    found = _flows_annotated(flow_ids, accepted=Subquery(last.values("records_accepted")[:1]),
+                             retried=Subquery(last.values("records_retried")[:1]))
+    return {pk: "" if row["accepted"] or not row["retried"]
+            else f"the destination took none of the last push: {row['retried']} to retry"
+            for pk, row in found.items()}
 
 
 ABANDONED_SHOWN = timedelta(minutes=10)
 
 
-def flow_recently_abandoned(flow: Flow, *, now: datetime) -> datetime | None:
-    """When a worker last died mid-run on this flow or mid-pull on its connection, if
+def flows_recently_abandoned(flows, *, now: datetime) -> dict[int, datetime | None]:
+    """When a worker last died mid-run on each flow or mid-pull on its connection, if
     within ABANDONED_SHOWN: its work is picked up again by then, but an admin should
-    know a worker is dying."""
-    own = Q(flow=flow) | Q(flow__isnull=True, connection_id=flow.connection_id)
-    # Still "running" with a lapsed lease: dead, the sweep has not ended it yet.
-    dead = (SyncRun.objects.filter(own, status=SyncRun.Status.RUNNING, heartbeat_at__lt=lease_expired_before())
-            .values_list("heartbeat_at", flat=True).first())
-    if dead is not None:
-        return dead
-    runs = SyncRun.objects.filter(own, finished_at__gt=now - ABANDONED_SHOWN, status=SyncRun.Status.FAILED,
-                                  error__startswith="Abandoned")
-    return runs.order_by("-finished_at").values_list("finished_at", flat=True).first()
+    know a worker is dying. Two queries: runs still "running" with a lapsed lease (dead,
+    the sweep has not ended them yet), and runs recently ended as abandoned."""
+    own = Q(flow__in=flows) | Q(flow__isnull=True, connection_id__in={flow.connection_id for flow in flows})
+    dead = SyncRun.objects.filter(own, status=SyncRun.Status.RUNNING, heartbeat_at__lt=lease_expired_before())
+    ended = SyncRun.objects.filter(own, finished_at__gt=now - ABANDONED_SHOWN, status=SyncRun.Status.FAILED,
+                                   error__startswith="Abandoned")
+    found = {flow.pk: None for flow in flows}
+    for runs, column in ((dead, "heartbeat_at"), (ended, "finished_at")):
+        by_flow, by_connection = {}, {}
+        for flow_id, connection_id, at in runs.values_list("flow_id", "connection_id", column):
+            if flow_id:
+                by_flow[flow_id] = max(at, by_flow.get(flow_id, at))
+            else:
+                by_connection[connection_id] = max(at, by_connection.get(connection_id, at))
+        for flow in flows:
+            if found[flow.pk] is None:
+                found[flow.pk] = max((at for at in (by_flow.get(flow.pk), by_connection.get(flow.connection_id))
+                                      if at is not None), default=None)
+    return found
+
+
+def connections_last_pull(connection_ids) -> dict[int, datetime | None]:
+    from erp.models import ErpConnection
+
+    last = SyncRun.objects.filter(flow__isnull=True, connection=OuterRef("pk"), kind=SyncRun.Kind.PULL,
+                                  status__in=_OK_RUNS).order_by("-started_at").values("finished_at")[:1]
+    return dict(ErpConnection.objects.filter(pk__in=list(connection_ids)).order_by()
+                .annotate(at=Subquery(last)).values_list("pk", "at"))
+
+
+def auth_failing(flows) -> tuple[set[int], set[int]]:
+    """(connections, flows) refused credentials: open exceptions about a connection (the
+    ERP refused the hub) or about a flow's records (the destination refused them)."""
+    connections, refused_flows = set(), set()
+    for flow_id, connection_id in SyncException.objects.filter(
+            Q(flow__in=flows) | Q(flow__isnull=True, connection_id__in={flow.connection_id for flow in flows}),
+            reason_code=AUTH_REASON, status__in=_ACTIVE).values_list("flow_id", "connection_id").distinct():
+        (refused_flows.add(flow_id) if flow_id else connections.add(connection_id))
+    return connections, refused_flows
+
+
+def connection_auth_failing_ids(connection_ids) -> set[int]:
+    return set(SyncException.objects.filter(connection_id__in=list(connection_ids), flow__isnull=True,
+                                            reason_code=AUTH_REASON, status__in=_ACTIVE)
+               .values_list("connection_id", flat=True).distinct())
+
+
+# The same, one flow at a time (alerts, the samples, the connection lights).
+
+def flow_backlog(flow: Flow) -> int:
+    return flows_backlog([flow.pk])[flow.pk]
+
+
+def flow_lag_seconds(flow: Flow, *, now: datetime | None = None) -> float | None:
+    return flows_lag_seconds([flow], now=now)[flow.pk]
+
+
+def flow_stale_claims(flow: Flow) -> int:
+    return flows_stale_claims([flow.pk])[flow.pk]
+
+
+def flow_run_counts(flow: Flow, *, since: datetime, until: datetime | None = None) -> tuple[int, int]:
+    return flows_run_counts([flow.pk], since=since, until=until)[flow.pk]
+
+
+def flow_last_push(flow: Flow) -> datetime | None:
+    return flows_last_push([flow.pk])[flow.pk]
+
+
+def flow_destination_failing(flow: Flow) -> str:
+    return flows_destination_failing([flow.pk])[flow.pk]
+
+
+def flow_recently_abandoned(flow: Flow, *, now: datetime) -> datetime | None:
+    return flows_recently_abandoned([flow], now=now)[flow.pk]
 
 
 def connection_last_pull(connection_id: int) -> datetime | None:
-    return (SyncRun.objects.filter(flow__isnull=True, connection_id=connection_id, kind=SyncRun.Kind.PULL,
-                                   status__in=_OK_RUNS).order_by("-started_at")
-            .values_list("finished_at", flat=True).first())
+    return connections_last_pull([connection_id]).get(connection_id)
 
 
 def connection_auth_failing(connection_id: int) -> bool:
     """The ERP refused the hub's credentials (an open ingest exception about the connection)."""
-    return SyncException.objects.filter(connection_id=connection_id, flow__isnull=True, reason_code=AUTH_REASON,
-                                        status__in=_ACTIVE).exists()
+    return bool(connection_auth_failing_ids([connection_id]))
 
 
 def flow_auth_failing(flow: Flow) -> bool:
     """The destination refused the hub's credentials for this flow's records."""
-    return SyncException.objects.filter(flow=flow, reason_code=AUTH_REASON, status__in=_ACTIVE).exists()
+    return flow.pk in auth_failing([flow])[1]
 
 
 # ------------------------------------------------------------------ the light
@@ -180,27 +292,24 @@ def _over(value: float | None, limit: float) -> int:
     return 2 if value > 2 * limit else 1
 
 
-def flow_light(*, flow: Flow, lag_seconds: float | None, error_rate_percent: float | None,
-               auth_failing: bool, outages: list[tuple[int, str]] = ()) -> tuple[str, list[str]]:
-    """Amber over a configured limit, red over twice it or when credentials are refused.
-    `outages` are (level, text) of what stops the flow outside its own figures (the ERP
-    away, the hub's own incident, a dead worker's claims). Returns the light and the
-    plain reasons for it."""
-    level, problems = 0, []
-    if auth_failing:
-        level = 2
-        problems.append("credentials refused")
-    for outage_level, text in outages:
-        level = max(level, outage_level)
-        problems.append(text)
-    lag_level = _over(lag_seconds, flow.lag_alert_minutes * 60)
-    if lag_level:
-        problems.append(f"lag {duration_text(lag_seconds)} over the {flow.lag_alert_minutes} min limit")
-    error_level = _over(error_rate_percent, flow.error_rate_alert_percent)
-    if error_level:
-        problems.append(f"{error_rate_percent:.1f}% failed, limit {flow.error_rate_alert_percent:g}%")
-    level = max(level, lag_level, error_level)
-    return (GREEN, AMBER, RED)[level], problems
+def flow_causes(*, flow: Flow, lag_seconds: float | None, error_rate_percent: float | None,
+                auth_failing: bool, outages: list[tuple[int, str]] = ()) -> list[tuple[int, str]]:
+    """(level, plain reason) of each problem: 1 over a configured limit, 2 over twice it or
+    when credentials are refused. `outages` are (level, text) of what stops the flow outside
+    its own figures (the ERP or destination away, the hub's own incident, a dead worker's claims)."""
+    causes = [(2, "credentials refused")] if auth_failing else []
+    causes += list(outages)
+    if lag_level := _over(lag_seconds, flow.lag_alert_minutes * 60):
+        causes.append((lag_level, f"lag {duration_text(lag_seconds)} over the {flow.lag_alert_minutes} min limit"))
+    if error_level := _over(error_rate_percent, flow.error_rate_alert_percent):
+        causes.append((error_level, f"{error_rate_percent:.1f}% failed, limit {flow.error_rate_alert_percent:g}%"))
+    return causes
+
+
+def flow_light(**figures) -> tuple[str, list[str]]:
+    """The light of the worst cause (green when none) and the plain reasons, in order found."""
+    causes = flow_causes(**figures)
+    return (GREEN, AMBER, RED)[max((level for level, _ in causes), default=0)], [text for _, text in causes]
 
 
 def duration_text(seconds: float | None) -> str:
@@ -251,119 +360,76 @@ def inbound_outage(backlog: InboundBacklog | None, now: datetime) -> tuple[int, 
 # ------------------------------------------------------------------ rows
 
 
-def flows_health(*, flows=None, now: datetime | None = None) -> list[FlowHealth]:
-    """The health of each flow (all flows by default), by name."""
+# A destination unreachable turns its flows amber at once (as an ERP away) and red past this.
+DESTINATION_OUTAGE_RED = timedelta(minutes=15)
+
+
+def destination_outage_level(incident: ConnectionIncident, now: datetime) -> int:
+    return 2 if now - incident.opened_at > DESTINATION_OUTAGE_RED else 1
+
+
+def destination_outages(incidents: list[ConnectionIncident], now: datetime) -> tuple[bool, list[tuple[int, str]]]:
+    """(credentials refused, [(level, text)]) from a destination's open incidents."""
+    refused, outages = False, []
+    for incident in incidents:
+        at = f"{timezone.localtime(incident.opened_at):%H:%M}"
+        if incident.kind == ConnectionIncident.Kind.CREDENTIALS:
+            refused = True  # said as "credentials refused"
+        elif incident.kind == ConnectionIncident.Kind.UNREACHABLE:
+            outages.append((destination_outage_level(incident, now), f"destination unreachable since {at}"))
+        else:
+            outages.append((1, f"429 storm at the destination since {at}: records wait and go again"))
+    return refused, outages
+
+
+def flows_health(*, flows=None, now: datetime | None = None, open_incidents=None) -> list[FlowHealth]:
+    """The health of each flow (all flows by default), by name. `open_incidents`: the
+    connections' open incidents when the caller has read them already."""
     now = now or timezone.now()
+    _, destination_open = open_incidents or incidents_open_by_connection()
     flows = list((flows if flows is not None else Flow.objects.all())
                  .select_related("connection", "destination").order_by("name"))
-    pulls: dict[int, datetime | None] = {}
-    refused: dict[int, bool] = {}
     hub_outages = [(2, f"hub fault: {incident.get_kind_display()} since {incident.opened_at:%H:%M}")
                    for incident in incidents_open()]
     erp_away = erp_outages()
     inbound = inbound_backlogs()
+    ids = [flow.pk for flow in flows]
+    pulls = connections_last_pull({flow.connection_id for flow in flows})
+    refused_connections, refused_flows = auth_failing(flows)
+    counts = flows_run_counts(ids, since=now - WINDOW, until=now)
+    lags = flows_lag_seconds(flows, now=now)
+    backlogs, stale_claims, last_pushes = flows_backlog(ids), flows_stale_claims(ids), flows_last_push(ids)
+    failing_pushes = flows_destination_failing(ids)
+    abandoned_at = flows_recently_abandoned(flows, now=now)
     rows = []
     for flow in flows:
-        if flow.connection_id not in pulls:
-            pulls[flow.connection_id] = connection_last_pull(flow.connection_id)
-            refused[flow.connection_id] = connection_auth_failing(flow.connection_id)
-        accepted, failed = flow_run_counts(flow, since=now - WINDOW, until=now)
-        lag = flow_lag_seconds(flow, now=now)
-        auth = refused[flow.connection_id] or flow_auth_failing(flow)
-        outages = list(hub_outages)
+        accepted, failed = counts[flow.pk]
+        lag = lags[flow.pk]
+        destination_refused, outages = destination_outages(destination_open.get(flow.destination_id, []), now)
+        auth = flow.connection_id in refused_connections or destination_refused or flow.pk in refused_flows
+        outages = [*hub_outages, *outages]
         if (away := erp_away.get(flow.connection_id)) is not None:
             outages.append((2 if away.over_threshold(now) else 1, outage_text(away, now)))
         if waiting := inbound_outage(inbound.get(flow.connection_id), now):
             outages.append(waiting)
-        if failing := flow_destination_failing(flow):
+        if failing := failing_pushes[flow.pk]:
             outages.append((1, failing))
-        if abandoned := flow_recently_abandoned(flow, now=now):
+        if abandoned := abandoned_at[flow.pk]:
             outages.append((1, f"a worker stopped mid-run at {abandoned:%H:%M}; its records were handed back"))
-        if stale := flow_stale_claims(flow):
+        if stale := stale_claims[flow.pk]:
             outages.append((1, f"{stale} records held by a worker that stopped; they go back at the next sweep"))
-        row = FlowHealth(flow=flow, light=GREEN, problems=[], backlog=flow_backlog(flow), lag_seconds=lag,
-                         accepted_last_hour=accepted, failed_last_hour=failed, last_push_at=flow_last_push(flow),
-                         last_pull_at=pulls[flow.connection_id], auth_failing=auth)
-        row.light, row.problems = flow_light(flow=flow, lag_seconds=lag, error_rate_percent=row.error_rate_percent,
-                                             auth_failing=auth, outages=outages)
+        row = FlowHealth(flow=flow, light=GREEN, problems=[], backlog=backlogs[flow.pk], lag_seconds=lag,
+                         accepted_last_hour=accepted, failed_last_hour=failed, last_push_at=last_pushes[flow.pk],
+                         last_pull_at=pulls.get(flow.connection_id), auth_failing=auth)
+        row.causes = flow_causes(flow=flow, lag_seconds=lag, error_rate_percent=row.error_rate_percent,
+                                 auth_failing=auth, outages=outages)
+        row.light = (GREEN, AMBER, RED)[max((level for level, _ in row.causes), default=0)]
+        row.problems = [text for _, text in row.causes]
         rows.append(row)
     return rows
 
 
-# ------------------------------------------------------------------ samples and history
-
-
-def sample_minutes() -> int:
-    return getattr(settings, "SYNC_HEALTH_SAMPLE_MINUTES", 5)
-
-
-RETENTION = timedelta(days=8)  # the longest chart is 7 days
-
-
-def health_sample_record(*, now: datetime | None = None) -> list[HealthSample]:
-    """Write one sample per flow: backlog and lag now, accepted and failed since the
-    flow's previous sample. Samples older than the longest chart are removed."""
-    now = now or timezone.now()
-    samples = []
-    for flow in Flow.objects.all():
-        previous = (HealthSample.objects.filter(flow=flow, taken_at__lt=now).order_by("-taken_at")
-                    .values_list("taken_at", flat=True).first())
-        since = previous or now - timedelta(minutes=sample_minutes())
-        accepted, failed = flow_run_counts(flow, since=since, until=now)
-        lag = flow_lag_seconds(flow, now=now)
-        samples.append(HealthSample(flow=flow, taken_at=now, backlog=flow_backlog(flow),
-                                    lag_seconds=None if lag is None else int(lag), accepted=accepted, failed=failed))
-    HealthSample.objects.bulk_create(samples)
-    HealthSample.objects.filter(taken_at__lt=now - RETENTION).delete()
-    return samples
-
-
-# Chart ranges: how far back, and how wide each bar is.
-RANGES = {"24h": (timedelta(hours=24), timedelta(minutes=30)), "7d": (timedelta(days=7), timedelta(hours=4))}
-
-
-@dataclass
-class Bucket:
-    start: datetime
-    accepted: int = 0
-    failed: int = 0
-    backlog: int | None = None  # the highest sampled in the bucket; None when none was taken
-
-
-@dataclass
-class FlowHistory:
-    flow_id: int
-    buckets: list[Bucket] = field(default_factory=list)
-
-
-def _grid(span: timedelta, width: timedelta, now: datetime) -> tuple[datetime, int]:
-    """Buckets aligned to their width (a 4-hour bar starts at 00:00, 04:00...), the last holding now."""
-    seconds = width.total_seconds()
-    end = datetime.fromtimestamp((now.timestamp() // seconds + 1) * seconds, tz=UTC)
-    return end - span, int(span / width)
-
-
-def flows_history(*, flow_ids: list[int], range_name: str = "24h",
-                  now: datetime | None = None) -> dict[int, FlowHistory]:
-    """Samples of the range summed into bars: accepted and failed added up, the highest
-    backlog kept. One query over the sample index; a week (2,016 samples a flow) is
-    first summed by the hour in the database."""
-    span, width = RANGES[range_name]
-    start, count = _grid(span, width, now or timezone.now())
-    histories = {fid: FlowHistory(fid, [Bucket(start + i * width) for i in range(count)]) for fid in flow_ids}
-    samples = HealthSample.objects.filter(flow_id__in=flow_ids, taken_at__gte=start, taken_at__lt=start + span)
-    if width >= timedelta(hours=1):
-        rows = (samples.annotate(at=TruncHour("taken_at", tzinfo=UTC)).values("flow_id", "at").order_by()
-                .annotate(a=Sum("accepted"), f=Sum("failed"), b=Max("backlog"))
-                .values_list("flow_id", "at", "a", "f", "b"))
-    else:
-        rows = samples.values_list("flow_id", "taken_at", "accepted", "failed", "backlog")
-    for flow_id, at, accepted, failed, backlog in rows:
-        bucket = histories[flow_id].buckets[min(count - 1, int((at - start) / width))]
-        bucket.accepted += accepted
-        bucket.failed += failed
-        bucket.backlog = max(backlog, bucket.backlog or 0)
-    return histories
+# ------------------------------------------------------------------ samples and history: syncapp.health_history
 
 
 # ------------------------------------------------------------------ drift checks (syncapp/drift)
@@ -451,18 +517,29 @@ def _lag_percentiles(flow_ids: list[int], since: datetime) -> dict[tuple[int, in
     return found
 
 
+# Rows ready to send are counted up to this per flow and class; past it the page says "10,000+".
+READY_COUNT_CAP = 10_000
+
+
+def flows_ready(flow_ids: list[int], *, now: datetime) -> dict[tuple[int, int], int]:
+    """(flow, priority) -> pending rows whose back-off is over, up to READY_COUNT_CAP + 1:
+    one query, each count read from the pending index alone (it carries not_before)."""
+    priorities = [int(priority) for priority in PRIORITY_CLASSES]
+    found = _flows_annotated(flow_ids, **{f"p{priority}": capped_count(
+        f"o.status = '{OutboxStatus.PENDING}' AND o.priority = {priority} "
+        "AND (o.not_before IS NULL OR o.not_before <= %s)", READY_COUNT_CAP + 1, [now]) for priority in priorities})
+    return {(pk, priority): row[f"p{priority}"] for pk, row in found.items() for priority in priorities
+            if row[f"p{priority}"]}
+
+
 def flows_by_priority(*, flows: list[Flow], now: datetime | None = None,
                       window: timedelta = PEAK_WINDOW) -> tuple[list[ClassFigures], list[FlowCalls]]:
     """Per flow and priority class: the last `window`'s lag and rows ready to send now; per
     flow: its calls in the window. Classes with nothing to show are left out."""
-    from django.db.models import Count
-
     now = now or timezone.now()
     ids = [flow.pk for flow in flows]
     lags = _lag_percentiles(ids, now - window)
-    ready = dict(((f, p), n) for f, p, n in OutboxItem.objects.filter(flow_id__in=ids, status=OutboxStatus.PENDING)
-                 .filter(Q(not_before__isnull=True) | Q(not_before__lte=now)).values("flow_id", "priority")
-                 .order_by().annotate(n=Count("id")).values_list("flow_id", "priority", "n"))
+    ready = flows_ready(ids, now=now)
     classes = []
     for flow in flows:
         for priority, label in PRIORITY_CLASSES.items():

@@ -35,9 +35,12 @@ def rows_explain_failures(rows) -> None:
     exceptions = open_exceptions_by_flow([row.flow.pk for row in rows])
     for row in rows:
         reasons = exceptions.get(row.flow.pk, [])
+        found = []
         if row.failed_last_hour and not any("failed" in problem for problem in row.problems):
-            row.problems.append(f"{plural(row.failed_last_hour, 'record')} failed in the last hour")
+            found.append(f"{plural(row.failed_last_hour, 'record')} failed in the last hour")
         if reasons:
             total = sum(n for _, n in reasons)
             code, n = reasons[0]
-            row.problems.append(f"{plural(total, 'open exception')}, most: {reason_for(code).title} ({n:,})")
+            found.append(f"{plural(total, 'open exception')}, most: {reason_for(code).title} ({n:,})")
+        row.problems += found
+        row.causes = [*getattr(row, "causes", []), *((0, text) for text in found)]  # under every limit: level 0

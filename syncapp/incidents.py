@@ -34,7 +34,7 @@ def incident_open(*, kind: str = HubIncident.Kind.REDIS, detail: str = "") -> Hu
     except IntegrityError:  # another process opened it first
         return HubIncident.objects.get(kind=kind, closed_at__isnull=True)
     log.error("Hub incident opened: %s (%s)", incident.get_kind_display(), detail)
-    _alert_now()
+    alerts_now()
     return incident
 
 
@@ -43,7 +43,7 @@ def incident_close(*, kind: str = HubIncident.Kind.REDIS) -> int:
     closed = HubIncident.objects.filter(kind=kind, closed_at__isnull=True).update(closed_at=timezone.now())
     if closed:
         log.warning("Hub incident closed: %s", HubIncident.Kind(kind).label)
-        _alert_now()
+        alerts_now()
     return closed
 
 
@@ -82,7 +82,8 @@ def task_enqueue(task, *args) -> bool:
     return True
 
 
-def _alert_now() -> None:
+def alerts_now() -> None:
+    """Run the alert check now, from the process that met the change (the periodic one may need the broker)."""
     from exceptions.alerts import alerts_check
 
     try:

@@ -1,8 +1,10 @@
 """The engine's state: flows, source cursors, the outbox and runs. State is rows."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Func, Q, Value
+from django.db.models.fields.json import KT
 
 from erp.models import ErpConnection
 from esp.models import EspAccount
@@ -123,9 +125,11 @@ class OutboxItem(models.Model):
             models.UniqueConstraint(fields=["flow", "record_key"], name="outbox_unique_record")
         ]
         indexes = [
-            # The claim query: pending rows of a flow, most urgent first.
+            # The claim query: pending rows of a flow, most urgent first. not_before rides
+            # along so the health page counts rows ready now from the index alone.
             models.Index(
                 fields=["flow", "priority", "id"],
+                include=["not_before"],
                 name="outbox_pending_idx",
                 condition=Q(status="pending"),
             ),
@@ -140,14 +144,33 @@ class OutboxItem(models.Model):
             # ...and the oldest row claimed or awaiting validation, which is backlog too.
             models.Index(fields=["flow", "planned_at"], name="outbox_unsettled_age_idx",
                          condition=Q(status__in=["in_flight", "submitted"])),
+            # The health page's lag percentiles: rows accepted in the last minutes, not all of them.
+            models.Index(fields=["accepted_at"], include=["flow", "priority", "planned_at"],
+                         name="outbox_accepted_at_idx", condition=Q(status="accepted")),
+            # The reconciliation's ledger (Ometria): a period's accepted orders by the day in the
+            # payload, written exactly as reports.screening compares it (SUBSTR, not SUBSTRING).
+            models.Index(F("flow"), Func(KT("payload__purchaseDate"), Value(1), Value(10), function="SUBSTR"),
+                         name="outbox_ledger_day_idx", condition=Q(status="accepted")),
         ]
 
     def __str__(self) -> str:
         return f"{self.flow.name}:{self.record_key}"
 
 
+class RunTrigger(models.TextChoices):
+    """What started a run: the beat, a person (sync now), a person's Retry of records, a backfill."""
+
+    SCHEDULE = "schedule", "Schedule"
+    PERSON = "person", "Person"
+    RETRY = "retry", "Retry"
+    BACKFILL = "backfill", "Backfill"
+
+
 class SyncRun(models.Model):
-    """One pull, plan or push run with its counts and timings."""
+    """One pull, plan or push run with its counts and timings, what started it and who.
+
+    Its row-level outcomes (SyncRunOutcome) are kept SYNC_RUN_OUTCOME_DAYS; after that the
+    run keeps its counts only (`outcomes_pruned_at` says since when)."""
 
     class Kind(models.TextChoices):
         PULL = "pull", "Pull from ERP"
@@ -175,7 +198,14 @@ class SyncRun(models.Model):
     records_accepted = models.PositiveIntegerField(default=0)
     records_failed = models.PositiveIntegerField(default=0)
     records_retried = models.PositiveIntegerField(default=0)
+    # Held for something else first: an order for its customer, a contact for a person's decision.
+    records_waiting = models.PositiveIntegerField(default=0)
     api_calls = models.PositiveIntegerField(default=0)
+    trigger = models.CharField(max_length=10, choices=RunTrigger.choices, default=RunTrigger.SCHEDULE)
+    triggered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+", help_text="The person who started it (sync now, Retry).")
+    entity = models.CharField(max_length=30, blank=True, help_text="What a pull read (business_partners, ...).")
+    outcomes_pruned_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     # Renewed by the running process (see syncapp.leases); a run whose process died stops
     # being renewed and is ended as abandoned by the sweep.
@@ -195,6 +225,43 @@ class SyncRun(models.Model):
         if not self.finished_at:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class RunOutcome(models.TextChoices):
+    """What became of one record in one run."""
+
+    ACCEPTED = "accepted", "Accepted"
+    SUBMITTED = "submitted", "Sent, awaiting validation"
+    REFUSED = "refused", "Refused"
+    RETRIED = "retried", "Will be retried"
+    WAITING = "waiting", "Waiting"
+    PLANNED = "planned", "Queued to send"
+    SKIPPED = "skipped", "Not sent by policy"
+
+
+class SyncRunOutcome(models.Model):
+    """What one run did with one record: written set-based, one INSERT per pushed batch or
+    planned page, and pruned after SYNC_RUN_OUTCOME_DAYS (the run keeps its counts).
+
+    Kept small for millions of rows: the payload is not copied. `payload_digest` is the
+    head of the hash of what was sent; the page shows the outbox row's payload while its
+    hash still starts so (the exception's last request for a refused record). Unchanged
+    records are counted on the run, not listed."""
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="outcomes", db_index=False)
+    # A pull plans for several flows. No index of its own: a flow's outcomes go with its runs.
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="+", db_index=False)
+    record_key = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=10, choices=RunOutcome.choices)
+    answer = models.CharField(max_length=300, blank=True, help_text="The destination's short answer, redacted.")
+    payload_digest = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        indexes = [
+            # A run's page: its records by outcome, in the order they were written; pruning by run.
+            models.Index(fields=["run", "outcome", "id"], name="run_outcome_idx"),
+        ]
 
 
 class HealthSample(models.Model):
@@ -269,3 +336,57 @@ class FiguresDirty(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "card_code"], name="figures_dirty_unique")]
+
+
+class ConnectionIncident(models.Model):
+    """An ERP connection or a destination account in trouble, from when to when: unreachable,
+    its credentials refused, or a 429 storm (still refused for its rate after the client's
+    own bounded waits). Opened where the engine meets the trouble (a pull, a push, the
+    connection probe) and closed by the first call that goes through (syncapp.connection_incidents)."""
+
+    class Kind(models.TextChoices):
+        UNREACHABLE = "unreachable", "Unreachable"
+        CREDENTIALS = "credentials", "Credentials refused"
+        RATE_LIMITED = "rate_limited", "429 storm"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    erp_connection = models.ForeignKey(ErpConnection, null=True, blank=True, on_delete=models.CASCADE,
+                                       related_name="+")
+    destination = models.ForeignKey(EspAccount, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    detail = models.TextField(blank=True)
+    opened_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    seen = models.PositiveIntegerField(default=1, help_text="Times the trouble was met while the incident was open.")
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(erp_connection__isnull=True) ^ Q(destination__isnull=True),
+                                   name="connection_incident_one_side"),
+            models.UniqueConstraint(fields=["kind", "erp_connection"], name="connection_incident_one_open_erp",
+                                    condition=Q(closed_at__isnull=True, erp_connection__isnull=False)),
+            models.UniqueConstraint(fields=["kind", "destination"], name="connection_incident_one_open_dest",
+                                    condition=Q(closed_at__isnull=True, destination__isnull=False)),
+        ]
+        indexes = [models.Index(fields=["-opened_at"], name="conn_incident_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} since {self.opened_at:%Y-%m-%d %H:%M}"
+
+
+class ConnectionCheck(models.Model):
+    """The connection probe's last word on one ERP connection or destination account: when
+    it asked, whether the connection answered with the hub's credentials accepted, and what
+    it said otherwise. One row per connection, updated in place."""
+
+    erp_connection = models.OneToOneField(ErpConnection, null=True, blank=True, on_delete=models.CASCADE,
+                                          related_name="+")
+    destination = models.OneToOneField(EspAccount, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    checked_at = models.DateTimeField()
+    ok = models.BooleanField(default=False)
+    answered_at = models.DateTimeField(null=True, blank=True, help_text="The last check that went through.")
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(erp_connection__isnull=True) ^ Q(destination__isnull=True),
+                                              name="connection_check_one_side")]

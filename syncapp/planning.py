@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
+from erp.contact_persons import split_contact_key
 from erp.customer_figures import customer_figures
 from erp.models import BusinessPartner
 from esp.mapping import compile_mappings, mappings_for, payload_size_check
@@ -26,6 +27,15 @@ from .bulksql import fetch, quote, select_by_keys, values_table
 from .duplicates import group_decide
 from .models import DuplicateEmailPolicy, OutboxStatus, Priority
 from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
+from .planning_contacts import (
+    any_persons,
+    buyers_attach_figures,
+    contact_persons_plan,
+    mapping_view,
+    persons_sharing,
+    persons_sharing_sql,
+)
+from .planning_owned import owned_fields_strip
 
 _email_validator = EmailValidator()
 
@@ -62,17 +72,20 @@ def partner_email_problem(partner: BusinessPartner) -> str | None:
     return None
 
 
-def _duplicate_groups(flow, partners: dict) -> tuple[dict[str, list], list[str]]:
+def _duplicate_groups(flow, partners: dict, persons: bool) -> tuple[dict[str, list], list[str]]:
     """Groups (by email) of two or more eligible partners touching these keys, and the
-    keys of partners released from a conflict that no longer exists."""
+    keys of partners released from a conflict that no longer exists. With `persons`, the
+    contact persons that are contacts of their own count as partners (planning_contacts)."""
     types = eligible_card_types(flow)
     emails = list({p.email_normalised for p in partners.values() if p.email_normalised and p.card_type in types})
     mirror = BusinessPartner.objects.filter(connection_id=flow.connection_id, card_type__in=types)
     groups: dict[str, list] = defaultdict(list)
     # Count first, load members only for the (rare) emails that really are shared.
-    shared = _shared_emails(flow.connection_id, types, emails) if emails else []
+    shared = _shared_emails(flow.connection, types, emails, persons) if emails else []
     if shared:
         for member in mirror.filter(email_normalised__in=shared).defer("raw"):
+            groups[member.email_normalised].append(member)
+        for member in persons_sharing(flow=flow, types=types, emails=shared) if persons else ():
             groups[member.email_normalised].append(member)
     released: list[str] = []
     for conflict in conflicts_involving(connection=flow.connection, card_codes=partners):
@@ -81,6 +94,8 @@ def _duplicate_groups(flow, partners: dict) -> tuple[dict[str, list], list[str]]
         still = BusinessPartner.objects.filter(
             connection_id=flow.connection_id, email_normalised=conflict.email_normalised, card_type__in=types)
         members = list(still)
+        if persons:
+            members += persons_sharing(flow=flow, types=types, emails=[conflict.email_normalised])
         if len(members) >= 2:
             groups[conflict.email_normalised] = members
         else:
@@ -89,15 +104,17 @@ def _duplicate_groups(flow, partners: dict) -> tuple[dict[str, list], list[str]]
     return {email: members for email, members in groups.items() if len(members) >= 2}, released
 
 
-def _shared_emails(connection_id: int, types: list[str], emails: list[str]) -> list[str]:
-    """Which of `emails` two or more eligible partners share: one (connection, email) index
-    probe per email, in one statement."""
+def _shared_emails(connection, types: list[str], emails: list[str], persons: bool) -> list[str]:
+    """Which of `emails` two or more eligible partners (and contact persons) share: one
+    (connection, email) index probe per email, in one statement."""
     table = quote(BusinessPartner._meta.db_table)
     probe, params = values_table(emails)
     kinds = ", ".join(["%s"] * len(types))
+    also, also_params = persons_sharing_sql(connection, types) if persons else ("0", [])
     return [email for (email,) in fetch(
         f"SELECT k.value FROM {probe} k WHERE (SELECT COUNT(*) FROM {table} b WHERE b.connection_id = %s "
-        f"AND b.email_normalised = k.value AND b.card_type IN ({kinds})) > 1", [*params, connection_id, *types])]
+        f"AND b.email_normalised = k.value AND b.card_type IN ({kinds})) + {also} > 1",
+        [*params, connection.pk, *types, *also_params])]
 
 
 def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: int = Priority.ROUTINE,
@@ -111,10 +128,20 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
     result = PlanResult()
     partners = dict(rows) if rows is not None else partners_read(connection_id=flow.connection_id,
                                                                   card_codes=list(record_keys))
-    groups, released = _duplicate_groups(flow, partners)
+    # B2B contact persons of these companies (and those asked for by key) plan beside them.
+    persons = any_persons(flow.connection_id)
+    contacts = contact_persons_plan(flow=flow, partners=partners, record_keys=record_keys) if persons else None
+    if contacts:
+        for key in contacts.skipped:
+            partners.pop(key, None)
+        partners.update(contacts.records)
+    groups, released = _duplicate_groups(flow, partners, persons)
     if released:
         partners.update({p.card_code: p for p in BusinessPartner.objects.filter(
             connection_id=flow.connection_id, card_code__in=released).defer("raw")})
+        released_persons = [key for key in released if split_contact_key(key) and key not in partners]
+        if released_persons:
+            partners.update(contact_persons_plan(flow=flow, partners={}, record_keys=released_persons).records)
 
     types = eligible_card_types(flow)
     carried: dict[str, list[str]] = {}
@@ -134,6 +161,8 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
     in_groups = set(result.held) | set(result.skipped)
 
     partners_attach_figures(flow, partners)
+    if persons:
+        buyers_attach_figures(flow, partners)
     mappings = mappings_for(destination=flow.destination, entity=entity)
     mapping = compile_mappings(mappings)
     card_code_targets = [m.target_field for m in mappings if m.source_field == "card_code"]
@@ -151,7 +180,7 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
             problems.append((key, reason, "", f"Email as held in the ERP: {partner.email!r}"))
             result.failed.append(key)
             continue
-        mapped = mapping.apply(partner)
+        mapped = mapping.apply(mapping_view(partner))
         if key in carried and len(carried[key]) > 1:
             # One contact carrying every CardCode of the group (the merge policy).
             mapped.fields.update({target: ",".join(carried[key]) for target in card_code_targets})
@@ -167,8 +196,11 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
             continue
         planned.append(PlannedRecord(key=key, identifier=partner.email.strip(), payload=mapped.fields))
 
+    owned_fields_strip(flow=flow, mappings=mappings, planned=planned, force=force, partners=partners)  # consent stands
     enqueued = outbox_enqueue(flow=flow, records=planned, priority=priority, force=force)
     result.queued, result.unchanged = enqueued.queued, enqueued.unchanged
+    if contacts:
+        result.skipped.extend(contacts.skipped)
     result.failed.extend(enqueued.still_failed)
     exceptions_resolve(flow=flow, entity=entity, record_keys=result.unchanged)
     exceptions_mark_retrying(flow=flow, entity=entity, record_keys=result.queued)
@@ -197,10 +229,12 @@ def partners_read(*, connection_id: int, card_codes: list[str]) -> dict:
 
 
 def partners_attach_figures(flow, partners: dict) -> None:
-    """Order figures ride on each partner, so mappings can send them like any field."""
-    figures = customer_figures(connection=flow.connection, card_codes=list(partners))
-    for code, partner in partners.items():
-        for name, value in figures[code].items():
+    """Order figures ride on each partner, so mappings can send them like any field; a
+    contact person carries its company's."""
+    companies = {key: getattr(partner, "company_code", key) for key, partner in partners.items()}
+    figures = customer_figures(connection=flow.connection, card_codes=sorted(set(companies.values())))
+    for key, partner in partners.items():
+        for name, value in figures[companies[key]].items():
             setattr(partner, name, value)
 
 

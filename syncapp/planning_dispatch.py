@@ -21,6 +21,7 @@ from exceptions.services import exception_raise, exceptions_mark_retrying, excep
 from .models import OutboxItem, OutboxStatus, Priority
 from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
 from .planning import PlanResult
+from .planning_contacts import order_buyers
 from .planning_orders import customers_at_destination, order_ids
 
 
@@ -38,7 +39,8 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
     emails = dict(BusinessPartner.objects.filter(connection_id=flow.connection_id,
                                                  card_code__in={o.card_code for o in orders})
                   .values_list("card_code", "email"))
-    at_destination = customers_at_destination(flow, {o.card_code for o in orders})
+    buyers = order_buyers(flow=flow, orders=orders)  # an order placed by a contact person: their signal
+    at_destination = customers_at_destination(flow, {o.card_code for o in orders} | {k for k, _ in buyers.values()})
     ids = order_ids(flow=flow, orders=orders)  # the id the order itself went out under
     signals, waiting = [], []
     for order in orders:
@@ -52,11 +54,12 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
             due = [(f"{order.doc_entry}:shipment:{entry}", "shipped", day, [tracking]) for entry, day, tracking in sent]
         elif complete:
             due = [(f"{order.doc_entry}:dispatched", "dispatched", sent[-1][1], [t for _, _, t in sent if t])]
-        if due and order.card_code not in at_destination:
+        customer_key, email = buyers.get(order.doc_entry) or (order.card_code, emails.get(order.card_code) or "")
+        if due and customer_key not in at_destination:
             waiting.append(str(order.doc_entry))
             continue
         for key, kind, day, tracking in due:
-            signals.append(PlannedRecord(key=key, identifier=(emails.get(order.card_code) or "").strip(), payload={
+            signals.append(PlannedRecord(key=key, identifier=email.strip(), payload={
                 "event": kind, "orderId": ids[order.doc_entry],
                 "date": day.isoformat() if day else None, "trackingNumbers": tracking}))
     # Signals not yet sent that are no longer due (a cancelled delivery or order) are withdrawn.

@@ -30,9 +30,11 @@ order's currency (the foreign-currency figures for a foreign-currency order):
     orderTotal       grand total less tax and refunds (what the order is still worth)
     refundedTotal    credited back, before tax
     lastReturnDate   the last return's date or null
-    products         [{lineNum, sku, name, qty, price, lineTotal, quantityRefunded, refunded}];
-                     a line's refunds are capped at its quantity and total (a return and a
-                     credit memo against the same invoice line would count it twice)
+    products         [{lineNum, sku, name, qty, price, lineTotal, quantityRefunded, refunded,
+                     category, categoryCode}]; a line's refunds are capped at its quantity and
+                     total (a return and a credit memo against the same invoice line would
+                     count it twice); its category is its item's (erp.categories), named now,
+                     so a renamed item group re-plans its orders (`orders_touched`)
 
 A web shop's provisional order (erp.ProvisionalOrder, posted at checkout) is planned under
 the key "web:<reference>" with state "pending" and the same "id" its ERP order will carry,
@@ -60,6 +62,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from erp.categories import Category, categories_of_codes, category_payload, orders_in_groups
+from erp.contact_persons import company_of
 from erp.document_links import LineRefund, OrderRefunds, delivered_quantities, order_refunds
 from erp.document_rows import sales_orders_from_ingest, sales_orders_with_lines
 from erp.documents import ProvisionalOrder, SalesOrder
@@ -81,6 +85,7 @@ from .bulksql import any_of, select_by_keys
 from .models import Flow, OutboxItem, OutboxStatus, Priority
 from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
 from .planning import PlanResult
+from .planning_contacts import order_buyers
 
 TOTAL_TOLERANCE = Decimal("0.05")  # rounding SAP may do per line
 CLAIM_MARGIN = timedelta(seconds=60)  # beyond the claim timeout, before a held ERP order goes
@@ -144,9 +149,12 @@ def _sku(code: str, skus: SkuPolicy, memo: dict | None) -> str:
 
 
 def order_payload(order, lines, *, state: str, statuses: dict, skus, refunds: OrderRefunds,
-                  order_id: str | None = None, sku_of: dict | None = None) -> dict:
+                  order_id: str | None = None, sku_of: dict | None = None,
+                  categories: dict[str, Category] | None = None) -> dict:
     """The vendor-neutral order record (see the module docstring); `order_id` from `order_ids`;
-    `sku_of` remembers each item code's SKU across the orders of a page."""
+    `sku_of` remembers each item code's SKU across the orders of a page; `categories` each
+    item code's category."""
+    categories = categories or {}
     refunded = refunds.amount(order.doc_entry)
     value = order.doc_total - order.vat_total - refunded
     none = LineRefund()
@@ -160,7 +168,8 @@ def order_payload(order, lines, *, state: str, statuses: dict, skus, refunds: Or
         products.append({"lineNum": line.line_num, "sku": _sku(line.item_code, skus, sku_of),
                          "name": line.description, "qty": float(line.quantity), "price": float(line.price),
                          "lineTotal": float(line.line_total), "quantityRefunded": float(quantity_refunded),
-                         "refunded": float(round(amount_refunded, 2))})
+                         "refunded": float(round(amount_refunded, 2)),
+                         **category_payload(categories.get(line.item_code))})
     returned = refunds.returned.get(order.doc_entry)
     return {
         "id": order_id or order.num_at_card or str(order.doc_num), "orderNumber": order.doc_num,
@@ -312,11 +321,15 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
     card_codes = {order.card_code for order in orders}
     emails = dict(select_by_keys(BusinessPartner, ["card_code", "email"], key="card_code", keys=list(card_codes),
                                  where={"connection_id": flow.connection_id}))
-    at_destination = customers_at_destination(flow, card_codes)
+    buyers = order_buyers(flow=flow, orders=orders)  # orders placed by a contact person go to them
+    at_destination = customers_at_destination(flow, card_codes | {key for key, _ in buyers.values()})
     line_items = list({line.item_code for order in orders for line in order.lines if line.item_code})
-    known_items = ({code for (code,) in select_by_keys(Item, ["item_code"], key="item_code", keys=line_items,
-                                                      where={"connection_id": flow.connection_id})}
+    # One read gives both: which items the ERP listed, and their categories.
+    item_groups = (dict(select_by_keys(Item, ["item_code", "category_code"], key="item_code", keys=line_items,
+                                       where={"connection_id": flow.connection_id}))
                    if Item.objects.filter(connection_id=flow.connection_id).exists() else None)
+    known_items = set(item_groups) if item_groups is not None else None
+    categories = categories_of_codes(connection_id=flow.connection_id, item_codes=item_groups or {})
     skus = SkuPolicy.for_connection(flow.connection)
     statuses = status_map(flow.destination)
     delivered = delivered_quantities(connection=flow.connection, orders=[o.doc_entry for o in orders])
@@ -341,15 +354,17 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
         if found:
             problems.extend((key, reason, message) for reason, message in found)
             continue
-        if order.card_code not in at_destination:
-            waiting.append((key, order.card_code))
+        customer_key, email = buyers.get(order.doc_entry) or (order.card_code, email)
+        if customer_key not in at_destination:
+            waiting.append((key, customer_key))
             continue
         ordered = {line.line_num: line.quantity for line in lines if line.line_status != "closed" or
                    delivered_by_order.get(order.doc_entry, {}).get(line.line_num)}
         order_delivered = delivered_by_order.get(order.doc_entry, {})
         state = _state(order, lines, ordered, order_delivered, refunds.amount(order.doc_entry))
         payload = order_payload(order, lines, state=state, statuses=statuses, skus=skus, refunds=refunds,
-                                order_id=ids[order.doc_entry], sku_of=sku_of)
+                                order_id=ids[order.doc_entry], sku_of=sku_of, categories=categories)
+        payload["customerId"] = customer_key
         record = PlannedRecord(key=key, identifier=email.strip(), payload=payload)
         # New orders and cancellations go before routine edits.
         (urgent if key not in existing or state == "cancelled" else routine).append(record)
@@ -441,12 +456,16 @@ def orders_waiting_for(*, flow, customer_keys: list[str]) -> list[str]:
     # Keys are orders ("12") or, for signals refused at the destination, "12:dispatched".
     keys = {int(k.split(":")[0]) for k in waiting.values_list("record_key", flat=True) if k.split(":")[0].isdigit()}
     return [str(entry) for entry in SalesOrder.objects.filter(
-        connection_id=flow.connection_id, doc_entry__in=keys, card_code__in=customer_keys)
+        connection_id=flow.connection_id, doc_entry__in=keys,
+        card_code__in={company_of(key) for key in customer_keys})  # a buyer's key names its company
         .values_list("doc_entry", flat=True)]
 
 
 def orders_touched(*, connection, entity: str, keys: list[str]) -> list[str]:
-    """Orders whose record a change to these documents of `entity` can alter."""
+    """Orders whose record a change to these documents of `entity` can alter (a renamed
+    item group: the orders with a line in it)."""
     from erp.document_links import orders_of
 
+    if entity == "item_groups":
+        return [str(entry) for entry in orders_in_groups(connection=connection, codes=keys)]
     return [str(entry) for entry in orders_of(connection=connection, entity=entity, doc_entries=keys)]

@@ -2,7 +2,9 @@
 
 The payload carries the aggregated availability under the destination's warehouse
 rule, so a stock change that does not move that figure (or its in-stock state) leaves
-the payload hash as it was and costs no call.
+the payload hash as it was and costs no call. It carries the item's category too
+(`category`, `categoryCode`; `productHierarchy` where the ERP has one): a renamed item
+group re-plans its items (`products_touched`), and only their payloads change.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count
 
+from erp.categories import categories_of_codes, category_payload, items_in_groups
 from erp.models import Item, StockLevel, Warehouse
 from esp.sku import SkuPolicy, sku_normalise
 from esp.stock import Availability, StockPolicy, availability
@@ -140,12 +143,16 @@ def products_plan(*, flow, record_keys: list[str], force: bool = False, priority
     planner interface; items are read with their stock from the mirror)."""
     result = PlanResult()
     view = stock_view(flow=flow, record_keys=record_keys)
+    categories = categories_of_codes(connection_id=flow.connection_id,
+                                     item_codes={item.item_code: item.category_code for item, _ in view.sellable})
     planned = []
     for item, stock in view.sellable:
         price, currency = _price(item.prices)
         payload = {"sku": item.sku, "name": item.item_name, "price": price, "currency": currency,
                    "available": stock.available, "in_stock": stock.in_stock,
-                   "active": item.active and item.sales_item}
+                   "active": item.active and item.sales_item, **category_payload(categories.get(item.item_code))}
+        if item.product_hierarchy:
+            payload["productHierarchy"] = item.product_hierarchy
         planned.append(PlannedRecord(key=item.item_code, identifier=item.sku, payload=payload))
 
     planned += _retirements(flow, view)
@@ -160,3 +167,11 @@ def products_plan(*, flow, record_keys: list[str], force: bool = False, priority
                               follow_collisions=False)
         result.failed += other.failed
     return result
+
+
+def products_touched(*, connection, entity: str, keys: list[str]) -> list[str]:
+    """Items whose product record a change to these records of `entity` can alter: a
+    renamed item group's items; any other trigger is keyed by item already."""
+    if entity == "item_groups":
+        return items_in_groups(connection=connection, codes=keys)
+    return keys

@@ -26,10 +26,12 @@ from exceptions.services import exception_raise, exceptions_resolve
 from syncapp.adapters import HubFault, PushItem, PushResult, SubmittedItem, TransportError
 
 from .bulk_window import bulk_allowed
+from .connection_incidents import destination_push_record
 from .leases import lease_kept
-from .models import Priority
+from .models import Priority, RunOutcome
 from .outbox import backoff_delay, outbox_claim, outbox_complete, outbox_release, outbox_submitted
 from .ratelimit import throttle_for
+from .run_outcomes import push_outcomes_record
 
 log = logging.getLogger(__name__)
 
@@ -46,23 +48,31 @@ class PushStats:
     submitted: int = 0
     failed: int = 0
     retried: int = 0
+    waiting: int = 0  # an order the destination holds back until its customer is there: not a failure
     calls: int = 0
 
 
 def flow_calls_per_minute(flow) -> int:
     """The rate the flow's destination account is held to (its own, or the vendor's default)."""
+    return account_calls_per_minute(flow.destination)
+
+
+def account_calls_per_minute(account) -> int:
     from esp.registry import destination_adapter_class
 
-    account = flow.destination
     return account.calls_per_minute or destination_adapter_class(account.kind).default_limits.calls_per_minute
 
 
 def adapter_for_flow(flow):
+    return adapter_for_account(flow.destination)
+
+
+def adapter_for_account(account):
+    """The account's adapter drawing on its shared token bucket (every worker's, the probe's)."""
     from esp.registry import destination_adapter_class
 
-    account = flow.destination
     limits = destination_adapter_class(account.kind).default_limits
-    rate = flow_calls_per_minute(flow)
+    rate = account_calls_per_minute(account)
     return destination_adapter_for(account, throttle_for(account, rate, burst=limits.burst or None))
 
 
@@ -83,8 +93,9 @@ def _ensure_fields(flow, adapter) -> None:
     _fields_checked[marker] = time.monotonic()
 
 
-def flow_push_batch(*, flow, adapter=None, limit: int | None = None) -> PushStats:
-    """Claim one batch of ready rows and send it. Returns what happened to it."""
+def flow_push_batch(*, flow, adapter=None, limit: int | None = None, run_id: int | None = None) -> PushStats:
+    """Claim one batch of ready rows and send it. Returns what happened to it; with
+    `run_id`, each row's outcome is kept on that run (one INSERT for the batch)."""
     adapter = adapter or adapter_for_flow(flow)
     stats = PushStats()
     # An adapter may document a different maximum per entity (contacts vs insight records).
@@ -111,6 +122,7 @@ def flow_push_batch(*, flow, adapter=None, limit: int | None = None) -> PushStat
         if error.permanent:
             log.warning("Push to %s failed for the whole batch: %s", flow.destination, error.message)
         retry_after = error.retry_after
+        destination_push_record(account=flow.destination, error=error, results=results)
     except Exception as error:
         log.exception("Push to %s crashed", flow.destination)
         results = [PushResult(key=row.record_key, outcome="transient",
@@ -119,8 +131,9 @@ def flow_push_batch(*, flow, adapter=None, limit: int | None = None) -> PushStat
         retry_after = None
     else:
         retry_after = None
+        destination_push_record(account=flow.destination, error=None, results=results)
     stats.calls = getattr(adapter, "calls", 0) - calls_before
-    _record_outcomes(flow, rows, results, retry_after, stats)
+    _record_outcomes(flow, rows, results, retry_after, stats, run_id)
     return stats
 
 
@@ -131,7 +144,7 @@ def confirms_later(adapter) -> bool:
     return callable(getattr(adapter, "confirm", None))
 
 
-def flow_confirm(*, flow, adapter) -> PushStats:
+def flow_confirm(*, flow, adapter, run_id: int | None = None) -> PushStats:
     """Ask the destination about rows it took but had not validated; record what it decided.
 
     Rows it cannot decide yet stay submitted, until SYNC_CONFIRM_DEADLINE_SECONDS: then
@@ -142,12 +155,12 @@ def flow_confirm(*, flow, adapter) -> PushStats:
         rows = outbox_submitted(flow=flow, limit=CONFIRM_BATCH)
         if not rows:
             return stats
-        decided = _confirm_batch(flow, adapter, rows, stats)
+        decided = _confirm_batch(flow, adapter, rows, stats, run_id)
         if decided < CONFIRM_BATCH:  # a full batch decided: older rows may be waiting behind it
             return stats
 
 
-def _confirm_batch(flow, adapter, rows, stats: PushStats) -> int:
+def _confirm_batch(flow, adapter, rows, stats: PushStats, run_id: int | None) -> int:
     calls_before = getattr(adapter, "calls", 0)
     items = [SubmittedItem(key=row.record_key, identifier=row.identifier, receipt=row.receipt,
                            submitted_at=row.submitted_at, fields=row.payload) for row in rows]
@@ -169,13 +182,14 @@ def _confirm_batch(flow, adapter, rows, stats: PushStats) -> int:
                 for row in rows if row.record_key not in decided and row.submitted_at < deadline]
     settled = {result.key for result in results}
     batch = PushStats()
-    _record_outcomes(flow, [row for row in rows if row.record_key in settled], results, None, batch)
-    for name in ("claimed", "accepted", "failed", "retried"):
+    _record_outcomes(flow, [row for row in rows if row.record_key in settled], results, None, batch, run_id)
+    for name in ("claimed", "accepted", "failed", "retried", "waiting"):
         setattr(stats, name, getattr(stats, name) + getattr(batch, name))
     return len(settled)
 
 
-def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: PushStats) -> None:
+def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: PushStats,
+                     run_id: int | None = None) -> None:
     by_key = {result.key: result for result in results}
     accepted, failed, retry, submitted = [], [], [], []
     problems: list[tuple] = []
@@ -203,8 +217,10 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
             retry.append((row, backoff_delay(row.attempts + 1, retry_after)))
     ours = outbox_complete(accepted=accepted, failed=failed, retry=retry, submitted=submitted)
     # Only rows still ours count: another worker confirming the same rows counts its own.
+    waiting = {row.record_key for row, _, reason_code in problems if reason_code == "waiting_for_customer"}
     stats.accepted = sum(row.record_key in ours for row, _ in accepted)
-    stats.failed = sum(row.record_key in ours for row in failed)
+    stats.failed = sum(row.record_key in ours and row.record_key not in waiting for row in failed)
+    stats.waiting = sum(key in ours for key in waiting)
     stats.retried = sum(row.record_key in ours for row, _ in retry)
     stats.submitted = sum(row.record_key in ours for row, _ in submitted)
     stats.claimed = len(rows)
@@ -224,6 +240,14 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
                                                                               "fields": row.payload},
             last_response=result.response,
         )
+    if run_id is not None:  # the run page's rows: one INSERT for the batch
+        push_outcomes_record(run_id=run_id, flow=flow, outcomes=[
+            (row, outcome, by_key.get(row.record_key)) for outcome, outcome_rows in (
+                (RunOutcome.ACCEPTED, [row for row, _ in accepted]), (RunOutcome.SUBMITTED, [r for r, _ in submitted]),
+                (RunOutcome.RETRIED, [row for row, _ in retry]),
+                (RunOutcome.REFUSED, [row for row in failed if row.record_key not in waiting]),
+                (RunOutcome.WAITING, [row for row in failed if row.record_key in waiting]))
+            for row in outcome_rows if row.record_key in ours])
     # Last: releasing what waited for these records must never cost this batch its exceptions.
     _release_waiting(flow, done)
 

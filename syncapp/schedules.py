@@ -12,6 +12,7 @@ HEALTH_SAMPLE_TASK = "syncapp.health_sample_task"
 ALERTS_CHECK_TASK = "syncapp.alerts_check_task"
 ALERTS_DIGEST_TASK = "syncapp.alerts_digest_task"
 ALERTS_CHECK_MINUTES = 5
+CONNECTIONS_PROBE_TASK = "syncapp.connections_probe_task"
 PROVISIONAL_CHECK_TASK = "syncapp.provisional_orders_check_task"
 PROVISIONAL_CHECK_MINUTES = 5
 
@@ -38,8 +39,9 @@ def schedule_pull(*, connection, entity: str = "business_partners", every_minute
     return task
 
 
-# Stock is polled in full (movements may not touch an item's UpdateDate), so less often.
-DEFAULT_MINUTES = {"item_stock": 15, "warehouses": 15}
+# Stock is polled in full (movements may not touch an item's UpdateDate), so less often;
+# warehouses and item groups are read in full too (no change stamp).
+DEFAULT_MINUTES = {"item_stock": 15, "warehouses": 15, "item_groups": 15}
 
 
 def schedules_install_defaults(*, every_minutes: int = 2) -> list[PeriodicTask]:
@@ -59,23 +61,29 @@ def schedules_install_defaults(*, every_minutes: int = 2) -> list[PeriodicTask]:
                   for entity in sorted(entities)]
     sweep, _ = PeriodicTask.objects.get_or_create(
         name="outbox sweep", defaults={"task": SWEEP_TASK, "interval": _interval(1)})
+    from consent.schedules import schedule_consent_read_back  # consent read back from the destinations
+    from engagement.schedules import schedule_engagement_writeback  # engagement back to SAP B1
     from reports.campaigns.schedules import schedule_nightly_campaign_import  # finance's rooms, their own entries
     from reports.schedules import schedule_nightly_reconciliation
 
     from .drift.schedules import schedule_drift_sample  # the drift app's own entry
 
     return [*tasks, sweep, *schedules_install_monitoring(), schedule_provisional_check(),
-            schedule_nightly_reconciliation(), schedule_nightly_campaign_import(), schedule_drift_sample()]
+            schedule_nightly_reconciliation(), schedule_nightly_campaign_import(), schedule_drift_sample(),
+            schedule_run_outcomes_prune(), schedule_consent_read_back(), schedule_engagement_writeback()]
 
 
 def schedules_install_monitoring() -> list[PeriodicTask]:
-    """Health samples and alert checks every few minutes, the digest once a day.
+    """Health samples and alert checks every few minutes, the connection probe every
+    minute (an outage shows within one), the digest once a day.
     Created once; an admin's later edits to them are kept."""
     digest_at, _ = CrontabSchedule.objects.get_or_create(
         minute="0", hour=str(settings.SYNC_ALERT_DIGEST_HOUR), day_of_week="*", day_of_month="*",
         month_of_year="*", timezone=settings.TIME_ZONE)
     wanted = [("health samples", HEALTH_SAMPLE_TASK, {"interval": _interval(settings.SYNC_HEALTH_SAMPLE_MINUTES)}),
               ("alerts check", ALERTS_CHECK_TASK, {"interval": _interval(ALERTS_CHECK_MINUTES)}),
+              # A probe still queued when the next is due is dropped: the next asks the same.
+              ("connection probe", CONNECTIONS_PROBE_TASK, {"interval": _interval(1), "expire_seconds": 60}),
               ("alerts daily digest", ALERTS_DIGEST_TASK, {"crontab": digest_at})]
     return [PeriodicTask.objects.get_or_create(name=name, defaults={"task": task, **schedule})[0]
             for name, task, schedule in wanted]
@@ -86,4 +94,16 @@ def schedule_provisional_check() -> PeriodicTask:
     task, _ = PeriodicTask.objects.get_or_create(
         name="provisional orders check",
         defaults={"task": PROVISIONAL_CHECK_TASK, "interval": _interval(PROVISIONAL_CHECK_MINUTES)})
+    return task
+
+
+RUN_OUTCOMES_PRUNE_TASK = "syncapp.run_outcomes_prune_task"
+
+
+def schedule_run_outcomes_prune() -> PeriodicTask:
+    """Nightly, runs past SYNC_RUN_OUTCOME_DAYS lose their row-level outcomes (created once, then the admin's)."""
+    at, _ = CrontabSchedule.objects.get_or_create(minute="15", hour="3", day_of_week="*", day_of_month="*",
+                                                  month_of_year="*", timezone=settings.TIME_ZONE)
+    task, _ = PeriodicTask.objects.get_or_create(name="run outcomes prune",
+                                                 defaults={"task": RUN_OUTCOMES_PRUNE_TASK, "crontab": at})
     return task

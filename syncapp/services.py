@@ -26,16 +26,23 @@ from syncapp.adapters import AuthenticationFailed, HubFault, SourceRecord, Trans
 
 from .bulksql import commit_unawaited
 from .entities import flow_entity, source_entity_of
-from .erp_outages import CONNECTION_KEY, connection_reachable_record, connection_unreachable_record
+from .erp_outages import (
+    CONNECTION_KEY,
+    connection_reachable_record,
+    connection_refused_record,
+    connection_unreachable_record,
+)
 from .figures import figures_deferred, figures_replan
 from .incidents import incident_open, task_enqueue
 from .leases import lease_kept
 from .locks import PullInProgress, pull_lock
 from .logging import redact_text
-from .models import Flow, Priority, SourceCursor, SyncRun
+from .models import Flow, Priority, RunTrigger, SourceCursor, SyncRun
 from .outbox import outbox_reclaim_stale
 from .plan_lock import flows_plan_lock
 from .pushing import PushStats, adapter_for_flow, confirms_later, flow_confirm, flow_push_batch
+from .retry_handlers import retry_handler_for
+from .run_outcomes import plan_outcomes_record
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +59,7 @@ def _finish(run: SyncRun, *, error: str = "", failed: bool = False) -> SyncRun:
     run.error = redact_text(error)[:5000]  # finance reads runs: no email address, no secret
     if failed:
         run.status = SyncRun.Status.FAILED
-    elif run.records_failed:
+    elif run.records_failed or run.records_waiting:
         run.status = SyncRun.Status.PARTIAL
     else:
         run.status = SyncRun.Status.SUCCEEDED
@@ -101,28 +108,28 @@ def changes_plan(*, connection, entity: str, flows: list[Flow], stored, priority
         work.append((flow, spec, forced, rows, keys))
     # Only the flows planned here, all at once: no older read of the mirror commits after ours.
     flows_plan_lock(flow.pk for flow, *_ in work)
-    for flow, spec, forced, rows, keys in work:
-        planned = spec.plan(flow=flow, record_keys=keys, rows=rows, priority=priority, force=forced)
-        if run is not None:
-            run.records_planned += len(planned.queued)
-            run.records_unchanged += len(planned.unchanged)
-            run.records_failed += len(planned.failed) + len(planned.held)
+    plan_outcomes_record(run=run, planned=[
+        (flow, spec.plan(flow=flow, record_keys=keys, rows=rows, priority=priority, force=forced))
+        for flow, spec, forced, rows, keys in work])
 
 
 def connection_pull(*, connection: ErpConnection, entity: str = "business_partners", adapter=None,
                     progress: Callable[[int], None] | None = None, full: bool = False,
-                    priority: int = Priority.ROUTINE) -> SyncRun:
+                    priority: int = Priority.ROUTINE, trigger: str = RunTrigger.SCHEDULE,
+                    triggered_by_id: int | None = None) -> SyncRun:
     """Read what changed since the cursor, page by page: store, plan, advance cursor.
 
     `full` reads everything without touching the stored cursor (a backfill), planning
     at `priority`; the scheduled delta reads go on from where they were.
     One pull of a connection's entity at a time (a backfill beside the delta reads):
-    raises PullInProgress when another process holds it.
+    raises PullInProgress when another process holds it. `trigger` and `triggered_by_id`
+    say on the run what started it and who.
     """
     with pull_lock(connection, f"{entity}:full" if full else entity) as acquired:
         if not acquired:
             raise PullInProgress(connection, entity)
-        run = SyncRun.objects.create(kind=SyncRun.Kind.PULL, connection=connection, heartbeat_at=timezone.now())
+        run = SyncRun.objects.create(kind=SyncRun.Kind.PULL, connection=connection, entity=entity, trigger=trigger,
+                                     triggered_by_id=triggered_by_id, heartbeat_at=timezone.now())
         # Customer figures the pages move are planned once, at the end (syncapp.figures).
         with lease_kept(run_id=run.pk), figures_deferred():
             return _pull(run, connection=connection, entity=entity, adapter=adapter, progress=progress, full=full,
@@ -158,9 +165,7 @@ def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: boo
                 progress(len(batch.records))
         figures_replan(connection=connection, priority=priority, run=run)
     except AuthenticationFailed as error:
-        connection_reachable_record(connection=connection)  # it answered, refusing
-        exception_raise(connection=connection, entity=entity, record_key=CONNECTION_KEY, stage=Stage.INGEST,
-                        reason_code="authentication_failed", detail=error.message)
+        connection_refused_record(connection=connection, entity=entity, error=error.message)  # it answered, refusing
         return _finish(run, error=error.message, failed=True)
     except TransportError as error:
         log.warning("Pull from %s stopped: %s", connection, error.message)
@@ -185,7 +190,8 @@ def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: boo
 
 
 def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confirm: bool = True,
-              progress: Callable[[PushStats], None] | None = None) -> SyncRun:
+              progress: Callable[[PushStats], None] | None = None, trigger: str = RunTrigger.SCHEDULE,
+              triggered_by_id: int | None = None) -> SyncRun:
     """Send every ready row of one flow (or `max_batches` batches) and record the run.
 
     For a destination that validates later, what it has decided is confirmed between
@@ -193,7 +199,8 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
     `confirm` is off: the workers confirm in their own task (`flow_confirm_pass`), so a
     confirm round never holds up the push pace. A fault of the hub itself (Redis away)
     ends the run as failed, gives the rows back untouched and opens a hub incident."""
-    run = SyncRun.objects.create(kind=SyncRun.Kind.PUSH, flow=flow, heartbeat_at=timezone.now())
+    run = SyncRun.objects.create(kind=SyncRun.Kind.PUSH, flow=flow, trigger=trigger, triggered_by_id=triggered_by_id,
+                                 heartbeat_at=timezone.now())
     outbox_reclaim_stale(flow=flow)
     adapter = adapter or adapter_for_flow(flow)
     confirming = confirm and confirms_later(adapter)
@@ -203,12 +210,13 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
         run.records_accepted += stats.accepted
         run.records_failed += stats.failed
         run.records_retried += stats.retried
+        run.records_waiting += stats.waiting
         run.api_calls += stats.calls
 
     batches = 0
     with lease_kept(run_id=run.pk), _run_recorded(run):
         while max_batches is None or batches < max_batches:
-            stats = flow_push_batch(flow=flow, adapter=adapter)
+            stats = flow_push_batch(flow=flow, adapter=adapter, run_id=run.pk)
             if not stats.claimed:
                 break
             batches += 1
@@ -216,10 +224,10 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
             if progress:
                 progress(stats)
             if confirming and time.monotonic() - last_confirm >= adapter.confirm_interval:
-                count(flow_confirm(flow=flow, adapter=adapter))
+                count(flow_confirm(flow=flow, adapter=adapter, run_id=run.pk))
                 last_confirm = time.monotonic()
         if confirming:
-            count(flow_confirm(flow=flow, adapter=adapter))
+            count(flow_confirm(flow=flow, adapter=adapter, run_id=run.pk))
     return run if run.finished_at else _finish(run)
 
 
@@ -227,9 +235,10 @@ def flow_confirm_pass(*, flow: Flow, adapter=None) -> SyncRun:
     """Ask the destination about every row of the flow it took but had not validated."""
     run = SyncRun.objects.create(kind=SyncRun.Kind.PUSH, flow=flow, heartbeat_at=timezone.now())
     with lease_kept(run_id=run.pk), _run_recorded(run):
-        stats = flow_confirm(flow=flow, adapter=adapter or adapter_for_flow(flow))
+        stats = flow_confirm(flow=flow, adapter=adapter or adapter_for_flow(flow), run_id=run.pk)
         run.records_accepted, run.records_failed = stats.accepted, stats.failed
         run.records_retried, run.api_calls = stats.retried, stats.calls
+        run.records_waiting = stats.waiting
     return run if run.finished_at else _finish(run)
 
 
@@ -249,11 +258,27 @@ def _run_recorded(run: SyncRun) -> Iterator[None]:
 
 
 def records_replan(*, flow: Flow, record_keys: Iterable[str], force: bool = False,
-                   priority: int = Priority.ROUTINE):
+                   priority: int = Priority.ROUTINE, run: SyncRun | None = None):
+    """Plan these records of one flow again; with `run`, counted on it with their outcomes."""
     with transaction.atomic():
         flows_plan_lock([flow.pk])
-        return flow_entity(flow.entity).plan(flow=flow, record_keys=list(record_keys), force=force,
-                                             priority=priority)
+        planned = flow_entity(flow.entity).plan(flow=flow, record_keys=list(record_keys), force=force,
+                                                priority=priority)
+        plan_outcomes_record(run=run, planned=[(flow, planned)])
+        return planned
+
+
+@contextmanager
+def plan_run(*, flow_id: int | None, connection, trigger: str, triggered_by_id: int | None = None) -> Iterator[SyncRun]:
+    """A re-plan outside a pull (a person's Retry, a backfill) as a run of its own, so it can
+    be opened: pass it to records_replan / records_refresh; finished when the block ends
+    (failed, and the error raised, when the block fails)."""
+    run = SyncRun.objects.create(kind=SyncRun.Kind.PLAN, flow_id=flow_id, connection=connection, trigger=trigger,
+                                 triggered_by_id=triggered_by_id, heartbeat_at=timezone.now())
+    with lease_kept(run_id=run.pk), _run_recorded(run):
+        yield run
+    if not run.finished_at:
+        _finish(run)
 
 
 def records_replan_for_connection(*, connection, source_entity: str, record_keys: Iterable[str]) -> None:
@@ -268,7 +293,7 @@ def records_replan_for_connection(*, connection, source_entity: str, record_keys
 
 
 def records_refresh(*, connection, entity: str, record_keys: Iterable[str], adapter=None,
-                    replanned_by_caller: Iterable[Flow] = ()) -> list[str]:
+                    replanned_by_caller: Iterable[Flow] = (), run: SyncRun | None = None) -> list[str]:
     """Re-read records from the ERP now, so a fix made there is used at once.
 
     What the re-read changed in the mirror is planned for every flow reading the entity
@@ -296,29 +321,49 @@ def records_refresh(*, connection, entity: str, record_keys: Iterable[str], adap
     with transaction.atomic():
         stored = INGESTERS[entity](connection=connection, records=records)
         others = [flow for flow in flows_reading(connection=connection, source_entity=entity) if flow.pk not in skip]
-        changes_plan(connection=connection, entity=entity, flows=others, stored=stored, priority=Priority.URGENT)
+        changes_plan(connection=connection, entity=entity, flows=others, stored=stored, priority=Priority.URGENT,
+                     run=run)
         _record_unreadable(connection, entity, stored.unreadable)
         exceptions_resolve(connection=connection, entity=entity, record_keys=stored.readable_keys,
                            stages=[Stage.INGEST])
         exceptions_reopen(connection=connection, entity=entity, reasons=unread)
+    if run is not None:
+        run.records_read += len(records)
+        run.records_changed += len(stored.changed_keys)
+        run.records_failed += len(stored.unreadable) + len(unread)
     return stored.readable_keys
 
 
 def records_retry(*, connection_id: int, flow_id: int | None, entity: str, record_keys: list[str],
-                  source_adapter=None) -> None:
+                  source_adapter=None, triggered_by_id: int | None = None) -> None:
     """A person pressed Retry: re-read from the ERP, re-plan (even an unchanged payload
-    that failed before) at top priority, and wake the pushers."""
+    that failed before) at top priority, and wake the pushers. The re-plan is a run of its
+    own (trigger "retry", by `triggered_by_id`), and so are the pushes it wakes."""
     connection = ErpConnection.objects.get(pk=connection_id)
+    if handler := retry_handler_for(entity):  # another room's own records (syncapp.retry_handlers)
+        handler(connection=connection, record_keys=record_keys)
+        return
     source_entity = source_entity_of(entity)
+    trigger = {"trigger": RunTrigger.RETRY, "triggered_by_id": triggered_by_id}
     if CONNECTION_KEY in record_keys:
         # The credentials were refused (or the ERP was away): retrying means trying the
         # connection again; a pull already running does exactly that.
         with suppress(PullInProgress):
-            connection_pull(connection=connection, entity=source_entity, adapter=source_adapter)
+            connection_pull(connection=connection, entity=source_entity, adapter=source_adapter, **trigger)
         record_keys = [key for key in record_keys if key != CONNECTION_KEY]
     if entity == "warehouses":
-        _retry_warehouses(connection, flow_id, record_keys, source_adapter)
+        _retry_warehouses(connection, flow_id, record_keys, source_adapter, trigger)
         return
+    if not record_keys:  # only the connection was retried: its pull is the run
+        _wake_pushers(connection=connection, **trigger)
+        return
+    with plan_run(flow_id=flow_id, connection=connection, **trigger) as run:
+        _retry_records(run, connection, flow_id, source_entity, record_keys, source_adapter)
+    _wake_pushers(connection=connection, **trigger)
+
+
+def _retry_records(run: SyncRun, connection, flow_id: int | None, source_entity: str, record_keys: list[str],
+                   source_adapter) -> None:
     flows = list((Flow.objects.filter(pk=flow_id) if flow_id
                   else Flow.objects.filter(connection=connection, enabled=True)).select_related("connection",
                                                                                                 "destination"))
@@ -326,36 +371,36 @@ def records_retry(*, connection_id: int, flow_id: int | None, entity: str, recor
     flows = [flow for flow in flows if flow_id or flow_entity(flow.entity).source_entity == source_entity]
     source_keys = flow_entity(flows[0].entity).source_keys(record_keys) if flow_id and flows else record_keys
     records_refresh(connection=connection, entity=source_entity, record_keys=source_keys, adapter=source_adapter,
-                    replanned_by_caller=flows)
+                    replanned_by_caller=flows, run=run)
     for flow in flows:
         spec = flow_entity(flow.entity)
         in_mirror = spec.keys_in_mirror(connection=connection, keys=source_keys)
         missing = {key: "The record is not in the ERP's data the hub holds." for key in record_keys
                    if spec.source_keys([key])[0] not in in_mirror}
-        records_replan(flow=flow, record_keys=source_keys, force=True, priority=Priority.URGENT)
+        records_replan(flow=flow, record_keys=source_keys, force=True, priority=Priority.URGENT, run=run)
         exceptions_reopen(connection=connection, entity=flow.entity, reasons=missing, flow=flow)
-    _wake_pushers(connection=connection)
 
 
-def _retry_warehouses(connection, flow_id, codes: list[str], source_adapter) -> None:
+def _retry_warehouses(connection, flow_id, codes: list[str], source_adapter, trigger: dict) -> None:
     """An unknown-warehouse exception: read the warehouses again, then re-plan the items
     holding stock there (which resolves or re-raises the exception)."""
     from erp.models import StockLevel
 
     with suppress(PullInProgress):
-        connection_pull(connection=connection, entity="warehouses", adapter=source_adapter)
+        connection_pull(connection=connection, entity="warehouses", adapter=source_adapter, **trigger)
     items = list(StockLevel.objects.filter(connection=connection, warehouse_code__in=codes)
                  .values_list("item_code", flat=True).distinct())
     for flow in Flow.objects.filter(pk=flow_id).select_related("connection", "destination"):
         records_replan(flow=flow, record_keys=items, priority=Priority.URGENT)
-    _wake_pushers(connection=connection)
+    _wake_pushers(connection=connection, **trigger)
 
 
-def _wake_pushers(*, connection) -> None:
-    from .tasks import flow_push_task
+def _wake_pushers(*, connection, trigger: str = RunTrigger.SCHEDULE, triggered_by_id: int | None = None) -> None:
+    from .tasks import flow_push_task, push_task_args
 
     for flow_id in Flow.objects.filter(connection=connection, enabled=True).values_list("id", flat=True):
-        transaction.on_commit(lambda flow_id=flow_id: task_enqueue(flow_push_task, flow_id))
+        args = push_task_args(flow_id, trigger, triggered_by_id)
+        transaction.on_commit(lambda args=args: task_enqueue(flow_push_task, *args))
 
 
 def flows_replan_all(*, flows: Iterable[Flow]) -> None:

@@ -11,7 +11,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("SYNC_VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 env = environ.Env(
     DEBUG=(bool, False),
@@ -27,6 +26,12 @@ if SYNC_ENVIRONMENT not in ENVIRONMENTS:
     raise ImproperlyConfigured(f"SYNC_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}, "
                                f"not {env('SYNC_ENVIRONMENT')!r}.")
 PRODUCTION = SYNC_ENVIRONMENT == "production"
+# A test run spread over cores (pytest-xdist) gives each worker its own files and Redis
+# database, as pytest-django gives each its own test database.
+TEST_WORKER = env.str("PYTEST_XDIST_WORKER", default="") if SYNC_ENVIRONMENT == "test" else ""
+if TEST_WORKER:
+    VAR_DIR = VAR_DIR / TEST_WORKER
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = env("DEBUG")
 _DEV_SECRET_KEY = "dev-only-not-secret"
 SECRET_KEY = env("SECRET_KEY", default=_DEV_SECRET_KEY)
@@ -100,6 +105,8 @@ INSTALLED_APPS = [
     "accounts",  # identities: API tokens, login throttling, the audit of users and groups
     "reports",  # finance's room: reconciliation against each destination, re-send
     "reports.campaigns",  # campaign activity and revenue attribution (app label "campaigns")
+    "consent",  # consent withdrawn at the destinations, recorded against Business Partners (issue 15)
+    "engagement",  # engagement written back to SAP B1 Business Partner user fields
 ]
 
 MIDDLEWARE = [
@@ -168,6 +175,10 @@ LOGOUT_REDIRECT_URL = "/login/"
 
 # Redis: when set, the token buckets are shared by all workers and Celery uses it as broker.
 REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL and TEST_WORKER:
+    from syncapp.test_workers import redis_url_for_worker
+
+    REDIS_URL = redis_url_for_worker(REDIS_URL, TEST_WORKER)
 
 # The cache holds the login and API-token throttles, which every web process must share:
 # Redis when there is one, else a table in the database (created by accounts' migrations).
@@ -301,6 +312,8 @@ SYNC_ALERT_EXCEPTION_THRESHOLDS = env.dict("SYNC_ALERT_EXCEPTION_THRESHOLDS", ca
 # The daily digest goes out at this hour (TIME_ZONE); health samples every few minutes feed the charts.
 SYNC_ALERT_DIGEST_HOUR = env.int("SYNC_ALERT_DIGEST_HOUR", default=7)
 SYNC_HEALTH_SAMPLE_MINUTES = env.int("SYNC_HEALTH_SAMPLE_MINUTES", default=5)
+# Runs keep their row-level outcomes (which records went, failed, wait) this many days, then only their counts.
+SYNC_RUN_OUTCOME_DAYS = env.int("SYNC_RUN_OUTCOME_DAYS", default=14)
 
 LOGGING = {
     "version": 1,

@@ -32,13 +32,22 @@ def _push_mark(flow: Flow) -> str:
     return f"sync:push-queued:{flow.pk}:{flow.created_at.timestamp():.6f}"
 
 
-def push_wake(flow: Flow) -> bool:
+def push_task_args(flow_id: int, trigger: str = "schedule", triggered_by_id: int | None = None) -> tuple:
+    """flow_push_task's arguments; a scheduled wake (most of them) carries the flow id alone."""
+    if trigger == "schedule" and triggered_by_id is None:
+        return (flow_id,)
+    return (flow_id, PUSH_TASK_MAX_BATCHES, trigger, triggered_by_id)
+
+
+def push_wake(flow: Flow, trigger: str = "schedule", triggered_by_id: int | None = None) -> bool:
     """Queue a push task for the flow unless one is already waiting (see PUSH_QUEUED_SECONDS).
     Without Redis, or with it away, the task is queued regardless: a duplicate task only
-    finds nothing to claim, a missing one would leave records waiting for the sweep."""
+    finds nothing to claim, a missing one would leave records waiting for the sweep.
+    `trigger` (and who) is what the push run will say started it."""
     from django.conf import settings
 
     flow_id, mark = flow.pk, _push_mark(flow)
+    args = push_task_args(flow_id, trigger, triggered_by_id)
     if settings.REDIS_URL:
         try:
             from .ratelimit import redis_client
@@ -49,11 +58,11 @@ def push_wake(flow: Flow) -> bool:
         except Exception as error:  # noqa: BLE001 - redis raises several types for one fault
             logger.warning("Could not mark a queued push (queued regardless): %s", error)
             client = None
-        if not task_enqueue(flow_push_task, flow_id) and client is not None:
+        if not task_enqueue(flow_push_task, *args) and client is not None:
             client.delete(mark)
             return False
         return True
-    return task_enqueue(flow_push_task, flow_id)
+    return task_enqueue(flow_push_task, *args)
 
 
 def _push_unmark(flow: Flow) -> None:
@@ -77,9 +86,11 @@ def batches_per_push_task(flow) -> int:
 
 
 @shared_task(name="syncapp.connection_pull_task", ignore_result=True)
-def connection_pull_task(connection_id: int, entity: str = "business_partners") -> None:
+def connection_pull_task(connection_id: int, entity: str = "business_partners", trigger: str = "schedule",
+                         triggered_by_id: int | None = None) -> None:
     """Pull one connection's changes, then wake the pushers of flows with work. The run
-    uses one source adapter (SAP B1: one login) and closes it at the end (/Logout)."""
+    uses one source adapter (SAP B1: one login) and closes it at the end (/Logout).
+    The beat starts it with no trigger (a schedule); "sync now" names the person."""
     from . import services
     from .locks import PullInProgress
     from .services import connection_pull, flows_reading
@@ -87,8 +98,10 @@ def connection_pull_task(connection_id: int, entity: str = "business_partners") 
     connection = ErpConnection.objects.get(pk=connection_id)
     adapter = services.source_adapter_for(connection)  # the engine's seam for the registry
     flows = flows_reading(connection=connection, source_entity=entity)
+    started = {"trigger": trigger, "triggered_by_id": triggered_by_id}
     try:
-        connection_pull(connection=connection, entity=entity, adapter=adapter, progress=_waking_pushers(flows))
+        connection_pull(connection=connection, entity=entity, adapter=adapter,
+                        progress=_waking_pushers(flows, started), **started)
     except PullInProgress as busy:
         logger.info("%s", busy)
         return
@@ -97,7 +110,7 @@ def connection_pull_task(connection_id: int, entity: str = "business_partners") 
         if close is not None:
             close()
     for flow in _ready(flows):
-        push_wake(flow)
+        push_wake(flow, **started)
 
 
 def _ready(flows) -> list[Flow]:
@@ -106,7 +119,7 @@ def _ready(flows) -> list[Flow]:
     return [flow for flow in flows if flow.pk in ready]
 
 
-def _waking_pushers(flows):
+def _waking_pushers(flows, started: dict | None = None):
     """A pull's progress callback: once a page with records is stored (the new changes come
     first), and every PULL_WAKE_SECONDS after, the flows with ready rows get a push task, so
     a second worker sends the new orders while this one reads on."""
@@ -120,23 +133,25 @@ def _waking_pushers(flows):
             return
         woken["at"] = now
         for flow in _ready(flows):
-            push_wake(flow)
+            push_wake(flow, **(started or {}))
 
     return stored
 
 
 @shared_task(name="syncapp.flow_push_task", ignore_result=True)
-def flow_push_task(flow_id: int, max_batches: int = 20) -> None:
-    """Send a bounded number of batches; re-enqueue itself while work remains."""
+def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule",
+                   triggered_by_id: int | None = None) -> None:
+    """Send a bounded number of batches; re-enqueue itself (same trigger) while work remains."""
     from .services import flow_push
 
     flow = Flow.objects.select_related("connection", "destination").get(pk=flow_id)
     _push_unmark(flow)  # a wake from now on queues the next task
     if not flow.enabled:
         return
-    flow_push(flow=flow, max_batches=min(max_batches, batches_per_push_task(flow)), confirm=False)
+    flow_push(flow=flow, max_batches=min(max_batches, batches_per_push_task(flow)), confirm=False,
+              trigger=trigger, triggered_by_id=triggered_by_id)
     if flow_id in flows_with_ready_work([flow]):
-        push_wake(flow)
+        push_wake(flow, trigger, triggered_by_id)
     # Rows sent but not validated yet are settled by flow_confirm_task, which the sweep
     # starts every minute (a task re-queuing itself would start a new chain each sweep).
 
@@ -176,11 +191,13 @@ def flow_confirm_task(flow_id: int) -> None:
 
 
 @shared_task(name="syncapp.records_retry_task", ignore_result=True)
-def records_retry_task(connection_id: int, flow_id: int | None, entity: str, record_keys: list[str]) -> None:
+def records_retry_task(connection_id: int, flow_id: int | None, entity: str, record_keys: list[str],
+                       triggered_by_id: int | None = None) -> None:
     """A bulk Retry from the dashboard: re-read, re-plan at top priority, wake pushers."""
     from .services import records_retry
 
-    records_retry(connection_id=connection_id, flow_id=flow_id, entity=entity, record_keys=record_keys)
+    records_retry(connection_id=connection_id, flow_id=flow_id, entity=entity, record_keys=record_keys,
+                  triggered_by_id=triggered_by_id)
 
 
 @shared_task(name="syncapp.flows_replan_task", ignore_result=True)
@@ -193,12 +210,29 @@ def flows_replan_task(flow_ids: list[int]) -> None:
         push_wake(flow)
 
 
+@shared_task(name="syncapp.run_outcomes_prune_task", ignore_result=True)
+def run_outcomes_prune_task() -> None:
+    """Daily: runs older than SYNC_RUN_OUTCOME_DAYS lose their row-level outcomes, keep their counts."""
+    from .run_outcomes import run_outcomes_prune
+
+    run_outcomes_prune()
+
+
 @shared_task(name="syncapp.health_sample_task", ignore_result=True)
 def health_sample_task() -> None:
     """Every few minutes: one backlog/lag/throughput sample per flow for the health charts."""
     from .health import health_sample_record
 
     health_sample_record()
+
+
+@shared_task(name="syncapp.connections_probe_task", ignore_result=True)
+def connections_probe_task() -> None:
+    """Every minute: ask each connection the engine has not heard from lately whether it
+    answers and takes the hub's credentials (one cheap documented call each)."""
+    from .connection_probe import connections_probe
+
+    connections_probe()
 
 
 @shared_task(name="syncapp.alerts_check_task", ignore_result=True)

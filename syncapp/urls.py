@@ -25,6 +25,7 @@ urlpatterns = [
     path("account/", include("accounts.urls")),  # the user's own API tokens
     path("", include("exceptions.urls")),  # exceptions dashboard, conflicts
     path("", include("esp.urls")),  # mapping editor, warehouse rules
+    path("", include("consent.urls")),  # a customer's consent as the destinations report it
     path("", include("erp.sap_ecc.urls")),  # SAP ECC: the IDoc endpoint and the IDoc monitor
     path("api/", include("syncapp.api_urls")),  # runs, flow health, schema
     path("api/", include("exceptions.api_urls")),  # exceptions, conflicts

@@ -20,8 +20,9 @@ def _service_required() -> bool:
 def redis_url():
     """A real Redis. In CI (SYNC_REQUIRE_SERVICES=1) its absence fails the test."""
     import redis
+    from django.conf import settings
 
-    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+    url = settings.REDIS_URL or "redis://127.0.0.1:6379/15"
     client = redis.Redis.from_url(url)
     try:
         client.ping()
@@ -32,6 +33,17 @@ def redis_url():
     client.flushdb()
     yield url
     client.flushdb()
+
+
+@pytest.fixture
+def hub():
+    """Both sandboxes on real sockets and a hub configured against them (tests/hub.py);
+    a test file with a hub of its own shape defines its own `hub`."""
+    from tests.hub import Hub
+
+    hub = Hub()
+    yield hub
+    hub.close()
 
 
 @pytest.fixture
@@ -53,3 +65,30 @@ def flow(db):
     flow = FlowFactory()
     mappings_install_defaults(destination=flow.destination)
     return flow
+
+
+# The fault-injection suite's results table, printed once at the end. Spread over cores
+# (pytest-xdist), each worker hands its cases to the controller, which prints them all.
+_FAULT_RESULTS_FROM_WORKERS: list = []
+
+
+def pytest_sessionfinish(session):
+    from tests.faults.results import RESULTS
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fault_results"] = [vars(result) for result in RESULTS]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    _FAULT_RESULTS_FROM_WORKERS.extend(node.workeroutput.get("fault_results", []))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    from tests.faults.results import RESULTS, CaseResult, results_table
+
+    results = RESULTS + [CaseResult(**fields) for fields in _FAULT_RESULTS_FROM_WORKERS]
+    if results:
+        terminalreporter.section("fault-injection results")
+        terminalreporter.write_line(results_table(results))

@@ -9,9 +9,9 @@ Entities and cursors:
 - "orders", "deliveries", "invoices", "credit_notes", "returns" (Orders, DeliveryNotes,
   Invoices, CreditNotes, Returns; see `document_payloads`): delta reads by
   UpdateDate/UpdateTime with the same cursor and overlap window; key str(DocEntry).
-- "item_stock", "warehouses": always full reads (stock movements may not bump
+- "item_stock", "warehouses", "item_groups": always full reads (stock movements may not bump
   OITM.UpdateDate; OWHS has no change stamp). Every batch carries {"full": True} and the
-  cursor passed in is ignored.
+  cursor passed in is ignored. (OWHS and OITB have no change stamp.)
 
 A delta read with an overlap window reads the new changes first (from the cursor's
 minute on) and the overlap re-read after them: in a peak the window re-reads minutes of
@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from erp.contact_persons import split_contact_key
 from erp.sap_b1 import document_payloads, item_payloads, payloads
 from erp.sap_b1.client import ServiceLayerClient
 from syncapp.adapters import SourceBatch, SourceRecord, TransportError
@@ -70,14 +71,14 @@ class SapB1Source:
     """`SourceAdapter` for one `ErpConnection` of kind sap_b1.
 
     Entities: "business_partners" (customers and leads; suppliers are filtered out at
-    the source), "items", "item_stock", "warehouses" and the five sales-document
+    the source), "items", "item_stock", "warehouses", "item_groups" and the five sales-document
     entities (see the module docstring).
     Business Partner UDFs come from `connection.user_fields`, item UDFs from the optional
     `connection.item_user_fields`.
     """
 
     entities = (payloads.ENTITY, item_payloads.ITEMS, item_payloads.ITEM_STOCK,
-                item_payloads.WAREHOUSES, *document_payloads.DOCUMENT_ENTITIES)
+                item_payloads.WAREHOUSES, item_payloads.ITEM_GROUPS, *document_payloads.DOCUMENT_ENTITIES)
 
     def __init__(
         self,
@@ -125,6 +126,8 @@ class SapB1Source:
             EntitySpec(ip.WAREHOUSES, ip.WAREHOUSES_RESOURCE, "WarehouseCode",
                        ip.WAREHOUSE_SELECT, ip.to_warehouse_record, "Warehouses",
                        delta=False),
+            EntitySpec(ip.ITEM_GROUPS, ip.ITEM_GROUPS_RESOURCE, "Number", ip.ITEM_GROUP_SELECT,
+                       ip.to_item_group_record, "Item groups", delta=False, int_key=True),
             *(
                 EntitySpec(entity, resource, "DocEntry", document_payloads.DOCUMENT_SELECT,
                            document_payloads.record_converter(entity),
@@ -187,8 +190,14 @@ class SapB1Source:
 
     def read_one(self, entity: str, key: str) -> SourceRecord | None:
         """GET <Resource>('KEY') (documents: <Resource>(DocEntry)); None when SAP says it
-        no longer exists, or when a document key is not a DocEntry at all."""
+        no longer exists, or when a document key is not a DocEntry at all. A contact
+        person's key (`C001#3`) reads its company, which carries it."""
         spec = self._spec(entity)
+        if entity == payloads.ENTITY and (person := split_contact_key(key)):
+            return self._read_one(spec, key) or self._read_one(spec, person[0])
+        return self._read_one(spec, key)
+
+    def _read_one(self, spec: EntitySpec, key: str) -> SourceRecord | None:
         if spec.int_key:
             if not str(key).isdigit():
                 return None
@@ -202,6 +211,13 @@ class SapB1Source:
                 return None
             raise
         return spec.to_record(raw)
+
+    def probe(self) -> None:
+        """The connection probe's cheap documented call: POST /Login with the hub's
+        credentials, then /Logout. Raises AuthenticationFailed when refused,
+        TransportError when the Service Layer cannot be reached."""
+        self.client.login()
+        self.client.logout()
 
     def close(self) -> None:
         self.client.logout()

@@ -14,13 +14,14 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
+from erp.sap_b1.batch import Answer, BatchUnreadable, Operation, batch_answers, batch_request
 from syncapp.adapters import AuthenticationFailed, TransportError
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def parse_error(body: Any) -> tuple[str, str]:
 class ServiceLayerClient:
     """A logged-in conversation with one company database.
 
-    `get`, `get_page`, `get_pages`, `patch` and `post` raise `TransportError` (permanent
+    `get`, `get_page`, `get_pages`, `patch`, `post` and `batch` raise `TransportError` (permanent
     for 4xx other than 401/408/429, transient for 5xx/429/408/timeouts/connection
     errors) or `AuthenticationFailed` when the Login itself is refused.
     """
@@ -191,6 +192,20 @@ class ServiceLayerClient:
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         return _json(self.request("POST", path, json=body))
+
+    def batch(self, operations: Sequence[Operation]) -> list[Answer | None]:
+        """POST $batch, each operation in its own changeset (erp.sap_b1.batch): one answer
+        per operation, in order, None for one SAP left unanswered. A refused batch as a
+        whole raises TransportError like any request."""
+        root = urlsplit(self.base_url).path.rstrip("/")
+        content_type, body = batch_request(operations, root=root)
+        response = self.request("POST", "$batch", data=body, headers={"Content-Type": content_type})
+        try:
+            return batch_answers(response.headers.get("Content-Type", ""), response.content, len(operations))
+        except (BatchUnreadable, UnicodeDecodeError) as error:
+            raise TransportError(f"SAP Business One answered a batch the hub cannot read ({error})",
+                                 permanent=False, reason_code="sap_b1:unreadable_batch",
+                                 status=response.status_code) from None
 
     def request(self, method: str, path: str, **kw: Any) -> requests.Response:
         """Send with the session, re-login once on an expired session, retry transients."""

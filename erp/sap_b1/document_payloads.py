@@ -14,7 +14,7 @@ Canonical data (see `document_data`): doc_entry, doc_num, doc_type (the entity n
 card_code, num_at_card, doc_date, doc_due_date, currency, doc_total, vat_total,
 discount_percent, discount_total, freight_total, rounding_total, doc_total_local,
 vat_total_local, foreign_currency, status ("open"|"closed"), cancelled, is_cancellation,
-tracking_number, source_updated_at, lines [{line_num, item_code, description, quantity,
+tracking_number, contact_person_code, source_updated_at, lines [{line_num, item_code, description, quantity,
 price, line_total, warehouse_code, line_status, base_type, base_entry, base_line}].
 
 Amounts (SAPB1.Document, metadata): DocTotal = lines after the header discount
@@ -67,7 +67,7 @@ DOCUMENT_SELECT_FIELDS: tuple[str, ...] = (
     "DocEntry", "DocNum", "CardCode", "NumAtCard", "DocDate", "DocDueDate", "DocCurrency",
     "DocRate", "DocTotal", "DocTotalFc", "VatSum", "VatSumFc", "DiscountPercent", "TotalDiscount",
     "TotalDiscountFC", "RoundingDiffAmount", "RoundingDiffAmountFC", "DocumentStatus", "Cancelled",
-    "CancelStatus", "TrackingNumber", "CreationDate", "UpdateDate", "UpdateTime", "DocumentLines",
+    "CancelStatus", "TrackingNumber", "ContactPersonCode", "CreationDate", "UpdateDate", "UpdateTime", "DocumentLines",
     "DocumentAdditionalExpenses",
 )
 DOCUMENT_SELECT = ",".join(DOCUMENT_SELECT_FIELDS)
@@ -148,6 +148,9 @@ def document_data(entity: str, raw: dict[str, Any]) -> dict[str, Any]:
         "cancelled": cancelled or cancel_status == "cancelled",
         "is_cancellation": cancel_status == "cancellation",
         "tracking_number": _text(raw.get("TrackingNumber")),
+        # The buyer at the customer (a ContactEmployees InternalCode); SAP sends 0 or none for none.
+        "contact_person_code": reader.integer("contact person (ContactPersonCode)", raw.get("ContactPersonCode"))
+        or None,
         "source_updated_at": reader.updated_at(raw),
         "lines": [_line(reader, row, foreign) for row in reader.rows(raw.get("DocumentLines"))],
     }

@@ -1,6 +1,6 @@
 """Service Layer Item / Warehouse JSON -> canonical item, stock and warehouse data.
 
-Three source entities live here:
+Four source entities live here:
 
 - "items" (Items, OITM + ITM1 prices + OITW stock): the whole product, read by delta.
 - "item_stock" (Items with only ItemCode and ItemWarehouseInfoCollection): stock only,
@@ -8,6 +8,8 @@ Three source entities live here:
   (unconfirmed vendor behaviour, contract 1.6), so an Items delta can miss it.
 - "warehouses" (Warehouses, OWHS): small, read in full. SAPB1.Warehouse has no
   UpdateDate/UpdateTime in the metadata, so there is nothing to take a delta by.
+- "item_groups" (ItemGroups, OITB: Number, GroupName): the product categories, small
+  and read in full for the same reason (no change stamp in the metadata).
 
 Like `payloads`, every converter returns a SourceRecord and never raises: a record that
 cannot be understood gets `data=None` and an `error` written for the person who fixes it
@@ -26,8 +28,10 @@ from syncapp.adapters import SourceRecord
 ITEMS = "items"
 ITEM_STOCK = "item_stock"
 WAREHOUSES = "warehouses"
+ITEM_GROUPS = "item_groups"
 ITEMS_RESOURCE = "Items"
 WAREHOUSES_RESOURCE = "Warehouses"
+ITEM_GROUPS_RESOURCE = "ItemGroups"
 
 ITEM_SELECT_FIELDS: tuple[str, ...] = (
     "ItemCode", "ItemName", "ItemsGroupCode", "BarCode", "SalesItem", "Valid", "Frozen",
@@ -36,6 +40,7 @@ ITEM_SELECT_FIELDS: tuple[str, ...] = (
 )
 STOCK_SELECT = "ItemCode,ItemWarehouseInfoCollection"
 WAREHOUSE_SELECT = "WarehouseCode,WarehouseName,Inactive"
+ITEM_GROUP_SELECT = "Number,GroupName"
 
 
 def item_select_clause(udfs: Iterable[str] = ()) -> str:
@@ -73,6 +78,12 @@ def to_warehouse_record(raw: Any) -> SourceRecord:
     return _record(WAREHOUSES, "WarehouseCode", raw, warehouse_data, lambda _: "")
 
 
+def to_item_group_record(raw: Any) -> SourceRecord:
+    """One ItemGroup -> SourceRecord keyed by str(Number); data keys: code, name. Version
+    "" (OITB carries no change stamp)."""
+    return _record(ITEM_GROUPS, "Number", raw, item_group_data, lambda _: "")
+
+
 # ------------------------------------------------------------------ canonical data
 
 
@@ -83,10 +94,13 @@ def item_data(raw: dict[str, Any]) -> dict[str, Any]:
     # ValidTo / FrozenFrom / FrozenTo date ranges are not applied (precedence unconfirmed).
     valid = _yes_no(code, "Active (Valid)", raw.get("Valid"), default=True)
     frozen = _yes_no(code, "Inactive (Frozen)", raw.get("Frozen"), default=False)
+    group = _int(code, "item group (ItemsGroupCode)", raw.get("ItemsGroupCode"))
     return {
         "item_code": code,
         "item_name": _text(raw.get("ItemName")),
-        "item_group": _int(code, "item group (ItemsGroupCode)", raw.get("ItemsGroupCode")),
+        "item_group": group,
+        "category_code": "" if group is None else str(group),
+        "product_hierarchy": "",
         "barcode": _text(raw.get("BarCode")),
         "active": valid and not frozen,
         "sales_item": _yes_no(code, "Sales item", raw.get("SalesItem"), default=True),
@@ -114,6 +128,17 @@ def warehouse_data(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def item_group_data(raw: dict[str, Any]) -> dict[str, Any]:
+    """{code, name} of one ItemGroup; raises Unreadable with a reason."""
+    number = raw.get("Number")
+    if isinstance(number, bool) or not isinstance(number, int):
+        name = _text(raw.get("GroupName"))
+        hint = f" (name {name!r})" if name else ""
+        raise Unreadable(f"An item group in SAP{hint} has no whole-number code (Number), so its items cannot "
+                         "be matched to it. Check the record in SAP.")
+    return {"code": str(number), "name": _text(raw.get("GroupName"))}
+
+
 # ------------------------------------------------------------------ helpers
 
 
@@ -134,10 +159,13 @@ def _record(
     except Exception as exc:  # noqa: BLE001 - never raises (Unreadable, or a value SAP never sends)
         stamp = f"{raw.get('UpdateDate') or ''} {raw.get('UpdateTime') or ''}".strip()
         error = str(exc) if isinstance(exc, Unreadable) else unexpected_value(
-            "Item" if entity != WAREHOUSES else "Warehouse", key, exc)
+            _LABELS.get(entity, "Item"), key, exc)
         return SourceRecord(entity=entity, key=key, version=stamp[:40], data=None, raw=raw,
                             error=error)
     return SourceRecord(entity=entity, key=key, version=version(data), data=data, raw=raw)
+
+
+_LABELS = {WAREHOUSES: "Warehouse", ITEM_GROUPS: "Item group"}
 
 
 def _text(value: Any) -> str:

@@ -23,7 +23,7 @@ RESOURCE = "BusinessPartners"
 SELECT_FIELDS: tuple[str, ...] = (
     "CardCode", "CardName", "CardType", "GroupCode", "EmailAddress",
     "Phone1", "Phone2", "Cellular", "Currency", "Valid", "Frozen",
-    "CreateDate", "CreateTime", "UpdateDate", "UpdateTime", "BPAddresses",
+    "CreateDate", "CreateTime", "UpdateDate", "UpdateTime", "BPAddresses", "ContactEmployees",
 )
 DEFAULT_UDFS: tuple[str, ...] = ("U_LoyaltyTier", "U_MarketingConsent", "U_Birthday")
 
@@ -111,6 +111,7 @@ def business_partner_data(raw: dict[str, Any]) -> dict[str, Any]:
         "addresses": _addresses(card_code, raw.get("BPAddresses")),
         "udfs": {k: v for k, v in raw.items() if k.startswith("U_")},
         "source_updated_at": source_updated_at(raw),
+        "contact_persons": _contact_persons(card_code, raw.get("ContactEmployees")),
     }
 
 
@@ -225,6 +226,32 @@ def _addresses(card_code: str, value: Any) -> list[dict[str, Any]]:
         address["address_type"] = ADDRESS_TYPES.get(_text(row.get("AddressType")), "")
         addresses.append(address)
     return addresses
+
+
+def _contact_persons(card_code: str, value: Any) -> list[dict[str, Any]]:
+    """ContactEmployees (OCPR) -> canonical contact persons, by InternalCode."""
+    if value in (None, ""):
+        return []
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise Unreadable(f"Business partner {card_code} has contact persons we cannot read.")
+    persons = {}
+    for row in value:
+        code = row.get("InternalCode") if isinstance(row, dict) else None
+        if isinstance(code, bool) or not isinstance(code, int | str) or not str(code).strip().isdigit():
+            raise Unreadable(f"Business partner {card_code} has a contact person without a readable code "
+                             f"(InternalCode {code!r}). Check its contact persons in SAP.")
+        email = _text(row.get("E_Mail"))
+        persons[int(code)] = {
+            "code": int(code), "name": _text(row.get("Name")), "first_name": _text(row.get("FirstName")),
+            "last_name": _text(row.get("LastName")), "position": _text(row.get("Position")),
+            "email": email, "email_normalised": email.lower(), "phone1": _text(row.get("Phone1")),
+            "phone2": _text(row.get("Phone2")), "mobile": _text(row.get("MobilePhone")),
+            "active": _yes_no(card_code, "contact person Active", row.get("Active"), default=True),
+            "marketing_blocked": _yes_no(card_code, "contact person BlockSendingMarketingContent",
+                                         row.get("BlockSendingMarketingContent"), default=False),
+            "udfs": {k: v for k, v in row.items() if k.startswith("U_")},
+        }
+    return [persons[code] for code in sorted(persons)]
 
 
 def _raw_version(raw: dict[str, Any]) -> str:

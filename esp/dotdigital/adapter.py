@@ -12,8 +12,10 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
+from esp.consent_changes import ConsentChange
 from syncapp.adapters import (
     AuthenticationFailed,
     DestinationLimits,
@@ -113,6 +115,11 @@ class DotdigitalDestination:
     def calls(self) -> int:
         """HTTP calls made to dotdigital so far (for run statistics)."""
         return self.client.calls
+
+    def probe(self) -> None:
+        """The connection probe's cheap documented call, one token of the account's
+        bucket: GET /v2/account-info. Raises AuthenticationFailed or TransportError."""
+        self.client.account_info()
 
     # ------------------------------------------------------------ fields
 
@@ -364,6 +371,12 @@ class DotdigitalDestination:
             if contact is not None:
                 found[email] = payloads.contact_snapshot(contact)
         return found
+
+    def consent_changes_since(self, since: datetime) -> list[ConsentChange]:
+        """Contacts dotdigital suppressed since `since` (unsubscribed, hard bounced, complained)."""
+        from .consent import suppressions_since
+
+        return list(suppressions_since(self.client, since))
 
     def read_back_fields(self, entity: str, items: Sequence[PushItem]) -> dict[str, dict[str, Any] | None]:
         """By item key: the contact's data fields named in `item.fields` as dotdigital

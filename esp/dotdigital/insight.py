@@ -136,14 +136,18 @@ ORDER_FIELDS: dict[str, str] = {
     "deliveryTotal": "shippingTotal", "discountAmount": "discountTotal", "refundedTotal": "refundedTotal",
     "lastReturnDate": "lastReturnDate", "products": "products",
 }
-ORDER_PRODUCT_FIELDS = ("sku", "name", "qty", "price")
+# `category`: the item's category by name, one text per line (the vendor's own order
+# example has a product `Category`; a name segments well, and stays one type for good).
+ORDER_PRODUCT_FIELDS = ("sku", "name", "qty", "price", "category")
+_LEFT_OUT_WHEN_NULL = ("category",)  # an item without a category: no field, as the vendor's own lines
 
 
 def order_json(fields: Mapping[str, Any]) -> dict[str, Any]:
     """The engine's order as dotdigital's integrations shape it; fields absent stay absent."""
     record = {name: fields[source] for name, source in ORDER_FIELDS.items() if source in fields}
     if isinstance(record.get("products"), list):
-        record["products"] = [{name: product[name] for name in ORDER_PRODUCT_FIELDS if name in product}
+        record["products"] = [{name: product[name] for name in ORDER_PRODUCT_FIELDS if name in product
+                               and not (name in _LEFT_OUT_WHEN_NULL and product[name] is None)}
                               if isinstance(product, Mapping) else product for product in record["products"]]
     return record
 

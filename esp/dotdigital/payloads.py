@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from esp.consent_values import withdraws_consent
 from syncapp.adapters import PushItem
 
 MERGE_OPTIONS = ("overwrite", "overwriteIfNotEmpty", "overwriteIfEmpty")
@@ -20,6 +21,7 @@ _PATCH_MERGE = {
     "overwriteIfNotEmpty": "overwrite-if-not-empty",
     "overwriteIfEmpty": "overwrite-if-empty",
 }
+UNSUBSCRIBED = "unsubscribed"  # the email channel status an opt-out writes
 IMPORT_DONE = "Finished"
 IMPORT_PENDING = "NotFinished"
 IMPORT_REJECTED = ("RejectedByWatchdog", "Failed", "ExceedsAllowedContactLimit")
@@ -104,7 +106,7 @@ def contact_entry(item: PushItem) -> dict[str, Any]:
     return {
         "matchIdentifier": "email",
         "identifiers": {"email": item.identifier},
-        "dataFields": dict(item.fields),
+        **upsert_body(item.fields),
     }
 
 
@@ -117,7 +119,13 @@ def import_body(
 
 
 def upsert_body(data_fields: Mapping[str, Any]) -> dict[str, Any]:
-    return {"dataFields": dict(data_fields)}
+    """A contact's data fields, and its email channel unsubscribed when the ERP withdrew
+    consent. A grant sets no status: a new contact starts subscribed, and an existing one
+    keeps its own (an unsubscribed contact is never resubscribed) [V3C channelProperties]."""
+    body: dict[str, Any] = {"dataFields": dict(data_fields)}
+    if withdraws_consent(data_fields):
+        body["channelProperties"] = {"email": {"status": UNSUBSCRIBED}}
+    return body
 
 
 def data_field_body(

@@ -61,6 +61,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+from esp.consent_changes import ConsentChange
 from syncapp.adapters import (
     AuthenticationFailed,
     DestinationLimits,
@@ -198,6 +199,11 @@ class OmetriaDestination:
     @property
     def calls(self) -> int:
         return self.client.calls
+
+    def probe(self) -> None:
+        """The connection probe's cheap documented call, one token of the account's Data
+        API bucket: GET /v2/push/_errors (read only; the ledger is not touched)."""
+        self.client.push_errors()
 
     @property
     def grace(self) -> float:
@@ -379,6 +385,12 @@ class OmetriaDestination:
             if held := self.client.profiles(email):
                 found[email] = {"profiles": held}
         return found
+
+    def consent_changes_since(self, since: datetime) -> list[ConsentChange]:
+        """Contacts who unsubscribed at Ometria since `since` (all Ometria documents: esp/ometria/consent.py)."""
+        from .consent import unsubscribes_since
+
+        return list(unsubscribes_since(self.client, since))
 
     def read_back_fields(self, entity: str, items: Sequence[PushItem]) -> dict[str, dict[str, Any] | None]:
         """By item key: what Ometria's profile of the hub's listing shows for the fields in

@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 VENDOR_URL = "https://api.ometria.com"
 PROFILES_PATH = "/v2/profiles"  # unconfirmed (see profiles())
+UNSUBSCRIBES_PATH = "/v2/unsubscribes"  # OM-UNSUB
 RATE_WAIT = 1.0
 QUEUE_WAIT = 10.0
 MAX_WAIT = 300.0
@@ -181,6 +182,17 @@ class OmetriaClient:
             raise TransportError("Ometria's profiles answer was not a list", permanent=False,
                                  reason_code="bad_profiles_answer", response=body)
         return [profile for profile in body if isinstance(profile, dict)]
+
+    def unsubscribes(self, *, since: str) -> list[dict[str, Any]]:
+        """GET /v2/unsubscribes?since=: contacts who unsubscribed since then (not through the
+        API), through the Data API's bucket; read as a list, or `{"data": [...]}`."""
+        body, _ = self._request("GET", UNSUBSCRIBES_PATH, throttle=self.read_throttle, params={"since": since})
+        if isinstance(body, dict):
+            body = body.get("data") or []
+        if not isinstance(body, list):
+            raise TransportError("Ometria's unsubscribes answer was not a list", permanent=False,
+                                 reason_code="bad_unsubscribes_answer")
+        return [row for row in body if isinstance(row, dict)]
 
     # ------------------------------------------------------------ transport
 

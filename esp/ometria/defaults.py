@@ -49,6 +49,9 @@ DEFAULT_CUSTOMER_MAPPINGS: tuple[dict[str, Any], ...] = (
      "target_type": "Date"},
     {"source_field": "last_return_date", "target_field": "last_return_date", "transform": "date",
      "target_type": "Date"},
+    {"source_field": "first_purchase_category", "target_field": "first_purchase_category", "transform": "trim"},
+    {"source_field": "most_purchased_category", "target_field": "most_purchased_category", "transform": "trim"},
+    {"source_field": "categories_bought", "target_field": "categories_bought", "transform": "trim"},
 )
 
 DEFAULT_MAPPINGS = {"customers": DEFAULT_CUSTOMER_MAPPINGS}

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from esp.consent_values import NO, YES
 from syncapp.adapters import PushItem
 
 MAX_RECORD_BYTES = 60 * 1024  # "Max 60 KB per record" [OM-INTRO; OM-DAI]
@@ -63,8 +64,7 @@ FULL_NAME = "name"
 PROPERTY_NAME_MAX = 64  # no documented limit; generous but bounded (assumption)
 _PROPERTY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
-_YES = {"y", "yes", "true", "1", "t"}
-_NO = {"n", "no", "false", "0", "f"}
+_YES, _NO = YES, NO  # consent spelled yes/no, as esp.consent_values reads it
 
 
 @dataclass(frozen=True)
@@ -261,8 +261,9 @@ def order_record(item: PushItem, *, default_statuses: Mapping[str, str]) -> dict
             "quantity": quantity, "unit_price": unit_price,
             "total": _number(product.get("lineTotal"), round((quantity or 0) * (unit_price or 0), 2)),
         }
-        if product.get("name"):
-            line["properties"] = {"name": product["name"]}
+        properties = {name: product[name] for name in ("name", "category") if product.get(name)}
+        if properties:  # custom line properties (a documented line item field) [RS]
+            line["properties"] = properties
         # Always sent, 0 when none: Ometria merges on id, so a refund reversed in the ERP must
         # overwrite the amounts it was sent before.
         line["quantity_refunded"] = _number(product.get("quantityRefunded"), 0.0)
@@ -294,9 +295,18 @@ def product_record(item: PushItem) -> dict[str, Any]:
         "currency": fields.get("currency") or None,
         "is_in_stock": bool(fields.get("in_stock")), "is_active": bool(fields.get("active", True)),
     }
-    if fields.get("available") is not None:
-        # Numeric stock is not an Ometria field (unconfirmed); kept as a property for segments.
-        record["properties"] = {"stock_level": _number(fields.get("available"))}
+    properties = {"stock_level": _number(fields.get("available")), "product_hierarchy": fields.get("productHierarchy")}
+    # Numeric stock is not an Ometria field (unconfirmed); kept as a property for segments.
+    properties = {k: v for k, v in properties.items() if v is not None}
+    if properties:
+        record["properties"] = properties
+    # The category as a product attribute: the contract lists `attributes` (a list, which
+    # @merge replaces whole, so an item that lost its category sends none); Ometria's product
+    # guide shapes each as {type, id, label} (unconfirmed here). The id is the ERP's code, so
+    # a rename changes the label only.
+    code = fields.get("categoryCode")
+    record["attributes"] = [{"type": "category", "id": str(code), "label": fields.get("category") or str(code)}
+                            ] if code else []
     return {k: v for k, v in record.items() if v is not None}
 
 

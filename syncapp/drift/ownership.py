@@ -1,25 +1,21 @@
-"""Who owns a mapped field: the ERP (the hub may write it back) or the destination (only
-people and contacts there change it: consent, subscriptions, engagement).
-
-A stop-gap until field ownership is configuration (issue 15), which replaces
-`field_owner` alone: everything else asks it. Until then the ERP owns every field but
-those whose name says consent or engagement, in any vendor's spelling
-(MARKETINGCONSENT, marketing_optin, timestamp_unsubscribed, LASTOPENED...).
+"""Who owns a field a drift check compares: the flow's configured owner (esp.ownership,
+issue 15), read once per chunk; a field no mapping names is owned as its name says.
+The ERP's fields are put back; the destination's are left alone (raised for marketing).
 """
 from __future__ import annotations
 
-import re
+from esp.ownership import DESTINATION, ERP, default_owner, owners_of
+from esp.ownership import field_owner as configured_owner
 
-ERP = "erp"
-DESTINATION = "destination"
-
-# Name fragments of fields the destination owns; matched without case, '_' or '-'.
-DESTINATION_FRAGMENTS = ("consent", "optin", "optout", "subscri", "preference", "engagement", "suppress",
-                         "bounce", "complain", "lastopen", "lastclick", "opened", "clicked")
-_SEPARATORS = re.compile(r"[_\-\s]")
+__all__ = ["DESTINATION", "ERP", "field_owner", "flow_owners"]
 
 
-def field_owner(*, destination_kind: str, entity: str, field: str) -> str:
-    """ERP or DESTINATION for one mapped target field of one flow's entity."""
-    plain = _SEPARATORS.sub("", field).lower()
-    return DESTINATION if any(fragment in plain for fragment in DESTINATION_FRAGMENTS) else ERP
+def flow_owners(flow) -> dict[str, str]:
+    """The configured owners of the flow's mapped fields, by lower-cased target."""
+    return owners_of(destination=flow)
+
+
+def field_owner(*, destination_kind: str, entity: str, field: str, owners: dict[str, str] | None = None) -> str:
+    """ERP or DESTINATION for one target field of one flow's entity: as configured in
+    `owners` (`flow_owners`), else as its name says."""
+    return configured_owner(owners=owners, field=field) if owners else default_owner(field)

@@ -7,9 +7,10 @@ anyway and is not checked. A drifted record is
 - sent again through the normal engine (re-planned from the mirror, forced, routine
   priority) when only fields the ERP owns differ, or the destination lost the record;
 - raised as a `drifted_at_destination` exception for marketing, showing both values,
-  when a field the destination owns differs (ownership.field_owner). The hub then sends
-  nothing: a re-send would overwrite the destination's value. Retry sends the ERP's
-  values again, Ignore keeps the destination's.
+  when a field the destination owns differs (its mapping's configured owner,
+  ownership.field_owner). The hub then sends nothing for it: the destination's value
+  stands (a re-plan leaves destination-owned fields out for a contact the destination
+  holds); Retry sends the ERP's fields again, Ignore closes it.
 
 Reads go one record at a time, each after push_first.PushFirst said pushes are not
 waiting; re-sends are queued after each chunk, so a pass does not stop itself at every
@@ -29,7 +30,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from exceptions.models import Stage, SyncException, Team
-from exceptions.services import exception_raise
+from exceptions.services import exception_raise, exceptions_resolve_matching
 from syncapp.adapters import HubFault, PushItem, TransportError
 from syncapp.incidents import task_enqueue
 from syncapp.logging import redact_text
@@ -37,7 +38,7 @@ from syncapp.models import Flow, OutboxItem, OutboxStatus, Priority
 
 from .compare import record_drift
 from .models import DriftDay, DriftFinding, DriftPass, DriftPolicy
-from .ownership import DESTINATION, field_owner
+from .ownership import DESTINATION, field_owner, flow_owners
 from .push_first import PushesWaiting, PushFirst
 from .sampling import daily_sample_size, sample_due_now
 
@@ -129,6 +130,7 @@ class ChunkOutcome:
     raised: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     findings: list[DriftFinding] = field(default_factory=list)
+    owners: dict[str, str] | None = None
 
 
 class ReadBackUnsupported(Exception):
@@ -239,8 +241,12 @@ def _judge(flow: Flow, drift_pass: DriftPass, row: OutboxItem, view: dict | None
                                              action=DriftFinding.Action.REQUEUED))
         return
 
+    if outcome.owners is None:  # read once per chunk: an owner edited meanwhile counts from the next
+        outcome.owners = flow_owners(flow)
+
     def owner_of(name: str) -> str:
-        return field_owner(destination_kind=flow.destination.kind, entity=flow.entity, field=name)
+        return field_owner(destination_kind=flow.destination.kind, entity=flow.entity, field=name,
+                           owners=outcome.owners)
 
     drifts = record_drift(sent=row.payload or {}, found=view, owner_of=owner_of)
     if not drifts:
@@ -302,7 +308,7 @@ def _raise(flow: Flow, finding: DriftFinding) -> None:
                "it (the marketing platform owns this field).")
     if erp:
         message += (f" Fields the ERP owns differ too ({_values_text(erp)}); Retry sends the ERP's values "
-                    "for all of them.")
+                    "for those; the marketing platform's stand.")
     exception_raise(
         connection=flow.connection, flow=flow, entity=flow.entity, record_key=finding.record_key,
         stage=Stage.PUSH, reason_code=REASON, message=message, owner_team=Team.MARKETING,
@@ -314,6 +320,6 @@ def _raise(flow: Flow, finding: DriftFinding) -> None:
 def _resolve(flow: Flow, keys: list[str]) -> None:
     """Records that match again (someone put the value back): their drift exception closes."""
     if keys:
-        SyncException.objects.filter(flow=flow, record_key__in=keys, reason_code=REASON,
-                                     status__in=_ACTIVE_EXCEPTION).update(
-            status=SyncException.Status.RESOLVED, resolved_at=timezone.now())
+        exceptions_resolve_matching(
+            queryset=SyncException.objects.filter(flow=flow, record_key__in=keys, reason_code=REASON),
+            text="Resolved: the destination holds the hub's values again.")

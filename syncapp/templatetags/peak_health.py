@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from syncapp.health import PEAK_WINDOW, duration_text, flows_by_priority
+from syncapp.health import PEAK_WINDOW, READY_COUNT_CAP, duration_text, flows_by_priority
 
 register = template.Library()
 
@@ -13,4 +13,4 @@ register = template.Library()
 def by_priority(rows) -> dict:
     classes, calls = flows_by_priority(flows=[row.flow for row in rows])
     return {"classes": [(c, duration_text(c.p50), duration_text(c.p95), duration_text(c.max)) for c in classes],
-            "calls": calls, "minutes": int(PEAK_WINDOW.total_seconds() // 60)}
+            "calls": calls, "minutes": int(PEAK_WINDOW.total_seconds() // 60), "ready_cap": READY_COUNT_CAP}

@@ -37,12 +37,16 @@ from tests.web.factories import UserFactory
 CAPABILITY = {
     "GET /api/runs/": "view_health",
     "GET /api/runs/{id}/": "view_health",
+    "GET /api/runs/{id}/outcomes/": "view_health",
     "GET /api/health/": "view_health",
     "GET /api/exceptions/": "view_exceptions",
     "GET /api/exceptions/{id}/": "view_exceptions",
     "GET /api/exceptions/groups/": "view_exceptions",
     "POST /api/exceptions/{id}/retry/": "act_on_exceptions",
     "POST /api/exceptions/{id}/ignore/": "act_on_exceptions",
+    # Finance may assign and add notes on the exceptions its team owns: a 403 on the others.
+    "POST /api/exceptions/{id}/assign/": "view_exceptions",
+    "POST /api/exceptions/{id}/notes/": "view_exceptions",
     "POST /api/exceptions/retry-matching/": "act_on_exceptions",
     "GET /api/conflicts/": "view_conflicts",
     "GET /api/conflicts/{id}/": "view_conflicts",

@@ -12,6 +12,8 @@ from playwright.sync_api import expect
 
 from reports.destination_side import read_back_orders
 from reports.periods import last_month
+from syncapp.models import RunTrigger
+from syncapp.tasks import push_task_args
 from tests.browser.conftest import log_in, make_user
 from tests.hub import partner
 from tests.reports.test_reconciliation_dotdigital import MonthHub
@@ -34,7 +36,7 @@ def test_finance_finds_the_lost_order_downloads_it_resends_and_the_difference_is
     hub.cycle()
     hub.delete_at_dotdigital(lost, "c001@example.com")
     hub.read_back()
-    make_user("fay", "Finance")
+    fay = make_user("fay", "Finance")
     log_in(page, "fay")
 
     page.get_by_role("link", name="Reports").click()
@@ -59,6 +61,8 @@ def test_finance_finds_the_lost_order_downloads_it_resends_and_the_difference_is
 
     page.get_by_role("button", name="Re-send the differing documents (1)").click()
     expect(page.locator("ul.messages")).to_contain_text("1 document(s) queued to dd")
+    # The push run it starts says who asked (the Runs page: "Person", fay).
+    assert workers.queued == [("push", push_task_args(hub.orders.pk, RunTrigger.PERSON, fay.pk))]
     workers.run(hub)  # the worker sends it...
     read_back_orders(flow=hub.orders, client=hub.destination().client)  # ...and the next read sees it
     page.reload()

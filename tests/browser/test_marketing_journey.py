@@ -5,6 +5,8 @@ import pytest
 from playwright.sync_api import expect
 
 from exceptions.models import SyncException
+from syncapp.models import RunTrigger
+from syncapp.tasks import push_task_args
 from tests.browser.conftest import log_in, make_user
 from tests.hub import partner
 
@@ -28,7 +30,7 @@ def synced_with_problems(hub):
 def test_marketing_filters_fixes_the_record_in_the_erp_retries_and_sees_it_resolved(
         page, synced_with_problems, workers):
     hub = synced_with_problems
-    make_user("mia", "Marketing")
+    mia = make_user("mia", "Marketing")
     log_in(page, "mia")
 
     page.get_by_role("link", name="Exceptions").click()
@@ -57,7 +59,8 @@ def test_marketing_filters_fixes_the_record_in_the_erp_retries_and_sees_it_resol
     expect(page.locator("ul.messages")).to_contain_text("re-read from the ERP")
     expect(page.locator("td.status")).to_have_text("Retrying")
     expect(page.locator("table.source")).to_contain_text("jane.doe@example.com")
-    assert workers.queued == [("push", (hub.flow.pk,))]
+    # The push it woke says who asked for it (the run page shows "Retry by mia").
+    assert workers.queued == [("push", push_task_args(hub.flow.pk, RunTrigger.RETRY, mia.pk))]
 
     workers.run(hub)  # the worker the page woke sends the record
     page.reload()

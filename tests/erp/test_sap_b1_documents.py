@@ -82,7 +82,7 @@ def test_canonical_document_shape_with_base_links(sandbox, connection):
         "discount_percent": 10.0, "discount_total": 9.0, "freight_total": 0, "rounding_total": 0.0,
         "doc_total_local": 97.2, "vat_total_local": 16.2,
         "status": "open", "cancelled": False, "is_cancellation": False,
-        "tracking_number": "",
+        "tracking_number": "", "contact_person_code": None,
         "source_updated_at": datetime(2026, 11, 22, 9, 0, tzinfo=UTC),
         "lines": [
             {"line_num": 0, "item_code": "000020001", "description": "Linen Shirt - Navy - M",

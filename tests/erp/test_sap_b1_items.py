@@ -42,7 +42,7 @@ def test_full_item_read_gives_canonical_items_on_every_page(sandbox, connection)
     first = next(r for r in records if r.key == "000000001")
     assert first.data == {
         "item_code": "000000001", "item_name": "Item 000000001", "item_group": 105,
-        "barcode": "5012345678900", "active": True, "sales_item": True,
+        "category_code": "105", "product_hierarchy": "", "barcode": "5012345678900", "active": True, "sales_item": True,
         "prices": [{"price_list": 1, "price": 12.5, "currency": "GBP"},
                    {"price_list": 2, "price": None, "currency": ""}],
         "udfs": {"U_Season": "AW26"},

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -189,10 +188,8 @@ def test_demo_items_hold_the_mess_real_erps_hold():
     assert next(w for w in demo_warehouses() if w["WarehouseCode"] == "99")["Inactive"] == "tYES"
 
 
-def test_bulk_items_build_quickly():
-    started = time.perf_counter()
-    items = bulk_items(50_000, warehouses=5, seed=1)
-    elapsed = time.perf_counter() - started
-    assert len(items) == 50_000 and len({i["ItemCode"] for i in items}) == 50_000
+def test_bulk_items_have_unique_codes_and_every_warehouse():
+    # How fast they build is the benchmarks' business (bench/), not a test's.
+    items = bulk_items(10_000, warehouses=5, seed=1)
+    assert len(items) == 10_000 and len({i["ItemCode"] for i in items}) == 10_000
     assert all(len(i["ItemWarehouseInfoCollection"]) == 5 for i in items[:100])
-    assert elapsed < 5

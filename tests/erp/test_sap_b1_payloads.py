@@ -61,4 +61,4 @@ def test_records_that_cannot_be_understood_carry_a_plain_reason():
 def test_select_lists_the_fields_we_read_and_the_user_fields():
     clause = select_clause(("U_Tier",))
     assert clause.startswith("CardCode,CardName,CardType")
-    assert clause.endswith("BPAddresses,U_Tier")
+    assert clause.endswith("BPAddresses,ContactEmployees,U_Tier")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -175,9 +174,8 @@ def test_demo_company_holds_the_mess_real_erps_hold(password):
     assert (COMPANY, USER) in sandbox.users
 
 
-def test_bulk_partners_build_quickly():
-    started = time.perf_counter()
-    partners = bulk_business_partners(100_000, seed=1)
-    assert len(partners) == 100_000
-    assert len({p["CardCode"] for p in partners}) == 100_000
-    assert time.perf_counter() - started < 5
+def test_bulk_partners_have_unique_codes():
+    # How fast they build is the benchmarks' business (bench/), not a test's.
+    partners = bulk_business_partners(20_000, seed=1)
+    assert len(partners) == 20_000
+    assert len({p["CardCode"] for p in partners}) == 20_000

@@ -33,11 +33,11 @@ def hub(db):
 def test_one_sync_logs_in_to_sap_once_and_logs_out_at_its_end(hub, capsys):
     hub.sap.add_business_partners([partner("C001"), partner("C002")])
     entities = {entity for flow in Flow.objects.all() for entity in flow_entity(flow.entity).triggers}
-    assert len(entities) == 9
+    assert len(entities) == 10
 
     call_command("sync", "--once", "--no-progress")
 
-    assert SyncRun.objects.filter(kind="pull", status="succeeded").count() == 9
+    assert SyncRun.objects.filter(kind="pull", status="succeeded").count() == 10
     assert set(hub.dd.contacts) == {"c001@example.com", "c002@example.com"}
     calls = sap_calls(hub)
     assert hub.sap.login_count == 1 and calls[0] == ("POST", "Login")

@@ -1,7 +1,6 @@
 """Mapping Business Partners to destination fields, validating mappings, the defaults."""
 
 import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -158,6 +157,7 @@ def test_default_mappings_shape_a_partner_with_udfs_and_addresses():
         # No order figures on this partner: planning attaches them from the order mirror.
         "ORDERCOUNT": None, "FIRSTORDERDATE": None, "LASTORDERDATE": None, "LIFETIMEVALUE": None,
         "AVGORDERVALUE": None, "LASTDISPATCHDATE": None, "LASTRETURNDATE": None,
+        "FIRSTPURCHASECAT": None, "MOSTPURCHASEDCAT": None, "CATEGORIESBOUGHT": None,
     }
     json.dumps(result.fields)
 
@@ -253,13 +253,11 @@ def test_a_mapping_that_cannot_run_stops_the_plan_loudly():
     assert set(caught.value.problems) == {"NAME", "C"}
 
 
-def test_a_compiled_plan_maps_thousands_of_partners_a_second():
+def test_a_compiled_plan_maps_every_partner_of_a_page():
+    # Its speed is measured in bench/bench_hotpath.py, not here.
     plan = compile_mappings(default_mappings())
-    records = [partner(card_code=f"C{n:05d}") for n in range(5000)]
-    started = time.perf_counter()
+    records = [partner(card_code=f"C{n:05d}") for n in range(500)]
     results = [plan.apply(record) for record in records]
-    # The engine's budget is 5,000 a second; the margin absorbs slow CI machines.
-    assert time.perf_counter() - started < 1.0
     assert all(result.ok for result in results)
     assert mapping_apply(mappings=plan, record=records[0]).fields["CARDCODE"] == "C00000"
 

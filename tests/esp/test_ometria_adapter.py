@@ -135,7 +135,7 @@ def test_products_merge_by_sku_and_dispatches_are_contact_events(world):
         "active": True}))
     assert product == {"@type": "product", "@merge": True, "id": "1001", "sku": "1001", "title": "Mug",
                        "price": 10.0, "currency": "GBP", "is_in_stock": False, "is_active": True,
-                       "properties": {"stock_level": 0.0}}
+                       "properties": {"stock_level": 0.0}, "attributes": []}
     event, problem = destination.record_for("dispatch_events", PushItem("17:dispatched", "c1@example.com", {
         "event": "dispatched", "orderId": "WEB-1", "date": "2026-11-21", "trackingNumbers": ["T1", "T2"]}))
     assert problem is None and len(event["event_type"]) < 32

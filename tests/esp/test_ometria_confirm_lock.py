@@ -17,6 +17,7 @@ def test_a_worker_killed_while_confirming_frees_the_confirm_state_within_a_lease
     settings.SYNC_LEASE_SECONDS = 2
     env = dict(os.environ, REDIS_URL=redis_url, SYNC_LEASE_SECONDS="2", SYNC_HEARTBEAT_SECONDS="0.5",
                SYNC_ENVIRONMENT="test")
+    env.pop("PYTEST_XDIST_WORKER", None)  # redis_url is this worker's already
     script = ("import django, time; django.setup()\n"
               "from esp.ometria.confirm import ErrorLedger\n"
               "with ErrorLedger('killed-acct').update() as state:\n"

@@ -6,16 +6,15 @@ On SQLite the suite skips (it fails instead when SYNC_REQUIRE_SERVICES=1, as in 
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 
 from .harness import WORKER_TIMINGS, Beat, RedisServer, Workers, test_database_url
-from .results import RESULTS, results_table
 
-VAR_DIR = Path(os.environ.get("SYNC_VAR_DIR") or Path(__file__).resolve().parents[2] / "var")
+VAR_DIR = Path(django_settings.VAR_DIR)
 
 
 @pytest.fixture
@@ -75,10 +74,3 @@ def workers(fault_db, redis_server, fault_dir):
 @pytest.fixture
 def beat(redis_server):
     return Beat(redis_server.url)
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if not RESULTS:
-        return
-    terminalreporter.section("fault-injection results")
-    terminalreporter.write_line(results_table(RESULTS))

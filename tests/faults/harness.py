@@ -119,15 +119,21 @@ def test_database_url(database_name: str) -> str:
 
 
 class Workers:
-    """Celery worker subprocesses; each solo (one task at a time), on the default queue."""
+    """Celery worker subprocesses on the default queue; each solo (one task at a time), or
+    with `concurrency` above 1 a prefork pool of that many processes (as docker-compose.yml)."""
 
-    def __init__(self, *, database_url: str, redis_url: str, logdir: Path, extra_env: dict[str, str]) -> None:
-        self.env = os.environ | {
+    def __init__(self, *, database_url: str, redis_url: str, logdir: Path, extra_env: dict[str, str],
+                 concurrency: int = 1) -> None:
+        # The workers get the test's own database and Redis, not an xdist worker's share of them.
+        inherited = {name: value for name, value in os.environ.items() if name != "PYTEST_XDIST_WORKER"}
+        self.env = inherited | {
             "DATABASE_URL": database_url, "REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url,
             "SYNC_ENVIRONMENT": "test", "SANDBOXES_ENABLED": "true", "LOG_LEVEL": "WARNING",
             "DJANGO_SETTINGS_MODULE": "syncapp.settings", "CELERY_TASK_ALWAYS_EAGER": "false",
         } | WORKER_TIMINGS | extra_env
         self.logdir = logdir
+        self.pool = ["--pool=solo", "--concurrency=1"] if concurrency == 1 else [
+            "--pool=prefork", f"--concurrency={concurrency}"]
         self.processes: list[subprocess.Popen] = []
 
     def start(self) -> subprocess.Popen:
@@ -136,7 +142,7 @@ class Workers:
         path = self.logdir / f"worker-{number}.log"
         log = open(path, "ab")
         process = subprocess.Popen(
-            [str(CELERY), "-A", "syncapp", "worker", "--pool=solo", "--concurrency=1", "-Q", "celery",
+            [str(CELERY), "-A", "syncapp", "worker", *self.pool, "-Q", "celery",
              "-n", f"faults{number}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip",
              "-l", "WARNING"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
@@ -170,7 +176,9 @@ class Beat:
     def __init__(self, broker_url: str) -> None:
         from celery import Celery
 
-        self.app = Celery("faults-beat", broker=broker_url)
+        # Not the process's current app: Celery keeps that per thread, and a test thread whose
+        # current app differs from the live server's would patch a task the pages never call.
+        self.app = Celery("faults-beat", broker=broker_url, set_as_current=False)
         self.app.conf.broker_connection_retry_on_startup = False
         self.app.conf.broker_transport_options = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
         self.sent, self.refused = 0, 0

@@ -88,7 +88,7 @@ def test_windows_may_pass_midnight(hours, at, allowed):
 
 @pytest.mark.parametrize("text", ["22-06", "25:00-06:00", "10:00-10:00", "10:00 - 12:00"])
 def test_a_badly_written_window_is_refused_with_an_example(text):
-    with pytest.raises(ValidationError, match="22:00-06:00|same time"):
+    with pytest.raises(ValidationError, match=r"22:00-06:00|same time"):
         bulk_hours_parse(text)
 
 

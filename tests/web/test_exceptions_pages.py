@@ -2,6 +2,7 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -127,9 +128,13 @@ def test_the_dashboard_costs_the_same_queries_for_ten_or_two_hundred_exceptions(
     SyncExceptionFactory.create_batch(190, flow=flow)
     large = queries()
     assert len(small) == len(large)
-    # Counting happens only in GROUP BYs (the reason groups, the status tabs); the list itself is never counted.
-    counting = [sql for sql in large if "COUNT(" in sql.upper()]
-    assert len(counting) == 2 and all("GROUP BY" in sql.upper() for sql in counting)
+    # Counting happens only in GROUP BYs (the reason groups, the status tabs) and in the groups'
+    # fingerprint (count and latest last_seen of the same filtered rows); the list itself is never counted.
+    counting = [sql for sql in large if "COUNT(" in sql.upper() and "exceptions_syncexception" in sql]
+    grouped = [sql for sql in counting if "GROUP BY" in sql.upper()]
+    assert len(grouped) == 2 and [sql for sql in counting if sql not in grouped] == [
+        next(sql for sql in counting if 'MAX("exceptions_syncexception"."last_seen") AS "newest" FROM' in sql
+             and "GROUP BY" not in sql.upper())]
 
 
 def test_a_record_page_says_what_happened_and_what_to_do(as_role, problems):
@@ -231,8 +236,9 @@ def test_bulk_retry_of_a_large_filter_goes_to_the_workers(as_role, monkeypatch,
                                              follow=True)
     assert "the workers re-read them" in response.content.decode()
     assert len(queued) == 1
-    connection_id, flow_id, entity, keys = queued[0]
+    connection_id, flow_id, entity, keys, by_id = queued[0]
     assert (connection_id, flow_id, entity, len(keys)) == (flow.connection_id, flow.pk, "customers", 30)
+    assert by_id == User.objects.get(username="marketing").pk  # the runs it starts name who asked
     assert SyncException.objects.filter(reason_code="invalid_email", status="retrying").count() == 30
     assert SyncException.objects.filter(reason_code="missing_email", status="open").count() == 5
     assert SyncException.objects.filter(status="ignored").count() == 1

@@ -162,8 +162,8 @@ def test_a_sample_records_backlog_lag_and_what_runs_did_since_the_previous_sampl
 
 def test_samples_older_than_the_longest_chart_are_removed():
     flow = FlowFactory()
-    HealthSample.objects.create(flow=flow, taken_at=NOW - timedelta(days=9))
-    HealthSample.objects.create(flow=flow, taken_at=NOW - timedelta(days=6))
+    HealthSample.objects.create(flow=flow, taken_at=NOW - timedelta(days=32))  # the longest chart is 30 days
+    HealthSample.objects.create(flow=flow, taken_at=NOW - timedelta(days=29))
     health_sample_record(now=NOW)
     assert HealthSample.objects.filter(flow=flow).count() == 2
 

@@ -1,11 +1,13 @@
 """A framework-free WSGI app that plays the SAP Business One Service Layer (/b1s/v1).
 
 It serves Login/Logout with B1SESSION cookies and an idle timeout, and the
-BusinessPartners, Items, Warehouses and document collections (`documents`) with $filter/$select/$orderby/$top/
-$skip and server-driven paging, single entities by key, PATCH (and POST for partners),
-answering errors in the documented v1 envelope. State lives in memory; tests reach in
-through the plain methods marked "test hook" (item hooks: `items.ItemHooks`, document
-hooks and routes: `documents.DocumentHooks`).
+BusinessPartners, Items, Warehouses, ItemGroups (`item_groups`) and document collections
+(`documents`) with $filter/$select/$orderby/$top/$skip and server-driven paging, single
+entities by key, PATCH (and POST for partners),
+`$batch` (multipart/mixed changesets) and `UserFieldsMD` (user fields, enforced on
+Business Partner writes: `user_fields`), answering errors in the documented v1 envelope.
+State lives in memory; tests reach in through the plain methods marked "test hook" (item
+hooks: `items.ItemHooks`, document hooks and routes: `documents.DocumentHooks`).
 """
 from __future__ import annotations
 
@@ -21,9 +23,14 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from erp.sap_b1.sandbox import query
+from erp.sap_b1.sandbox.batches import BatchHooks
+from erp.sap_b1.sandbox.contacts import ContactEmployees
 from erp.sap_b1.sandbox.documents import DOCUMENT_ALL_PROPERTIES, DocumentHooks
 from erp.sap_b1.sandbox.errors import SandboxError
+from erp.sap_b1.sandbox.errors import envelope as _envelope
+from erp.sap_b1.sandbox.item_groups import DEFAULT_GROUPS, ITEM_GROUP_PROPERTIES, ItemGroupHooks
 from erp.sap_b1.sandbox.items import ITEM_ALL_PROPERTIES, WAREHOUSE_PROPERTIES, ItemHooks
+from erp.sap_b1.sandbox.user_fields import UserFieldHooks
 
 ROOT = "/b1s/v1"
 DEFAULT_PAGE_SIZE = 20
@@ -31,7 +38,7 @@ DEFAULT_PAGE_SIZE = 20
 BP_PROPERTIES: tuple[str, ...] = (
     "CardCode", "CardName", "CardType", "GroupCode", "EmailAddress", "Phone1", "Phone2",
     "Cellular", "Currency", "Valid", "Frozen", "City", "Country", "ZipCode",
-    "CreateDate", "CreateTime", "UpdateDate", "UpdateTime", "BPAddresses",
+    "CreateDate", "CreateTime", "UpdateDate", "UpdateTime", "BPAddresses", "ContactEmployees",
 )
 # The demo company's own user-defined fields (company-specific, so not in SAP's metadata).
 USER_FIELDS: dict[str, str] = {
@@ -58,14 +65,14 @@ class Resource:
     rows: dict[str, dict[str, Any]]
 
 
-RESOURCE_NAMES = ("BusinessPartners", "Items", "Warehouses")
+RESOURCE_NAMES = ("BusinessPartners", "Items", "Warehouses", "ItemGroups")
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class SapB1Sandbox(ItemHooks, DocumentHooks):
+class SapB1Sandbox(ItemHooks, ItemGroupHooks, DocumentHooks, UserFieldHooks, BatchHooks):
     """In-memory Service Layer for one or more companies' users (data is shared)."""
 
     def __init__(
@@ -82,12 +89,15 @@ class SapB1Sandbox(ItemHooks, DocumentHooks):
         self.partners: dict[str, dict[str, Any]] = {}
         self.items: dict[str, dict[str, Any]] = {}
         self.warehouses: dict[str, dict[str, Any]] = {}
+        self.item_groups: dict[str, dict[str, Any]] = {str(g["Number"]): dict(g) for g in DEFAULT_GROUPS}
+        self.contact_employees = ContactEmployees()
         self.resources = {
             "BusinessPartners": Resource("BusinessPartners", "BusinessPartner", "CardCode",
                                          PROPERTIES, self.partners),
             "Items": Resource("Items", "Item", "ItemCode", ITEM_ALL_PROPERTIES, self.items),
             "Warehouses": Resource("Warehouses", "Warehouse", "WarehouseCode",
                                    WAREHOUSE_PROPERTIES, self.warehouses),
+            "ItemGroups": Resource("ItemGroups", "ItemGroups", "Number", ITEM_GROUP_PROPERTIES, self.item_groups),
         }
         self._init_documents()
         for name, rows in self.documents.items():
@@ -101,6 +111,7 @@ class SapB1Sandbox(ItemHooks, DocumentHooks):
         self._lock = threading.RLock()
         self._generation = 0
         self._cache: dict[str, tuple[Any, list[str]]] = {}
+        self._init_user_fields()
 
     # ------------------------------------------------------------ test hooks
 
@@ -109,6 +120,9 @@ class SapB1Sandbox(ItemHooks, DocumentHooks):
         with self._lock:
             record = self._defaults() | dict(partner)
             code = str(record.get("CardCode") or f"__missing_{len(self.partners)}")
+            persons = record["ContactEmployees"]
+            if isinstance(persons, list) and all(isinstance(row, dict) for row in persons):  # else kept as given
+                record["ContactEmployees"] = self.contact_employees.numbered(code, persons)
             self.partners[code] = record
             self._generation += 1
             return record
@@ -119,9 +133,12 @@ class SapB1Sandbox(ItemHooks, DocumentHooks):
                 self.add_business_partner(partner)
 
     def update_business_partner(self, card_code: str, **fields: Any) -> dict[str, Any]:
-        """Change fields and stamp UpdateDate/UpdateTime from the clock, as SAP does."""
+        """Change fields and stamp UpdateDate/UpdateTime from the clock, as SAP does.
+        ContactEmployees given here replace the list (B1S-ReplaceCollectionsOnPatch)."""
         with self._lock:
             record = self.partners[card_code]
+            if "ContactEmployees" in fields:
+                fields["ContactEmployees"] = self.contact_employees.numbered(card_code, fields["ContactEmployees"])
             record.update(fields)
             record.update(self._stamp("Update"))
             self._generation += 1
@@ -178,7 +195,14 @@ class SapB1Sandbox(ItemHooks, DocumentHooks):
             with self._lock:
                 self.sessions.pop(session, None)
             return 204, [], None
+        if path == "/$batch" and method == "POST":
+            return self._batch(environ)
+        answer = self._route_user_fields(method, path, params, lambda: _read_json(environ))
+        if answer is not None:
+            return answer
         answer = self._route_documents(method, path, params, environ, lambda: _read_json(environ))
+        if answer is None:  # ItemGroups(<Number>): an integer key, unquoted
+            answer = self._route_item_group(method, path, lambda: _read_json(environ))
         if answer is not None:
             return answer
         collection, keyed = _COLLECTION.match(path), _KEY.match(path)
@@ -195,13 +219,15 @@ class SapB1Sandbox(ItemHooks, DocumentHooks):
             code = keyed.group(3).replace("''", "'")
             if method == "GET":
                 return 200, [], self._single(resource, code, params)
-            if method == "PATCH" and resource.name != "Warehouses":
+            if method == "PATCH" and resource.name not in ("Warehouses", "ItemGroups"):
                 fields = _validated(_read_json(environ), resource)
+                self._user_field_values_check(resource.name, fields)
                 fields.pop(resource.key, None)  # a PATCH cannot rename a record
                 if resource.name == "Items":
                     self._patch_item(code, fields)
                 else:
-                    self._patch(code, fields)
+                    replace = environ.get("HTTP_B1S_REPLACECOLLECTIONSONPATCH", "").lower() == "true"
+                    self._patch(code, fields, replace_collections=replace)
                 return 204, [], None
         raise SandboxError(405, -1000, f"Method {method} is not allowed on '{path[1:]}'")
 
@@ -302,6 +328,7 @@ class SapB1Sandbox(ItemHooks, DocumentHooks):
 
     def _create(self, body: dict[str, Any]) -> dict[str, Any]:
         fields = _validated(body, self.resources["BusinessPartners"])
+        self._user_field_values_check("BusinessPartners", fields)
         code = str(fields.get("CardCode") or "")
         if not code:
             raise SandboxError(400, -10, "Enter a business partner code (CardCode)")
@@ -313,19 +340,24 @@ class SapB1Sandbox(ItemHooks, DocumentHooks):
                     "business partner; enter a unique business partner code",
                 )
             record = self._defaults() | fields
+            record["ContactEmployees"] = self.contact_employees.numbered(code, record["ContactEmployees"])
             self.partners[code] = record
             self._generation += 1
             return {"odata.metadata": f"{ROOT}/$metadata#BusinessPartners/@Element"} | record
 
-    def _patch(self, code: str, fields: dict[str, Any]) -> None:
+    def _patch(self, code: str, fields: dict[str, Any], *, replace_collections: bool = False) -> None:
         with self._lock:
             if code not in self.partners:
                 raise SandboxError(404, -2028, "No matching records found (ODBC -2028)")
+            if "ContactEmployees" in fields and not replace_collections:
+                fields["ContactEmployees"] = self.contact_employees.merged(
+                    code, self.partners[code].get("ContactEmployees") or [], fields["ContactEmployees"])
             self.update_business_partner(code, **fields)
 
     def _defaults(self) -> dict[str, Any]:
         stamp = self._stamp("Create") | self._stamp("Update")
-        return {"CardType": "cCustomer", "Valid": "tYES", "Frozen": "tNO", "BPAddresses": []} | stamp
+        return {"CardType": "cCustomer", "Valid": "tYES", "Frozen": "tNO", "BPAddresses": [],
+                "ContactEmployees": []} | stamp
 
     def _stamp(self, prefix: str) -> dict[str, str]:
         now = self.clock().astimezone(UTC)
@@ -397,12 +429,8 @@ def _read_json(environ: Environ) -> Any:
         raise SandboxError(400, -1000, "The request body is not valid JSON") from None
 
 
-def _envelope(code: int, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": {"lang": "en-us", "value": message}}}
-
-
 _REASONS = {
-    200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
     404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
     429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
     503: "Service Unavailable", 504: "Gateway Timeout",
@@ -413,11 +441,11 @@ def _respond(
     start_response: StartResponse, status: int, headers: list[tuple[str, str]], body: Any,
     swap: tuple[bytes, bytes] | None = None,
 ) -> list[bytes]:
-    payload = b"" if body is None else json.dumps(body).encode()
+    payload = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
     if swap:
         payload = payload.replace(*swap)
     headers = list(headers)
-    if body is not None:
+    if body is not None and not isinstance(body, bytes):
         headers.append(("Content-Type", "application/json;odata=minimalmetadata;charset=utf-8"))
     headers.append(("Content-Length", str(len(payload))))
     start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)

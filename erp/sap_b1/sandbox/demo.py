@@ -21,6 +21,7 @@ from erp.sap_b1.sandbox.demo_items import (  # re-exported: the demo company in 
     WAREHOUSE_WHOLESALE,
     bulk_items,
     bulk_warehouses,
+    demo_item_groups,
     demo_items,
     demo_warehouses,
 )
@@ -29,7 +30,7 @@ __all__ = [
     "COLLIDING_CODES", "COMPANY_DB", "MALFORMED_PRICE_CODE", "USERNAME", "WAREHOUSE_INACTIVE",
     "WAREHOUSE_MAIN", "WAREHOUSE_STORE", "WAREHOUSE_WHOLESALE", "build_demo_sandbox",
     "bulk_business_partners", "bulk_items", "bulk_warehouses", "demo_business_partners",
-    "demo_items", "demo_warehouses",
+    "demo_item_groups", "demo_items", "demo_warehouses",
 ]
 
 COMPANY_DB = "SBODEMOGB"
@@ -168,6 +169,7 @@ def build_demo_sandbox(
     partners = demo_business_partners(count, seed, now=sandbox.clock())
     sandbox.add_business_partners(partners)
     sandbox.add_warehouses(demo_warehouses())
+    sandbox.add_item_groups(demo_item_groups())
     if items:
         catalogue = demo_items(items, seed, now=sandbox.clock())
         sandbox.add_items(catalogue)

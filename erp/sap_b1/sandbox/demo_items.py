@@ -40,6 +40,11 @@ PRICES = (4.5, 6.0, 8.5, 12.0, 14.99, 19.5, 24.0, 29.99, 39.0, 49.0, 59.99, 79.0
           129.0, 149.0)
 
 
+def demo_item_groups() -> list[dict[str, Any]]:
+    """The demo's item groups (OITB): the categories its items belong to."""
+    return [{"Number": number, "GroupName": name} for number, (name, _) in GROUPS.items()]
+
+
 def demo_warehouses() -> list[dict[str, Any]]:
     """Main warehouse, shop floor, a ring-fenced wholesale warehouse, an inactive one."""
     return [

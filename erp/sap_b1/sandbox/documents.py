@@ -69,7 +69,7 @@ DOCUMENT_PROPERTIES: tuple[str, ...] = (
     "RoundingDiffAmount", "RoundingDiffAmountFC", "DocumentStatus", "Cancelled", "CancelStatus",
     "CreationDate", "UpdateDate", "UpdateTime", "DocTime", "DocObjectCode",
     "TrackingNumber", "Comments", "ShipToCode", "Address2", "DocumentLines",
-    "DocumentAdditionalExpenses",
+    "DocumentAdditionalExpenses", "ContactPersonCode",
 )
 DOCUMENT_LINE_PROPERTIES: tuple[str, ...] = (
     "LineNum", "DocEntry", "ItemCode", "ItemDescription", "Quantity", "Price", "UnitPrice",

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from .campaign_state import CampaignState
+from .consent import suppressed_since, withdraw
 from .insight_state import MAX_ACTIVE_IMPORTS as MAX_INSIGHT_IMPORTS
 from .insight_state import InsightState
 from .state import AccountState, SandboxError, bad_json
@@ -111,6 +112,20 @@ class DotdigitalSandbox:
     def suppress(self, email: str) -> None:
         with self._lock:
             self.state.suppress(email, self.clock())
+
+    def unsubscribe(self, email: str, reason: str = "Unsubscribed") -> dict[str, Any]:
+        """The contact unsubscribes (or, by `reason`, hard bounces or complains) at dotdigital,
+        without the hub; listed by suppressed-since from now on (consent.py)."""
+        with self._lock:
+            self.state.settle(self.clock())
+            return withdraw(self.state, email, self.clock(), reason)
+
+    @property
+    def resubscribed(self) -> list[dict[str, Any]]:
+        """Every unsubscribed contact an import subscribed again, in order."""
+        with self._lock:
+            self.state.settle(self.clock())
+            return list(self.state.resubscribed)
 
     def edit_contact(self, email: str, data_fields: dict[str, Any]) -> dict[str, Any]:
         """Change a contact's data fields as a person in dotdigital's app would, without
@@ -241,6 +256,8 @@ class DotdigitalSandbox:
             return 200, self._account_info()
         if parts[:2] == ["v2", "campaigns"]:
             return self.campaigns.route(method, parts[2:], query)
+        if parts[:3] == ["v2", "contacts", "suppressed-since"] and len(parts) == 4 and method == "GET":
+            return 200, suppressed_since(state, parts[3], query)
         if path == "/v2/data-fields":
             if method == "GET":
                 return 200, list(state.data_fields.values())

@@ -26,6 +26,7 @@ Rules enforced, from the contract notes section 1.5 and the insight OpenAPI (V3I
   (insight import never creates contacts): `ContactEmailDoesNotExist` /
   `ContactIdDoesNotExist`, an unknown identifier `InvalidContactIdentifier`. Keys are
   unique per collection; a key re-sent for another contact moves to that contact.
+- An array directly inside an array fails its record with `JsonContainsNestedArray`.
 - `failures` is left out when empty (the spec sets minItems 1).
 """
 
@@ -235,6 +236,8 @@ class InsightState:
             if reason is None:
                 reason, details = _key_problem(record.get("key"), record.get("json"))
             if reason is None:
+                reason, details = _nested_array_problem(record["json"])
+            if reason is None:
                 reason, details = _schema_problem(collection["schema"], record["json"])
             if reason is not None:
                 failures.append(
@@ -311,6 +314,21 @@ def _key_problem(key: Any, json_value: Any) -> tuple[str | None, list[str]]:
         return "InvalidClientKey", ["The record key must be a non-empty string"]
     if not isinstance(json_value, dict):
         return "InvalidJson", ["The record json must be an object"]
+    return None, []
+
+
+def _nested_array_problem(json_value: Any, path: str = "") -> tuple[str | None, list[str]]:
+    """An array directly inside an array fails the record (`JsonContainsNestedArray`);
+    arrays of objects holding arrays (an order's products with their own lists) are fine."""
+    values = json_value.items() if isinstance(json_value, dict) else enumerate(json_value)
+    for name, value in values:
+        where = f"{path}.{name}" if path else str(name)
+        if isinstance(json_value, list) and isinstance(value, list):
+            return "JsonContainsNestedArray", [f"'{path}' holds an array inside an array"]
+        if isinstance(value, dict | list):
+            reason, details = _nested_array_problem(value, where)
+            if reason:
+                return reason, details
     return None, []
 
 

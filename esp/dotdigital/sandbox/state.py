@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .consent import channel_status_apply, channel_status_problem
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
 FIELD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 FIELD_TYPES = ("String", "Numeric", "Date", "Boolean")
@@ -93,6 +95,8 @@ class AccountState:
     imports: dict[str, ContactImport] = field(default_factory=dict)
     next_contact_id: int = 1_000_001
     fail_next_import_with: str | None = None
+    suppressions: list[dict[str, Any]] = field(default_factory=list)  # consent.py
+    resubscribed: list[dict[str, Any]] = field(default_factory=list)  # consent.py
 
     def __post_init__(self) -> None:
         for name in DEFAULT_FIELDS:
@@ -227,6 +231,9 @@ class AccountState:
         if not isinstance(body, dict):
             raise bad_json("The request JSON is badly formed")
         fields = self.check_fields(body.get("dataFields"))
+        status_problem = channel_status_problem(body)
+        if status_problem:
+            raise bad_json(status_problem, [{"item": "channelProperties", "description": status_problem}])
         new_email = (body.get("identifiers") or {}).get("email") or value
         existing = self.contacts.get(value.lower())
         if new_email.lower() != value.lower() and new_email.lower() in self.contacts:
@@ -244,6 +251,7 @@ class AccountState:
             contact["identifiers"]["email"] = new_email
             self.contacts[new_email.lower()] = contact
         merge_fields(contact["dataFields"], fields, PATCH_MERGE[merge])
+        channel_status_apply(self, contact, body, now)
         contact["updated"] = iso(now)
         return contact, existing is None
 
@@ -278,6 +286,10 @@ class AccountState:
                     "The sandbox matches contacts by email only",
                     [{"item": f"contacts[{index}].matchIdentifier", "description": "use email"}],
                 )
+            status_problem = channel_status_problem(row)
+            if status_problem:
+                raise bad_json(status_problem, [{"item": f"contacts[{index}].channelProperties",
+                                                 "description": status_problem}])
             rows.append(
                 {
                     **row,
@@ -365,6 +377,7 @@ class AccountState:
             else:
                 contact = existing or self.new_contact(email, now)
                 merge_fields(contact["dataFields"], row["dataFields"], job.merge_option)
+                channel_status_apply(self, contact, row, now)
                 contact["updated"] = iso(now)
                 reference = {"contactId": contact["contactId"], "identifiers": {"email": email}}
                 (updated if existing else created).append(reference)

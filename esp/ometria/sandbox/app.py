@@ -43,6 +43,7 @@ from urllib.parse import parse_qs
 
 from .profiles import PROFILES_PATH, profiles_for_email
 from .state import AccountState
+from .unsubscribes import UNSUBSCRIBES_PATH, unsubscribe, unsubscribes_listed
 
 MAX_RECORDS = 100
 FORBIDDEN = "API key is not authorised to access this resource"
@@ -176,6 +177,19 @@ class OmetriaSandbox:
                 stored["properties"] = {**(stored.get("properties") or {}), **properties}
             return dict(stored)
 
+    def unsubscribe(self, record_id: str, collection: str = "customers", **how: str) -> dict[str, Any]:
+        """The contact unsubscribes at Ometria, without the hub (unsubscribes.py)."""
+        self.settle()
+        with self._lock:
+            return unsubscribe(self.state, record_id, collection, self.clock(), **how)
+
+    @property
+    def resubscribed(self) -> list[tuple[str, str]]:
+        """(collection, id) of every opted-out contact a push opted in again, in order."""
+        self.settle()
+        with self._lock:
+            return list(self.state.resubscribed)
+
     def is_forced_optin(self, record_id: str, collection: str = "customers") -> bool:
         with self._lock:
             return (collection, record_id) in self.state.forced_optin
@@ -211,21 +225,18 @@ class OmetriaSandbox:
 
     def _handle(self, method: str, path: str, body: bytes, environ: dict[str, Any], now: float,
                 extra: dict[str, str]) -> tuple[int, Any]:
-        if path not in ("/v2/push", "/v2/push/_errors", PROFILES_PATH):
+        if path not in ("/v2/push", "/v2/push/_errors", PROFILES_PATH, UNSUBSCRIBES_PATH):
             raise SandboxError(404, f"No resource at {path}")
         if environ.get("HTTP_X_OMETRIA_AUTH", "") not in self.api_keys:
             raise SandboxError(403, FORBIDDEN)
         if path == PROFILES_PATH:
-            if method != "GET":
-                raise SandboxError(405, f"{method} is not allowed on {path}")
-            if not self.read_limiter.allow(now):
-                raise SandboxError(429, "Rate limit exceeded: at most 4 Data API requests per second")
+            self._read_allowed(method, path, now)
             return 200, self._profiles(parse_qs(environ.get("QUERY_STRING", "")))
+        if path == UNSUBSCRIBES_PATH:
+            self._read_allowed(method, path, now)
+            return 200, unsubscribes_listed(self.state, parse_qs(environ.get("QUERY_STRING", "")))
         if path == "/v2/push/_errors":
-            if method != "GET":
-                raise SandboxError(405, f"{method} is not allowed on {path}")
-            if not self.read_limiter.allow(now):
-                raise SandboxError(429, "Rate limit exceeded: at most 4 Data API requests per second")
+            self._read_allowed(method, path, now)
             listed = list(self.state.errors)
             return 200, listed[::-1] if self.errors_newest_first else listed
         if method != "POST":
@@ -237,6 +248,13 @@ class OmetriaSandbox:
         if self.state.queued_records + len(records) > self.queue_limit:
             raise SandboxError(429, f"Too many records waiting to be processed (the limit is {self.queue_limit})")
         return 200, self.state.receive(records, now, self.validation_delay, self.processing_rate)
+
+    def _read_allowed(self, method: str, path: str, now: float) -> None:
+        """A Data API read: GET only, within its own rate."""
+        if method != "GET":
+            raise SandboxError(405, f"{method} is not allowed on {path}")
+        if not self.read_limiter.allow(now):
+            raise SandboxError(429, "Rate limit exceeded: at most 4 Data API requests per second")
 
     def _profiles(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
         """Profiles whose email is the one asked for (PROFILES_PATH: path unconfirmed)."""

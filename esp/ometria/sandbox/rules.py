@@ -10,7 +10,10 @@ choices, each a documented field constraint or what RudderStack's mapping requir
   numbers; each line item has a product_id, a quantity >= 0, numeric prices, and
   quantity_refunded between 0 and its quantity.
 - product: a title (unless `@merge` finds one stored); price a number, currency ISO
-  4217, booleans boolean.
+  4217, booleans boolean; properties an object; attributes a list (the contract: @merge
+  replaces the list) of {type, id, label} objects, type and id non-empty text, label
+  text (the shape is Ometria's product guide's, unconfirmed in the contract).
+- line items: properties, when sent, an object.
 - custom_event: event_type, timestamp, and an identity (identity_email,
   identity_account_id or profile_id) naming a contact the account holds; string
   properties at most 512 characters. event_type is cut to 31 characters, as Ometria
@@ -122,6 +125,7 @@ def order_problems(record: dict) -> Problems:
             problems.append((f"{where}quantity", NOT_VALID))
         for name in ("unit_price", "total", "subtotal", "tax", "discount", "refunded"):
             _optional(line, name, is_number, problems, where)
+        _optional(line, "properties", lambda v: isinstance(v, dict), problems, where)
         refunded_qty = line.get("quantity_refunded")
         if refunded_qty is not None and (not is_number(refunded_qty) or refunded_qty < 0
                                          or (is_number(line.get("quantity")) and refunded_qty > line["quantity"])):
@@ -140,6 +144,15 @@ def product_problems(record: dict, stored: Any) -> Problems:
     _optional(record, "currency", lambda v: isinstance(v, str) and bool(CURRENCY.match(v)), problems)
     for name in ("is_in_stock", "is_active", "is_variant"):
         _optional(record, name, lambda v: isinstance(v, bool), problems)
+    _optional(record, "properties", lambda v: isinstance(v, dict), problems)
+    attributes = record.get("attributes")
+    if attributes is not None and not isinstance(attributes, list):
+        problems.append(("attributes", NOT_VALID))
+    for n, attribute in enumerate(attributes if isinstance(attributes, list) else []):
+        if not isinstance(attribute, dict) or not all(
+                isinstance(attribute.get(name), str) and attribute[name].strip() for name in ("type", "id")) \
+                or not isinstance(attribute.get("label", ""), str):
+            problems.append((f"attributes > {n}", NOT_VALID))
     return problems
 
 

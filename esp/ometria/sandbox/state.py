@@ -55,6 +55,8 @@ class AccountState:
     index_paths: bool = False  # "root[<index in the call>] > field", as seen from Ometria (issue 10)
     contacts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     forced_optin: set[tuple[str, str]] = field(default_factory=set)
+    unsubscribes: list[dict[str, Any]] = field(default_factory=list)  # unsubscribes.py
+    resubscribed: list[tuple[str, str]] = field(default_factory=list)  # opted-out contacts a push opted in
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
     custom_events: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -142,6 +144,8 @@ class AccountState:
             merged.pop("marketing_optin", None)
         else:
             merged["marketing_optin"] = value
+        if (stored or {}).get("marketing_optin") == "EXPLICITLY_OPTEDOUT" and value == "EXPLICITLY_OPTEDIN":
+            self.resubscribed.append(key)
         (self.forced_optin.add if forced else self.forced_optin.discard)(key)
 
     def contact_known(self, identity: str, value: str) -> bool:

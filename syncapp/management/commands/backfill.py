@@ -9,8 +9,8 @@ from tqdm import tqdm
 from syncapp import services
 from syncapp.entities import FLOW_ENTITIES, flow_entity
 from syncapp.locks import PullInProgress
-from syncapp.models import Flow, Priority
-from syncapp.services import connection_pull, records_replan
+from syncapp.models import Flow, Priority, RunTrigger
+from syncapp.services import connection_pull, plan_run, records_replan
 
 
 class Command(BaseCommand):
@@ -39,7 +39,8 @@ class Command(BaseCommand):
                 with tqdm(desc=f"read {connection.name} {spec.source_entity}", unit="rec",
                           disable=no_progress) as bar:
                     run = connection_pull(connection=connection, entity=spec.source_entity, full=True,
-                                          priority=Priority.BACKFILL, progress=bar.update, adapter=adapter)
+                                          priority=Priority.BACKFILL, progress=bar.update, adapter=adapter,
+                                          trigger=RunTrigger.BACKFILL)
             except PullInProgress as busy:
                 raise CommandError(f"{busy} Run the backfill again when it has finished.") from busy
             finally:
@@ -51,10 +52,13 @@ class Command(BaseCommand):
         for flow in selected:
             keys = self._keys(spec, flow, since)
             queued = 0
-            with tqdm(total=len(keys), desc=f"plan {flow.name}", unit="rec", disable=no_progress) as bar:
+            # The re-plan is a run of its own (Runs page: trigger "backfill"), its records' outcomes with it.
+            with plan_run(flow_id=flow.pk, connection=flow.connection, trigger=RunTrigger.BACKFILL) as run, \
+                    tqdm(total=len(keys), desc=f"plan {flow.name}", unit="rec", disable=no_progress) as bar:
                 for start in range(0, len(keys), 1000):
                     chunk = keys[start:start + 1000]
-                    queued += len(records_replan(flow=flow, record_keys=chunk, priority=Priority.BACKFILL).queued)
+                    queued += len(records_replan(flow=flow, record_keys=chunk, priority=Priority.BACKFILL,
+                                                 run=run).queued)
                     bar.update(len(chunk))
             self.stdout.write(self.style.SUCCESS(
                 f"{flow.name}: {len(keys)} records checked, {queued} queued at backfill priority "

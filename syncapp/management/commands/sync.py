@@ -18,7 +18,7 @@ from exceptions.services import open_exceptions
 from syncapp import services
 from syncapp.entities import flow_entity, source_order
 from syncapp.locks import PullInProgress
-from syncapp.models import Flow, OutboxItem, OutboxStatus
+from syncapp.models import Flow, OutboxItem, OutboxStatus, RunTrigger
 from syncapp.services import connection_pull, flow_push
 
 
@@ -59,7 +59,7 @@ class Command(BaseCommand):
                 try:
                     with tqdm(desc=f"pull {connection.name} {entity}", unit="rec", disable=not progress) as bar:
                         run = connection_pull(connection=connection, entity=entity, adapter=adapter_of(connection),
-                                              progress=bar.update)
+                                              progress=bar.update, trigger=RunTrigger.PERSON)
                 except PullInProgress as busy:
                     self.stdout.write(self.style.WARNING(f"pull {connection.name}: skipped. {busy}"))
                     continue
@@ -84,7 +84,7 @@ class Command(BaseCommand):
     def _push(self, flow: Flow, *, progress: bool, quiet: bool = False) -> None:
         pending = OutboxItem.objects.filter(flow=flow, status=OutboxStatus.PENDING).count()
         with tqdm(total=pending, desc=f"push {flow.name}", unit="rec", disable=not progress or quiet) as bar:
-            run = flow_push(flow=flow, progress=lambda s: bar.update(s.claimed))
+            run = flow_push(flow=flow, progress=lambda s: bar.update(s.claimed), trigger=RunTrigger.PERSON)
         if quiet and not (run.records_accepted or run.records_failed or run.records_retried):
             return  # a confirmation round that decided nothing yet
         self.stdout.write(

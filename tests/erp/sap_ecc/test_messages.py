@@ -584,9 +584,23 @@ def test_material_field_by_field_keeps_the_padded_number():
     assert (record.entity, record.key, record.error) == ("items", "000000000010001547", None)
     assert record.data == {
         "item_code": "000000000010001547", "item_name": "Oak side table", "item_group": None,
-        "barcode": "5012345678900", "active": True, "sales_item": True, "prices": [],
+        "category_code": "1010", "product_hierarchy": "", "barcode": "5012345678900", "active": True,
+        "sales_item": True, "prices": [],
         "udfs": {"U_WEB_CATEGORY": "living/tables", "U_ONLINE": "X", "U_MTART": "FERT", "U_MATKL": "1010"},
         "stock": [], "source_updated_at": datetime(2024, 3, 10, 22, 0, 4, tzinfo=UTC)}
+
+
+def test_material_group_is_the_category_and_the_product_hierarchy_rides_beside_it():
+    record = item_record(variant("matmas05.xml", ("<MATKL>1010</MATKL>",
+                                                  "<MATKL>KNIT01</MATKL><PRDHA>00100KNITJUMP</PRDHA>")))
+    assert (record.data["category_code"], record.data["product_hierarchy"]) == ("KNIT01", "00100KNITJUMP")
+    assert record.data["udfs"]["U_MATKL"] == "KNIT01"  # as before, for mappings that read it
+
+
+def test_without_prdha_the_sales_organisations_product_hierarchy_is_read():
+    record = item_record(variant("matmas05.xml", ("</E1MARAM>", "<E1MVKEM SEGMENT=\"1\"><VKORG>GB01</VKORG>"
+                                                                "<PRODH>00200OAK</PRODH></E1MVKEM></E1MARAM>")))
+    assert (record.data["category_code"], record.data["product_hierarchy"]) == ("1010", "00200OAK")
 
 
 def test_material_deletion_flag_long_number_and_other_language():
