@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 GRANT = "grant"
@@ -29,6 +30,7 @@ def plain_name(name: str) -> str:
     return _SEPARATORS.sub("", name or "").lower()
 
 
+@lru_cache(maxsize=4096)  # asked for every field of every planned record; the names are few
 def is_consent_field(name: str) -> bool:
     """Whether a target field's name says it carries marketing consent (any vendor's spelling)."""
     plain = plain_name(name)

@@ -87,6 +87,8 @@ def owned_fields_strip(*, flow, mappings, planned: list[PlannedRecord], force: b
     if not owned and not consent and not withdrawn:
         return
     held = held_payloads(flow=flow, keys=keys)
+    if not held and not withdrawn:
+        return  # new contacts, none withdrawn: each takes every starting value (a pull of new partners)
     newly_withdrawn: dict[str, Any] = {}
     for record in planned:
         payload, before = record.payload, held.get(record.key)
