@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from erp.models import ErpConnection
+from syncapp.management.secrets import secrets_required
 
 
 class Command(BaseCommand):
@@ -16,6 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-import", action="store_true",
                             help="Do not import dotdigital campaign activity first; use what the hub holds.")
 
+    @secrets_required
     def handle(self, *args, connection: str, setup: bool, no_import: bool, **options) -> None:
         from engagement.fields import FieldNamesInvalid, field_names
         from engagement.setup import SetupRefused, user_fields_ensure

@@ -9,6 +9,7 @@ from tqdm import tqdm
 from syncapp import services
 from syncapp.entities import FLOW_ENTITIES, flow_entity
 from syncapp.locks import PullInProgress
+from syncapp.management.secrets import secrets_required
 from syncapp.models import Flow, Priority, RunTrigger
 from syncapp.services import connection_pull, plan_run, records_replan
 
@@ -25,6 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--flow", action="append", dest="flows", metavar="NAME")
         parser.add_argument("--no-progress", action="store_true")
 
+    @secrets_required
     def handle(self, *args, entity, since=None, flows=None, no_progress=False, **options):
         selected = Flow.objects.filter(entity=entity, enabled=True).select_related("connection", "destination")
         if flows:

@@ -18,6 +18,7 @@ from exceptions.services import open_exceptions
 from syncapp import services
 from syncapp.entities import flow_entity, source_order
 from syncapp.locks import PullInProgress
+from syncapp.management.secrets import secrets_required
 from syncapp.models import Flow, OutboxItem, OutboxStatus, RunTrigger
 from syncapp.services import connection_pull, flow_push
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
                             help="Seconds between passes when running continuously.")
         parser.add_argument("--no-progress", action="store_true")
 
+    @secrets_required
     def handle(self, *args, flows=None, once=False, interval=60.0, no_progress=False, **options):
         queryset = Flow.objects.select_related("connection", "destination")
         if flows:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from syncapp.management.secrets import secrets_required
 from syncapp.models import Flow
 from syncapp.roles import user_can
 
@@ -22,6 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--user", default="", help="Who asks (must be allowed to edit the configuration).")
         parser.add_argument("--queue", action="store_true", help="Run as a background task instead of now.")
 
+    @secrets_required
     def handle(self, *args, flow: list[str], user: str, queue: bool, **options):
         person = None
         if user:
