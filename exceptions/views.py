@@ -144,14 +144,19 @@ def _payloads(exception: SyncException, outbox, *, user) -> list[tuple[str, str]
 @require_POST
 @capability_required("act_on_exceptions")
 def exception_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    exception = get_object_or_404(SyncException, pk=pk)
+    return exception_retry_answered(request, get_object_or_404(SyncException, pk=pk))
+
+
+def exception_retry_answered(request: HttpRequest, exception: SyncException) -> HttpResponse:
+    """Retry one exception for the person asking (whose right to has been checked), say how
+    it went and go back to its page; finance's reports room answers its own retries so too."""
     try:
         outcome = exception_retry_now(exception=exception, user=request.user)
     except ActionRefused as refused:
         messages.error(request, str(refused))
     else:
         (messages.success if outcome.ok else messages.error)(request, outcome.message)
-    return redirect("exceptions:detail", pk=pk)
+    return redirect("exceptions:detail", pk=exception.pk)
 
 
 @require_POST

@@ -16,7 +16,8 @@ from django.views.decorators.http import require_POST
 
 from erp.models import ErpConnection
 from exceptions.models import SyncException
-from exceptions.views_actions import ActionRefused, exception_may_retry, exception_retry_now
+from exceptions.views import exception_retry_answered
+from exceptions.views_actions import exception_may_retry
 from reports.finance_exceptions import finance_open_exceptions
 from syncapp.models import Flow
 from syncapp.roles import capability_required
@@ -160,10 +161,4 @@ def exception_retry(request: HttpRequest, pk: int) -> HttpResponse:
     exception = get_object_or_404(SyncException, pk=pk)
     if not exception_may_retry(user=request.user, exception=exception):
         raise PermissionDenied("Your role may retry only the exceptions finance owns.")
-    try:
-        outcome = exception_retry_now(exception=exception, user=request.user)
-    except ActionRefused as refused:
-        messages.error(request, str(refused))
-    else:
-        (messages.success if outcome.ok else messages.error)(request, outcome.message)
-    return redirect("exceptions:detail", pk=pk)
+    return exception_retry_answered(request, exception)

@@ -128,7 +128,7 @@ def test_finance_retries_the_exceptions_it_owns_from_their_record_page(as_role, 
         retried.append((exception.pk, user.username))
         return RetryOutcome(exception, "Retry requested.")
 
-    monkeypatch.setattr("reports.views.exception_retry_now", retry_now)
+    monkeypatch.setattr("exceptions.views.exception_retry_now", retry_now)  # finance's retry answers through it
     client = as_role("finance")
     page = client.get(f"/exceptions/{month.total_mismatch.pk}/").content.decode()
     assert f'action="/reports/exceptions/{month.total_mismatch.pk}/retry/"' in page

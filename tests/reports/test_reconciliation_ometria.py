@@ -19,7 +19,7 @@ from reports.periods import Period
 from reports.reconcile import EXTRA, MISSING, STATUS, VALUE, WAITING, flow_reconciliation
 from reports.resend import differences_resend
 from syncapp.models import OutboxItem, OutboxStatus
-from tests.hub import partner
+from tests.reports.november import NovemberDocuments
 from tests.test_end_to_end_ometria import OmetriaHub
 
 pytestmark = pytest.mark.django_db
@@ -27,34 +27,13 @@ pytestmark = pytest.mark.django_db
 NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
 
 
-class MonthHub(OmetriaHub):
+class MonthHub(NovemberDocuments, OmetriaHub):
     def order(self, card_code: str, web_ref: str, *lines, **header) -> int:
         return self.sl("POST", "Orders", {
             "CardCode": card_code, "NumAtCard": web_ref, "DocDate": "2026-11-20", "DocDueDate": "2026-11-25",
             "DocumentLines": [{"ItemCode": item, "ItemDescription": f"Item {item}", "Quantity": qty,
                                "Price": price, "WarehouseCode": "01"} for item, qty, price in lines]} | header)[
             "DocEntry"]
-
-    def build_month(self) -> dict[str, int]:
-        self.sap.add_business_partners([partner("C001"), partner("C002"), partner("C003", Currency="EUR"),
-                                        partner("C009", EmailAddress="pat@")])
-        entries = {
-            "plain": self.order("C001", "WEB-1", ("1001", 2, 30.0)),
-            "cancelled": self.order("C001", "WEB-2", ("1001", 1, 40.0)),
-            "partial": self.order("C002", "WEB-3", ("1001", 1, 50.0), ("1002", 1, 25.0)),
-            "full": self.order("C002", "WEB-4", ("1001", 1, 80.0)),
-            "foreign": self.order("C003", "WEB-5", ("1001", 2, 50.0), DocCurrency="EUR", DocRate=0.85),
-            "waiting": self.order("C009", "WEB-6", ("1001", 1, 15.0)),
-            "lost": self.order("C001", "WEB-7", ("1002", 3, 10.0)),
-        }
-        self.cycle()
-        self.sl("POST", f"Orders({entries['cancelled']})/Cancel")
-        for name in ("partial", "full"):
-            invoice = self.copy("Invoices", "C002", 17, entries[name], *((n, 1) for n in range(
-                2 if name == "partial" else 1)))
-            self.copy("CreditNotes", "C002", 13, invoice, (0, 1))
-        self.cycle()
-        return entries
 
     def ledger_row(self, entry: int) -> OutboxItem:
         return OutboxItem.objects.get(flow=self.om_flows["orders"], record_key=str(entry))
