@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from syncapp.bulksql import any_of
+
 from .models import ConsentEvent, ConsentState
 
 
@@ -12,8 +14,8 @@ def withdrawn_keys(*, flow, keys: Iterable[str]) -> set[str]:
     keys = list(keys)
     if not keys:
         return set()
-    return set(ConsentState.objects.filter(destination_id=flow.destination_id, connection_id=flow.connection_id,
-                                           card_code__in=keys).values_list("card_code", flat=True))
+    return set(ConsentState.objects.filter(any_of("card_code", keys), destination_id=flow.destination_id,
+                                           connection_id=flow.connection_id).values_list("card_code", flat=True))
 
 
 def consent_states(*, connection_id: int, card_code: str) -> list[ConsentState]:

@@ -37,6 +37,7 @@ from consent.services import erp_withdrawals_record
 from esp.consent_values import WITHDRAW, consent_intent, is_consent_field
 from esp.ownership import DESTINATION, default_owner, destination_owned_targets
 
+from .bulksql import select_by_keys
 from .models import OutboxItem
 from .outbox import PlannedRecord
 
@@ -52,10 +53,10 @@ class Held:
 
 def held_payloads(*, flow, keys: list[str]) -> dict[str, Held]:
     """The contacts among `keys` the flow's destination holds, in one query."""
-    rows = OutboxItem.objects.filter(flow=flow, record_key__in=keys).exclude(accepted_hash="").values_list(
-        "record_key", "payload", "payload_hash", "accepted_hash")
+    rows = select_by_keys(OutboxItem, ["record_key", "payload", "payload_hash", "accepted_hash"], key="record_key",
+                          keys=keys, where={"flow": flow.pk})  # an index probe per key, whatever the statistics
     return {key: Held(accepted=payload if payload_hash == accepted else None, planned=payload)
-            for key, payload, payload_hash, accepted in rows}
+            for key, payload, payload_hash, accepted in rows if accepted}
 
 
 def _withdraws(payload: Mapping[str, Any], name: str) -> bool:

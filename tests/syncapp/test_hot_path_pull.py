@@ -158,3 +158,23 @@ def test_two_pulls_marking_the_same_customers_in_other_orders_do_not_deadlock(po
         thread.join(30)
     assert errors == []
     assert sorted(FiguresDirty.objects.values_list("card_code", flat=True)) == ["C1", "C2"]
+
+
+@postgresql_only
+def test_run_outcomes_cost_no_key_checks_at_commit_and_still_go_with_their_run_and_flow():
+    """The row outcomes are a log written a page at a time: no parent probes at each commit
+    (issue 12), and deleting a run or a flow through the ORM still removes its outcomes."""
+    from syncapp.models import SyncRun, SyncRunOutcome
+
+    with db.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
+                       "AND conrelid = 'syncapp_syncrunoutcome'::regclass")
+        assert cursor.fetchone()[0] == 0
+    flow, other = FlowFactory(), FlowFactory()
+    runs = [SyncRun.objects.create(kind=SyncRun.Kind.PUSH, flow=f) for f in (flow, flow, other)]
+    for run in runs:
+        SyncRunOutcome.objects.create(run=run, flow=run.flow, record_key="C1", outcome="accepted")
+    runs[0].delete()
+    assert sorted(SyncRunOutcome.objects.values_list("run_id", flat=True)) == [runs[1].pk, runs[2].pk]
+    flow.delete()
+    assert list(SyncRunOutcome.objects.values_list("run_id", flat=True)) == [runs[2].pk]
