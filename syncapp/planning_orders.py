@@ -81,7 +81,7 @@ from esp.sku import SkuPolicy, sku_normalise
 from exceptions.models import Stage, SyncException
 from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
 
-from .bulksql import any_of, select_by_keys
+from .bulksql import any_of, fetch, quote, select_by_keys, values_table, vendor
 from .models import Flow, OutboxItem, OutboxStatus, Priority
 from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
 from .planning import PlanResult
@@ -104,6 +104,19 @@ def customers_at_destination(flow, card_codes: set[str]) -> set[str]:
 
 def _discount_share(order) -> Decimal:
     return 1 - order.discount_percent / 100
+
+
+def _planned_states(flow, keys: list[str]) -> dict[str, str]:
+    """The state in each order's last planned payload, for the keys the flow has a row for:
+    one index probe per key (a correlated subquery), whatever the planner's statistics."""
+    if not keys:
+        return {}
+    table = quote(OutboxItem._meta.db_table)
+    state = "t.payload ->> 'state'" if vendor() == "postgresql" else "json_extract(t.payload, '$.state')"
+    probe, params = values_table(keys)
+    return {key: planned or "" for key, planned in fetch(
+        f"SELECT k.value, (SELECT COALESCE({state}, '') FROM {table} t WHERE t.flow_id = %s "
+        f"AND t.record_key = k.value) FROM {probe} k", [flow.pk, *params]) if planned is not None}
 
 
 def _state(order, lines, ordered: dict, delivered: dict, refunded: Decimal) -> str:
@@ -337,8 +350,7 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
     delivered_by_order: dict[int, dict[int, Decimal]] = {}
     for (entry, line_num), quantity in delivered.items():
         delivered_by_order.setdefault(entry, {})[line_num] = quantity
-    existing = {key for (key,) in select_by_keys(OutboxItem, ["record_key"], key="record_key", keys=record_keys,
-                                                 where={"flow_id": flow.pk})}
+    planned_states = _planned_states(flow, record_keys)  # what each order's last payload said it was
     confirmed = _confirm_arrived(flow, orders)  # first: an order's id depends on the provisional it confirms
     ids = order_ids(flow=flow, orders=orders)
     urgent, routine, problems, waiting = [], [], [], []
@@ -366,8 +378,9 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
                                 order_id=ids[order.doc_entry], sku_of=sku_of, categories=categories)
         payload["customerId"] = customer_key
         record = PlannedRecord(key=key, identifier=email.strip(), payload=payload)
-        # New orders and cancellations go before routine edits.
-        (urgent if key not in existing or state == "cancelled" else routine).append(record)
+        # New orders and a change of state (cancelled, dispatched, refunded) go before routine edits:
+        # a dispatch email waits on it. The same state edited again is routine.
+        (urgent if key not in planned_states or planned_states[key] != state else routine).append(record)
     provisional, not_sent, arrived, overdue = _provisional_plan(flow, web_keys, statuses) if web_keys else (
         [], [], [], [])
     urgent += provisional  # a checkout happened just now: it goes first

@@ -130,6 +130,22 @@ def test_new_orders_go_before_routine_edits(hub):
     assert priorities == {"1": Priority.ROUTINE, "2": Priority.URGENT}
 
 
+def test_a_dispatch_or_a_cancellation_goes_before_routine_edits_and_an_edit_of_a_dispatched_order_does_not(hub):
+    """Issue 12: a change of state is time-sensitive wherever the destination reads it from the
+    order (Ometria's dispatch email): it is claimed ahead of routine edits and a backfill."""
+    hub.pull("orders", document("orders", 1, line(0)), document("orders", 2, line(0)), document("orders", 3, line(0)))
+    hub.push()
+    hub.pull("deliveries", document("deliveries", 10, line(0, base=(17, 1, 0))))
+    hub.pull("orders", document("orders", 2, line(0), cancelled=True, status="closed"),
+             document("orders", 3, line(0, quantity=2)))
+    priorities = dict(OutboxItem.objects.filter(flow=hub.orders, status="pending")
+                      .values_list("record_key", "priority"))
+    assert priorities == {"1": Priority.URGENT, "2": Priority.URGENT, "3": Priority.ROUTINE}
+    hub.push()
+    hub.pull("orders", document("orders", 1, line(0, price=25.0)))  # a price corrected, dispatched still: routine
+    assert OutboxItem.objects.get(flow=hub.orders, record_key="1", status="pending").priority == Priority.ROUTINE
+
+
 def test_a_first_purchase_updates_the_customers_figures_so_the_welcome_segment_stops(hub):
     contact = hub.destination.contacts["jane@example.com"]
     assert contact["ORDERCOUNT"] == 0 and contact["FIRSTORDERDATE"] is None
