@@ -150,15 +150,18 @@ class SapB1Source:
         """
         spec = self._spec(entity)
         since = _cursor_time(cursor) if spec.delta else None
-        if since is None or not self.overlap:
-            yield from self._read_restarting(spec, since, back=self.overlap)
-            return
-        # New changes first, then the overlap re-read (see the module docstring). The new
-        # changes end at the next minute: in a peak, records stamped while the read goes on
-        # would keep adding pages at its end, and a read that never ends never moves its
-        # cursor; they are the next read's.
-        newest = since
+        # A read ends at the minute after it began: in a peak, records stamped while it goes
+        # on would keep adding pages at its end, and a read that never ends never moves its
+        # cursor; they are the next delta read's.
         bound = self.clock().replace(second=0, microsecond=0) + timedelta(minutes=1)
+        if since is None or not self.overlap:
+            # A full read (a backfill, a first load) stops once it reaches records stamped after
+            # that, but asks for no upper bound: a record whose date SAP cannot compare must still
+            # be read (and reported).
+            yield from self._read_restarting(spec, since, back=self.overlap, stop_after=bound if spec.delta else None)
+            return
+        # New changes first, then the overlap re-read (see the module docstring).
+        newest = since
         for batch in self._read_restarting(spec, since, back=timedelta(0), until=bound):
             newest = max(newest, _cursor_time(batch.cursor) or newest)
             yield replace(batch, cursor=_cursor(since))
@@ -168,16 +171,20 @@ class SapB1Source:
         yield SourceBatch(records=[], cursor=_cursor(newest))
 
     def _read_restarting(self, spec: EntitySpec, since: datetime | None, *, back: timedelta,
-                         until: datetime | None = None) -> Iterator[SourceBatch]:
-        """Read from (since - back) on (up to `until`), starting again where it got to when
-        SAP's order moved under the paging."""
+                         until: datetime | None = None, stop_after: datetime | None = None) -> Iterator[SourceBatch]:
+        """Read from (since - back) on (up to `until`; or to the first page holding a record
+        stamped at or after `stop_after`), starting again where it got to when SAP's order
+        moved under the paging."""
         restarts = 0
         while True:
             try:
-                yield from self._read_from(spec, since, back=back, until=until)
+                yield from self._read_from(spec, since, back=back, until=until, stop_after=stop_after)
                 return
             except _Shifted as shifted:
-                restarts += 1
+                # Only restarts that got no further count: a long read in a busy ERP is
+                # shifted again and again, but goes on from where it got to each time.
+                moved_on = shifted.since is not None and (since is None or shifted.since > since)
+                restarts = 0 if moved_on else restarts + 1
                 if restarts > MAX_RESTARTS:
                     raise TransportError(
                         f"{spec.label} in SAP kept changing while we read them; "
@@ -225,7 +232,7 @@ class SapB1Source:
     # ------------------------------------------------------------ internals
 
     def _read_from(self, spec: EntitySpec, since: datetime | None, *, back: timedelta,
-                   until: datetime | None = None) -> Iterator[SourceBatch]:
+                   until: datetime | None = None, stop_after: datetime | None = None) -> Iterator[SourceBatch]:
         params = {"$select": spec.select, "$orderby": spec.order_by}
         if where := self._filter(spec, since, back=back, until=until):
             params["$filter"] = where
@@ -256,6 +263,8 @@ class SapB1Source:
                 yield SourceBatch(records=records, cursor=cursor)
             if not page.next_link or not page.rows:
                 return
+            if stop_after is not None and cursor_time is not None and cursor_time >= stop_after:
+                return  # the rest changed after the read began
             anchor = str(page.rows[-1].get(spec.key_field))
             reread = min(MAX_REREAD, len(page.rows) // 10)  # the server may cap page size
             skip = max(0, _next_skip(page.next_link, skip + len(page.rows)) - reread)

@@ -3,7 +3,7 @@ peak the overlap window re-reads minutes of just-edited orders, and a new order 
 planned (and so claimed) before them, not after."""
 from __future__ import annotations
 
-from erp.sap_b1.adapter import SapB1Source
+from erp.sap_b1.adapter import MAX_RESTARTS, SapB1Source
 from tests.erp.test_sap_b1_documents import document
 
 
@@ -68,3 +68,31 @@ def test_a_read_ends_at_the_minute_after_it_began_and_leaves_what_came_later_to_
     later = [r.key for batch in SapB1Source(connection, clock=clock).read_changes("orders", batches[-1].cursor)
              for r in batch.records]
     assert later == ["2", "3"]  # the next read has it (2 again: from the cursor's minute)
+
+
+def test_a_backfill_in_a_busy_erp_reads_everything_there_was_and_leaves_later_edits_to_the_delta(sandbox, connection,
+                                                                                                   clock):
+    """Issue 12's peak: a full read (a backfill) while orders are edited on every page used
+    to restart from the last stamp each time and give up after five restarts ("kept changing
+    while we read them"). It ends at the minute it began, and a restart that got further
+    does not count against it."""
+    from tests.erp.conftest import partner
+
+    for n in range(80):
+        clock.advance(minutes=1)
+        sandbox.add_business_partner(partner(f"C{n:03d}"))
+    source = SapB1Source(connection, clock=clock)
+    seen, edited, edits = [], set(), set()
+    for batch in source.read_changes("business_partners", None):
+        seen.extend(r.key for r in batch.records)
+        edits |= {r.key for r in batch.records if r.data["card_name"] == "Edited while the backfill reads"}
+        unedited = [r.key for r in batch.records if r.key not in edited]
+        if len(unedited) >= 2:  # one just read, under the pages still to come: they all shift
+            clock.advance(minutes=5)
+            sandbox.update_business_partner(unedited[-2], CardName="Edited while the backfill reads")
+            edited.add(unedited[-2])
+    assert len(edited) > MAX_RESTARTS
+    assert sorted(set(seen)) == [f"C{n:03d}" for n in range(80)]
+    edits |= {r.key for later in SapB1Source(connection, clock=clock).read_changes("business_partners", batch.cursor)
+              for r in later.records if r.data["card_name"] == "Edited while the backfill reads"}
+    assert edits == edited  # this read or the next delta read has every edit
