@@ -69,11 +69,15 @@ def redis_probe() -> bool | None:
     return True
 
 
-def task_enqueue(task, *args) -> bool:
-    """Wake a worker; with the broker away, say so as the hub's incident and go on: the
-    outbox is the queue of record, and the sweep wakes the workers once it is back."""
+def task_enqueue(task, *args, countdown: float | None = None) -> bool:
+    """Wake a worker (`countdown` seconds from now); with the broker away, say so as the hub's
+    incident and go on: the outbox is the queue of record, and the sweep wakes the workers
+    once it is back."""
     try:
-        task.delay(*args)
+        if countdown:
+            task.apply_async(args=args, countdown=countdown)
+        else:
+            task.delay(*args)
     except Exception as error:  # noqa: BLE001 - kombu/redis raise several types for one fault
         log.warning("Could not enqueue %s: %s", task.name, error)
         if settings.REDIS_URL:

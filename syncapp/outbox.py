@@ -102,16 +102,18 @@ def _write_sql(force: bool, *, all_new: bool = False, judged: bool = False) -> s
         f"status = CASE WHEN {revert} THEN '{S.ACCEPTED}' ELSE '{S.PENDING}' END, "
         + ", ".join([
             unless_revert("t.generation + 1", "generation"), unless_revert("0", "attempts"),
-            # A pending row keeps the more urgent of its priorities.
-            unless_revert(f"CASE WHEN t.status = '{S.PENDING}' AND t.priority < EXCLUDED.priority THEN t.priority "
-                          "ELSE EXCLUDED.priority END", "priority"),
+            # A pending row keeps the more urgent of its priorities (%s: a re-plan's, which a
+            # row new to the outbox, written with its own, does not take).
+            unless_revert(f"CASE WHEN t.status = '{S.PENDING}' AND t.priority < %s THEN t.priority "
+                          "ELSE %s END", "priority"),
             unless_revert("NULL", "not_before"), unless_revert("''", "claim_token"),
             unless_revert("EXCLUDED.planned_at", "planned_at")]))
 
 
 def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priority.ROUTINE,
-                   force: bool = False) -> EnqueueResult:
-    """Queue the records whose payload differs from what the destination accepted.
+                   force: bool = False, new_priority: int | None = None) -> EnqueueResult:
+    """Queue the records whose payload differs from what the destination accepted, at
+    `priority`; a record the flow has no row for yet at `new_priority` (default the same).
 
     Equal hash means the destination already has exactly this: no row, no call. A
     payload that failed permanently is not re-queued unchanged unless `force` (a retry).
@@ -125,18 +127,19 @@ def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priori
     staged = stage("outbox", OutboxItem, _STAGED, (
         (record.key, record.identifier, record.payload_json, record.payload_hash) for record in latest.values()))
     now = db_datetime(timezone.now())
+    first = priority if new_priority is None else new_priority  # a row inserted now; a conflict takes `priority`
     if vendor() == "postgresql":
         # One statement: each staged record judged once, the rows to write written, the verdicts returned.
         verdicts = dict(fetch(
             f"WITH s AS MATERIALIZED (SELECT s.*, {_verdict(force)} AS verdict FROM {staged} s), "
             f"w AS ({_write_sql(force, judged=True).format(staged='s')}) SELECT record_key, verdict FROM s",
-            [flow.pk, flow.pk, priority, now, now, now]))
+            [flow.pk, flow.pk, first, now, now, now, priority, priority]))
     else:
         verdicts = dict(fetch(f"SELECT s.record_key, {_verdict(force)} FROM {staged} s", [flow.pk]))
         all_new = all(verdict == "new" for verdict in verdicts.values())
         if any(verdict in ("new", "requeue", "revert") for verdict in verdicts.values()):
             execute(_write_sql(force, all_new=all_new).format(staged=staged),
-                    [flow.pk, priority, now, now, now, *([] if all_new else [flow.pk])])
+                    [flow.pk, first, now, now, now, *([] if all_new else [flow.pk]), priority, priority])
     lists = {"new": result.queued, "requeue": result.queued, "queued": result.queued,
              "unchanged": result.unchanged, "revert": result.unchanged, "still_failed": result.still_failed}
     for key in latest:

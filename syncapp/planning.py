@@ -197,7 +197,9 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
         planned.append(PlannedRecord(key=key, identifier=partner.email.strip(), payload=mapped.fields))
 
     owned_fields_strip(flow=flow, mappings=mappings, planned=planned, force=force, partners=partners)  # consent stands
-    enqueued = outbox_enqueue(flow=flow, records=planned, priority=priority, force=force)
+    # A new contact is time-sensitive (a welcome, and its first order waits for it); a backfill never is.
+    enqueued = outbox_enqueue(flow=flow, records=planned, priority=priority, force=force,
+                              new_priority=priority if priority == Priority.BACKFILL else min(priority, Priority.URGENT))
     result.queued, result.unchanged = enqueued.queued, enqueued.unchanged
     if contacts:
         result.skipped.extend(contacts.skipped)

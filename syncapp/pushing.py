@@ -30,7 +30,7 @@ from .connection_incidents import destination_push_record
 from .leases import lease_kept
 from .models import Priority, RunOutcome
 from .outbox import backoff_delay, outbox_claim, outbox_complete, outbox_release, outbox_submitted
-from .ratelimit import throttle_for
+from .ratelimit import calls_for, throttle_for
 from .run_outcomes import push_outcomes_record
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,8 @@ def flow_push_batch(*, flow, adapter=None, limit: int | None = None, run_id: int
     calls_before = getattr(adapter, "calls", 0)
     items = [PushItem(key=row.record_key, identifier=row.identifier, fields=row.payload) for row in rows]
     try:
-        with lease_kept(claim_token=rows[0].claim_token):
+        # The batch's calls take the account's allowance ahead of less urgent flows' batches.
+        with lease_kept(claim_token=rows[0].claim_token), calls_for(min(row.priority for row in rows)):
             _ensure_fields(flow, adapter)
             results = adapter.push(flow.entity, items)
     except HubFault:

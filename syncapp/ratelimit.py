@@ -14,9 +14,17 @@ Evenly spaced tokens alone (burst 1) cannot promise that: a call held up 100 ms 
 way and one sent a second later on a quick path land in the same second. The price is
 one round trip per `window_calls` calls. Clients take part through `throttled_call()`,
 which tells the bucket when the answer is back.
+
+Calls of one account are not equal: a batch of new orders must not wait behind a backfill's
+batch of another flow drawing on the same allowance. The shared (Redis) bucket knows three
+classes, time-sensitive, routine and backfill (`calls_for(priority)`, set by the push around
+each batch). A caller waiting for a token is listed under its class, and a caller of a
+less urgent class takes nothing while anyone more urgent waits: the rate goes to the most
+urgent work first, and the rest gets what is left.
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -40,8 +48,33 @@ CALL_LEASE_SECONDS = 60.0
 # answers, not a known time, free the next place.
 WINDOW_POLL_SECONDS = 0.02
 
+# Call classes, most urgent first (see the module docstring).
+TIME_SENSITIVE, ROUTINE, BULK = 0, 1, 2
+_call_class: contextvars.ContextVar[int] = contextvars.ContextVar("sync_call_class", default=ROUTINE)
+# A caller of a less urgent class asks again this often while someone more urgent waits.
+YIELD_POLL_SECONDS = 0.1
+
+
+@contextmanager
+def calls_for(priority: int) -> Iterator[None]:
+    """The calls made inside carry records of this outbox priority (syncapp.models.Priority)."""
+    from .models import Priority
+
+    token = _call_class.set(TIME_SENSITIVE if priority < Priority.ROUTINE
+                            else ROUTINE if priority < Priority.BACKFILL else BULK)
+    try:
+        yield
+    finally:
+        _call_class.reset(token)
+
+
+def current_call_class() -> int:
+    return _call_class.get()
+
+
 _REDIS_TAKE = """
 local key, calls = KEYS[1], KEYS[2]
+local class, waiter, yield_poll = tonumber(ARGV[10]), ARGV[11], tonumber(ARGV[12])
 local rate = tonumber(ARGV[1])        -- tokens per second
 local capacity = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -55,21 +88,37 @@ local held = tonumber(ARGV[9])       -- 1: the call counts until its answer is n
 -- older stamp written after a newer one would hand out the gap again.
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+-- A more urgent class waiting: take nothing, ask again shortly.
+for c = 0, class - 1 do
+  local waiting = KEYS[3 + c]
+  redis.call('ZREMRANGEBYSCORE', waiting, '-inf', now)
+  if redis.call('ZCARD', waiting) > 0 then
+    return tostring(yield_poll)
+  end
+end
+local function waits(seconds)
+  -- Listed as waiting until a little after it will ask again (a caller that died drops out).
+  if class < 2 then
+    redis.call('ZADD', KEYS[3 + class], now + seconds + 1, waiter)
+    redis.call('EXPIRE', KEYS[3 + class], 120)
+  end
+  return tostring(seconds)
+end
 local state = redis.call('HMGET', key, 'tokens', 'ts', 'blocked_until')
 local tokens = tonumber(state[1]) or capacity
 local ts = tonumber(state[2]) or now
 local blocked_until = tonumber(state[3]) or 0
 if now < blocked_until then
-  return tostring(blocked_until - now)
+  return waits(blocked_until - now)
 end
 if window_calls > 0 then
   redis.call('ZREMRANGEBYSCORE', calls, '-inf', now - window)
   if redis.call('ZCARD', calls) >= window_calls then
     local first = tonumber(redis.call('ZRANGE', calls, 0, 0, 'WITHSCORES')[2])
     if first > now then
-      return tostring(poll)           -- every place is held by a call still in flight
+      return waits(poll)              -- every place is held by a call still in flight
     end
-    return tostring(math.max(first + window - now, 0.000001))
+    return waits(math.max(first + window - now, 0.000001))
   end
 end
 tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
@@ -85,7 +134,13 @@ else
 end
 redis.call('HSET', key, 'tokens', tokens, 'ts', math.max(ts, now))
 redis.call('EXPIRE', key, 3600)
-return tostring(wait)
+if wait > 0 then
+  return waits(wait)
+end
+if class < 2 then
+  redis.call('ZREM', KEYS[3 + class], waiter)
+end
+return '0'
 """
 
 _REDIS_ANSWERED = """
@@ -220,14 +275,16 @@ class RedisTokenBucket:
         self._defer = client.register_script(_REDIS_DEFER)
 
     def acquire(self, cost: int = 1, *, held: bool = False) -> str | None:
-        """Wait for `cost` tokens. With an arrival window the call counts from its start, or
-        with `held` until `answered(ticket)` (the ticket is returned)."""
+        """Wait for `cost` tokens, after every more urgent caller (see the module docstring).
+        With an arrival window the call counts from its start, or with `held` until
+        `answered(ticket)` (the ticket is returned)."""
         ticket = uuid.uuid4().hex if self.window_calls else ""
         args = [self.rate, self.capacity, cost, self.window_calls, WINDOW_SECONDS, CALL_LEASE_SECONDS, ticket,
-                WINDOW_POLL_SECONDS, int(held)]
+                WINDOW_POLL_SECONDS, int(held), current_call_class(), uuid.uuid4().hex, YIELD_POLL_SECONDS]
+        keys = [self.key, self.calls_key, f"{self.key}:waiting:0", f"{self.key}:waiting:1"]
         while True:
             with _hub_fault_on_redis_error():
-                wait = float(self._take(keys=[self.key, self.calls_key], args=args))
+                wait = float(self._take(keys=keys, args=args))
             if wait <= 0:
                 return ticket if held and ticket else None
             self.sleep(wait)

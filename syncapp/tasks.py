@@ -152,8 +152,36 @@ def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule
               trigger=trigger, triggered_by_id=triggered_by_id)
     if flow_id in flows_with_ready_work([flow]):
         push_wake(flow, trigger, triggered_by_id)
-    # Rows sent but not validated yet are settled by flow_confirm_task, which the sweep
-    # starts every minute (a task re-queuing itself would start a new chain each sweep).
+    if flow_id in flows_awaiting_confirmation([flow]):
+        confirm_wake(flow)
+
+
+# A confirm task timed by a push waits at most this long past its due time for a worker;
+# the sweep still starts one every minute for anything left (a task re-queuing itself
+# would start a new chain each sweep).
+CONFIRM_QUEUED_SLACK_SECONDS = 60
+
+
+def confirm_wake(flow: Flow) -> bool:
+    """Rows were sent to a destination that validates later: ask it when their first verdicts
+    are due (Ometria: its validation grace after the push), not at the next sweep, so what
+    waits on them (a new customer's first order) goes on as soon as it may. One such task per
+    flow waits at a time."""
+    from django.conf import settings
+
+    from .pushing import adapter_for_flow
+
+    due = float(getattr(adapter_for_flow(flow), "first_verdict_seconds", 0) or 0) + 1
+    if settings.REDIS_URL:
+        try:
+            from .ratelimit import redis_client
+
+            mark = f"sync:confirm-queued:{flow.pk}:{flow.created_at.timestamp():.6f}"
+            if not redis_client().set(mark, 1, nx=True, ex=int(due + CONFIRM_QUEUED_SLACK_SECONDS)):
+                return False
+        except Exception as error:  # noqa: BLE001 - redis raises several types for one fault
+            logger.warning("Could not mark a queued confirm (queued regardless): %s", error)
+    return task_enqueue(flow_confirm_task, flow.pk, countdown=due)
 
 
 @shared_task(name="syncapp.outbox_sweep_task", ignore_result=True)

@@ -210,6 +210,11 @@ class OmetriaDestination:
         return float(self.options["validation_grace_seconds"])
 
     @property
+    def first_verdict_seconds(self) -> float:
+        """How long after a push its records' verdicts can first be due (the engine asks then)."""
+        return self.grace
+
+    @property
     def min_rate(self) -> float:
         return float(self.options["min_processing_rate"])
 

@@ -146,6 +146,15 @@ def test_a_dispatch_or_a_cancellation_goes_before_routine_edits_and_an_edit_of_a
     assert OutboxItem.objects.get(flow=hub.orders, record_key="1", status="pending").priority == Priority.ROUTINE
 
 
+def test_a_new_customer_goes_before_routine_contact_edits(hub):
+    """Issue 12: a new contact is time-sensitive (its welcome, and its first order waits for it)."""
+    hub.pull("business_partners", bp_record("C001", email="jane@example.com", name="Jane Renamed"),
+             bp_record("C002", email="new@example.com"))
+    priorities = dict(OutboxItem.objects.filter(flow=hub.customers, status="pending")
+                      .values_list("record_key", "priority"))
+    assert priorities == {"C001": Priority.ROUTINE, "C002": Priority.URGENT}
+
+
 def test_a_first_purchase_updates_the_customers_figures_so_the_welcome_segment_stops(hub):
     contact = hub.destination.contacts["jane@example.com"]
     assert contact["ORDERCOUNT"] == 0 and contact["FIRSTORDERDATE"] is None

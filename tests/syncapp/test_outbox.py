@@ -94,7 +94,10 @@ def test_transient_failures_back_off_then_become_an_exception(flow, settings):
 
 @pytest.mark.django_db
 def test_urgent_rows_are_claimed_before_routine_ones(flow):
-    load(flow, 5)
+    load(flow, 5)  # new contacts: time-sensitive
+    flow_push(flow=flow, adapter=FakeDestination())
+    records = [bp_record(f"C{i:04d}", name="Renamed") for i in range(5)]
+    connection_pull(connection=flow.connection, adapter=FakeSource([records]))  # routine edits
     records_replan(flow=flow, record_keys=["C0004"], force=True, priority=Priority.URGENT)
     assert outbox_claim(flow=flow, limit=2)[0].record_key == "C0004"
 

@@ -65,3 +65,37 @@ def test_a_pull_wakes_the_pushers_once_a_page_is_stored_not_at_its_end(flow, red
     clock[0] += tasks.PULL_WAKE_SECONDS
     stored(500)
     assert len(queued) == 2
+
+
+def test_a_push_that_leaves_rows_awaiting_validation_asks_when_their_verdicts_are_due(flow, redis_url, settings,
+                                                                                   monkeypatch):
+    """Issue 12: an Ometria verdict comes its validation grace after the push; asking then,
+    not at the next minute's sweep, lets a new customer's first order go as soon as it may."""
+    settings.REDIS_URL = redis_url
+    timed = []
+    monkeypatch.setattr(tasks.flow_confirm_task, "apply_async",
+                        lambda args, countdown: timed.append((args, countdown)))
+
+    class Validating:  # takes the batch, decides later
+        first_verdict_seconds = 10.0
+        limits = __import__("tests.syncapp.fakes", fromlist=["FakeDestination"]).FakeDestination.limits
+
+        def ensure_fields(self, entity, specs):
+            return []
+
+        def push(self, entity, items):
+            from syncapp.adapters import PushResult
+            return [PushResult(key=item.key, outcome="submitted", remote_id="req-1") for item in items]
+
+        def confirm(self, entity, items):
+            return []
+
+    monkeypatch.setattr("syncapp.services.adapter_for_flow", lambda flow: Validating())
+    monkeypatch.setattr("syncapp.pushing.adapter_for_flow", lambda flow: Validating())
+    monkeypatch.setattr(tasks.flow_push_task, "delay", lambda *args: None)
+    _ready_row(flow, "C1")
+    tasks.flow_push_task(flow.pk)
+    _ready_row(flow, "C2")
+    tasks.flow_push_task(flow.pk)  # a confirm task already waits for this flow
+    assert timed == [((flow.pk,), 11.0)]
+    assert OutboxItem.objects.filter(flow=flow, status="submitted").count() == 2

@@ -88,3 +88,77 @@ def test_a_per_second_vendor_limit_gets_a_bucket_that_never_bursts_past_it(setti
     assert clock.now - 1000.0 == pytest.approx(2.0)  # 4 at once, then 4 a second
     other = SimpleNamespace(kind="perminute", name="bucket-test")
     assert throttle_for(other, 240).capacity == 10  # without a burst, the default
+
+
+class _Asked(Exception):
+    """Raised by a test's sleep: the caller was told to wait."""
+
+
+def _stop_at_first_wait(seconds):
+    raise _Asked(seconds)
+
+
+@pytest.mark.parametrize("later_class", ["routine", "backfill"])
+def test_a_less_urgent_call_takes_no_token_while_a_time_sensitive_one_waits(redis_url, later_class):
+    """Issue 12: new orders of one flow must not wait behind another flow's backfill batches
+    drawing on the same account's allowance."""
+    from syncapp.models import Priority
+    from syncapp.ratelimit import calls_for
+
+    client = redis.Redis.from_url(redis_url)
+    key = f"test:bucket:classes:{later_class}"
+    client.delete(key, f"{key}:waiting:0", f"{key}:waiting:1")
+    bucket = RedisTokenBucket(client, key, 60, burst=1)  # one a second
+    bucket.acquire()  # the burst is spent
+    urgent = RedisTokenBucket(client, key, 60, burst=1, sleep=_stop_at_first_wait)
+    with calls_for(Priority.URGENT), pytest.raises(_Asked):
+        urgent.acquire()  # told to wait for the next token: it is now listed as waiting
+    time.sleep(1.1)  # the next token is there
+    later = RedisTokenBucket(client, key, 60, burst=1, sleep=_stop_at_first_wait)
+    with calls_for(Priority.ROUTINE if later_class == "routine" else Priority.BACKFILL), pytest.raises(_Asked):
+        later.acquire()  # the token is there, but someone more urgent waits for it
+    started = time.monotonic()
+    with calls_for(Priority.URGENT):
+        bucket.acquire()
+    assert time.monotonic() - started < 0.5  # the waiting time-sensitive call gets it at once
+
+
+def test_a_routine_call_goes_when_no_time_sensitive_one_waits_and_a_dead_waiter_drops_out(redis_url):
+    from syncapp.models import Priority
+    from syncapp.ratelimit import calls_for
+
+    client = redis.Redis.from_url(redis_url)
+    key = "test:bucket:classes:dead"
+    client.delete(key, f"{key}:waiting:0", f"{key}:waiting:1")
+    bucket = RedisTokenBucket(client, key, 600, burst=1)  # ten a second
+    bucket.acquire()
+    with calls_for(Priority.URGENT), pytest.raises(_Asked):
+        RedisTokenBucket(client, key, 600, burst=1, sleep=_stop_at_first_wait).acquire()  # then it dies
+    started = time.monotonic()
+    with calls_for(Priority.BACKFILL):
+        bucket.acquire()
+    assert time.monotonic() - started < 2.5  # its listing ran out a second after it would have asked again
+
+
+@pytest.mark.django_db
+def test_a_push_batch_draws_on_the_allowance_as_its_most_urgent_record():
+    from syncapp.models import Priority
+    from syncapp.outbox import PlannedRecord, outbox_enqueue
+    from syncapp.pushing import flow_push_batch
+    from syncapp.ratelimit import BULK, TIME_SENSITIVE, current_call_class
+    from tests.factories import FlowFactory
+    from tests.syncapp.fakes import FakeDestination
+
+    class Recording(FakeDestination):
+        def push(self, entity, items):
+            classes.append(current_call_class())
+            return super().push(entity, items)
+
+    classes: list[int] = []
+    flow, adapter = FlowFactory(), Recording(batch_size=2)
+    record = lambda key: PlannedRecord(key=key, identifier=f"{key}@example.com", payload={"k": key})  # noqa: E731
+    outbox_enqueue(flow=flow, records=[record("B1"), record("B2")], priority=Priority.BACKFILL)
+    outbox_enqueue(flow=flow, records=[record("N1")], priority=Priority.URGENT)
+    flow_push_batch(flow=flow, adapter=adapter)  # N1 and one backfill row: time-sensitive
+    flow_push_batch(flow=flow, adapter=adapter)  # the last backfill row
+    assert classes == [TIME_SENSITIVE, BULK]
