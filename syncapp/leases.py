@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,13 @@ class _Heartbeat:
         try:
             close_old_connections()
             if claims:
-                OutboxItem.objects.filter(claim_token__in=claims, status=OutboxStatus.IN_FLIGHT).update(
-                    claimed_at=now)
+                # Rows locked right now are being finished (or re-planned) by someone else: skip
+                # them rather than wait. Waiting took their locks in another order than the
+                # completing transaction and deadlocked it under load (issue 12's peak run).
+                with transaction.atomic():
+                    mine = OutboxItem.objects.select_for_update(skip_locked=True).filter(
+                        claim_token__in=claims, status=OutboxStatus.IN_FLIGHT).values("id")
+                    OutboxItem.objects.filter(id__in=mine).update(claimed_at=now)
             if runs:
                 SyncRun.objects.filter(pk__in=runs, status=SyncRun.Status.RUNNING).update(heartbeat_at=now)
         except Exception as error:  # noqa: BLE001 - the database may be away; the lease is the safety net

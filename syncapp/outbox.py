@@ -97,6 +97,9 @@ def _write_sql(force: bool, *, all_new: bool = False, judged: bool = False) -> s
         f"'', '', '', '', '', %s, %s, %s FROM {{staged}} s WHERE "
         + ("1 = 1 " if all_new else "s.verdict IN ('new', 'requeue', 'revert') " if judged
            else f"{_verdict(force)} IN ('new', 'requeue', 'revert') ") +
+        # Rows are locked in key order, as a push completing a batch locks them (_still_ours):
+        # two transactions taking the same rows in other orders deadlock.
+        "ORDER BY s.record_key "
         "ON CONFLICT (flow_id, record_key) DO UPDATE SET identifier = EXCLUDED.identifier, "
         "payload = EXCLUDED.payload, payload_hash = EXCLUDED.payload_hash, updated_at = EXCLUDED.updated_at, "
         f"status = CASE WHEN {revert} THEN '{S.ACCEPTED}' ELSE '{S.PENDING}' END, "
@@ -217,8 +220,8 @@ def backoff_delay(attempts: int, retry_after: float | None = None) -> float:
 def _still_ours(rows: list[OutboxItem]) -> dict[int, OutboxItem]:
     """Lock the claimed rows again and keep those not re-planned meanwhile."""
     by_id = {row.id: row for row in rows}
-    current = OutboxItem.objects.select_for_update().filter(id__in=list(by_id)).only(
-        "id", "claim_token", "generation", "status")
+    current = OutboxItem.objects.select_for_update().filter(id__in=list(by_id)).order_by("record_key").only(
+        "id", "claim_token", "generation", "status")  # in key order, as planning writes them
     return {row.id: by_id[row.id] for row in current
             if row.claim_token == by_id[row.id].claim_token and row.status in (S.IN_FLIGHT, S.SUBMITTED)}
 

@@ -198,8 +198,8 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
 
     owned_fields_strip(flow=flow, mappings=mappings, planned=planned, force=force, partners=partners)  # consent stands
     # A new contact is time-sensitive (a welcome, and its first order waits for it); a backfill never is.
-    enqueued = outbox_enqueue(flow=flow, records=planned, priority=priority, force=force,
-                              new_priority=priority if priority == Priority.BACKFILL else min(priority, Priority.URGENT))
+    new_priority = priority if priority == Priority.BACKFILL else min(priority, Priority.URGENT)
+    enqueued = outbox_enqueue(flow=flow, records=planned, priority=priority, force=force, new_priority=new_priority)
     result.queued, result.unchanged = enqueued.queued, enqueued.unchanged
     if contacts:
         result.skipped.extend(contacts.skipped)

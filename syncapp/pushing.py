@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -30,6 +31,7 @@ from .connection_incidents import destination_push_record
 from .leases import lease_kept
 from .models import Priority, RunOutcome
 from .outbox import backoff_delay, outbox_claim, outbox_complete, outbox_release, outbox_submitted
+from .plan_lock import flows_plan_lock
 from .ratelimit import calls_for, throttle_for
 from .run_outcomes import push_outcomes_record
 
@@ -267,7 +269,9 @@ def _release_waiting(flow, accepted_keys: list[str]) -> None:
             continue
         waiting = import_string(spec.waiting)(flow=other, customer_keys=accepted_keys)
         if waiting:
-            spec.plan(flow=other, record_keys=waiting, force=True, priority=Priority.URGENT)
+            with transaction.atomic():
+                flows_plan_lock([other.pk])  # a pull may be planning the same orders
+                spec.plan(flow=other, record_keys=waiting, force=True, priority=Priority.URGENT)
 
 
 def _permanent_reason(result: PushResult) -> str:

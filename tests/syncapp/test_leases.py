@@ -121,3 +121,42 @@ def test_a_pull_whose_worker_died_shows_on_its_connections_flows(flow, settings)
     outbox_sweep_task()
     (row,) = flows_health(flows=type(flow).objects.filter(pk=flow.pk))
     assert row.light == "amber" and "a worker stopped mid-run" in "; ".join(row.problems)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_heartbeat_skips_rows_another_transaction_is_finishing_rather_than_wait_for_them(flow):
+    """Issue 12's peak run: the heartbeat renewing a batch's lease waited for rows the batch's
+    own completion had locked (in another order) and PostgreSQL killed one as a deadlock."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from syncapp.leases import _Heartbeat
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks (SQLite locks the whole database)")
+    _queue(flow, 2)
+    rows = _worker_dies_holding(flow, 2, seconds_ago=30)
+    locked, release = threading.Event(), threading.Event()
+
+    def finishing():  # a completion holding the first row's lock
+        with transaction.atomic():
+            OutboxItem.objects.select_for_update().get(pk=rows[0].pk)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=finishing)
+    holder.start()
+    assert locked.wait(5)
+    beat = threading.Thread(target=_Heartbeat.beat, kwargs={"claims": [rows[0].claim_token], "runs": []})
+    beat.start()
+    beat.join(3)
+    waited = beat.is_alive()
+    release.set()
+    holder.join()
+    beat.join()
+    assert not waited
+    renewed = {row.pk: row.claimed_at for row in OutboxItem.objects.filter(pk__in=[r.pk for r in rows])}
+    assert renewed[rows[1].pk] > timezone.now() - timedelta(seconds=5)  # renewed
+    assert renewed[rows[0].pk] < timezone.now() - timedelta(seconds=20)  # skipped: being finished
