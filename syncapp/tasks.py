@@ -27,6 +27,14 @@ PULL_WAKE_SECONDS = 5.0
 PUSH_QUEUED_SECONDS = 120
 
 
+# Pushes and confirms wait in the queue behind everything else (a scheduled pull above all):
+# a pull waiting for a free worker delays every new order it would read, and a push or
+# confirm task spends most of its time waiting on its destination's pace. The Redis
+# transport takes a lower-priority message only when none of a higher one waits (priority
+# 0, the default, is the highest there).
+PUSH_TASK_PRIORITY = 6
+
+
 def _push_mark(flow: Flow) -> str:
     # The flow's creation time too: a flow id used again (a database made anew) is another flow.
     return f"sync:push-queued:{flow.pk}:{flow.created_at.timestamp():.6f}"
@@ -138,7 +146,7 @@ def _waking_pushers(flows, started: dict | None = None):
     return stored
 
 
-@shared_task(name="syncapp.flow_push_task", ignore_result=True)
+@shared_task(name="syncapp.flow_push_task", ignore_result=True, priority=PUSH_TASK_PRIORITY)
 def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule",
                    triggered_by_id: int | None = None) -> None:
     """Send a bounded number of batches; re-enqueue itself (same trigger) while work remains."""
@@ -208,7 +216,7 @@ def outbox_sweep_task() -> None:
         task_enqueue(flow_confirm_task, flow_id)
 
 
-@shared_task(name="syncapp.flow_confirm_task", ignore_result=True)
+@shared_task(name="syncapp.flow_confirm_task", ignore_result=True, priority=PUSH_TASK_PRIORITY)
 def flow_confirm_task(flow_id: int) -> None:
     """Settle rows a destination took but had not validated (Ometria), beside the pushes."""
     from .services import flow_confirm_pass

@@ -99,3 +99,27 @@ def test_a_push_that_leaves_rows_awaiting_validation_asks_when_their_verdicts_ar
     tasks.flow_push_task(flow.pk)  # a confirm task already waits for this flow
     assert timed == [((flow.pk,), 11.0)]
     assert OutboxItem.objects.filter(flow=flow, status="submitted").count() == 2
+
+
+def test_a_pull_queued_behind_pushes_and_confirms_is_taken_first(settings):
+    """Issue 12's peak run: scheduled pulls waited up to a minute in the queue behind push
+    and confirm tasks, and every new order they would read waited with them."""
+    from celery import current_app
+
+    if not str(current_app.conf.broker_url).startswith("redis"):
+        pytest.skip("message priorities of the Redis broker (CI sets REDIS_URL)")
+    queue = "test-priorities"
+    with current_app.connection_for_read() as connection:
+        connection.SimpleQueue(queue).clear()
+        tasks.flow_push_task.apply_async(args=(1,), queue=queue)
+        tasks.flow_confirm_task.apply_async(args=(1,), queue=queue)
+        tasks.connection_pull_task.apply_async(args=(1, "orders"), queue=queue)
+        waiting = connection.SimpleQueue(queue)
+        taken = []
+        for _ in range(3):
+            message = waiting.get(timeout=5)
+            taken.append(message.headers["task"])
+            message.ack()
+        waiting.close()
+    assert taken[0] == "syncapp.connection_pull_task"
+    assert sorted(taken[1:]) == ["syncapp.flow_confirm_task", "syncapp.flow_push_task"]
