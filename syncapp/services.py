@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from erp.ingest import INGESTERS
@@ -136,15 +136,19 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
                          priority=priority)
 
 
-def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: bool, priority: int) -> SyncRun:
-    adapter = adapter or source_adapter_for(connection)
-    flows = flows_reading(connection=connection, source_entity=entity)
-    ingest = INGESTERS[entity]
-    cursor, _ = SourceCursor.objects.get_or_create(connection=connection, entity=entity)
-    try:
-        for batch in adapter.read_changes(entity, None if full else cursor.value):
-            # One transaction per page: a failure anywhere re-reads the page next time,
-            # so nothing in it (the unreadable records included) is past the cursor unseen.
+# A page whose transaction PostgreSQL chose as a deadlock's victim (another pull, a backfill
+# or a push took the same rows in another order) is written again at once, up to this many
+# times, rather than failing the pull and waiting a schedule interval.
+PAGE_DEADLOCK_RETRIES = 3
+
+
+def _page_stored(run: SyncRun, batch, *, connection, entity: str, ingest, flows, priority: int, cursor):
+    """Store, plan and move the cursor past one page, in one transaction: a failure anywhere
+    re-reads the page next time, so nothing in it (the unreadable records included) is past
+    the cursor unseen. `cursor` None: a full read, which leaves the stored cursor alone."""
+    attempt = 0
+    while True:
+        try:
             with transaction.atomic():
                 commit_unawaited()  # a page lost with the server is re-read: its cursor is in it
                 stored = ingest(connection=connection, records=batch.records)
@@ -155,9 +159,32 @@ def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: boo
                                    record_keys=[*stored.readable_keys, CONNECTION_KEY], stages=[Stage.INGEST])
                 if batch.on_stored:
                     batch.on_stored(stored)
-                if not full:
+                if cursor is not None:
                     cursor.value = batch.cursor
                     cursor.save(update_fields=["value", "updated_at"])
+            return stored
+        except OperationalError as error:
+            if not is_deadlock(error) or attempt == PAGE_DEADLOCK_RETRIES:
+                raise
+            attempt += 1
+            log.info("A page of %s from %s was a deadlock's victim; writing it again", entity, connection)
+
+
+def is_deadlock(error: Exception) -> bool:
+    """PostgreSQL broke a lock cycle by failing this transaction (SQLSTATE 40P01)."""
+    cause = error.__cause__ or error
+    return getattr(cause, "sqlstate", None) == "40P01" or getattr(cause, "pgcode", None) == "40P01"
+
+
+def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: bool, priority: int) -> SyncRun:
+    adapter = adapter or source_adapter_for(connection)
+    flows = flows_reading(connection=connection, source_entity=entity)
+    ingest = INGESTERS[entity]
+    cursor, _ = SourceCursor.objects.get_or_create(connection=connection, entity=entity)
+    try:
+        for batch in adapter.read_changes(entity, None if full else cursor.value):
+            stored = _page_stored(run, batch, connection=connection, entity=entity, ingest=ingest, flows=flows,
+                                  priority=priority, cursor=None if full else cursor)
             run.records_read += len(batch.records)
             run.records_changed += len(stored.changed_keys)
             run.records_failed += len(stored.unreadable)
@@ -191,8 +218,9 @@ def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: boo
 
 def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confirm: bool = True,
               progress: Callable[[PushStats], None] | None = None, trigger: str = RunTrigger.SCHEDULE,
-              triggered_by_id: int | None = None) -> SyncRun:
-    """Send every ready row of one flow (or `max_batches` batches) and record the run.
+              triggered_by_id: int | None = None, max_seconds: float | None = None) -> SyncRun:
+    """Send every ready row of one flow (or `max_batches` batches, or what `max_seconds`
+    allow: no batch starts after them) and record the run.
 
     For a destination that validates later, what it has decided is confirmed between
     batches (at most every `confirm_interval` seconds) and once at the end, unless
@@ -214,8 +242,9 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
         run.api_calls += stats.calls
 
     batches = 0
+    ends = None if max_seconds is None else time.monotonic() + max_seconds
     with lease_kept(run_id=run.pk), _run_recorded(run):
-        while max_batches is None or batches < max_batches:
+        while (max_batches is None or batches < max_batches) and (ends is None or time.monotonic() < ends):
             stats = flow_push_batch(flow=flow, adapter=adapter, run_id=run.pk)
             if not stats.claimed:
                 break

@@ -156,8 +156,10 @@ def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule
     _push_unmark(flow)  # a wake from now on queues the next task
     if not flow.enabled:
         return
+    # Bounded by time too: batches that wait on an allowance shared with other flows take
+    # longer than their pace says, and a pull must not wait for a free worker behind them.
     flow_push(flow=flow, max_batches=min(max_batches, batches_per_push_task(flow)), confirm=False,
-              trigger=trigger, triggered_by_id=triggered_by_id)
+              trigger=trigger, triggered_by_id=triggered_by_id, max_seconds=PUSH_TASK_SECONDS)
     if flow_id in flows_with_ready_work([flow]):
         push_wake(flow, trigger, triggered_by_id)
     if flow_id in flows_awaiting_confirmation([flow]):

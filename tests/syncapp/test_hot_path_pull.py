@@ -178,3 +178,30 @@ def test_run_outcomes_cost_no_key_checks_at_commit_and_still_go_with_their_run_a
     assert sorted(SyncRunOutcome.objects.values_list("run_id", flat=True)) == [runs[1].pk, runs[2].pk]
     flow.delete()
     assert list(SyncRunOutcome.objects.values_list("run_id", flat=True)) == [runs[2].pk]
+
+
+def test_a_page_chosen_as_a_deadlocks_victim_is_written_again_not_left_for_the_next_pull(monkeypatch):
+    """Issue 12's peak run: a scheduled orders pull and the backfill marked the same customers'
+    figures and PostgreSQL failed the pull's page as a deadlock; the pull ended there and its
+    new orders waited a schedule interval. The page is now written again at once."""
+    import psycopg
+    from django.db import OperationalError
+
+    from syncapp import services
+
+    flow = FlowFactory()
+    real, failures = services.changes_plan, []
+
+    def deadlocking_once(**kwargs):
+        if not failures:
+            failures.append(1)
+            try:
+                raise psycopg.errors.DeadlockDetected("deadlock detected")
+            except psycopg.errors.DeadlockDetected as cause:
+                raise OperationalError("deadlock detected") from cause
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "changes_plan", deadlocking_once)
+    run = connection_pull(connection=flow.connection, adapter=FakeSource([[bp_record("C001"), bp_record("C002")]]))
+    assert run.status == "succeeded" and failures == [1]
+    assert sorted(OutboxItem.objects.filter(flow=flow).values_list("record_key", flat=True)) == ["C001", "C002"]

@@ -123,3 +123,25 @@ def test_a_pull_queued_behind_pushes_and_confirms_is_taken_first(settings):
         waiting.close()
     assert taken[0] == "syncapp.connection_pull_task"
     assert sorted(taken[1:]) == ["syncapp.flow_confirm_task", "syncapp.flow_push_task"]
+
+
+def test_a_push_task_starts_no_batch_after_its_ten_seconds_however_few_batches_it_sent(flow, monkeypatch):
+    """Issue 12's peak run: Ometria push tasks held a worker for 20-80 s (their 20 batches
+    waited on an allowance shared with another flow) while scheduled pulls waited for one."""
+    from syncapp.services import flow_push
+    from tests.syncapp.fakes import FakeDestination
+
+    clock = [1000.0]
+    monkeypatch.setattr("time.monotonic", lambda: clock[0])
+
+    class Slow(FakeDestination):
+        def push(self, entity, items):
+            clock[0] += 4.0  # each batch waits 4 s for its token
+            return super().push(entity, items)
+
+    for index in range(10):
+        _ready_row(flow, f"C{index}")
+    destination = Slow(batch_size=1)
+    run = flow_push(flow=flow, adapter=destination, max_batches=20, confirm=False, max_seconds=10.0)
+    assert destination.calls == 3  # at 0, 4 and 8 s; none at 12 s
+    assert run.records_accepted == 3
