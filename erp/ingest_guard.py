@@ -34,8 +34,9 @@ Upsert = Callable[..., IngestResult]
 
 
 def guarded(entity: str, upsert: Upsert) -> Upsert:
-    def ingest(*, connection, records: list[SourceRecord]) -> IngestResult:
-        checked = records_check(entity=entity, records=records)
+    def ingest(*, connection, records: list[SourceRecord], screened: bool = False) -> IngestResult:
+        # `screened`: records_check already ran on this page (syncapp.page_lookahead).
+        checked = records if screened else records_check(entity=entity, records=records)
         try:
             with transaction.atomic():
                 return upsert(connection=connection, records=checked)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import deque
 from collections.abc import Callable
 from datetime import date, datetime
 from functools import lru_cache
@@ -40,21 +41,24 @@ Check = Callable[[Any], bool]
 
 # ---------------------------------------------------------------- the raw payload
 
-# The JSON text of each raw payload screened clean on the current page, by id. The payload
+# The JSON text of each raw payload screened clean, by id, for the last two pages: the one
+# being stored and the next, screened ahead of it (syncapp.page_lookahead). The payload
 # itself is kept beside its text, so an id can never be mistaken for a later object's.
-_RAW_TEXTS: dict[int, tuple[Any, str]] = {}
+_RAW_TEXTS: deque[dict[int, tuple[Any, str]]] = deque([{}, {}], maxlen=2)
 
 
 def page_start() -> None:
-    """Forget the previous page's raw texts (a page's records are alive until it is stored)."""
-    _RAW_TEXTS.clear()
+    """Forget the raw texts of the page before the previous one (a page's records are alive
+    until it is stored, and the next page may be screened meanwhile)."""
+    _RAW_TEXTS.append({})
 
 
 def raw_json(raw: Any) -> JsonText:
     """The raw payload as JSON text for storage: the screen's text when it made one."""
-    kept = _RAW_TEXTS.get(id(raw))
-    if kept is not None and kept[0] is raw:
-        return JsonText(kept[1])
+    for texts in (_RAW_TEXTS[-1], _RAW_TEXTS[0]):
+        kept = texts.get(id(raw))
+        if kept is not None and kept[0] is raw:
+            return JsonText(kept[1])
     return json_text(raw)
 
 
@@ -66,7 +70,7 @@ def _raw_clean(raw: Any) -> bool:
     # An ASCII text (known without a scan) holds no surrogate.
     if "\\u0000" in text or (not text.isascii() and _SURROGATES.search(text)):
         return False
-    _RAW_TEXTS[id(raw)] = (raw, text)
+    _RAW_TEXTS[-1][id(raw)] = (raw, text)
     return True
 
 

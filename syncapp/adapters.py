@@ -95,6 +95,7 @@ class SourceBatch:
     records: list[SourceRecord]
     cursor: dict[str, Any]
     on_stored: Callable[[Any], None] | None = None
+    screened: bool = False  # the records are records_check's answer already (syncapp.page_lookahead)
 
 
 class SourceAdapter(Protocol):

@@ -38,6 +38,7 @@ from .leases import lease_kept
 from .locks import PullInProgress, pull_lock
 from .logging import redact_text
 from .models import Flow, Priority, RunTrigger, SourceCursor, SyncRun
+from .page_lookahead import pages_read_ahead
 from .outbox import outbox_reclaim_stale
 from .plan_lock import flows_plan_lock
 from .pushing import PushStats, adapter_for_flow, confirms_later, flow_confirm, flow_push_batch
@@ -151,7 +152,7 @@ def _page_stored(run: SyncRun, batch, *, connection, entity: str, ingest, flows,
         try:
             with transaction.atomic():
                 commit_unawaited()  # a page lost with the server is re-read: its cursor is in it
-                stored = ingest(connection=connection, records=batch.records)
+                stored = ingest(connection=connection, records=batch.records, screened=batch.screened)
                 changes_plan(connection=connection, entity=entity, flows=flows, stored=stored, priority=priority,
                              run=run)
                 _record_unreadable(connection, entity, stored.unreadable)
@@ -182,7 +183,10 @@ def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: boo
     ingest = INGESTERS[entity]
     cursor, _ = SourceCursor.objects.get_or_create(connection=connection, entity=entity)
     try:
-        for batch in adapter.read_changes(entity, None if full else cursor.value):
+        pages = adapter.read_changes(entity, None if full else cursor.value)
+        if getattr(adapter, "pages_read_ahead", False):
+            pages = pages_read_ahead(pages, entity=entity)
+        for batch in pages:
             stored = _page_stored(run, batch, connection=connection, entity=entity, ingest=ingest, flows=flows,
                                   priority=priority, cursor=None if full else cursor)
             run.records_read += len(batch.records)

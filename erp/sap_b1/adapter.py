@@ -79,6 +79,9 @@ class SapB1Source:
 
     entities = (payloads.ENTITY, item_payloads.ITEMS, item_payloads.ITEM_STOCK,
                 item_payloads.WAREHOUSES, item_payloads.ITEM_GROUPS, *document_payloads.DOCUMENT_ENTITIES)
+    # Its next page does not depend on this one being stored (plain HTTP reads), so the
+    # engine fetches and screens it meanwhile (syncapp.page_lookahead).
+    pages_read_ahead = True
 
     def __init__(
         self,
