@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, nullcontext, suppress
 
 from django.db import OperationalError, transaction
 from django.utils import timezone
@@ -186,14 +186,17 @@ def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: boo
         pages = adapter.read_changes(entity, None if full else cursor.value)
         if getattr(adapter, "pages_read_ahead", False):
             pages = pages_read_ahead(pages, entity=entity)
-        for batch in pages:
-            stored = _page_stored(run, batch, connection=connection, entity=entity, ingest=ingest, flows=flows,
-                                  priority=priority, cursor=None if full else cursor)
-            run.records_read += len(batch.records)
-            run.records_changed += len(stored.changed_keys)
-            run.records_failed += len(stored.unreadable)
-            if progress:
-                progress(len(batch.records))
+        # The read ends with the pull, failed or not, before the caller closes the source
+        # (a page read ahead must not use a session the caller logs out).
+        with closing(pages) if hasattr(pages, "close") else nullcontext():
+            for batch in pages:
+                stored = _page_stored(run, batch, connection=connection, entity=entity, ingest=ingest, flows=flows,
+                                      priority=priority, cursor=None if full else cursor)
+                run.records_read += len(batch.records)
+                run.records_changed += len(stored.changed_keys)
+                run.records_failed += len(stored.unreadable)
+                if progress:
+                    progress(len(batch.records))
         figures_replan(connection=connection, priority=priority, run=run)
     except AuthenticationFailed as error:
         connection_refused_record(connection=connection, entity=entity, error=error.message)  # it answered, refusing

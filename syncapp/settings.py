@@ -215,6 +215,8 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3600)
 if CELERY_TASK_TIME_LIMIT >= CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", float("inf")):
     raise ImproperlyConfigured("CELERY_TASK_TIME_LIMIT must be shorter than CELERY_VISIBILITY_TIMEOUT, or a long "
                                "task would be handed to a second worker while the first still runs it.")
+# Pushes and confirms wait in the queue behind pulls and the rest (syncapp.tasks says why).
+CELERY_TASK_ROUTES = {name: {"priority": 6} for name in ("syncapp.flow_push_task", "syncapp.flow_confirm_task")}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 

@@ -31,8 +31,7 @@ PUSH_QUEUED_SECONDS = 120
 # a pull waiting for a free worker delays every new order it would read, and a push or
 # confirm task spends most of its time waiting on its destination's pace. The Redis
 # transport takes a lower-priority message only when none of a higher one waits (priority
-# 0, the default, is the highest there).
-PUSH_TASK_PRIORITY = 6
+# 0, the default, is the highest there); the priority is set by CELERY_TASK_ROUTES.
 
 
 def _push_mark(flow: Flow) -> str:
@@ -146,7 +145,7 @@ def _waking_pushers(flows, started: dict | None = None):
     return stored
 
 
-@shared_task(name="syncapp.flow_push_task", ignore_result=True, priority=PUSH_TASK_PRIORITY)
+@shared_task(name="syncapp.flow_push_task", ignore_result=True)
 def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule",
                    triggered_by_id: int | None = None) -> None:
     """Send a bounded number of batches; re-enqueue itself (same trigger) while work remains."""
@@ -218,7 +217,7 @@ def outbox_sweep_task() -> None:
         task_enqueue(flow_confirm_task, flow_id)
 
 
-@shared_task(name="syncapp.flow_confirm_task", ignore_result=True, priority=PUSH_TASK_PRIORITY)
+@shared_task(name="syncapp.flow_confirm_task", ignore_result=True)
 def flow_confirm_task(flow_id: int) -> None:
     """Settle rows a destination took but had not validated (Ometria), beside the pushes."""
     from .services import flow_confirm_pass

@@ -17,6 +17,7 @@ from exceptions.models import SyncException
 from syncapp.adapters import SourceBatch, SourceRecord
 from syncapp.page_lookahead import pages_read_ahead
 from syncapp.services import connection_pull
+from tests.factories import ErpConnectionFactory
 from tests.hub import Hub, partner
 
 
@@ -136,3 +137,27 @@ def test_a_page_keeps_its_raw_texts_while_the_next_page_is_screened(monkeypatch)
 
     monkeypatch.setattr("erp.record_screen.json_text", encoded_again)
     assert raw_json(page_one[0].raw) == '{"CardCode":"A"}'
+
+
+@pytest.mark.django_db
+def test_a_failed_pull_has_closed_its_source_before_the_failure_reaches_the_caller():
+    """The caller logs the source out after the pull: no page may still be read ahead on that session."""
+    closed = threading.Event()
+
+    class Source:
+        pages_read_ahead = True
+
+        def read_changes(self, entity, cursor):
+            try:
+                for number in range(3):
+                    yield SourceBatch(records=[_record(f"K{number}")], cursor={"page": number})
+            finally:
+                closed.set()
+
+    def failing(_count: int) -> None:
+        raise RuntimeError("what follows a stored page failed")
+
+    with pytest.raises(RuntimeError) as failure:
+        connection_pull(connection=ErpConnectionFactory(), adapter=Source(), progress=failing)
+    assert failure.value.__traceback__ is not None  # the pull's frames are still held here...
+    assert closed.is_set()  # ...and its source was closed all the same
