@@ -24,9 +24,10 @@ from erp.record_checks import records_check
 
 from .adapters import SourceBatch
 
-# The helper gives the interpreter lock back this often (records), so the thread storing a
-# page, whose statement has answered, goes on at once instead of after Python's 5 ms switch.
-_YIELD_EVERY = 25
+# The helper gives the interpreter lock back this often (records, about 0.1 ms of screening),
+# so the thread storing a page, whose statement has answered, goes on at once instead of
+# after Python's 5 ms switch interval (25 records measured no better, and steadier at 5).
+_YIELD_EVERY = 5
 
 
 def pages_read_ahead(pages: Iterator[SourceBatch], *, entity: str) -> Iterator[SourceBatch]:
