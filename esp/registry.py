@@ -20,5 +20,14 @@ def destination_adapter_class(kind: str):
     return import_string(DESTINATION_ADAPTERS[kind])
 
 
+def destination_does(kind: str, capability: str) -> bool:
+    """A capability a destination's adapter declares as a class attribute (say
+    `merges_orders_by_id`); False for an unknown kind or one not declared."""
+    try:
+        return bool(getattr(destination_adapter_class(kind), capability, False))
+    except (KeyError, ImportError):
+        return False
+
+
 def destination_adapter_for(account, throttle):
     return destination_adapter_class(account.kind)(account, throttle)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from esp.mapping import field_specs, mappings_for
-from esp.registry import destination_adapter_for
+from esp.registry import destination_adapter_for, destination_does
 from exceptions.models import Stage
 from exceptions.services import exception_raise, exceptions_resolve
 from syncapp.adapters import HubFault, PushItem, PushResult, SubmittedItem, TransportError
@@ -252,7 +252,10 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
                 (RunOutcome.WAITING, [row for row in failed if row.record_key in waiting]))
             for row in outcome_rows if row.record_key in ours])
     # Last: releasing what waited for these records must never cost this batch its exceptions.
-    _release_waiting(flow, done)
+    # A destination processing in order of receipt takes what waited once these were sent.
+    sent = [row.record_key for row, _ in submitted if row.record_key in ours] \
+        if destination_does(flow.destination.kind, "processes_in_order_of_receipt") else []
+    _release_waiting(flow, done + sent)
 
 
 def _release_waiting(flow, accepted_keys: list[str]) -> None:

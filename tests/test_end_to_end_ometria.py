@@ -225,6 +225,32 @@ def test_a_checkout_goes_out_pending_at_once_and_its_erp_order_enriches_the_same
     assert not SyncException.objects.filter(flow__destination=hub.om_account, status="open").exists()
 
 
+def test_a_new_customers_first_order_goes_once_the_customer_is_sent_not_once_ometria_validated_them(hub):
+    """Issue 12's peak: a new customer's first order waited 3-5 minutes for Ometria's verdict on
+    the customer. Ometria processes in order of receipt, so the order may follow the customer
+    at once, and is processed after it."""
+    hub.sap.add_business_partners([partner("C001")])
+    hub.sap.add_items([sap_item("1001", 20.0)])
+    entry = hub.order("C001", "WEB-1", ("1001", 1, 10.0))
+    hub.pull()
+    waiting = SyncException.objects.get(flow=hub.om_flows["orders"], record_key=str(entry))
+    assert waiting.reason_code == "waiting_for_customer"  # the customer is not even sent yet
+
+    flow_push(flow=hub.om_flows["customers"], adapter=hub.ometria())  # answered 200; validated later
+    assert hub.outbox("customers", "C001").status == OutboxStatus.SUBMITTED
+    assert hub.outbox("orders", str(entry)).status == OutboxStatus.PENDING  # released by the sending
+    flow_push(flow=hub.om_flows["orders"], adapter=hub.ometria())
+    assert hub.outbox("orders", str(entry)).status == OutboxStatus.SUBMITTED  # behind its customer, not after the grace
+
+    hub.push_ometria("customers")  # the grace passes: both validated, the customer first
+    hub.push_ometria("orders")
+    assert hub.contact("C001")["customer_id"] == "C001"
+    assert hub.om_order("WEB-1")["customer"]["id"] == "C001"
+    assert hub.outbox("customers", "C001").status == hub.outbox("orders", str(entry)).status == OutboxStatus.ACCEPTED
+    assert hub.om.errors == []
+    assert not SyncException.objects.filter(flow__destination=hub.om_account, status="open").exists()
+
+
 # ---------------------------------------------------------------- 200, then refused
 
 

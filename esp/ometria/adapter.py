@@ -157,6 +157,11 @@ class OmetriaDestination:
     # Ometria merges records on id: a provisional web order and its ERP order (same id, the
     # web reference) are one order there (see syncapp/planning_orders.py).
     merges_orders_by_id = True
+    # Ometria processes what it took in order of receipt (the sandbox does; the provisional
+    # orders above rely on it too), and links an order to the profile of its customer id: an
+    # order may go once its customer was sent, without waiting for the customer's validation
+    # (see syncapp/planning_orders.py: customers_at_destination).
+    processes_in_order_of_receipt = True
     default_mappings = DEFAULT_MAPPINGS
     field_name_problem = staticmethod(payloads.field_name_problem)
     payload_size_problem = staticmethod(payloads.payload_size_problem)

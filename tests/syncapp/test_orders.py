@@ -398,3 +398,24 @@ def test_a_line_returned_and_credited_on_its_invoice_is_never_refunded_beyond_it
     # The return and the credit memo both reach line 0 (2 + 2), the two memos line 1 (10 + 10).
     assert (first["qty"], first["quantityRefunded"], first["refunded"]) == (2.0, 2.0, 100.0)
     assert (second["qty"], second["quantityRefunded"], second["refunded"]) == (1.0, 1.0, 10.0)
+
+
+@pytest.mark.parametrize(("kind", "sent_is_enough"), [("ometria", True), ("dotdigital", False)])
+def test_a_customer_sent_but_not_yet_validated_counts_only_where_the_destination_works_in_order_of_receipt(
+        kind, sent_is_enough):
+    """Ometria processes what it took in order: an order sent after its customer follows it there.
+    dotdigital refuses an order whose contact it does not hold yet: its orders wait for acceptance."""
+    from esp.models import EspAccount
+    from syncapp.models import OutboxStatus
+    from syncapp.planning_orders import customers_at_destination
+
+    customers = FlowFactory(entity="customers", destination=EspAccount.objects.create(
+        name=f"{kind}-account", kind=kind, base_url="http://127.0.0.1:9", password_env="UNUSED"))
+    orders = FlowFactory(entity="orders", connection=customers.connection, destination=customers.destination)
+    OutboxItem.objects.create(flow=customers, record_key="C001", status=OutboxStatus.SUBMITTED)
+    OutboxItem.objects.create(flow=customers, record_key="C002", status=OutboxStatus.ACCEPTED, accepted_hash="h")
+    OutboxItem.objects.create(flow=customers, record_key="C003", status=OutboxStatus.PENDING)
+
+    present = customers_at_destination(orders, {"C001", "C002", "C003"})
+
+    assert present == ({"C001", "C002"} if sent_is_enough else {"C002"})
