@@ -3,7 +3,8 @@
 Edits overwrite the same record (keyed by the order's DocEntry); a cancellation sets
 the destination's cancelled status; credit memos lower the order's value; the
 dispatch state comes from deliveries, not from the order. An order whose customer the
-destination does not have yet waits, visibly, and moves as soon as the customer does.
+destination does not have yet waits, visibly, and moves as soon as the customer does (at a
+destination processing in order of receipt, Ometria, as soon as the customer is sent).
 Cancellation documents are never orders: they are not sent.
 
 The planned payload is vendor-neutral; each destination adapter picks and renames what
