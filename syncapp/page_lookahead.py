@@ -42,8 +42,8 @@ def pages_read_ahead(pages: Iterator[SourceBatch], *, entity: str) -> Iterator[S
         return replace(batch, records=checked, screened=True)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-read-ahead") as helper:
+        upcoming = helper.submit(next_screened)
         try:
-            upcoming = helper.submit(next_screened)
             while (batch := upcoming.result()) is not None:  # a read error is raised here, in order
                 upcoming = helper.submit(next_screened)
                 yield batch

@@ -38,8 +38,8 @@ from .leases import lease_kept
 from .locks import PullInProgress, pull_lock
 from .logging import redact_text
 from .models import Flow, Priority, RunTrigger, SourceCursor, SyncRun
-from .page_lookahead import pages_read_ahead
 from .outbox import outbox_reclaim_stale
+from .page_lookahead import pages_read_ahead
 from .plan_lock import flows_plan_lock
 from .pushing import PushStats, adapter_for_flow, confirms_later, flow_confirm, flow_push_batch
 from .retry_handlers import retry_handler_for
