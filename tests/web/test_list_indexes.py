@@ -70,8 +70,10 @@ def test_the_search_finds_record_keys_equal_listed_or_by_prefix_through_their_in
 def test_a_status_tab_groups_its_reasons_from_the_index_alone(postgres_only, transactional_db):
     _hub(vacuum=True)
     fingerprint, groups = _plans_of(lambda: exception_groups(SyncException.objects.filter(status="resolved")))
-    for plan in (fingerprint, groups):
-        assert "Index Only Scan using exc_status_groups_idx" in plan, plan
+    # The fingerprint is a count: any index led by the status serves it alone, and which one
+    # the planner takes is a near tie (CI once saw exc_dashboard_idx). The grouping needs its own.
+    assert "Index Only Scan" in fingerprint and "Index Cond: (status = " in fingerprint, fingerprint
+    assert "Index Only Scan using exc_status_groups_idx" in groups, groups
 
 
 def test_the_health_page_reads_open_exceptions_per_flow_and_reason_from_their_index(postgres_only, transactional_db):
