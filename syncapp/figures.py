@@ -60,10 +60,11 @@ def figures_mark_dirty(*, connection_id: int, card_codes: list[str]) -> None:
     scheduled pull) then wait for each other in one order, never in a deadlock."""
     card_codes = sorted(set(card_codes))
     table = quote(FiguresDirty._meta.db_table)
-    now = db_datetime(timezone.now())
+    now = timezone.now()
     if vendor() == "postgresql":
         execute(f"INSERT INTO {table} (connection_id, card_code, marked_at) SELECT %s, unnest(%s::text[]), %s "
-                "ON CONFLICT (connection_id, card_code) DO NOTHING", [connection_id, array_of(card_codes), now])
+                "ON CONFLICT (connection_id, card_code) DO NOTHING", [connection_id, array_of(card_codes),
+                                                                      db_datetime(now)])
         return
     FiguresDirty.objects.bulk_create([FiguresDirty(connection_id=connection_id, card_code=code, marked_at=now)
                                       for code in card_codes], ignore_conflicts=True, batch_size=500)

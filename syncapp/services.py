@@ -95,13 +95,19 @@ def changes_plan(*, connection, entity: str, flows: list[Flow], stored, priority
     `force_flow` is re-planned even where nothing changed (a person pressed Retry on one
     of its exceptions); the other flows only for records whose mirror row changed."""
     work = []
+    # Flows of one kind (dotdigital's customers and Ometria's) map the page's keys once: a
+    # key mapper may write (the customers' figure marks), and the same marks written twice
+    # in one transaction could interleave with another pull's and deadlock.
+    mapped: dict[tuple[str, bool], list[str]] = {}
     for flow in flows:
         spec = flow_entity(flow.entity)
         forced = force_flow is not None and flow.pk == force_flow.pk
         # The rows in hand are this flow's own records only when it reads this entity.
         rows = stored.changed if spec.source_entity == entity and not forced else None
-        keys = spec.keys_for(connection=connection, entity=entity,
-                             keys=stored.readable_keys if forced else stored.changed_keys)
+        if (spec.name, forced) not in mapped:
+            mapped[spec.name, forced] = spec.keys_for(connection=connection, entity=entity,
+                                                      keys=stored.readable_keys if forced else stored.changed_keys)
+        keys = mapped[spec.name, forced]
         if not keys:
             continue  # an unchanged page (most of a stock poll) costs no planning
         if entity in spec.replan_all_on:

@@ -419,3 +419,24 @@ def test_a_customer_sent_but_not_yet_validated_counts_only_where_the_destination
     present = customers_at_destination(orders, {"C001", "C002", "C003"})
 
     assert present == ({"C001", "C002"} if sent_is_enough else {"C002"})
+
+
+def test_an_orders_page_marks_its_customers_figures_once_however_many_customers_flows_read_them():
+    """The peak runs' recurring deadlock: each customers flow (dotdigital's, Ometria's) wrote the
+    page's figure marks again in the same transaction, and a pull and a backfill interleaved them."""
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    from syncapp.models import FiguresDirty
+
+    dotdigital = FlowFactory(entity="customers")
+    FlowFactory(entity="customers", connection=dotdigital.connection)  # another destination's customers
+    page = [document("orders", 1, line(0)), document("orders", 2, line(0), card_code="C002")]
+
+    with CaptureQueriesContext(db) as captured:
+        connection_pull(connection=dotdigital.connection, entity="orders", adapter=FakeSource([page]))
+
+    marks = [query["sql"] for query in captured.captured_queries
+             if query["sql"].lstrip().upper().startswith("INSERT") and FiguresDirty._meta.db_table in query["sql"]]
+    assert len(marks) == 1, marks
+    assert not FiguresDirty.objects.exists()  # and the pull's end planned them, removing the marks
