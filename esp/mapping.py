@@ -8,6 +8,7 @@ for every Business Partner: nothing in that path touches the database.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -193,9 +194,11 @@ def _as_string(value: Any) -> Any:
 
 
 def _as_numeric(value: Any) -> Any:
-    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return value
-    if isinstance(value, Decimal):
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, Decimal) and value.is_finite():
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, str):
         text = value.strip()
@@ -205,9 +208,12 @@ def _as_numeric(value: Any) -> Any:
             return int(text)
         except ValueError:
             try:
-                return float(text)
+                number = float(text)
             except ValueError:
                 pass
+            else:
+                if math.isfinite(number):  # "NaN" and "inf" parse, but no destination takes them as numbers
+                    return number
     raise TransformError(f"'{value}' is not a number", value=value)
 
 

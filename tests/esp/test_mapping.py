@@ -240,6 +240,16 @@ def test_a_value_that_does_not_fit_the_target_type_is_a_problem():
     ]
 
 
+@pytest.mark.parametrize("value", ["NaN", " inf ", "-Infinity", float("nan"), float("-inf"), Decimal("NaN")])
+def test_a_number_that_is_not_finite_is_a_problem_not_a_nan_in_the_payload(value):
+    """A UDF holding "NaN" parsed as a float and went out as NaN, which is not JSON: a
+    destination would refuse the whole batch for one record (found by test_mapping_compiled)."""
+    result = mapping_apply(mappings=[mapping("U_Points", "POINTS", target_type="Numeric")],
+                           record=partner(udfs={"U_Points": value}))
+    assert [(p.target_field, p.message) for p in result.problems] == [("POINTS", f"Points '{value}' is not a number")]
+    assert "POINTS" not in result.fields
+
+
 def test_disabled_mappings_are_not_applied():
     mappings = [mapping("card_code", "CARDCODE"), mapping("card_name", "NAME", enabled=False)]
     assert mapping_apply(mappings=mappings, record=partner()).fields == {"CARDCODE": "C00042"}
