@@ -23,6 +23,12 @@ def redis_url():
     from django.conf import settings
 
     url = settings.REDIS_URL or "redis://127.0.0.1:6379/15"
+    if not settings.REDIS_URL and settings.TEST_WORKER:
+        # Spread over workers without REDIS_URL (bin/test on the defaults), each still needs a
+        # database of its own: another worker's flushdb would wipe this test's keys mid-test.
+        from syncapp.test_workers import redis_url_for_worker
+
+        url = redis_url_for_worker(url, settings.TEST_WORKER)
     client = redis.Redis.from_url(url)
     try:
         client.ping()
