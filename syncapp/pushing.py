@@ -258,9 +258,10 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
     _release_waiting(flow, done + sent)
 
 
-def _release_waiting(flow, accepted_keys: list[str]) -> None:
-    """Records of other flows that waited for these (orders for their customer) go now."""
-    if not accepted_keys:
+def _release_waiting(flow, keys: list[str]) -> None:
+    """Records of other flows that waited for these (orders for their customer), now at the
+    destination (or sent, where it processes in order of receipt), go now."""
+    if not keys:
         return
     from .entities import flow_entity
     from .models import Flow
@@ -270,7 +271,7 @@ def _release_waiting(flow, accepted_keys: list[str]) -> None:
         spec = flow_entity(other.entity)
         if spec.waits_for != flow.entity:
             continue
-        waiting = import_string(spec.waiting)(flow=other, customer_keys=accepted_keys)
+        waiting = import_string(spec.waiting)(flow=other, customer_keys=keys)
         if waiting:
             with transaction.atomic():
                 flows_plan_lock([other.pk])  # a pull may be planning the same orders

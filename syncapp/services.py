@@ -95,7 +95,7 @@ def changes_plan(*, connection, entity: str, flows: list[Flow], stored, priority
     `force_flow` is re-planned even where nothing changed (a person pressed Retry on one
     of its exceptions); the other flows only for records whose mirror row changed."""
     work = []
-    # Flows of one kind (dotdigital's customers and Ometria's) map the page's keys once: a
+    # Flows of one kind (the customers flows of two destinations) map the page's keys once: a
     # key mapper may write (the customers' figure marks), and the same marks written twice
     # in one transaction could interleave with another pull's and deadlock.
     mapped: dict[tuple[str, bool], list[str]] = {}

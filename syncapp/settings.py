@@ -215,7 +215,11 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3600)
 if CELERY_TASK_TIME_LIMIT >= CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", float("inf")):
     raise ImproperlyConfigured("CELERY_TASK_TIME_LIMIT must be shorter than CELERY_VISIBILITY_TIMEOUT, or a long "
                                "task would be handed to a second worker while the first still runs it.")
-# Pushes and confirms wait in the queue behind pulls and the rest (syncapp.tasks says why).
+# Pushes and confirms wait in the queue behind everything else (a scheduled pull above all):
+# a pull waiting for a free worker delays every new order it would read, and a push or
+# confirm task spends most of its time waiting on its destination's pace. The Redis
+# transport takes a lower-priority message only when none of a higher one waits (priority
+# 0, the default, is the highest there).
 CELERY_TASK_ROUTES = {name: {"priority": 6} for name in ("syncapp.flow_push_task", "syncapp.flow_confirm_task")}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE

@@ -27,13 +27,6 @@ PULL_WAKE_SECONDS = 5.0
 PUSH_QUEUED_SECONDS = 120
 
 
-# Pushes and confirms wait in the queue behind everything else (a scheduled pull above all):
-# a pull waiting for a free worker delays every new order it would read, and a push or
-# confirm task spends most of its time waiting on its destination's pace. The Redis
-# transport takes a lower-priority message only when none of a higher one waits (priority
-# 0, the default, is the highest there); the priority is set by CELERY_TASK_ROUTES.
-
-
 def _push_mark(flow: Flow) -> str:
     # The flow's creation time too: a flow id used again (a database made anew) is another flow.
     return f"sync:push-queued:{flow.pk}:{flow.created_at.timestamp():.6f}"
