@@ -4,6 +4,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/anything \\
         .venv/bin/python bench/bench_hotpath.py [--partners 50000] [--orders 20000] [--lines 4]
         [--customers N] [--page-size 1000] [--breakdown] [--profile bp|orders] [--keep-db]
+        [--no-lookahead] [--streams N] [--no-key-checks]
 
 Issue 12, part 1. One run, one database (`syncapp_bench_hot` on the server DATABASE_URL
 names, DROPPED and re-created at the start and dropped at the end unless --keep-db):
@@ -23,8 +24,15 @@ names, DROPPED and re-created at the start and dropped at the end unless --keep-
    of `--orders` orders x `--lines` lines, with a customers flow and an orders flow (each orders
    page moves its customers' order figures, which the pull re-plans once, at its end).
 
+   With `--streams N` the partners are split between N ERP connections and pulled at once,
+   each in its own thread on its own database connection: what storing pages concurrently
+   would give (the backend's CPU per record is then not reported).
 4. **Breakdown** (`--breakdown`): the same work with less of the engine, on fresh keys: BP
    ingest with no flow, orders ingest with no flow, and orders with the orders flow only.
+
+`--no-key-checks` drops, before the steps, the foreign keys that the hot path's commits check
+row by row (partner and order -> connection, line -> order, outbox row -> flow): a what-if
+that prices those checks; the schema keeps them.
 
 Reported: rates, the ratio to COPY, and peak RSS (resource.getrusage) after each step, with
 the resident size sampled as the pulls go (falling as the built pages are let go; a rise
@@ -76,6 +84,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "with the orders flow only (the customers flow disabled, so no figure re-plans)")
     p.add_argument("--no-lookahead", action="store_true",
                    help="screen each page only when it is stored (no page read ahead), for comparison")
+    p.add_argument("--streams", type=int, default=1,
+                   help="Business Partners as this many pulls at once (threads, one connection each, the "
+                        "partners split between them): what storing pages concurrently would give")
+    p.add_argument("--no-key-checks", action="store_true",
+                   help="what-if: drop the foreign keys the hot path's commits check, row by row (BP and orders "
+                        "-> connection, line -> order, outbox row -> flow), before the steps")
     p.add_argument("--keep-db", action="store_true", help=f"leave {DATABASE} behind for a look")
     p.add_argument("--output", default="", help="JSON results path (default bench/results/<name>.json)")
     args = p.parse_args(argv)
@@ -84,6 +98,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parts = urlsplit(args.database_url)
     args.database_url = parts._replace(path=f"/{DATABASE}").geturl()
     args.customers = args.customers or max(1, args.orders // 10)
+    if args.streams < 1 or args.partners % args.streams:
+        p.error("--streams must divide --partners")
     if args.customers > args.partners:
         p.error("--customers cannot exceed --partners")
     return args
@@ -307,6 +323,8 @@ def main(argv=None) -> int:
         "peak_rss_mb": {"after_setup": round(peak_rss_mb(), 1)},
     }
     profiles: dict[str, str] = {}
+    if args.no_key_checks:
+        results["foreign_keys_dropped"] = foreign_keys_drop()
     items = [f"{100000 + i}" for i in range(args.items)]
     cards = [f"CB{n:07d}" for n in range(args.customers)]
 
@@ -354,9 +372,12 @@ def main(argv=None) -> int:
 
     # ---- 2. Business Partners -----------------------------------------------------------
     log(f"2. ingest+plan of {args.partners:,} Business Partners (pages of {page_size})")
-    sampler = RssSampler(-(-args.partners // page_size))
-    source = PageSource(partner_pages(args.partners, page_size, args.seed), to_source_record, sampler)
-    run, seconds = pull("business_partners", source, "bp")
+    sampler = RssSampler(-(-args.partners // args.streams // page_size))
+    if args.streams == 1:
+        source = PageSource(partner_pages(args.partners, page_size, args.seed), to_source_record, sampler)
+        run, seconds = pull("business_partners", source, "bp")
+    else:
+        source, run, seconds = pulls_at_once(args, conn, account, sampler)
     bp_rate = rate(args.partners, seconds)
     results["2_business_partners"] = {
         "records": args.partners, "seconds": seconds, "per_second": bp_rate,
@@ -366,6 +387,7 @@ def main(argv=None) -> int:
         "records_failed": run.records_failed, "rss_mb_by_page": sampler.samples, "profiled": args.profile == "bp",
         "cpu_per_record": source.clock.per_record_us(args.partners),
     }
+    results["2_business_partners"]["streams"] = args.streams
     results["peak_rss_mb"]["after_business_partners"] = round(peak_rss_mb(), 1)
     log(f"   {bp_rate:,.0f}/s ({seconds:.1f} s), planned {run.records_planned:,}, status {run.status}")
 
@@ -409,6 +431,73 @@ def main(argv=None) -> int:
     if not args.keep_db:
         drop_database(args.database_url)
     return 0
+
+
+def pulls_at_once(args, conn, account, sampler: RssSampler):
+    """The Business Partners step as `args.streams` pulls at once, each in its own thread on
+    its own database connection, of its own ERP connection's share of the partners: pages
+    stored concurrently, with the interpreter lock and the two cores shared between them."""
+    import threading
+    from types import SimpleNamespace
+
+    from django.db import connections
+
+    from erp.models import ErpConnection
+    from erp.sap_b1.payloads import to_source_record
+    from syncapp.models import Flow
+    from syncapp.services import connection_pull
+
+    share = args.partners // args.streams
+    erp_connections = [conn] + [
+        ErpConnection.objects.create(name=f"b1-hot-{n}", kind="sap_b1", base_url=conn.base_url,
+                                     company_db=conn.company_db, username=conn.username,
+                                     password_env=conn.password_env) for n in range(1, args.streams)]
+    for extra in erp_connections[1:]:
+        Flow.objects.create(name=f"customers {extra.name}", connection=extra, destination=account, entity="customers")
+    sources = [PageSource(partner_pages(share, args.page_size, args.seed + n), to_source_record, sampler)
+               for n in range(args.streams)]
+    runs: list = [None] * args.streams
+
+    def pull(n: int) -> None:
+        try:
+            runs[n] = connection_pull(connection=erp_connections[n], entity="business_partners", adapter=sources[n])
+        finally:
+            connections.close_all()
+
+    clock = CpuClock()
+    clock.backend = None  # several backends: the per-record figure would be one of them
+    threads = [threading.Thread(target=pull, args=(n,), name=f"stream-{n}") for n in range(args.streams)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    statuses = sorted({run.status if run else "failed (see the log)" for run in runs})
+    run = SimpleNamespace(status=", ".join(statuses),
+                          **{name: sum(getattr(r, name) for r in runs if r)
+                             for name in ("records_changed", "records_planned", "records_failed")})
+    source = SimpleNamespace(clock=clock, build_seconds=sum(s.build_seconds for s in sources))
+    return source, run, seconds
+
+
+def foreign_keys_drop() -> list[str]:
+    """`--no-key-checks`: drop the foreign keys checked row by row at the commits of the hot
+    path (a what-if for the figures; the schema keeps them)."""
+    from django.db import connection
+
+    wanted = [("erp_businesspartner", "connection_id"), ("erp_salesorder", "connection_id"),
+              ("erp_salesorderline", "document_id"), ("syncapp_outboxitem", "flow_id")]
+    dropped = []
+    with connection.cursor() as cursor:
+        for table, column in wanted:
+            cursor.execute("SELECT c.conname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid "
+                           "AND a.attnum = ANY(c.conkey) WHERE c.contype = 'f' AND c.conrelid = %s::regclass "
+                           "AND a.attname = %s", [table, column])
+            for (name,) in cursor.fetchall():
+                cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+                dropped.append(f"{table}.{column}")
+    return dropped
 
 
 def breakdown(args, conn, customers, cards: list[str], items: list[str]) -> dict:
@@ -497,7 +586,10 @@ def print_table(r: dict) -> None:
             ("breakdown: orders, orders flow only", f"{four['orders_flow_only_per_second']:,.0f} orders/s = "
              f"{four['lines_orders_flow_only_per_second']:,.0f} lines/s", "", "", "")]
     env = r["environment"]
-    print(f"\nHot path on PostgreSQL {env['server_version']}, {env['cpus']} CPUs, Python {env['python']}")
+    print(f"\nHot path on PostgreSQL {env['server_version']}, {env['cpus']} CPUs, Python {env['python']}"
+          + (f"; Business Partners as {bp['streams']} pulls at once" if bp.get("streams", 1) > 1 else "")
+          + (f"; foreign keys dropped: {', '.join(r['foreign_keys_dropped'])}"
+             if r.get("foreign_keys_dropped") else ""))
     width = [max(len(row[i]) for row in rows) for i in range(5)]
     line = "+-" + "-+-".join("-" * w for w in width) + "-+"
     print(line)
