@@ -372,7 +372,7 @@ def main(argv=None) -> int:
 
     # ---- 2. Business Partners -----------------------------------------------------------
     log(f"2. ingest+plan of {args.partners:,} Business Partners (pages of {page_size})")
-    sampler = RssSampler(-(-args.partners // args.streams // page_size))
+    sampler = RssSampler(-(-args.partners // page_size))  # ticked by every stream's pages
     if args.streams == 1:
         source = PageSource(partner_pages(args.partners, page_size, args.seed), to_source_record, sampler)
         run, seconds = pull("business_partners", source, "bp")
@@ -385,9 +385,8 @@ def main(argv=None) -> int:
         "ratio_to_copy": results["1_copy"]["bp_rows_per_second"] / bp_rate,
         "run_status": run.status, "records_changed": run.records_changed, "records_planned": run.records_planned,
         "records_failed": run.records_failed, "rss_mb_by_page": sampler.samples, "profiled": args.profile == "bp",
-        "cpu_per_record": source.clock.per_record_us(args.partners),
+        "cpu_per_record": source.clock.per_record_us(args.partners), "streams": args.streams,
     }
-    results["2_business_partners"]["streams"] = args.streams
     results["peak_rss_mb"]["after_business_partners"] = round(peak_rss_mb(), 1)
     log(f"   {bp_rate:,.0f}/s ({seconds:.1f} s), planned {run.records_planned:,}, status {run.status}")
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from syncapp.drift.models import DriftPass, DriftPolicy
 from syncapp.drift.sampling import daily_sample_size, sample_due_now
 from syncapp.drift.services import drift_sample_start
-from tests.drift.support import EchoDestination, run_sample, sent_rows
+from tests.drift.support import END_OF_DAY, EchoDestination, run_sample, sent_rows
 from tests.factories import FlowFactory
 
 
@@ -57,7 +57,7 @@ def test_a_flow_sets_its_own_share_and_a_small_flow_is_checked_whole_going_round
     assert run_sample(big, EchoDestination()).checked == 20  # 5% of 400
     first = run_sample(small, EchoDestination())
     assert first.checked == 30
-    yesterday = timezone.now() - timedelta(days=1)
+    yesterday = END_OF_DAY - timedelta(days=1)  # the day before the samples' own clock, whatever today is
     DriftPass.objects.filter(flow=small).update(created_at=yesterday, after_id=_fifteenth_row_id(small))
     again = EchoDestination()
     run_sample(small, again)
