@@ -432,6 +432,14 @@ def main(argv=None) -> int:
     return 0
 
 
+def connection_like(conn, name: str):
+    """Another ERP connection to the same (unreached) SAP B1 company: fresh keys for a step."""
+    from erp.models import ErpConnection
+
+    return ErpConnection.objects.create(name=name, kind="sap_b1", base_url=conn.base_url, company_db=conn.company_db,
+                                        username=conn.username, password_env=conn.password_env)
+
+
 def pulls_at_once(args, conn, account, sampler: RssSampler):
     """The Business Partners step as `args.streams` pulls at once, each in its own thread on
     its own database connection, of its own ERP connection's share of the partners: pages
@@ -441,16 +449,12 @@ def pulls_at_once(args, conn, account, sampler: RssSampler):
 
     from django.db import connections
 
-    from erp.models import ErpConnection
     from erp.sap_b1.payloads import to_source_record
     from syncapp.models import Flow
     from syncapp.services import connection_pull
 
     share = args.partners // args.streams
-    erp_connections = [conn] + [
-        ErpConnection.objects.create(name=f"b1-hot-{n}", kind="sap_b1", base_url=conn.base_url,
-                                     company_db=conn.company_db, username=conn.username,
-                                     password_env=conn.password_env) for n in range(1, args.streams)]
+    erp_connections = [conn] + [connection_like(conn, f"b1-hot-{n}") for n in range(1, args.streams)]
     for extra in erp_connections[1:]:
         Flow.objects.create(name=f"customers {extra.name}", connection=extra, destination=account, entity="customers")
     sources = [PageSource(partner_pages(share, args.page_size, args.seed + n), to_source_record, sampler)
@@ -501,7 +505,6 @@ def foreign_keys_drop() -> list[str]:
 
 def breakdown(args, conn, customers, cards: list[str], items: list[str]) -> dict:
     """Where the time of figures 2 and 3 goes: the same work with less of the engine."""
-    from erp.models import ErpConnection
     from erp.sap_b1.document_payloads import to_document_record
     from erp.sap_b1.payloads import to_source_record
     from syncapp.services import connection_pull
@@ -512,9 +515,7 @@ def breakdown(args, conn, customers, cards: list[str], items: list[str]) -> dict
         connection_pull(connection=connection, entity=entity, adapter=source)
         return time.perf_counter() - started
 
-    bare = ErpConnection.objects.create(name="b1-hot-bare", kind="sap_b1", base_url=conn.base_url,
-                                        company_db=conn.company_db, username=conn.username,
-                                        password_env=conn.password_env)
+    bare = connection_like(conn, "b1-hot-bare")
     size = args.page_size
     log(f"4. breakdown: ingest only, {args.partners:,} Business Partners")
     bp = timed(bare, "business_partners", partner_pages(args.partners, size, args.seed), to_source_record)

@@ -253,8 +253,8 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
             for row in outcome_rows if row.record_key in ours])
     # Last: releasing what waited for these records must never cost this batch its exceptions.
     # A destination processing in order of receipt takes what waited once these were sent.
-    sent = [row.record_key for row, _ in submitted if row.record_key in ours] \
-        if destination_does(flow.destination.kind, "processes_in_order_of_receipt") else []
+    sent = ([row.record_key for row, _ in submitted if row.record_key in ours]
+            if destination_does(flow.destination.kind, "processes_in_order_of_receipt") else [])
     _release_waiting(flow, done + sent)
 
 
