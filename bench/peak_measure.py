@@ -14,7 +14,7 @@ import math
 import os
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 
 # Row triggers with a WHEN clause: a row that is not becoming accepted costs one comparison,
 # and no statement has to keep its old and new rows for a transition table.
@@ -190,6 +190,48 @@ class LagBook:
             rows.append(self._measure("backfill", "ometria", [
                 (start, ("orders", str(100000 + e)), "om_orders", str(e), None, None) for e in entries]))
         return rows
+
+
+def lag_path(*, hub, log, ticks: list[float], delay: float) -> dict:
+    """Where a time-sensitive record's lag to dotdigital goes, per class, from the hub's own
+    stamps: the wait for the next scheduled pull (the latest tick before the row was planned,
+    less the change), that pull until the record's page was planned (its wait for a process,
+    the reading and the pages before), the wait to be sent (push task and allowance), and
+    dotdigital's import. Also, per deliveries pull, its first dispatch planned after it started."""
+    from syncapp.models import OutboxItem, SyncRun
+
+    arrivals = {slot: sorted(times) for slot, times in hub.dd_tap.received.arrivals.items()}
+    out = {}
+    for name, flow, slot, cases in (
+            ("dispatches", "dd_dispatch", "Dispatches", {f"{e}:dispatched": at for e, at in log.deliveries.items()}),
+            ("new orders", "dd_orders", "Orders",  # those delivered were planned again when they were
+             {str(e): at for e, at in log.orders.items() if e not in log.deliveries})):
+        planned = dict(OutboxItem.objects.filter(flow=hub.flows[flow], record_key__in=list(cases))
+                       .values_list("record_key", "planned_at"))
+        parts = defaultdict(list)
+        for key, changed in cases.items():
+            at = planned.get(key)
+            arrived = _first(arrivals.get((slot, key), ()), changed)
+            if at is None or arrived is None:
+                continue
+            at = at.timestamp()
+            tick = ticks[max(0, bisect_left(ticks, at) - 1)]
+            parts["to the pull's tick"].append(tick - changed)
+            parts["tick to planned"].append(at - tick)
+            parts["planned to sent"].append(arrived - at)
+        out[name] = {part: percentiles(values) for part, values in parts.items()} | {
+            "import": {"n": len(parts["planned to sent"]), "p50": delay, "p95": delay, "max": delay}}
+    firsts = []
+    for run_id, started, finished in SyncRun.objects.filter(
+            kind=SyncRun.Kind.PULL, entity="deliveries", started_at__gte=datetime.fromtimestamp(ticks[0], UTC)
+            if ticks else datetime.now(UTC), finished_at__isnull=False).values_list("pk", "started_at", "finished_at"):
+        first = (OutboxItem.objects.filter(flow=hub.flows["dd_dispatch"], planned_at__gte=started,
+                                           planned_at__lte=finished).order_by("planned_at")
+                 .values_list("planned_at", flat=True).first())
+        if first is not None:
+            firsts.append((first - started).total_seconds())
+    out["deliveries pull: first dispatch planned after its start"] = percentiles(firsts)
+    return out
 
 
 def lag_goals(*, log, args, minutes: float) -> dict[str, dict]:

@@ -14,6 +14,7 @@ from peak_measure import (
     exception_reasons,
     integrity,
     lag_goals,
+    lag_path,
     percentiles,
     trace_read,
 )
@@ -59,6 +60,7 @@ def report_collect(*, args, hub, generator, watch, cpu, peak_start) -> dict:
         "lag": lags, "never_arrived": {k: v[:10] for k, v in book.missing.items() if v},
         "never_arrived_detail": dict(book.missing_detail),
         "goals": lag_goals(log=load, args=args, minutes=minutes),
+        "lag_path_dotdigital": lag_path(hub=hub, log=load, ticks=watch.beat.pull_ticks, delay=args.dd_import_delay),
         "calls": calls,
         "utilisation": utilisation(hub=hub, samples=watch.samples, started=watch.started),
         "integrity": checked,
@@ -153,6 +155,12 @@ def report_print(r: dict) -> None:
         add(f"lag {row['class']} -> {destination}",
             f"p50 {_s(d['p50'])}, p95 {_s(d['p95'])}, max {_s(d['max'])} (n {d['n']:,}{missing}); "
             f"accepted p95 {_s(acc['p95'])}", goal)
+    for name, parts in r.get("lag_path_dotdigital", {}).items():
+        if "p50" in parts:
+            add(f"  {name}", f"p50 {_s(parts['p50'])}, p95 {_s(parts['p95'])}, max {_s(parts['max'])} (n {parts['n']})")
+            continue
+        add(f"  {name} -> dotdigital, where the lag goes", "; ".join(
+            f"{part} p50 {_s(v['p50'])} p95 {_s(v['p95'])}" for part, v in parts.items()))
     for destination, c in r["calls"].items():
         over = c["calls_over_minimum_percent"]
         verdict = "OK" if over is not None and over <= 1 else "MISSED"

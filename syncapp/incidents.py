@@ -69,13 +69,19 @@ def redis_probe() -> bool | None:
     return True
 
 
-def task_enqueue(task, *args, countdown: float | None = None) -> bool:
-    """Wake a worker (`countdown` seconds from now); with the broker away, say so as the hub's
-    incident and go on: the outbox is the queue of record, and the sweep wakes the workers
-    once it is back."""
+def task_enqueue(task, *args, countdown: float | None = None, priority: int | None = None,
+                 kwargs: dict | None = None) -> bool:
+    """Wake a worker (`countdown` seconds from now; at message `priority` instead of the
+    task's own); with the broker away, say so as the hub's incident and go on: the outbox
+    is the queue of record, and the sweep wakes the workers once it is back."""
     try:
-        if countdown:
-            task.apply_async(args=args, countdown=countdown)
+        options = {"countdown": countdown} if countdown else {}
+        if priority is not None:
+            options["priority"] = priority
+        if kwargs:
+            options["kwargs"] = kwargs
+        if options:
+            task.apply_async(args=args, **options)
         else:
             task.delay(*args)
     except Exception as error:  # noqa: BLE001 - kombu/redis raise several types for one fault

@@ -273,10 +273,13 @@ def flows_awaiting_confirmation(flows=None) -> list[int]:
     return sorted(set(qs.values_list("flow_id", flat=True).distinct()))
 
 
-def flows_with_ready_work(flows=None) -> list[int]:
+def flows_with_ready_work(flows=None, *, time_sensitive: bool = False) -> list[int]:
+    """Flows with rows ready to send now; with `time_sensitive`, only time-sensitive rows count."""
     now = timezone.now()
     qs = OutboxItem.objects.filter(status=S.PENDING).filter(
         Q(not_before__isnull=True) | Q(not_before__lte=now))
+    if time_sensitive:
+        qs = qs.filter(priority=Priority.URGENT)
     if flows is not None:
         qs = qs.filter(flow__in=flows)
     return sorted(set(qs.values_list("flow_id", flat=True).distinct()))

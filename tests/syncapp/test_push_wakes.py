@@ -125,6 +125,94 @@ def test_a_pull_queued_behind_pushes_and_confirms_is_taken_first(settings):
     assert sorted(taken[1:]) == ["syncapp.flow_confirm_task", "syncapp.flow_push_task"]
 
 
+@pytest.fixture
+def enqueued(monkeypatch):
+    """What push wakes hand the broker: (task args, message priority, task kwargs)."""
+    sent = []
+
+    def enqueue(task, *args, countdown=None, priority=None, kwargs=None):
+        sent.append((args, priority, kwargs))
+        return True
+
+    monkeypatch.setattr(tasks, "task_enqueue", enqueue)
+    return sent
+
+
+def test_a_flow_with_time_sensitive_rows_ready_is_woken_ahead_of_routine_pushes(flow, redis_url, settings,
+                                                                               enqueued):
+    """Issue 12's peak run with one worker: a dispatch, planned, waited 11 s at the median (16 s
+    at p95) for its push task to leave the queue behind the backfill's and routine pushes."""
+    from syncapp.models import Priority
+    from tests.factories import FlowFactory
+
+    settings.REDIS_URL = redis_url
+    routine = FlowFactory(connection=flow.connection, destination=flow.destination, entity="orders")
+    OutboxItem.objects.create(flow=routine, record_key="B1", status="pending", priority=Priority.BACKFILL)
+    OutboxItem.objects.create(flow=flow, record_key="B2", status="pending", priority=Priority.ROUTINE)
+    OutboxItem.objects.create(flow=flow, record_key="D1", status="pending", priority=Priority.URGENT)
+    tasks.pushers_wake([routine, flow])
+    assert enqueued == [((routine.pk,), None, None),
+                        ((flow.pk,), tasks.URGENT_PUSH_PRIORITY, {"time_sensitive": True})]
+
+
+def test_a_time_sensitive_wake_queues_its_own_task_past_a_routine_one_and_only_one(flow, redis_url, settings,
+                                                                                  enqueued):
+    from syncapp.models import Priority
+
+    settings.REDIS_URL = redis_url
+    OutboxItem.objects.create(flow=flow, record_key="B1", status="pending", priority=Priority.ROUTINE)
+    tasks.pushers_wake([flow])  # a routine task waits in the queue
+    OutboxItem.objects.create(flow=flow, record_key="D1", status="pending", priority=Priority.URGENT)
+    tasks.pushers_wake([flow])  # a dispatch planned since: its task goes past the routine one
+    tasks.pushers_wake([flow])  # and one such task waits at a time
+    assert [priority for _, priority, _ in enqueued] == [None, tasks.URGENT_PUSH_PRIORITY]
+
+    tasks._push_unmark(flow, time_sensitive=True)  # the time-sensitive task started
+    tasks.pushers_wake([flow])
+    assert [priority for _, priority, _ in enqueued] == [None, tasks.URGENT_PUSH_PRIORITY,
+                                                         tasks.URGENT_PUSH_PRIORITY]
+    OutboxItem.objects.filter(flow=flow, priority=Priority.URGENT).update(status="accepted")
+    tasks.pushers_wake([flow])  # the routine task still waits: nothing more
+    assert len(enqueued) == 3
+
+
+def test_a_push_task_frees_the_mark_of_its_own_level(flow, redis_url, settings, enqueued, monkeypatch):
+    from syncapp.models import Priority
+
+    settings.REDIS_URL = redis_url
+    monkeypatch.setattr("syncapp.services.flow_push", lambda **kwargs: None)
+    OutboxItem.objects.create(flow=flow, record_key="D1", status="pending", priority=Priority.URGENT)
+    OutboxItem.objects.create(flow=flow, record_key="B1", status="pending", priority=Priority.ROUTINE)
+    assert tasks.push_wake(flow) and tasks.push_wake(flow, time_sensitive=True)
+    tasks.flow_push_task(flow.pk, time_sensitive=True)  # sent nothing: its follow-up is time-sensitive again
+    assert enqueued[-1] == ((flow.pk,), tasks.URGENT_PUSH_PRIORITY, {"time_sensitive": True})
+    assert tasks.push_wake(flow) is False  # the routine task it did not start still waits
+
+
+def test_a_time_sensitive_push_leaves_the_redis_queue_after_the_pulls_and_before_other_pushes(settings):
+    """The message priority given at the call wins over the push task's route (priority 6)."""
+    from celery import current_app
+
+    if not str(current_app.conf.broker_url).startswith("redis"):
+        pytest.skip("message priorities of the Redis broker (CI sets REDIS_URL)")
+    queue = "test-priorities-urgent"
+    with current_app.connection_for_read() as connection:
+        connection.SimpleQueue(queue).clear()
+        tasks.flow_push_task.apply_async(args=(1,), queue=queue)
+        tasks.flow_push_task.apply_async(args=(2,), kwargs={"time_sensitive": True},
+                                         priority=tasks.URGENT_PUSH_PRIORITY, queue=queue)
+        tasks.connection_pull_task.apply_async(args=(1, "deliveries"), queue=queue)
+        waiting = connection.SimpleQueue(queue)
+        taken = []
+        for _ in range(3):
+            message = waiting.get(timeout=5)
+            taken.append((message.headers["task"], message.headers["argsrepr"]))
+            message.ack()
+        waiting.close()
+    assert taken == [("syncapp.connection_pull_task", "(1, 'deliveries')"), ("syncapp.flow_push_task", "(2,)"),
+                     ("syncapp.flow_push_task", "(1,)")]
+
+
 def test_a_push_task_starts_no_batch_after_its_ten_seconds_however_few_batches_it_sent(flow, monkeypatch):
     """Issue 12's peak run: Ometria push tasks held a worker for 20-80 s (their 20 batches
     waited on an allowance shared with another flow) while scheduled pulls waited for one."""

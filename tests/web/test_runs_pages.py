@@ -217,6 +217,8 @@ def test_sync_now_names_the_person_on_the_pull_and_the_pushes_it_wakes(flow, mon
 
     woken = []
     monkeypatch.setattr(tasks.flow_push_task, "delay", lambda *args: woken.append(args))
+    # A new contact is time-sensitive: its push is queued ahead of others (apply_async with a priority).
+    monkeypatch.setattr(tasks.flow_push_task, "apply_async", lambda args, **options: woken.append(tuple(args)))
     monkeypatch.setattr("syncapp.services.source_adapter_for", lambda connection: FakeSource([[bp_record("C1")]]))
     tasks.connection_pull_task(*asked[0])
     pull = SyncRun.objects.get(kind=SyncRun.Kind.PULL)
