@@ -222,9 +222,9 @@ def lag_path(*, hub, log, ticks: list[float], delay: float) -> dict:
         out[name] = {part: percentiles(values) for part, values in parts.items()} | {
             "import": {"n": len(parts["planned to sent"]), "p50": delay, "p95": delay, "max": delay}}
     firsts = []
-    for run_id, started, finished in SyncRun.objects.filter(
-            kind=SyncRun.Kind.PULL, entity="deliveries", started_at__gte=datetime.fromtimestamp(ticks[0], UTC)
-            if ticks else datetime.now(UTC), finished_at__isnull=False).values_list("pk", "started_at", "finished_at"):
+    since = datetime.fromtimestamp(ticks[0], UTC) if ticks else datetime.now(UTC)
+    for started, finished in SyncRun.objects.filter(kind=SyncRun.Kind.PULL, entity="deliveries", started_at__gte=since,
+                                                    finished_at__isnull=False).values_list("started_at", "finished_at"):
         first = (OutboxItem.objects.filter(flow=hub.flows["dd_dispatch"], planned_at__gte=started,
                                            planned_at__lte=finished).order_by("planned_at")
                  .values_list("planned_at", flat=True).first())
