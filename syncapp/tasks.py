@@ -30,14 +30,15 @@ PUSH_QUEUED_SECONDS = 120
 # at this message priority, ahead of pushes with only routine or backfill work (6, from
 # CELERY_TASK_ROUTES) and behind the pulls (0): in the peak run a dispatch waited 11 s at
 # the median for a free worker behind the backfill's pushes, after its pull had planned it.
+# Still one task per flow waits: a second one (a mark per level was tried) ran beside the
+# first, the two split the flow's ready rows into smaller batches (dotdigital 1.4 % over
+# the minimum calls in a peak run) and held two processes waiting on one allowance.
 URGENT_PUSH_PRIORITY = 3
 
 
-def _push_mark(flow: Flow, time_sensitive: bool = False) -> str:
+def _push_mark(flow: Flow) -> str:
     # The flow's creation time too: a flow id used again (a database made anew) is another flow.
-    # One mark per level: a time-sensitive wake queues its own task past a routine one waiting.
-    level = ":urgent" if time_sensitive else ""
-    return f"sync:push-queued:{flow.pk}:{flow.created_at.timestamp():.6f}{level}"
+    return f"sync:push-queued:{flow.pk}:{flow.created_at.timestamp():.6f}"
 
 
 def push_task_args(flow_id: int, trigger: str = "schedule", triggered_by_id: int | None = None) -> tuple:
@@ -49,17 +50,17 @@ def push_task_args(flow_id: int, trigger: str = "schedule", triggered_by_id: int
 
 def push_wake(flow: Flow, trigger: str = "schedule", triggered_by_id: int | None = None, *,
               time_sensitive: bool = False) -> bool:
-    """Queue a push task for the flow unless one is already waiting (see PUSH_QUEUED_SECONDS);
-    `time_sensitive` (rows of that class are ready): queued ahead of other pushes, unless
-    such a task already waits. Without Redis, or with it away, the task is queued regardless:
-    a duplicate task only finds nothing to claim, a missing one would leave records waiting
-    for the sweep. `trigger` (and who) is what the push run will say started it."""
+    """Queue a push task for the flow unless one is already waiting (see PUSH_QUEUED_SECONDS),
+    ahead of other pushes when `time_sensitive` rows are ready (URGENT_PUSH_PRIORITY).
+    Without Redis, or with it away, the task is queued regardless: a duplicate task only
+    finds nothing to claim, a missing one would leave records waiting for the sweep.
+    `trigger` (and who) is what the push run will say started it."""
     from django.conf import settings
 
-    flow_id, mark = flow.pk, _push_mark(flow, time_sensitive)
+    flow_id, mark = flow.pk, _push_mark(flow)
     args = push_task_args(flow_id, trigger, triggered_by_id)
-    enqueue = partial(task_enqueue, flow_push_task, *args, **(
-        {"priority": URGENT_PUSH_PRIORITY, "kwargs": {"time_sensitive": True}} if time_sensitive else {}))
+    enqueue = partial(task_enqueue, flow_push_task, *args,
+                      **({"priority": URGENT_PUSH_PRIORITY} if time_sensitive else {}))
     if settings.REDIS_URL:
         try:
             from .ratelimit import redis_client
@@ -88,14 +89,14 @@ def pushers_wake(flows, **started) -> None:
             push_wake(flow, **started, time_sensitive=flow.pk in urgent)
 
 
-def _push_unmark(flow: Flow, time_sensitive: bool = False) -> None:
+def _push_unmark(flow: Flow) -> None:
     from django.conf import settings
 
     if settings.REDIS_URL:
         try:
             from .ratelimit import redis_client
 
-            redis_client().delete(_push_mark(flow, time_sensitive))
+            redis_client().delete(_push_mark(flow))
         except Exception as error:  # noqa: BLE001 - the mark expires by itself
             logger.warning("Could not clear a queued push's mark: %s", error)
 
@@ -155,13 +156,12 @@ def _waking_pushers(flows, started: dict | None = None):
 
 @shared_task(name="syncapp.flow_push_task", ignore_result=True)
 def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule",
-                   triggered_by_id: int | None = None, time_sensitive: bool = False) -> None:
-    """Send a bounded number of batches; re-enqueue itself (same trigger) while work remains.
-    `time_sensitive`: queued ahead of other pushes (see push_wake); it claims as any other."""
+                   triggered_by_id: int | None = None) -> None:
+    """Send a bounded number of batches; re-enqueue itself (same trigger) while work remains."""
     from .services import flow_push
 
     flow = Flow.objects.select_related("connection", "destination").get(pk=flow_id)
-    _push_unmark(flow, time_sensitive)  # a wake from now on queues the next task of its level
+    _push_unmark(flow)  # a wake from now on queues the next task
     if not flow.enabled:
         return
     # Bounded by time too: batches that wait on an allowance shared with other flows take
