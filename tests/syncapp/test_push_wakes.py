@@ -101,28 +101,47 @@ def test_a_push_that_leaves_rows_awaiting_validation_asks_when_their_verdicts_ar
     assert OutboxItem.objects.filter(flow=flow, status="submitted").count() == 2
 
 
-def test_a_pull_queued_behind_pushes_and_confirms_is_taken_first(settings):
-    """Issue 12's peak run: scheduled pulls waited up to a minute in the queue behind push
-    and confirm tasks, and every new order they would read waited with them."""
+def _leaving_order(queue: str, *sends) -> list[tuple[str, str]]:
+    """(task, args) of the messages `sends` put on a Redis queue, in the order a worker takes them."""
     from celery import current_app
 
     if not str(current_app.conf.broker_url).startswith("redis"):
         pytest.skip("message priorities of the Redis broker (CI sets REDIS_URL)")
-    queue = "test-priorities"
     with current_app.connection_for_read() as connection:
         connection.SimpleQueue(queue).clear()
-        tasks.flow_push_task.apply_async(args=(1,), queue=queue)
-        tasks.flow_confirm_task.apply_async(args=(1,), queue=queue)
-        tasks.connection_pull_task.apply_async(args=(1, "orders"), queue=queue)
+        for send in sends:
+            send(queue)
         waiting = connection.SimpleQueue(queue)
         taken = []
-        for _ in range(3):
+        for _ in sends:
             message = waiting.get(timeout=5)
-            taken.append(message.headers["task"])
+            taken.append((message.headers["task"], message.headers["argsrepr"]))
             message.ack()
         waiting.close()
+    return taken
+
+
+def test_a_pull_queued_behind_pushes_and_confirms_is_taken_first(settings):
+    """Issue 12's peak run: scheduled pulls waited up to a minute in the queue behind push
+    and confirm tasks, and every new order they would read waited with them."""
+    taken = [task for task, _ in _leaving_order(
+        "test-priorities",
+        lambda queue: tasks.flow_push_task.apply_async(args=(1,), queue=queue),
+        lambda queue: tasks.flow_confirm_task.apply_async(args=(1,), queue=queue),
+        lambda queue: tasks.connection_pull_task.apply_async(args=(1, "orders"), queue=queue))]
     assert taken[0] == "syncapp.connection_pull_task"
     assert sorted(taken[1:]) == ["syncapp.flow_confirm_task", "syncapp.flow_push_task"]
+
+
+def test_a_time_sensitive_push_leaves_the_redis_queue_after_the_pulls_and_before_other_pushes(settings):
+    """The message priority given at the call wins over the push task's route (priority 6)."""
+    assert _leaving_order(
+        "test-priorities-urgent",
+        lambda queue: tasks.flow_push_task.apply_async(args=(1,), queue=queue),
+        lambda queue: tasks.flow_push_task.apply_async(args=(2,), priority=tasks.URGENT_PUSH_PRIORITY, queue=queue),
+        lambda queue: tasks.connection_pull_task.apply_async(args=(1, "deliveries"), queue=queue),
+    ) == [("syncapp.connection_pull_task", "(1, 'deliveries')"), ("syncapp.flow_push_task", "(2,)"),
+          ("syncapp.flow_push_task", "(1,)")]
 
 
 @pytest.fixture
@@ -170,29 +189,6 @@ def test_still_one_push_task_per_flow_waits_whatever_its_level(flow, redis_url, 
     tasks._push_unmark(flow)  # the task started; what it leaves is time-sensitive
     tasks.pushers_wake([flow])
     assert enqueued[1:] == [((flow.pk,), tasks.URGENT_PUSH_PRIORITY, None)]
-
-
-def test_a_time_sensitive_push_leaves_the_redis_queue_after_the_pulls_and_before_other_pushes(settings):
-    """The message priority given at the call wins over the push task's route (priority 6)."""
-    from celery import current_app
-
-    if not str(current_app.conf.broker_url).startswith("redis"):
-        pytest.skip("message priorities of the Redis broker (CI sets REDIS_URL)")
-    queue = "test-priorities-urgent"
-    with current_app.connection_for_read() as connection:
-        connection.SimpleQueue(queue).clear()
-        tasks.flow_push_task.apply_async(args=(1,), queue=queue)
-        tasks.flow_push_task.apply_async(args=(2,), priority=tasks.URGENT_PUSH_PRIORITY, queue=queue)
-        tasks.connection_pull_task.apply_async(args=(1, "deliveries"), queue=queue)
-        waiting = connection.SimpleQueue(queue)
-        taken = []
-        for _ in range(3):
-            message = waiting.get(timeout=5)
-            taken.append((message.headers["task"], message.headers["argsrepr"]))
-            message.ack()
-        waiting.close()
-    assert taken == [("syncapp.connection_pull_task", "(1, 'deliveries')"), ("syncapp.flow_push_task", "(2,)"),
-                     ("syncapp.flow_push_task", "(1,)")]
 
 
 def test_a_push_task_starts_no_batch_after_its_ten_seconds_however_few_batches_it_sent(flow, monkeypatch):
