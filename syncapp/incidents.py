@@ -69,8 +69,7 @@ def redis_probe() -> bool | None:
     return True
 
 
-def task_enqueue(task, *args, countdown: float | None = None, priority: int | None = None,
-                 kwargs: dict | None = None) -> bool:
+def task_enqueue(task, *args, countdown: float | None = None, priority: int | None = None) -> bool:
     """Wake a worker (`countdown` seconds from now; at message `priority` instead of the
     task's own); with the broker away, say so as the hub's incident and go on: the outbox
     is the queue of record, and the sweep wakes the workers once it is back."""
@@ -78,8 +77,6 @@ def task_enqueue(task, *args, countdown: float | None = None, priority: int | No
         options = {"countdown": countdown} if countdown else {}
         if priority is not None:
             options["priority"] = priority
-        if kwargs:
-            options["kwargs"] = kwargs
         if options:
             task.apply_async(args=args, **options)
         else:

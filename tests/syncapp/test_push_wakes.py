@@ -146,11 +146,11 @@ def test_a_time_sensitive_push_leaves_the_redis_queue_after_the_pulls_and_before
 
 @pytest.fixture
 def enqueued(monkeypatch):
-    """What push wakes hand the broker: (task args, message priority, task kwargs)."""
+    """What push wakes hand the broker: (task args, message priority)."""
     sent = []
 
-    def enqueue(task, *args, countdown=None, priority=None, kwargs=None):
-        sent.append((args, priority, kwargs))
+    def enqueue(task, *args, countdown=None, priority=None):
+        sent.append((args, priority))
         return True
 
     monkeypatch.setattr(tasks, "task_enqueue", enqueue)
@@ -170,7 +170,7 @@ def test_a_flow_with_time_sensitive_rows_ready_is_woken_ahead_of_routine_pushes(
     OutboxItem.objects.create(flow=flow, record_key="B2", status="pending", priority=Priority.ROUTINE)
     OutboxItem.objects.create(flow=flow, record_key="D1", status="pending", priority=Priority.URGENT)
     tasks.pushers_wake([routine, flow])
-    assert enqueued == [((routine.pk,), None, None), ((flow.pk,), tasks.URGENT_PUSH_PRIORITY, None)]
+    assert enqueued == [((routine.pk,), None), ((flow.pk,), tasks.URGENT_PUSH_PRIORITY)]
 
 
 def test_still_one_push_task_per_flow_waits_whatever_its_level(flow, redis_url, settings, enqueued):
@@ -184,11 +184,11 @@ def test_still_one_push_task_per_flow_waits_whatever_its_level(flow, redis_url, 
     tasks.pushers_wake([flow])  # a routine task waits in the queue
     OutboxItem.objects.create(flow=flow, record_key="D1", status="pending", priority=Priority.URGENT)
     tasks.pushers_wake([flow])  # it will claim the dispatch first: no second task
-    assert enqueued == [((flow.pk,), None, None)]
+    assert enqueued == [((flow.pk,), None)]
 
     tasks._push_unmark(flow)  # the task started; what it leaves is time-sensitive
     tasks.pushers_wake([flow])
-    assert enqueued[1:] == [((flow.pk,), tasks.URGENT_PUSH_PRIORITY, None)]
+    assert enqueued[1:] == [((flow.pk,), tasks.URGENT_PUSH_PRIORITY)]
 
 
 def test_a_push_task_starts_no_batch_after_its_ten_seconds_however_few_batches_it_sent(flow, monkeypatch):
