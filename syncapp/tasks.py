@@ -219,7 +219,7 @@ def outbox_sweep_task() -> None:
     outbox_reclaim_stale()
     runs_abandon_stale()
     exceptions_return_orphaned(older_than=timedelta(minutes=settings.SYNC_RETRY_ORPHAN_MINUTES))
-    pushers_wake(Flow.objects.filter(pk__in=flows_with_ready_work()))
+    pushers_wake(Flow.objects.all())  # it asks which have rows ready, once
     for flow_id in flows_awaiting_confirmation():
         task_enqueue(flow_confirm_task, flow_id)
 
