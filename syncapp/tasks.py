@@ -90,15 +90,19 @@ def pushers_wake(flows, **started) -> None:
 
 
 def _push_unmark(flow: Flow) -> None:
+    _mark_clear(_push_mark(flow), "queued push")
+
+
+def _mark_clear(mark: str, what: str) -> None:
     from django.conf import settings
 
     if settings.REDIS_URL:
         try:
             from .ratelimit import redis_client
 
-            redis_client().delete(_push_mark(flow))
+            redis_client().delete(mark)
         except Exception as error:  # noqa: BLE001 - the mark expires by itself
-            logger.warning("Could not clear a queued push's mark: %s", error)
+            logger.warning("Could not clear a %s's mark: %s", what, error)
 
 
 def batches_per_push_task(flow) -> int:
@@ -193,12 +197,29 @@ def confirm_wake(flow: Flow) -> bool:
         try:
             from .ratelimit import redis_client
 
-            mark = f"sync:confirm-queued:{flow.pk}:{flow.created_at.timestamp():.6f}"
-            if not redis_client().set(mark, 1, nx=True, ex=int(due + CONFIRM_QUEUED_SLACK_SECONDS)):
+            if not redis_client().set(_confirm_mark(flow), 1, nx=True, ex=int(due + CONFIRM_QUEUED_SLACK_SECONDS)):
                 return False
         except Exception as error:  # noqa: BLE001 - redis raises several types for one fault
             logger.warning("Could not mark a queued confirm (queued regardless): %s", error)
-    return task_enqueue(flow_confirm_task, flow.pk, countdown=due)
+    return task_enqueue(flow_confirm_task, flow.pk, True, countdown=due)
+
+
+def _confirm_mark(flow: Flow) -> str:
+    return f"sync:confirm-queued:{flow.pk}:{flow.created_at.timestamp():.6f}"
+
+
+def _confirm_queued(flow: Flow) -> bool:
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return False
+    try:
+        from .ratelimit import redis_client
+
+        return bool(redis_client().exists(_confirm_mark(flow)))
+    except Exception as error:  # noqa: BLE001 - then the sweep queues one regardless
+        logger.warning("Could not read a queued confirm's mark: %s", error)
+        return False
 
 
 @shared_task(name="syncapp.outbox_sweep_task", ignore_result=True)
@@ -220,16 +241,23 @@ def outbox_sweep_task() -> None:
     runs_abandon_stale()
     exceptions_return_orphaned(older_than=timedelta(minutes=settings.SYNC_RETRY_ORPHAN_MINUTES))
     pushers_wake(Flow.objects.all())  # it asks which have rows ready, once
-    for flow_id in flows_awaiting_confirmation():
-        task_enqueue(flow_confirm_task, flow_id)
+    for flow in Flow.objects.filter(pk__in=flows_awaiting_confirmation()):
+        # Not beside a timed confirm still waiting: the two would ask the destination twice.
+        if not _confirm_queued(flow):
+            task_enqueue(flow_confirm_task, flow.pk)
 
 
 @shared_task(name="syncapp.flow_confirm_task", ignore_result=True)
-def flow_confirm_task(flow_id: int) -> None:
-    """Settle rows a destination took but had not validated (Ometria), beside the pushes."""
+def flow_confirm_task(flow_id: int, timed: bool = False) -> None:
+    """Settle rows a destination took but had not validated (Ometria, dotdigital's insight
+    imports), beside the pushes. A `timed` one (confirm_wake) clears its mark as it starts,
+    so the next push times the next one: dotdigital's verdicts are due seconds after a push,
+    not at the minute's sweep."""
     from .services import flow_confirm_pass
 
     flow = Flow.objects.select_related("connection", "destination").get(pk=flow_id)
+    if timed:
+        _mark_clear(_confirm_mark(flow), "queued confirm")
     if flow.enabled:
         flow_confirm_pass(flow=flow)
 

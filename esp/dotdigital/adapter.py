@@ -22,12 +22,14 @@ from syncapp.adapters import (
     FieldSpec,
     PushItem,
     PushResult,
+    SubmittedItem,
     Throttle,
     TransportError,
 )
 
 from . import payloads
 from .client import DotdigitalClient, base_url_for
+from .import_slots import ImportSlots
 from .insight import INSIGHT_ENTITIES, InsightPusher, collection_for, limits_for
 from .insight import record_key as insight_record_key
 
@@ -103,7 +105,22 @@ class DotdigitalDestination:
             poll_initial_wait=max(poll_initial_wait, 5.0),
             poll_max_wait=poll_max_wait,
             poll_deadline=poll_deadline,
+            slots=ImportSlots(f"{account.api_user}@{getattr(self.client, 'base_url', '')}", max_age=poll_deadline),
         )
+        # True: push() waits for an insight import's report, as a run that confirms in-line
+        # wants. The workers' pushes set it off (syncapp.services.flow_push): their records
+        # are "submitted" and the confirm task reads the report, so no worker process sits
+        # through dotdigital's processing while time-sensitive pushes wait for one.
+        self.verdicts_in_push = True
+
+    # A verdict can first be due after dotdigital's own first poll interval; the engine asks then.
+    @property
+    def first_verdict_seconds(self) -> float:
+        return self.insight.poll_initial_wait
+
+    @property
+    def confirm_interval(self) -> float:
+        return self.insight.poll_initial_wait
 
     def limits_for(self, entity: str) -> DestinationLimits:
         """Per-entity limits: contacts as `limits`, insight entities per insight.py."""
@@ -188,7 +205,8 @@ class DotdigitalDestination:
         if not items:
             return []
         if entity in INSIGHT_ENTITIES:
-            return self.insight.push(entity, collection_for(entity, self.account), items)
+            return self.insight.push(entity, collection_for(entity, self.account), items,
+                                     settle=self.verdicts_in_push)
         if len(items) <= self.limits.single_call_threshold:
             return [self._push_one(item) for item in items]
         results: list[PushResult] = []
@@ -206,6 +224,14 @@ class DotdigitalDestination:
                     raise  # nothing landed yet: the whole call failed
                 results.extend(payloads.batch_results(batch, chunk, exc))
         return results
+
+    def confirm(self, entity: str, items: Sequence[SubmittedItem]) -> list[PushResult]:
+        """Verdicts of insight records sent with `verdicts_in_push` off (contacts are always
+        settled in the push: nothing of theirs is ever submitted)."""
+        self._check_entity(entity)
+        if entity not in INSIGHT_ENTITIES or not items:
+            return []
+        return self.insight.confirm(entity, items)
 
     def _push_one(self, item: PushItem) -> PushResult:
         request = payloads.upsert_body(item.fields)

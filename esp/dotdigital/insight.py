@@ -9,7 +9,9 @@ Contract for `InsightPusher.push(entity, collection, items)`:
   PushItem.identifier the customer's email (`contactIdentity {identifier: "email"}`),
   PushItem.fields the order json.
 - One result per item, in order. One import per batch, split only to keep each body
-  under the documented 50 MB. The import is polled until Complete or Failed.
+  under the documented 50 MB. The import's report gives the verdicts, read either by the
+  push itself (polling until Complete or Failed) or, with `settle` off, by `confirm` later:
+  the records are then "submitted" with the import id as receipt.
   A record listed in `failures[]` (matched by key) is permanent with reason_code =
   failureReason, except a missing contact (ContactEmailDoesNotExist,
   ContactIdDoesNotExist): transient with category "waiting_for_customer", because the
@@ -19,11 +21,11 @@ Contract for `InsightPusher.push(entity, collection, items)`:
 
 Limits. Bodies are the only documented size limit (50 MB, no per-call record cap);
 batch sizes below keep a typical body at 5-15 MB and the byte split guarantees the
-limit. dotdigital runs at most 5 insight imports at once per account: `push` waits for
-its import to finish before returning, so each running push holds at most one import,
-and the engine must not run more than 5 insight pushes per account at once. When the
-cap is hit anyway (another integration on the account), dotdigital answers 429; the
-client waits and retries a few times without slowing other calls, then the batch fails
+limit. dotdigital runs at most 5 insight imports at once per account: every import sent
+is registered (import_slots.py, shared by the workers) until its report is read, and a
+push waits for a free slot, reading the oldest import's status, rather than send a sixth.
+When the cap is hit anyway (another integration on the account), dotdigital answers 429;
+the client waits and retries a few times without slowing other calls, then the batch fails
 as a transient TransportError and the engine retries it later.
 """
 
@@ -41,11 +43,13 @@ from syncapp.adapters import (
     DestinationLimits,
     PushItem,
     PushResult,
+    SubmittedItem,
     TransportError,
 )
 
 from . import payloads
 from .client import DotdigitalClient
+from .import_slots import MAX_ACTIVE_IMPORTS, ImportSlots
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +198,10 @@ def describe(reason: str, details: Sequence[Any] = ()) -> str:
 
 
 class InsightPusher:
-    """Pushes insight records through one client; polls like contact imports."""
+    """Pushes insight records through one client: one import per batch, whose report gives
+    each record's verdict. `settle` decides who reads the report: the push itself, polling
+    as dotdigital asks (every 5-30 s), or `confirm` later, so a worker's process is free
+    while dotdigital processes the import."""
 
     def __init__(
         self,
@@ -205,6 +212,7 @@ class InsightPusher:
         poll_initial_wait: float = 5.0,
         poll_max_wait: float = 30.0,
         poll_deadline: float = 900.0,
+        slots: ImportSlots | None = None,
     ) -> None:
         self.client = client
         self.sleep = sleep
@@ -212,10 +220,14 @@ class InsightPusher:
         self.poll_initial_wait = poll_initial_wait
         self.poll_max_wait = poll_max_wait
         self.poll_deadline = poll_deadline
+        self.slots = slots or ImportSlots(f"client-{id(client)}", max_age=poll_deadline)
 
-    def push(self, entity: str, collection: str, items: Sequence[PushItem]) -> list[PushResult]:
-        """See the module docstring. Raises AuthenticationFailed, and TransportError
-        when nothing could be sent at all (transient: the engine retries the batch)."""
+    def push(self, entity: str, collection: str, items: Sequence[PushItem], *,
+             settle: bool = True) -> list[PushResult]:
+        """See the module docstring. With `settle` off, every record sent is "submitted"
+        (receipt: the import id) and `confirm` gives its verdict. Raises AuthenticationFailed,
+        and TransportError when nothing could be sent at all (transient: the engine retries
+        the batch)."""
         spec = INSIGHT_ENTITIES[entity]
         results: list[PushResult | None] = [None] * len(items)
         sendable: list[int] = []
@@ -233,7 +245,11 @@ class InsightPusher:
             start += len(chunk)
             batch = [items[i] for i in positions]
             try:
-                chunk_results = self._import(spec, collection, batch, chunk)
+                import_id = self._submit(spec, collection, chunk)
+                chunk_results = (self._settle(import_id, batch, chunk) if settle else
+                                 [PushResult(item.key, "submitted", remote_id=import_id, request=record,
+                                             response={"importId": import_id})
+                                  for item, record in zip(batch, chunk, strict=True)])
             except AuthenticationFailed:
                 raise
             except TransportError as exc:
@@ -245,6 +261,37 @@ class InsightPusher:
                 results[position] = result
         return [r for r in results if r is not None]
 
+    def confirm(self, entity: str, items: Sequence[SubmittedItem]) -> list[PushResult]:
+        """Verdicts for submitted records whose import dotdigital has finished: one status
+        call per import (none when a push waiting for a slot already read it). Records of an
+        import still running are left out and asked about again."""
+        by_import: dict[str, list[SubmittedItem]] = {}
+        for item in items:
+            by_import.setdefault(item.receipt, []).append(item)
+        results: list[PushResult] = []
+        for import_id, group in by_import.items():
+            records = [insight_record(entity, PushItem(i.key, i.identifier, i.fields)) for i in group]
+            report = self.slots.report(import_id)
+            if report is None:
+                try:
+                    report = self.client.insight_import_status(import_id) or {}
+                except AuthenticationFailed:
+                    raise
+                except TransportError as exc:
+                    if exc.status != 404:
+                        raise
+                    # dotdigital no longer knows the import: nobody can tell what it did.
+                    self.slots.free(import_id)
+                    results.extend(_all(group, records, TransportError(
+                        f"dotdigital no longer knows insight import {import_id}; the record will be sent again",
+                        permanent=False, reason_code="not_in_report", response=exc.response)))
+                    continue
+                if report.get("status") in PENDING:
+                    continue
+                self.slots.free(import_id)
+            results.extend(self._verdicts(import_id, report, group, records))
+        return results
+
     def read_back(self, collection: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Account records by key (`{key, json, created, updated}`); unknown keys left out."""
         found: dict[str, dict[str, Any]] = {}
@@ -254,46 +301,70 @@ class InsightPusher:
                 found[key] = record
         return found
 
-    def _import(
-        self,
-        spec: InsightEntity,
-        collection: str,
-        items: Sequence[PushItem],
-        records: list[dict[str, Any]],
-    ) -> list[PushResult]:
-        try:
-            import_id = self.client.import_insight(
-                collection, spec.scope, spec.collection_type, records
-            )
-        except TransportError as exc:
-            if exc.transient or isinstance(exc, AuthenticationFailed):
+    def _submit(self, spec: InsightEntity, collection: str, records: list[dict[str, Any]]) -> str:
+        self._slot_wait()
+        import_id = self.client.import_insight(collection, spec.scope, spec.collection_type, records)
+        self.slots.take(import_id)
+        return import_id
+
+    def _slot_wait(self) -> None:
+        """Until the account runs fewer than five imports: the oldest one's status is read
+        (and kept for its confirm) rather than sending a sixth for dotdigital to refuse."""
+        started, wait = self.clock(), self.poll_initial_wait
+        while True:
+            active = self.slots.active()
+            if len(active) < MAX_ACTIVE_IMPORTS:
+                return
+            oldest = active[0]
+            try:
+                report = self.client.insight_import_status(oldest) or {}
+            except AuthenticationFailed:
                 raise
-            return _all(items, records, exc)  # e.g. a refused collection name
-        report = self._wait(import_id)
+            except TransportError as exc:
+                if exc.status != 404:
+                    raise
+                self.slots.free(oldest)  # unknown to dotdigital: not running there
+                continue
+            if report.get("status") not in PENDING:
+                self.slots.free(oldest, report)
+                continue
+            if self.clock() - started >= self.poll_deadline:
+                raise TransportError(f"dotdigital was still processing {len(active)} insight imports for this "
+                                     f"account after {self.poll_deadline:.0f} s", permanent=False,
+                                     reason_code="too_many_imports")
+            self.sleep(wait)
+            wait = min(wait * 2, self.poll_max_wait)
+
+    def _settle(self, import_id: str, items: Sequence[PushItem], records: list[dict[str, Any]]) -> list[PushResult]:
+        try:
+            report = self._wait(import_id)
+        finally:
+            self.slots.free(import_id)
+        return self._verdicts(import_id, report, items, records)
+
+    def _verdicts(self, import_id: str, report: Mapping[str, Any], items: Sequence[Any],
+                  records: list[dict[str, Any]]) -> list[PushResult]:
         status = str(report.get("status"))
         if status != DONE:
             message = f"dotdigital reported insight import {import_id} as {status}"
             return _all(
                 items,
                 records,
-                TransportError(message, permanent=True, reason_code=status, response=report),
+                TransportError(message, permanent=True, reason_code=status, response=dict(report)),
             )
         failures = {str(f.get("key")): f for f in report.get("failures") or []}
         summary = report.get("summary") or {}
-        # Items not in failures count as imported only when the counts say every
-        # other record was imported; otherwise nobody can tell which ones were.
-        counted = (
-            summary.get("totalRecords") == len(records)
-            and summary.get("totalImported") == len(records) - len(failures)
-        )
+        # Records not in failures count as imported only when the counts say every other
+        # record of the import was imported; otherwise nobody can tell which ones were.
+        total = summary.get("totalRecords")
+        counted = isinstance(total, int) and summary.get("totalImported") == total - len(failures)
         results = [
             _from_report(item, record, failures.get(record["key"]), counted, report)
             for item, record in zip(items, records, strict=True)
         ]
         logger.info(
-            "dotdigital insight import %s into %s: %d accepted, %d refused, %d retried",
+            "dotdigital insight import %s: %d accepted, %d refused, %d retried",
             import_id,
-            collection,
             sum(r.outcome == "accepted" for r in results),
             sum(r.outcome == "permanent" for r in results),
             sum(r.outcome == "transient" for r in results),

@@ -97,8 +97,24 @@ def test_a_push_that_leaves_rows_awaiting_validation_asks_when_their_verdicts_ar
     tasks.flow_push_task(flow.pk)
     _ready_row(flow, "C2")
     tasks.flow_push_task(flow.pk)  # a confirm task already waits for this flow
-    assert timed == [((flow.pk,), 11.0)]
-    assert OutboxItem.objects.filter(flow=flow, status="submitted").count() == 2
+    assert timed == [((flow.pk, True), 11.0)]
+
+    swept = []
+    monkeypatch.setattr(tasks.flow_confirm_task, "delay", swept.append)
+    tasks.outbox_sweep_task()
+    assert swept == []  # a timed confirm waits: the sweep does not ask the destination beside it
+    tasks.flow_confirm_task(flow.pk)  # a sweep's (untimed): the timed one still waits
+    _ready_row(flow, "C3")
+    tasks.flow_push_task(flow.pk)
+    assert len(timed) == 1
+    tasks.flow_confirm_task(flow.pk, True)  # the timed one starts: the next push times the next
+    _ready_row(flow, "C4")
+    tasks.flow_push_task(flow.pk)
+    assert timed == [((flow.pk, True), 11.0)] * 2
+    tasks.flow_confirm_task(flow.pk, True)
+    tasks.outbox_sweep_task()
+    assert swept == [flow.pk]  # none waits now: the sweep starts one for what is left
+    assert OutboxItem.objects.filter(flow=flow, status="submitted").count() == 4
 
 
 def _leaving_order(queue: str, *sends) -> list[tuple[str, str]]:
