@@ -3,9 +3,10 @@ process back; the confirm task reads the report. Adapter level against the sandb
 engine (flow_push as the workers run it, flow_confirm_pass as the confirm task does)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from exceptions.models import SyncException
 from syncapp.adapters import PushItem, SubmittedItem
@@ -20,10 +21,9 @@ ALL = ("customers", "products", "orders")
 STATUS = "/insightData/v3/import/"
 
 
-def submitted(results, items) -> list[SubmittedItem]:
-    by_key = {item.key: item for item in items}
-    return [SubmittedItem(r.key, by_key[r.key].identifier, r.remote_id, datetime.now(UTC), by_key[r.key].fields)
-            for r in results]
+def submitted(results, items, *, seconds_ago: float = 10) -> list[SubmittedItem]:
+    by_key, at = {item.key: item for item in items}, datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    return [SubmittedItem(r.key, by_key[r.key].identifier, r.remote_id, at, by_key[r.key].fields) for r in results]
 
 
 def status_reads(w, import_id: str) -> int:
@@ -46,6 +46,8 @@ def test_a_worker_push_sends_the_import_and_confirm_gives_each_records_verdict()
         assert import_id and results[1].remote_id == import_id
         assert len(w.clock.sleeps) == sleeps_before  # the push did not wait for dotdigital
         assert status_reads(w, import_id) == 0
+        assert dest.confirm("orders", submitted(results, orders, seconds_ago=1)) == []
+        assert status_reads(w, import_id) == 0  # sent a second ago: not asked before dotdigital's 5 s
         items = submitted(results, orders)
 
         assert dest.confirm("orders", items) == []  # still processing: asked again later
@@ -83,7 +85,8 @@ def test_a_sixth_import_waits_for_a_slot_instead_of_earning_a_429_and_its_report
 def test_an_import_dotdigital_no_longer_knows_sends_its_records_again():
     with world() as w:
         dest = w.destination()
-        item = SubmittedItem("SKU-1", "SKU-1", "no-such-import", datetime.now(UTC), {"name": "A"})
+        at = datetime.now(UTC) - timedelta(seconds=10)
+        item = SubmittedItem("SKU-1", "SKU-1", "no-such-import", at, {"name": "A"})
         [result] = dest.confirm("products", [item])
         assert (result.outcome, result.reason_code) == ("transient", "not_in_report")
 
@@ -128,6 +131,7 @@ def test_the_workers_push_leaves_orders_submitted_and_the_confirm_task_accepts_t
     assert len(hub.dd.insight_collections["Orders"]["records"]) == 0
 
     hub.dd_clock.sleep(2)
+    OutboxItem.objects.filter(flow=hub.orders).update(submitted_at=timezone.now() - timedelta(seconds=6))
     confirmed = flow_confirm_pass(flow=hub.orders, adapter=hub.destination())
 
     assert confirmed.records_accepted == 2
