@@ -54,6 +54,10 @@ from .import_slots import MAX_ACTIVE_IMPORTS, ImportSlots
 logger = logging.getLogger(__name__)
 
 MAX_IMPORT_BYTES = 45 * 1024 * 1024  # under the documented 50 MB, with margin
+# A confirm asks about imports for at most this long (each status read waits for the account's
+# allowance behind more urgent calls): the rest are asked by the next confirm, and the worker's
+# process goes back to pulls and pushes meanwhile.
+CONFIRM_SECONDS = 10.0
 DEFAULT_CATALOG_COLLECTION = "Catalog_Default"
 ORDERS_COLLECTION = "Orders"
 DONE, FAILED = "Complete", "Failed"
@@ -271,10 +275,10 @@ class InsightPusher:
         results: list[PushResult] = []
         # dotdigital asks for the first poll 5 s after the import: one sent since is not asked
         # about (the push that sent it times the next confirm), so no call finds it still running.
-        recent = time.time() - self.poll_initial_wait
+        recent, ends = time.time() - self.poll_initial_wait, self.clock() + CONFIRM_SECONDS
         for import_id, group in by_import.items():
             report = self.slots.report(import_id)
-            if report is None and max(_epoch(i.submitted_at) for i in group) > recent:
+            if report is None and (max(_epoch(i.submitted_at) for i in group) > recent or self.clock() >= ends):
                 continue
             records = [insight_record(entity, PushItem(i.key, i.identifier, i.fields)) for i in group]
             if report is None:

@@ -82,6 +82,25 @@ def test_a_sixth_import_waits_for_a_slot_instead_of_earning_a_429_and_its_report
         assert {r.key: r.outcome for r in verdicts} == {f"SKU-{n}": "accepted" for n in range(5)}  # 6th: running
 
 
+def test_a_confirm_asks_for_at_most_ten_seconds_and_leaves_the_rest_for_the_next(monkeypatch):
+    with world(import_delay_seconds=1) as w:
+        dest = w.destination()
+        dest.verdicts_in_push = False
+        pushed = [products(f"SKU-{n}") for n in range(3)]
+        items = [i for batch in pushed for i in submitted(dest.push("products", batch), batch)]
+        w.clock.sleep(2)
+        read = dest.client.insight_import_status
+
+        def slow_read(import_id):  # each read waits 6 s for the account's allowance
+            w.clock.sleep(6)
+            return read(import_id)
+
+        monkeypatch.setattr(dest.client, "insight_import_status", slow_read)
+        first = dest.confirm("products", items)
+        assert [r.key for r in first] == ["SKU-0", "SKU-1"]  # 12 s: the third is not asked now
+        assert [r.key for r in dest.confirm("products", items[2:])] == ["SKU-2"]
+
+
 def test_an_import_dotdigital_no_longer_knows_sends_its_records_again():
     with world() as w:
         dest = w.destination()

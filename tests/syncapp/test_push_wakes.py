@@ -107,14 +107,60 @@ def test_a_push_that_leaves_rows_awaiting_validation_asks_when_their_verdicts_ar
     _ready_row(flow, "C3")
     tasks.flow_push_task(flow.pk)
     assert len(timed) == 1
-    tasks.flow_confirm_task(flow.pk, True)  # the timed one starts: the next push times the next
-    _ready_row(flow, "C4")
-    tasks.flow_push_task(flow.pk)
-    assert timed == [((flow.pk, True), 11.0)] * 2
+    assert OutboxItem.objects.filter(flow=flow, status="submitted").count() == 3
+
+
+def test_one_timed_confirm_per_flow_at_a_time_and_the_next_when_it_got_somewhere(flow, redis_url, settings,
+                                                                               monkeypatch):
+    """Issue 12: a confirm still running when the next push ends must not have a twin asking the
+    destination the same questions (dotdigital's status reads rose to 1.8 an import in a two-worker
+    peak run); it queues the next timed one itself when rows remain and it settled some, and
+    leaves them to the sweep when it asked and learnt nothing (an outage is not asked every 6 s)."""
+    from django.utils import timezone
+
+    from syncapp.adapters import PushResult
+
+    settings.REDIS_URL = redis_url
+    timed, swept = [], []
+    monkeypatch.setattr(tasks.flow_confirm_task, "apply_async",
+                        lambda args, countdown: timed.append((args, countdown)))
+    monkeypatch.setattr(tasks.flow_confirm_task, "delay", swept.append)
+
+    class Deciding:  # decides one record a pass, with one call; or learns nothing
+        first_verdict_seconds = 5.0
+        confirm_interval = 5.0
+        calls = 0
+        learns = True
+
+        def confirm(self, entity, items):
+            self.calls += 1
+            if during:
+                during.pop()()
+            return [PushResult(key=items[0].key, outcome="accepted")] if self.learns else []
+
+    adapter = Deciding()
+    during = []
+    monkeypatch.setattr("syncapp.services.adapter_for_flow", lambda flow: adapter)
+    monkeypatch.setattr("syncapp.pushing.adapter_for_flow", lambda flow: adapter)
+    for key in ("C1", "C2", "C3"):
+        OutboxItem.objects.create(flow=flow, record_key=key, status="submitted", receipt="r", payload={},
+                                  submitted_at=timezone.now())
+
+    # While the timed confirm runs, a push ends and a sweep comes: neither queues a second one.
+    woken = []
+    during.append(lambda: (woken.append(tasks.confirm_wake(flow)), tasks.outbox_sweep_task()))
     tasks.flow_confirm_task(flow.pk, True)
+    assert woken == [False] and swept == []
+    assert timed == [((flow.pk, True), 6.0)]  # its own successor: it settled C1, C2 and C3 remain
+
+    adapter.learns = False
+    tasks._mark_clear(tasks._confirm_mark(flow), "test")  # the successor starts
+    tasks.flow_confirm_task(flow.pk, True)
+    assert len(timed) == 1  # asked, learnt nothing: no successor
     tasks.outbox_sweep_task()
-    assert swept == [flow.pk]  # none waits now: the sweep starts one for what is left
-    assert OutboxItem.objects.filter(flow=flow, status="submitted").count() == 4
+    assert swept == [flow.pk]  # the sweep asks next, once a minute
+    assert set(OutboxItem.objects.filter(flow=flow).values_list("record_key", "status")) == {
+        ("C1", "accepted"), ("C2", "submitted"), ("C3", "submitted")}
 
 
 def _leaving_order(queue: str, *sends) -> list[tuple[str, str]]:
