@@ -225,6 +225,7 @@ class InsightPusher:
         self.poll_max_wait = poll_max_wait
         self.poll_deadline = poll_deadline
         self.slots = slots or ImportSlots(f"client-{id(client)}", max_age=poll_deadline)
+        self._finished: dict[str, Mapping[str, Any]] = {}  # reports read by this pusher's confirms
 
     def push(self, entity: str, collection: str, items: Sequence[PushItem], *,
              settle: bool = True) -> list[PushResult]:
@@ -267,8 +268,9 @@ class InsightPusher:
 
     def confirm(self, entity: str, items: Sequence[SubmittedItem]) -> list[PushResult]:
         """Verdicts for submitted records whose import dotdigital has finished: one status
-        call per import (none when a push waiting for a slot already read it). Records of an
-        import still running are left out and asked about again."""
+        call per import (none when a push waiting for a slot already read it, or an earlier
+        confirm of this pusher did), for at most CONFIRM_SECONDS. Records of an import still
+        running, too recent or not reached are left out and asked about again."""
         by_import: dict[str, list[SubmittedItem]] = {}
         for item in items:
             by_import.setdefault(item.receipt, []).append(item)
@@ -277,7 +279,7 @@ class InsightPusher:
         # about (the push that sent it times the next confirm), so no call finds it still running.
         recent, ends = time.time() - self.poll_initial_wait, self.clock() + CONFIRM_SECONDS
         for import_id, group in by_import.items():
-            report = self.slots.report(import_id)
+            report = self._finished.get(import_id) or self.slots.report(import_id)
             if report is None and (max(_epoch(i.submitted_at) for i in group) > recent or self.clock() >= ends):
                 continue
             records = [insight_record(entity, PushItem(i.key, i.identifier, i.fields)) for i in group]
@@ -298,6 +300,8 @@ class InsightPusher:
                 if report.get("status") in PENDING:
                     continue
                 self.slots.free(import_id)
+            # The engine confirms in batches of rows, and an import's rows may span two of them.
+            self._finished[import_id] = report
             results.extend(self._verdicts(import_id, report, group, records))
         return results
 

@@ -101,6 +101,19 @@ def test_a_confirm_asks_for_at_most_ten_seconds_and_leaves_the_rest_for_the_next
         assert [r.key for r in dest.confirm("products", items[2:])] == ["SKU-2"]
 
 
+def test_an_import_whose_rows_the_engine_confirms_in_two_batches_is_read_once():
+    with world(import_delay_seconds=1) as w:
+        dest = w.destination()
+        dest.verdicts_in_push = False
+        batch = products("A", "B", "C")
+        results = dest.push("products", batch)
+        w.clock.sleep(2)
+        items = submitted(results, batch)
+        assert [r.outcome for r in dest.confirm("products", items[:2])] == ["accepted"] * 2
+        assert [r.outcome for r in dest.confirm("products", items[2:])] == ["accepted"]
+        assert status_reads(w, results[0].remote_id) == 1
+
+
 def test_an_import_dotdigital_no_longer_knows_sends_its_records_again():
     with world() as w:
         dest = w.destination()
