@@ -54,9 +54,10 @@ from .import_slots import MAX_ACTIVE_IMPORTS, ImportSlots
 logger = logging.getLogger(__name__)
 
 MAX_IMPORT_BYTES = 45 * 1024 * 1024  # under the documented 50 MB, with margin
-# A confirm asks about imports for at most this long (each status read waits for the account's
-# allowance behind more urgent calls): the rest are asked by the next confirm, and the worker's
-# process goes back to pulls and pushes meanwhile.
+# A confirm pass (one pusher, every batch of rows the engine hands it) asks about imports for at
+# most this long: each status read waits for the account's allowance behind more urgent calls, and
+# a pass over a backfill's 50 imports held a worker's process for minutes. The rest are asked by
+# the next pass, and the process goes back to pulls and pushes meanwhile.
 CONFIRM_SECONDS = 10.0
 DEFAULT_CATALOG_COLLECTION = "Catalog_Default"
 ORDERS_COLLECTION = "Orders"
@@ -226,6 +227,7 @@ class InsightPusher:
         self.poll_deadline = poll_deadline
         self.slots = slots or ImportSlots(f"client-{id(client)}", max_age=poll_deadline)
         self._finished: dict[str, Mapping[str, Any]] = {}  # reports read by this pusher's confirms
+        self._confirm_ends: float | None = None
 
     def push(self, entity: str, collection: str, items: Sequence[PushItem], *,
              settle: bool = True) -> list[PushResult]:
@@ -277,7 +279,9 @@ class InsightPusher:
         results: list[PushResult] = []
         # dotdigital asks for the first poll 5 s after the import: one sent since is not asked
         # about (the push that sent it times the next confirm), so no call finds it still running.
-        recent, ends = time.time() - self.poll_initial_wait, self.clock() + CONFIRM_SECONDS
+        if self._confirm_ends is None:  # one budget for the pass, however many batches of rows it has
+            self._confirm_ends = self.clock() + CONFIRM_SECONDS
+        recent, ends = time.time() - self.poll_initial_wait, self._confirm_ends
         for import_id, group in by_import.items():
             report = self._finished.get(import_id) or self.slots.report(import_id)
             if report is None and (max(_epoch(i.submitted_at) for i in group) > recent or self.clock() >= ends):

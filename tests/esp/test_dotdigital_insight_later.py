@@ -82,7 +82,7 @@ def test_a_sixth_import_waits_for_a_slot_instead_of_earning_a_429_and_its_report
         assert {r.key: r.outcome for r in verdicts} == {f"SKU-{n}": "accepted" for n in range(5)}  # 6th: running
 
 
-def test_a_confirm_asks_for_at_most_ten_seconds_and_leaves_the_rest_for_the_next(monkeypatch):
+def test_a_confirm_pass_asks_for_at_most_ten_seconds_and_leaves_the_rest_for_the_next(monkeypatch):
     with world(import_delay_seconds=1) as w:
         dest = w.destination()
         dest.verdicts_in_push = False
@@ -96,9 +96,11 @@ def test_a_confirm_asks_for_at_most_ten_seconds_and_leaves_the_rest_for_the_next
             return read(import_id)
 
         monkeypatch.setattr(dest.client, "insight_import_status", slow_read)
-        first = dest.confirm("products", items)
-        assert [r.key for r in first] == ["SKU-0", "SKU-1"]  # 12 s: the third is not asked now
-        assert [r.key for r in dest.confirm("products", items[2:])] == ["SKU-2"]
+        first = dest.confirm("products", items[:1]) + dest.confirm("products", items[1:])  # two batches
+        assert [r.key for r in first] == ["SKU-0", "SKU-1"]  # 12 s into the pass: the third is not asked
+        next_pass = w.destination()
+        monkeypatch.setattr(next_pass.client, "insight_import_status", slow_read)
+        assert [r.key for r in next_pass.confirm("products", items[2:])] == ["SKU-2"]
 
 
 def test_an_import_whose_rows_the_engine_confirms_in_two_batches_is_read_once():
