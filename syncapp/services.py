@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager, nullcontext, suppress
 
+from django.conf import settings
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
@@ -245,9 +246,9 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
     outbox_reclaim_stale(flow=flow)
     adapter = adapter or adapter_for_flow(flow)
     if hasattr(adapter, "verdicts_in_push"):
-        # A destination that can answer either way (dotdigital's imports) answers "submitted"
+        # A destination that can answer either way (dotdigital's imports) may answer "submitted"
         # when the workers confirm in their own task, so this push holds no process meanwhile.
-        adapter.verdicts_in_push = confirm
+        adapter.verdicts_in_push = confirm or not settings.SYNC_CONFIRM_IMPORTS_LATER
     confirming = confirm and confirms_later(adapter)
     last_confirm = time.monotonic()
 

@@ -272,6 +272,11 @@ SYNC_HEARTBEAT_SECONDS = env.float("SYNC_HEARTBEAT_SECONDS", default=15.0)
 # A record a destination took but neither confirmed nor refused within this time is sent
 # again (its answer may have been lost); sending again is safe, every record has a stable key.
 SYNC_CONFIRM_DEADLINE_SECONDS = env.int("SYNC_CONFIRM_DEADLINE_SECONDS", default=3600)
+# Workers leave the records of an asynchronous import (dotdigital's insight imports) "submitted"
+# and a confirm task reads the report, instead of the push waiting for it. Off by default: on a
+# busy two-core machine with two workers it measured slower for time-sensitive records, not
+# faster (bench/README.md, "Seventh session"); one worker gained from it.
+SYNC_CONFIRM_IMPORTS_LATER = env.bool("SYNC_CONFIRM_IMPORTS_LATER", default=False)
 # Control and bidi-override characters in ERP text: "strip" them or "refuse" the record (erp.record_checks).
 SYNC_CONTROL_CHARACTERS = env.str("SYNC_CONTROL_CHARACTERS", default="strip")
 # A web shop's provisional order with no ERP order after this long becomes an exception.

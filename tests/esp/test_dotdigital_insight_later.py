@@ -142,7 +142,9 @@ def orders_hub(db):
     hub.close()
 
 
-def test_the_workers_push_leaves_orders_submitted_and_the_confirm_task_accepts_them(orders_hub):
+def test_with_imports_confirmed_later_the_workers_push_leaves_orders_submitted_and_the_confirm_accepts_them(
+        orders_hub, settings):
+    settings.SYNC_CONFIRM_IMPORTS_LATER = True
     hub = orders_hub
     hub.sap.add_business_partners([partner("C001"), partner("C002")])
     for code in ("C001", "C002"):
@@ -174,7 +176,9 @@ def test_the_workers_push_leaves_orders_submitted_and_the_confirm_task_accepts_t
     assert not SyncException.objects.filter(flow=hub.orders, status="open").exists()
 
 
-def test_a_run_that_confirms_in_line_still_settles_in_the_push(orders_hub):
+@pytest.mark.parametrize("later, confirm", [(True, True), (False, False)])
+def test_a_run_that_confirms_in_line_or_a_worker_by_default_settles_in_the_push(orders_hub, settings, later, confirm):
+    settings.SYNC_CONFIRM_IMPORTS_LATER = later
     hub = orders_hub
     hub.sap.add_business_partners([partner("C001")])
     hub.sap.add_document("orders", {"CardCode": "C001", "DocDate": "2026-11-20", "DocDueDate": "2026-11-25",
@@ -184,6 +188,6 @@ def test_a_run_that_confirms_in_line_still_settles_in_the_push(orders_hub):
     for entity in ("business_partners", "orders"):
         connection_pull(connection=hub.connection, entity=entity)
     flow_push(flow=hub.flow, adapter=hub.destination())
-    run = flow_push(flow=hub.orders, adapter=hub.destination())
+    run = flow_push(flow=hub.orders, adapter=hub.destination(), confirm=confirm)
     assert run.records_accepted == 1
     assert OutboxItem.objects.get(flow=hub.orders).status == "accepted"
