@@ -142,12 +142,9 @@ def orders_hub(db):
     hub.close()
 
 
-def test_with_imports_confirmed_later_the_workers_push_leaves_orders_submitted_and_the_confirm_accepts_them(
-        orders_hub, settings):
-    settings.SYNC_CONFIRM_IMPORTS_LATER = True
-    hub = orders_hub
-    hub.sap.add_business_partners([partner("C001"), partner("C002")])
-    for code in ("C001", "C002"):
+def _customers_accepted_and_their_orders_planned(hub, *codes: str):
+    hub.sap.add_business_partners([partner(code) for code in codes])
+    for code in codes:
         hub.sap.add_document("orders", {"CardCode": code, "DocDate": "2026-11-20", "DocDueDate": "2026-11-25",
                                         "DocCurrency": "GBP", "DocumentLines": [
                                             {"LineNum": 0, "ItemCode": "1001", "Quantity": 1, "Price": 10.0,
@@ -155,6 +152,13 @@ def test_with_imports_confirmed_later_the_workers_push_leaves_orders_submitted_a
     for entity in ("business_partners", "orders"):
         connection_pull(connection=hub.connection, entity=entity)
     flow_push(flow=hub.flow, adapter=hub.destination())
+    return hub
+
+
+def test_with_imports_confirmed_later_the_workers_push_leaves_orders_submitted_and_the_confirm_accepts_them(
+        orders_hub, settings):
+    settings.SYNC_CONFIRM_IMPORTS_LATER = True
+    hub = _customers_accepted_and_their_orders_planned(orders_hub, "C001", "C002")
     sleeps_before = len(hub.dd_clock.sleeps)
 
     run = flow_push(flow=hub.orders, adapter=hub.destination(), confirm=False)  # as flow_push_task does
@@ -179,15 +183,7 @@ def test_with_imports_confirmed_later_the_workers_push_leaves_orders_submitted_a
 @pytest.mark.parametrize("later, confirm", [(True, True), (False, False)])
 def test_a_run_that_confirms_in_line_or_a_worker_by_default_settles_in_the_push(orders_hub, settings, later, confirm):
     settings.SYNC_CONFIRM_IMPORTS_LATER = later
-    hub = orders_hub
-    hub.sap.add_business_partners([partner("C001")])
-    hub.sap.add_document("orders", {"CardCode": "C001", "DocDate": "2026-11-20", "DocDueDate": "2026-11-25",
-                                    "DocCurrency": "GBP", "DocumentLines": [
-                                        {"LineNum": 0, "ItemCode": "1001", "Quantity": 1, "Price": 10.0,
-                                         "WarehouseCode": "01", "VatGroup": "O1"}]})
-    for entity in ("business_partners", "orders"):
-        connection_pull(connection=hub.connection, entity=entity)
-    flow_push(flow=hub.flow, adapter=hub.destination())
+    hub = _customers_accepted_and_their_orders_planned(orders_hub, "C001")
     run = flow_push(flow=hub.orders, adapter=hub.destination(), confirm=confirm)
     assert run.records_accepted == 1
     assert OutboxItem.objects.get(flow=hub.orders).status == "accepted"
