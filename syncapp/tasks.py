@@ -193,11 +193,6 @@ def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule
 # the sweep still starts one every minute for anything left, unless a timed one waits or
 # runs (their mark), so there is one chain of timed confirms per flow.
 CONFIRM_QUEUED_SLACK_SECONDS = 60
-# A timed confirm keeps its mark while it runs, for at most this long (a dead worker's mark
-# must not keep the sweep off the flow for longer): two confirms of one flow at once ask the
-# destination the same questions twice (in a two-worker peak run, dotdigital's status reads
-# rose to 1.8 a import, pushing its time-sensitive imports behind them).
-CONFIRM_RUNNING_SECONDS = 120
 
 
 def confirm_wake(flow: Flow) -> bool:
@@ -270,6 +265,8 @@ def flow_confirm_task(flow_id: int, timed: bool = False) -> None:
     imports), beside the pushes. A `timed` one (confirm_wake) clears its mark as it starts,
     so the next push times the next one: dotdigital's verdicts are due seconds after a push,
     not at the minute's sweep."""
+    from django.conf import settings
+
     from .services import flow_confirm_pass
 
     flow = Flow.objects.select_related("connection", "destination").get(pk=flow_id)
@@ -277,7 +274,10 @@ def flow_confirm_task(flow_id: int, timed: bool = False) -> None:
         if flow.enabled:
             flow_confirm_pass(flow=flow)
         return
-    _mark_hold(_confirm_mark(flow), CONFIRM_RUNNING_SECONDS)
+    # Its mark stays while it runs: two confirms of one flow at once ask the destination the
+    # same questions twice (dotdigital's status reads rose to 1.8 an import in a two-worker peak
+    # run). For one lease only, as its rows' claims: a dead worker's mark lapses with them.
+    _mark_hold(_confirm_mark(flow), settings.SYNC_LEASE_SECONDS)
     run = None
     try:
         if flow.enabled:
