@@ -262,9 +262,8 @@ def outbox_sweep_task() -> None:
 @shared_task(name="syncapp.flow_confirm_task", ignore_result=True)
 def flow_confirm_task(flow_id: int, timed: bool = False) -> None:
     """Settle rows a destination took but had not validated (Ometria, dotdigital's insight
-    imports), beside the pushes. A `timed` one (confirm_wake) clears its mark as it starts,
-    so the next push times the next one: dotdigital's verdicts are due seconds after a push,
-    not at the minute's sweep."""
+    imports), beside the pushes. A `timed` one (confirm_wake) keeps its mark while it runs, so
+    no second one asks the same questions, and then times its successor itself."""
     from django.conf import settings
 
     from .services import flow_confirm_pass
