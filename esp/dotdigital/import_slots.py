@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 MAX_ACTIVE_IMPORTS = 5
 REPORT_KEEP_SECONDS = 3600
+# Without Redis a kept report nobody confirms (its push read it itself) is dropped past this many.
+LOCAL_REPORTS_KEPT = 1000
 
 _local: dict[str, dict[str, float]] = {}
 _local_reports: dict[str, dict[str, Any]] = {}
@@ -70,6 +72,8 @@ class ImportSlots:
             _local.get(self.key, {}).pop(import_id, None)
             if report is not None:
                 _local_reports[import_id] = report
+                while len(_local_reports) > LOCAL_REPORTS_KEPT:
+                    del _local_reports[next(iter(_local_reports))]
             return
         try:
             self.redis.zrem(self.key, import_id)
