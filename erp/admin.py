@@ -1,4 +1,7 @@
+from typing import Any, ClassVar
+
 from django.contrib import admin
+from django.db import models
 
 from .documents import DOCUMENT_MODELS
 from .models import (
@@ -17,6 +20,8 @@ from .models import (
 class ErpConnectionAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "base_url", "company_db", "username", "page_size"]
     # password_env is the *name* of a variable; the secret itself never reaches the database.
+    # A Service Layer address typed without a scheme is https: it carries the SAP login.
+    formfield_overrides: ClassVar[dict[Any, dict[str, Any]]] = {models.URLField: {"assume_scheme": "https"}}
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
