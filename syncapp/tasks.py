@@ -93,7 +93,7 @@ def _push_unmark(flow: Flow) -> None:
     _mark_clear(_push_mark(flow), "queued push")
 
 
-def _mark_hold(mark: str, seconds: int) -> None:
+def _mark_hold(mark: str, seconds: int, what: str) -> None:
     from django.conf import settings
 
     if settings.REDIS_URL:
@@ -101,8 +101,8 @@ def _mark_hold(mark: str, seconds: int) -> None:
             from .ratelimit import redis_client
 
             redis_client().set(mark, 1, ex=seconds)
-        except Exception as error:  # noqa: BLE001 - without it, a second confirm may only ask twice
-            logger.warning("Could not mark a running confirm: %s", error)
+        except Exception as error:  # noqa: BLE001 - without it, a twin may only ask the same twice
+            logger.warning("Could not mark a %s: %s", what, error)
 
 
 def _mark_clear(mark: str, what: str) -> None:
@@ -276,7 +276,7 @@ def flow_confirm_task(flow_id: int, timed: bool = False) -> None:
     # Its mark stays while it runs: two confirms of one flow at once ask the destination the
     # same questions twice (dotdigital's status reads rose to 1.8 an import in a two-worker peak
     # run). For one lease only, as its rows' claims: a dead worker's mark lapses with them.
-    _mark_hold(_confirm_mark(flow), settings.SYNC_LEASE_SECONDS)
+    _mark_hold(_confirm_mark(flow), settings.SYNC_LEASE_SECONDS, "running confirm")
     run = None
     try:
         if flow.enabled:
