@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -107,27 +107,34 @@ def lease_kept(*, claim_token: str = "", run_id: int | None = None) -> Iterator[
 
 
 @contextmanager
-def redis_lock_kept(lock) -> Iterator[None]:
-    """Renew a held redis-py lock (made with `thread_local=False`, timeout = the lease)
-    every heartbeat until the block ends: a worker killed holding it frees it within a
-    lease, a slow live one keeps it."""
+def renewed_every_heartbeat(renew: Callable[[], object], what: str) -> Iterator[None]:
+    """Call `renew` every heartbeat until the block ends, from a thread of its own: what it
+    renews (a Redis lock or mark set for one lease) stays while a slow live worker runs and
+    lapses within a lease of a kill. Its first failure ends the renewal (lost, or Redis away:
+    the holder finds out when it lets go)."""
     done = threading.Event()
 
-    def renew() -> None:
+    def renewing() -> None:
         while not done.wait(settings.SYNC_HEARTBEAT_SECONDS):
             try:
-                lock.reacquire()
-            except Exception as error:  # noqa: BLE001 - lost or Redis away: the holder finds out on release
-                log.warning("Could not renew a lock: %s", error)
+                renew()
+            except Exception as error:  # noqa: BLE001 - redis raises several types for one fault
+                log.warning("Could not renew a %s: %s", what, error)
                 return
 
-    thread = threading.Thread(target=renew, name="sync-lock-renewal", daemon=True)
+    thread = threading.Thread(target=renewing, name="sync-lease-renewal", daemon=True)
     thread.start()
     try:
         yield
     finally:
         done.set()
         thread.join(5)
+
+
+def redis_lock_kept(lock):
+    """Renew a held redis-py lock (made with `thread_local=False`, timeout = the lease)
+    every heartbeat until the block ends."""
+    return renewed_every_heartbeat(lock.reacquire, "lock")
 
 
 def lease_expired_before():

@@ -3,6 +3,8 @@ queue of record, so a lost task message loses nothing: the sweep finds the rows.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 
 from celery import shared_task
@@ -93,16 +95,30 @@ def _push_unmark(flow: Flow) -> None:
     _mark_clear(_push_mark(flow), "queued push")
 
 
-def _mark_hold(mark: str, seconds: int, what: str) -> None:
+@contextmanager
+def _mark_kept(mark: str, what: str) -> Iterator[None]:
+    """Hold a mark while the block runs, as its rows' claims are held: set for one lease and
+    renewed every heartbeat, so a slow live worker keeps it and a dead one's lapses."""
     from django.conf import settings
 
-    if settings.REDIS_URL:
-        try:
-            from .ratelimit import redis_client
+    if not settings.REDIS_URL:
+        yield
+        return
+    from .leases import renewed_every_heartbeat
+    from .ratelimit import redis_client
 
-            redis_client().set(mark, 1, ex=seconds)
-        except Exception as error:  # noqa: BLE001 - without it, a twin may only ask the same twice
-            logger.warning("Could not mark a %s: %s", what, error)
+    def hold() -> None:
+        redis_client().set(mark, 1, ex=max(1, int(settings.SYNC_LEASE_SECONDS)))
+
+    try:
+        hold()
+    except Exception as error:  # noqa: BLE001 - without it, a twin may only ask the same twice
+        logger.warning("Could not mark a %s: %s", what, error)
+    try:
+        with renewed_every_heartbeat(hold, f"{what}'s mark"):
+            yield
+    finally:
+        _mark_clear(mark, what)
 
 
 def _mark_clear(mark: str, what: str) -> None:
@@ -264,8 +280,6 @@ def flow_confirm_task(flow_id: int, timed: bool = False) -> None:
     """Settle rows a destination took but had not validated (Ometria, dotdigital's insight
     imports), beside the pushes. A `timed` one (confirm_wake) keeps its mark while it runs, so
     no second one asks the same questions, and then times its successor itself."""
-    from django.conf import settings
-
     from .services import flow_confirm_pass
 
     flow = Flow.objects.select_related("connection", "destination").get(pk=flow_id)
@@ -275,14 +289,11 @@ def flow_confirm_task(flow_id: int, timed: bool = False) -> None:
         return
     # Its mark stays while it runs: two confirms of one flow at once ask the destination the
     # same questions twice (dotdigital's status reads rose to 1.8 an import in a two-worker peak
-    # run). For one lease only, as its rows' claims: a dead worker's mark lapses with them.
-    _mark_hold(_confirm_mark(flow), settings.SYNC_LEASE_SECONDS, "running confirm")
+    # run). Leased as its rows' claims: a pass paced for minutes keeps it, a dead worker's lapses.
     run = None
-    try:
+    with _mark_kept(_confirm_mark(flow), "running confirm"):
         if flow.enabled:
             run = flow_confirm_pass(flow=flow)
-    finally:
-        _mark_clear(_confirm_mark(flow), "running confirm")
     # Rows left undecided (too recent to ask about, Ometria's grace not over) get the next timed
     # confirm when this pass got somewhere; one that asked and learnt nothing (an outage, imports
     # still running) leaves them to the sweep, so the destination is not asked every few seconds.

@@ -273,3 +273,28 @@ def test_a_push_task_starts_no_batch_after_its_ten_seconds_however_few_batches_i
     run = flow_push(flow=flow, adapter=destination, max_batches=20, confirm=False, max_seconds=10.0)
     assert destination.calls == 3  # at 0, 4 and 8 s; none at 12 s
     assert run.records_accepted == 3
+
+
+def test_a_timed_confirm_longer_than_its_lease_keeps_its_mark_so_no_sweep_asks_beside_it(flow, redis_url, settings,
+                                                                                        monkeypatch):
+    """A confirm pass paced by dotdigital's 35 calls a minute can outlast the lease its mark was
+    set for; once the mark lapsed, the sweep queued a second confirm asking the same questions."""
+    import time
+
+    settings.REDIS_URL = redis_url
+    settings.SYNC_LEASE_SECONDS = 1
+    settings.SYNC_HEARTBEAT_SECONDS = 0.2
+    swept = []
+    monkeypatch.setattr(tasks.flow_confirm_task, "delay", swept.append)
+    monkeypatch.setattr("syncapp.tasks.flows_awaiting_confirmation", lambda flows=None: [flow.pk])
+
+    def slow_pass(flow):  # three leases long; the sweep comes after the first has run out
+        time.sleep(1.5)
+        tasks.outbox_sweep_task()
+        time.sleep(1.5)
+        return None
+
+    monkeypatch.setattr("syncapp.services.flow_confirm_pass", slow_pass)
+    tasks.flow_confirm_task(flow.pk, True)
+    assert swept == []  # the running confirm still held its mark
+    assert not tasks._confirm_queued(flow)  # and gave it up when it ended
