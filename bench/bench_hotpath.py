@@ -4,7 +4,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/anything \\
         .venv/bin/python bench/bench_hotpath.py [--partners 50000] [--orders 20000] [--lines 4]
         [--customers N] [--page-size 1000] [--breakdown] [--profile bp|orders] [--keep-db]
-        [--no-lookahead] [--streams N] [--no-key-checks]
+        [--no-lookahead] [--streams N [--processes]] [--no-key-checks]
 
 Issue 12, part 1. One run, one database (`syncapp_bench_hot` on the server DATABASE_URL
 names, DROPPED and re-created at the start and dropped at the end unless --keep-db):
@@ -26,7 +26,9 @@ names, DROPPED and re-created at the start and dropped at the end unless --keep-
 
    With `--streams N` the partners are split between N ERP connections and pulled at once,
    each in its own thread on its own database connection: what storing pages concurrently
-   would give (the backend's CPU per record is then not reported).
+   would give (the backend's CPU per record is then not reported). `--processes` runs each
+   in a process of its own instead (forked once its pages are built): no interpreter lock
+   shared between them, so what two cores give when only the cores are shared.
 4. **Breakdown** (`--breakdown`): the same work with less of the engine, on fresh keys: BP
    ingest with no flow, orders ingest with no flow, and orders with the orders flow only.
 
@@ -87,6 +89,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--streams", type=int, default=1,
                    help="Business Partners as this many pulls at once (threads, one connection each, the "
                         "partners split between them): what storing pages concurrently would give")
+    p.add_argument("--processes", action="store_true",
+                   help="with --streams: each pull in a process of its own, not a thread (no shared interpreter lock)")
     p.add_argument("--no-key-checks", action="store_true",
                    help="what-if: drop the foreign keys the hot path's commits check, row by row (BP and orders "
                         "-> connection, line -> order, outbox row -> flow), before the steps")
@@ -100,6 +104,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.customers = args.customers or max(1, args.orders // 10)
     if args.streams < 1 or args.partners % args.streams:
         p.error("--streams must divide --partners")
+    if args.processes and args.streams < 2:
+        p.error("--processes needs --streams 2 or more")
     if args.customers > args.partners:
         p.error("--customers cannot exceed --partners")
     return args
@@ -377,7 +383,8 @@ def main(argv=None) -> int:
         source = PageSource(partner_pages(args.partners, page_size, args.seed), to_source_record, sampler)
         run, seconds = pull("business_partners", source, "bp")
     else:
-        source, run, seconds = pulls_at_once(args, conn, account, sampler)
+        at_once = pulls_in_processes if args.processes else pulls_at_once
+        source, run, seconds = at_once(args, conn, account, sampler)
     bp_rate = rate(args.partners, seconds)
     results["2_business_partners"] = {
         "records": args.partners, "seconds": seconds, "per_second": bp_rate,
@@ -386,6 +393,7 @@ def main(argv=None) -> int:
         "run_status": run.status, "records_changed": run.records_changed, "records_planned": run.records_planned,
         "records_failed": run.records_failed, "rss_mb_by_page": sampler.samples, "profiled": args.profile == "bp",
         "cpu_per_record": source.clock.per_record_us(args.partners), "streams": args.streams,
+        "streams_in_processes": args.processes,
     }
     results["peak_rss_mb"]["after_business_partners"] = round(peak_rss_mb(), 1)
     log(f"   {bp_rate:,.0f}/s ({seconds:.1f} s), planned {run.records_planned:,}, status {run.status}")
@@ -484,6 +492,54 @@ def pulls_at_once(args, conn, account, sampler: RssSampler):
     return source, run, seconds
 
 
+def pulls_in_processes(args, conn, account, sampler: RssSampler):
+    """`--processes`: the same pulls at once, each in a process of its own (forked after the
+    set-up, its pages built before the start): the cores shared, no interpreter lock."""
+    import multiprocessing
+    from types import SimpleNamespace
+
+    from django.db import connections
+
+    from erp.sap_b1.payloads import to_source_record
+    from syncapp.models import Flow
+    from syncapp.services import connection_pull
+
+    share = args.partners // args.streams
+    erp_connections = [conn] + [connection_like(conn, f"b1-hot-{n}") for n in range(1, args.streams)]
+    for extra in erp_connections[1:]:
+        Flow.objects.create(name=f"customers {extra.name}", connection=extra, destination=account, entity="customers")
+    connections.close_all()  # each child opens its own
+    context = multiprocessing.get_context("fork")
+    start, outcomes = context.Barrier(args.streams + 1), context.Queue()
+
+    def pull(n: int) -> None:
+        source = PageSource(partner_pages(share, args.page_size, args.seed + n), to_source_record, sampler)
+        start.wait()
+        try:
+            run = connection_pull(connection=erp_connections[n], entity="business_partners", adapter=source)
+            outcomes.put((run.status, run.records_changed, run.records_planned, run.records_failed,
+                          source.build_seconds))
+        except Exception as error:  # noqa: BLE001 - reported as the step's status
+            outcomes.put((f"failed: {error}", 0, 0, share, source.build_seconds))
+        finally:
+            connections.close_all()
+
+    children = [context.Process(target=pull, args=(n,), name=f"stream-{n}") for n in range(args.streams)]
+    for child in children:
+        child.start()
+    start.wait()
+    started = time.perf_counter()
+    done = [outcomes.get() for _ in children]
+    seconds = time.perf_counter() - started
+    for child in children:
+        child.join()
+    run = SimpleNamespace(status=", ".join(sorted({d[0] for d in done})), records_changed=sum(d[1] for d in done),
+                          records_planned=sum(d[2] for d in done), records_failed=sum(d[3] for d in done))
+    # Several processes and backends: no one CPU figure per record.
+    clock = SimpleNamespace(per_record_us=lambda records: {"python_us": None, "postgres_backend_us": None})
+    return SimpleNamespace(clock=clock, build_seconds=sum(d[4] for d in done)), run, seconds
+
+
 def foreign_keys_drop() -> list[str]:
     """`--no-key-checks`: drop the foreign keys checked row by row at the commits of the hot
     path (a what-if for the figures; the schema keeps them)."""
@@ -548,8 +604,8 @@ def drop_database(url: str) -> None:
 
 
 def _cpu(figures: dict) -> str:
-    backend = figures["postgres_backend_us"]
-    return f"{figures['python_us']:.0f} / {'?' if backend is None else f'{backend:.0f}'} us"
+    python, backend = figures["python_us"], figures["postgres_backend_us"]
+    return f"{'?' if python is None else f'{python:.0f}'} / {'?' if backend is None else f'{backend:.0f}'} us"
 
 
 def print_table(r: dict) -> None:
@@ -587,7 +643,9 @@ def print_table(r: dict) -> None:
              f"{four['lines_orders_flow_only_per_second']:,.0f} lines/s", "", "", "")]
     env = r["environment"]
     print(f"\nHot path on PostgreSQL {env['server_version']}, {env['cpus']} CPUs, Python {env['python']}"
-          + (f"; Business Partners as {bp['streams']} pulls at once" if bp.get("streams", 1) > 1 else "")
+          + (f"; Business Partners as {bp['streams']} pulls at once"
+             + (" in processes of their own" if bp.get("streams_in_processes") else "")
+             if bp.get("streams", 1) > 1 else "")
           + (f"; foreign keys dropped: {', '.join(r['foreign_keys_dropped'])}"
              if r.get("foreign_keys_dropped") else ""))
     width = [max(len(row[i]) for row in rows) for i in range(5)]
