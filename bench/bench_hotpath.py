@@ -448,6 +448,16 @@ def connection_like(conn, name: str):
                                         username=conn.username, password_env=conn.password_env)
 
 
+def stream_connections(streams: int, conn, account) -> list:
+    """One ERP connection per stream (the first is the benchmark's), each with a customers flow."""
+    from syncapp.models import Flow
+
+    erp_connections = [conn] + [connection_like(conn, f"b1-hot-{n}") for n in range(1, streams)]
+    for extra in erp_connections[1:]:
+        Flow.objects.create(name=f"customers {extra.name}", connection=extra, destination=account, entity="customers")
+    return erp_connections
+
+
 def pulls_at_once(args, conn, account, sampler: RssSampler):
     """The Business Partners step as `args.streams` pulls at once, each in its own thread on
     its own database connection, of its own ERP connection's share of the partners: pages
@@ -458,13 +468,10 @@ def pulls_at_once(args, conn, account, sampler: RssSampler):
     from django.db import connections
 
     from erp.sap_b1.payloads import to_source_record
-    from syncapp.models import Flow
     from syncapp.services import connection_pull
 
     share = args.partners // args.streams
-    erp_connections = [conn] + [connection_like(conn, f"b1-hot-{n}") for n in range(1, args.streams)]
-    for extra in erp_connections[1:]:
-        Flow.objects.create(name=f"customers {extra.name}", connection=extra, destination=account, entity="customers")
+    erp_connections = stream_connections(args.streams, conn, account)
     sources = [PageSource(partner_pages(share, args.page_size, args.seed + n), to_source_record, sampler)
                for n in range(args.streams)]
     runs: list = [None] * args.streams
@@ -501,13 +508,10 @@ def pulls_in_processes(args, conn, account, sampler: RssSampler):
     from django.db import connections
 
     from erp.sap_b1.payloads import to_source_record
-    from syncapp.models import Flow
     from syncapp.services import connection_pull
 
     share = args.partners // args.streams
-    erp_connections = [conn] + [connection_like(conn, f"b1-hot-{n}") for n in range(1, args.streams)]
-    for extra in erp_connections[1:]:
-        Flow.objects.create(name=f"customers {extra.name}", connection=extra, destination=account, entity="customers")
+    erp_connections = stream_connections(args.streams, conn, account)
     connections.close_all()  # each child opens its own
     context = multiprocessing.get_context("fork")
     start, outcomes = context.Barrier(args.streams + 1), context.Queue()
