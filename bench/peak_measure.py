@@ -415,6 +415,57 @@ def changes_lost(*, hub, book: LagBook) -> list[tuple[str, str]]:
     return lost
 
 
+# Which flow sent what a destination's tap calls a collection.
+RESENT_FLOWS = {("dotdigital", "contacts"): "dd_customers", ("dotdigital", "Orders"): "dd_orders",
+                ("dotdigital", "Dispatches"): "dd_dispatch", ("ometria", "contacts"): "om_customers",
+                ("ometria", "orders"): "om_orders"}
+
+
+def resent_histories(*, hub, destination: str, tap, sample: int = 6) -> dict:
+    """Why records went again with content the destination had: for each record re-sent, the
+    engine's own story of it (every run's outcome for the row, with the run's kind, trigger and
+    times, and its exceptions), summed up by pattern, with a few stories in full."""
+    from django.db.models import F
+
+    from exceptions.models import SyncException
+    from syncapp.models import OutboxItem, SyncRunOutcome
+
+    by_flow: dict[int, list] = defaultdict(list)
+    for collection, key, at, first in tap.received.resent:
+        name = RESENT_FLOWS.get((destination, collection))
+        if name in hub.flows:
+            by_flow[hub.flows[name].pk].append((collection, key, at, first))
+    for flow_id, resent in by_flow.items():  # Ometria knows an order by its id, the hub by its ERP key
+        known_as = dict(OutboxItem.objects.filter(flow_id=flow_id, remote_id__in={key for _, key, *_ in resent})
+                        .exclude(remote_id=F("record_key")).values_list("remote_id", "record_key"))
+        by_flow[flow_id] = [(c, known_as.get(key, key), at, first) for c, key, at, first in resent]
+    patterns: Counter = Counter()
+    stories = []
+    for flow_id, resent in by_flow.items():
+        keys = sorted({key for _, key, *_ in resent})
+        outcomes = defaultdict(list)
+        for key, outcome, answer, kind, entity, started, finished in (
+                SyncRunOutcome.objects.filter(flow_id=flow_id, record_key__in=keys).order_by("id").values_list(
+                    "record_key", "outcome", "answer", "run__kind", "run__entity", "run__started_at",
+                    "run__finished_at")):
+            outcomes[key].append((outcome, answer[:80], entity or kind, started.timestamp(),
+                                  finished.timestamp() if finished else None))
+        raised = defaultdict(list)
+        for key, reason, status, first_seen, last_seen in SyncException.objects.filter(
+                flow_id=flow_id, record_key__in=keys).values_list("record_key", "reason_code", "status",
+                                                                  "first_seen", "last_seen"):
+            raised[key].append((reason, status, first_seen.timestamp(), last_seen.timestamp()))
+        for collection, key, *_ in resent:
+            pattern = " > ".join(f"{outcome}/{run}" for outcome, _, run, *_ in outcomes[key])
+            patterns[(collection, pattern)] += 1
+        for collection, key, at, first in resent[:: max(1, len(resent) // sample)][:sample]:
+            stories.append({"collection": collection, "key": key, "sent_again_at": at, "first_sent_at": first,
+                            "outcomes": outcomes[key], "exceptions": raised[key]})
+    return {"records": len(tap.received.resent),
+            "patterns": [{"collection": c, "pattern": p, "records": n} for (c, p), n in patterns.most_common(8)],
+            "examples": stories}
+
+
 def exception_reasons() -> dict[str, int]:
     from django.db.models import Count
 

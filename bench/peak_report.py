@@ -16,6 +16,7 @@ from peak_measure import (
     lag_goals,
     lag_path,
     percentiles,
+    resent_histories,
     trace_read,
 )
 
@@ -62,6 +63,8 @@ def report_collect(*, args, hub, generator, watch, cpu, peak_start) -> dict:
         "goals": lag_goals(log=load, args=args, minutes=minutes),
         "lag_path_dotdigital": lag_path(hub=hub, log=load, ticks=watch.beat.pull_ticks, delay=args.dd_import_delay),
         "calls": calls,
+        "resent": {"dotdigital": resent_histories(hub=hub, destination="dotdigital", tap=hub.dd_tap),
+                   "ometria": resent_histories(hub=hub, destination="ometria", tap=hub.om_tap)},
         "utilisation": utilisation(hub=hub, samples=watch.samples, started=watch.started),
         "integrity": checked,
         "exception_reasons": exception_reasons(),

@@ -96,6 +96,8 @@ class Received:
 
     arrivals: dict[tuple[str, str], list[tuple[float, object]]] = field(default_factory=lambda: defaultdict(list))
     digests: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (collection, key, sent at, first sent at) of each record sent again with content already received
+    resent: list[tuple[str, str, float, float]] = field(default_factory=list)
 
 
 class CallTap:
@@ -144,7 +146,10 @@ class CallTap:
                 if 200 <= status < 300:
                     for collection, key, marker, digest in items:
                         slot = (collection, key)
-                        call.new_records += self.received.digests.get(slot) != digest
+                        again = self.received.digests.get(slot) == digest
+                        call.new_records += not again
+                        if again:
+                            self.received.resent.append((collection, key, at, self.received.arrivals[slot][0][0]))
                         self.received.digests[slot] = digest
                         self.received.arrivals[slot].append((at, marker))
                 self.calls.append(call)

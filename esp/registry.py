@@ -29,5 +29,15 @@ def destination_does(kind: str, capability: str) -> bool:
         return False
 
 
+def destination_record_view(kind: str, entity: str):
+    """What a destination of `kind` receives of a planned `entity` record, as a function of
+    the PushItem, when its adapter narrows the engine's payload (`record_view`); else None."""
+    try:
+        view = getattr(destination_adapter_class(kind), "record_view", None)
+    except (KeyError, ImportError):
+        return None
+    return view(entity) if view else None
+
+
 def destination_adapter_for(account, throttle):
     return destination_adapter_class(account.kind)(account, throttle)

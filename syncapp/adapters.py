@@ -215,6 +215,12 @@ class DestinationAdapter(Protocol):
         """The connection probe's one cheap documented call through the account's bucket.
         Raises AuthenticationFailed (credentials refused) or TransportError (unreachable, 429)."""
 
+    # Optional: what of a planned record of `entity` the vendor receives, when less than the
+    # engine's vendor-neutral payload (a function of the PushItem), else None. The outbox
+    # compares this, so a change the vendor would never see sends nothing.
+    @staticmethod
+    def record_view(entity: str) -> Callable[[PushItem], Any] | None: ...
+
     # Only adapters whose push() returns "submitted" results implement the two below.
     confirm_interval: float  # seconds between two confirm() calls for one flow
 

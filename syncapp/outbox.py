@@ -12,16 +12,29 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cached_property
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .bulksql import JsonText, bulk_update_by_id, db_datetime, execute, fetch, json_text, quote, stage, vendor
+from .adapters import PushItem
+from .bulksql import (
+    JsonText,
+    bulk_update_by_id,
+    db_datetime,
+    execute,
+    fetch,
+    is_distinct_from,
+    json_text,
+    quote,
+    stage,
+    vendor,
+)
 from .logging import redact_text
 from .models import OutboxItem, OutboxStatus, Priority
 
@@ -33,6 +46,9 @@ class PlannedRecord:
     key: str
     identifier: str
     payload: dict
+    # What the destination receives of it, when less than the payload (its adapter's
+    # record_view): the hash covers only that, so a change it never sees sends nothing.
+    sent: Any = field(default=None, compare=False, repr=False)
 
     @cached_property
     def payload_json(self) -> JsonText:
@@ -40,7 +56,18 @@ class PlannedRecord:
 
     @cached_property
     def payload_hash(self) -> str:
-        return hashlib.sha256(f"{self.identifier}\n{self.payload_json}".encode()).hexdigest()
+        compared = self.payload_json if self.sent is None else json_text(self.sent)
+        return hashlib.sha256(f"{self.identifier}\n{compared}".encode()).hexdigest()
+
+
+def records_as_sent(*, flow, records: list[PlannedRecord]) -> list[PlannedRecord]:
+    """The records with what the flow's destination receives of each, where it narrows them."""
+    from esp.registry import destination_record_view
+
+    view = destination_record_view(flow.destination.kind, flow.entity)
+    if view is None:
+        return records
+    return [replace(r, sent=view(PushItem(r.key, r.identifier, r.payload))) for r in records]
 
 
 @dataclass
@@ -56,22 +83,29 @@ class EnqueueResult:
 _STAGED = ["record_key", "identifier", "payload", "payload_hash"]
 _SENDING = f"('{S.IN_FLIGHT}', '{S.SUBMITTED}')"
 _QUEUED_OR_FAILED = f"('{S.PENDING}', '{S.IN_FLIGHT}', '{S.SUBMITTED}', '{S.FAILED}')"
+_WRITES = ("new", "requeue", "revert", "refresh")  # the verdicts that write the row (a refresh as a revert)
+_WRITES_SQL = "(" + ", ".join(f"'{verdict}'" for verdict in _WRITES) + ")"
 
 
-def _verdict(force: bool) -> str:
+def _verdict(force: bool, narrowed: bool = False) -> str:
     """What planning a staged record `s` means for its outbox row, in SQL: new | unchanged
-    (the destination has it) | revert (a queued change was undone before it went out) |
-    queued (already queued or on its way with this content) | still_failed (refused before
-    with exactly this content) | requeue. `force` (a retry) re-queues all. A correlated
-    subquery, so each staged record costs one probe of the (flow, record_key) index whatever
-    the planner thinks of a staging table it has no statistics for."""
+    (the destination has it) | refresh (it has it, but the engine's payload around it moved on:
+    the row keeps the newer one, for the planner and the pages) | revert (a queued change was
+    undone before it went out) | queued (already queued or on its way with this content) |
+    still_failed (refused before with exactly this content) | requeue. `force` (a retry)
+    re-queues all. `narrowed`: the hash covers only what the destination receives, so an equal
+    hash may hide another payload. A correlated subquery, so each staged record costs one probe
+    of the (flow, record_key) index whatever the planner thinks of a staging table it has no
+    statistics for."""
     table = quote(OutboxItem._meta.db_table)
     if force:
         verdict = "'requeue'"
     else:
+        unchanged = (f"CASE WHEN o.payload {is_distinct_from()} s.payload THEN 'refresh' ELSE 'unchanged' END"
+                     if narrowed else "'unchanged'")
         # An in-flight row is never marked accepted here: what is on the wire may be another payload.
         verdict = (f"CASE WHEN o.accepted_hash = s.payload_hash AND o.status NOT IN {_SENDING} "
-                   f"THEN CASE WHEN o.status = '{S.ACCEPTED}' THEN 'unchanged' ELSE 'revert' END "
+                   f"THEN CASE WHEN o.status = '{S.ACCEPTED}' THEN {unchanged} ELSE 'revert' END "
                    f"WHEN o.payload_hash = s.payload_hash AND o.status IN {_QUEUED_OR_FAILED} "
                    f"THEN CASE WHEN o.status = '{S.FAILED}' THEN 'still_failed' ELSE 'queued' END "
                    "ELSE 'requeue' END")
@@ -79,8 +113,8 @@ def _verdict(force: bool) -> str:
             "'new')")
 
 
-def _write_sql(force: bool, *, all_new: bool = False, judged: bool = False) -> str:
-    """One INSERT ... ON CONFLICT for the page: new rows, re-queued rows, reverted rows. The
+def _write_sql(force: bool, *, all_new: bool = False, judged: bool = False, narrowed: bool = False) -> str:
+    """One INSERT ... ON CONFLICT for the page: new, re-queued, reverted and refreshed rows. The
     conflict branch decides revert or re-queue again on the row as it is when written. When
     every record was new (a first load) no row needs looking up again; when the staged rows
     come `judged` (with their verdict column) it is not worked out again."""
@@ -95,8 +129,8 @@ def _write_sql(force: bool, *, all_new: bool = False, judged: bool = False) -> s
         "generation, attempts, accepted_hash, remote_id, receipt, claim_token, last_error, planned_at, created_at, "
         f"updated_at) SELECT %s, s.record_key, s.identifier, s.payload, s.payload_hash, %s, '{S.PENDING}', 1, 0, "
         f"'', '', '', '', '', %s, %s, %s FROM {{staged}} s WHERE "
-        + ("1 = 1 " if all_new else "s.verdict IN ('new', 'requeue', 'revert') " if judged
-           else f"{_verdict(force)} IN ('new', 'requeue', 'revert') ") +
+        + ("1 = 1 " if all_new else f"s.verdict IN {_WRITES_SQL} " if judged
+           else f"{_verdict(force, narrowed)} IN {_WRITES_SQL} ") +
         # Rows are locked in key order, as a push completing a batch locks them (_still_ours):
         # two transactions taking the same rows in other orders deadlock.
         "ORDER BY s.record_key "
@@ -118,14 +152,17 @@ def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priori
     """Queue the records whose payload differs from what the destination accepted, at
     `priority`; a record the flow has no row for yet at `new_priority` (default the same).
 
-    Equal hash means the destination already has exactly this: no row, no call. A
-    payload that failed permanently is not re-queued unchanged unless `force` (a retry).
-    Set statements for the whole list: the records are staged, compared with their rows
-    in one query, and written in one INSERT ... ON CONFLICT.
+    Equal hash means the destination already has exactly this: no row, no call. The hash
+    covers what the destination receives (records_as_sent). A payload that failed
+    permanently is not re-queued unchanged unless `force` (a retry). Set statements for
+    the whole list: the records are staged, compared with their rows in one query, and
+    written in one INSERT ... ON CONFLICT.
     """
     result = EnqueueResult(queued=[], unchanged=[], still_failed=[])
     if not records:
         return result
+    records = records_as_sent(flow=flow, records=records)
+    narrowed = records[0].sent is not None
     latest = {record.key: record for record in records}  # one row per key (the last planned wins)
     staged = stage("outbox", OutboxItem, _STAGED, (
         (record.key, record.identifier, record.payload_json, record.payload_hash) for record in latest.values()))
@@ -134,17 +171,18 @@ def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priori
     if vendor() == "postgresql":
         # One statement: each staged record judged once, the rows to write written, the verdicts returned.
         verdicts = dict(fetch(
-            f"WITH s AS MATERIALIZED (SELECT s.*, {_verdict(force)} AS verdict FROM {staged} s), "
+            f"WITH s AS MATERIALIZED (SELECT s.*, {_verdict(force, narrowed)} AS verdict FROM {staged} s), "
             f"w AS ({_write_sql(force, judged=True).format(staged='s')}) SELECT record_key, verdict FROM s",
             [flow.pk, flow.pk, first, now, now, now, priority, priority]))
     else:
-        verdicts = dict(fetch(f"SELECT s.record_key, {_verdict(force)} FROM {staged} s", [flow.pk]))
+        verdicts = dict(fetch(f"SELECT s.record_key, {_verdict(force, narrowed)} FROM {staged} s", [flow.pk]))
         all_new = all(verdict == "new" for verdict in verdicts.values())
-        if any(verdict in ("new", "requeue", "revert") for verdict in verdicts.values()):
-            execute(_write_sql(force, all_new=all_new).format(staged=staged),
+        if any(verdict in _WRITES for verdict in verdicts.values()):
+            execute(_write_sql(force, all_new=all_new, narrowed=narrowed).format(staged=staged),
                     [flow.pk, first, now, now, now, *([] if all_new else [flow.pk]), priority, priority])
     lists = {"new": result.queued, "requeue": result.queued, "queued": result.queued,
-             "unchanged": result.unchanged, "revert": result.unchanged, "still_failed": result.still_failed}
+             "unchanged": result.unchanged, "revert": result.unchanged, "refresh": result.unchanged,
+             "still_failed": result.still_failed}
     for key in latest:
         lists[verdicts[key]].append(key)
     return result

@@ -468,9 +468,14 @@ def provisional_orders_held(*, connection, keys: list[str]) -> list[str]:
 
 
 def orders_waiting_for(*, flow, customer_keys: list[str]) -> list[str]:
-    """Orders of this flow held for any of these customers, now worth planning again."""
-    waiting = SyncException.objects.filter(flow=flow, reason_code__in=["waiting_for_customer", "unknown_customer"],
-                                           status__in=[SyncException.Status.OPEN, SyncException.Status.RETRYING])
+    """Orders of this flow held for any of these customers, now worth planning again: those
+    still held (open, or a person's retry not yet run). One planning marked retrying is on its
+    way already: where the destination processes in order of receipt it went when its customer
+    was sent, and must not go again when the customer is accepted."""
+    held = Q(status=SyncException.Status.OPEN) | Q(status=SyncException.Status.RETRYING,
+                                                   retry_requested_at__isnull=False)
+    waiting = SyncException.objects.filter(held, flow=flow,
+                                           reason_code__in=["waiting_for_customer", "unknown_customer"])
     # Keys are orders ("12") or, for signals refused at the destination, "12:dispatched".
     keys = {int(k.split(":")[0]) for k in waiting.values_list("record_key", flat=True) if k.split(":")[0].isdigit()}
     return [str(entry) for entry in SalesOrder.objects.filter(

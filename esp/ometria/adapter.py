@@ -166,6 +166,12 @@ class OmetriaDestination:
     field_name_problem = staticmethod(payloads.field_name_problem)
     payload_size_problem = staticmethod(payloads.payload_size_problem)
 
+    @staticmethod
+    def record_view(entity: str) -> Callable[[PushItem], Any] | None:
+        """An order as Ometria receives it: the engine's state only as status and validity, so a
+        renamed state with the same status ("closed", then "dispatched") sends nothing again."""
+        return _order_as_sent if entity == "orders" else None
+
     def __init__(
         self,
         account: Any,
@@ -476,3 +482,7 @@ def data_api_throttle(account: Any) -> Throttle:
 
     reads = SimpleNamespace(kind=f"{account.kind}-data-api", name=account.name)
     return throttle_for(reads, CALLS_PER_SECOND * 60, burst=BURST)
+
+
+def _order_as_sent(item: PushItem) -> dict[str, Any]:
+    return payloads.order_record(item, default_statuses=DEFAULT_ORDER_STATUSES)

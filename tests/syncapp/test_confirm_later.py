@@ -204,3 +204,37 @@ def test_workers_push_without_confirming_and_the_sweep_starts_the_confirmation(f
     destination.decided = True
     tasks.flow_confirm_task(flow.pk)
     assert OutboxItem.objects.filter(status=OutboxStatus.ACCEPTED).count() == 3
+
+
+@pytest.mark.django_db
+def test_an_order_released_when_its_new_customer_was_sent_is_not_sent_again_when_the_customer_is_accepted():
+    """Ometria processes in order of receipt, so an order held for its new customer goes once the
+    customer is sent. When the customer was then accepted, the order, still on its way, was
+    released a second time and sent again unchanged: 605 orders a peak run."""
+    from esp.default_mappings import mappings_install_defaults
+    from esp.models import EspAccount
+    from syncapp.services import flow_confirm_pass
+    from tests.factories import FlowFactory
+    from tests.syncapp.test_orders import document, line
+
+    ometria = EspAccount.objects.create(name="ometria", kind="ometria", base_url="http://127.0.0.1:9",
+                                        password_env="UNUSED")
+    mappings_install_defaults(destination=ometria)
+    customers = FlowFactory(entity="customers", destination=ometria)
+    orders = FlowFactory(entity="orders", connection=customers.connection, destination=ometria)
+    connection_pull(connection=customers.connection, adapter=FakeSource([[bp_record("C001")]]))
+    connection_pull(connection=customers.connection, entity="orders",
+                    adapter=FakeSource([[document("orders", 1, line(0))]]))
+    assert SyncException.objects.get(flow=orders, record_key="1").reason_code == "waiting_for_customer"
+    destination = ValidatesLater()
+
+    flow_push(flow=customers, adapter=destination, confirm=False)  # sent: its order is released
+    flow_push(flow=orders, adapter=destination, confirm=False)
+    assert destination.pushed == ["C001", "1"]
+    destination.decided = True
+    flow_confirm_pass(flow=customers, adapter=destination)  # accepted: nothing more to release
+    flow_push(flow=orders, adapter=destination)
+
+    assert destination.pushed == ["C001", "1"]
+    assert OutboxItem.objects.get(flow=orders, record_key="1").status == OutboxStatus.ACCEPTED
+    assert SyncException.objects.get(flow=orders, record_key="1").status == SyncException.Status.RESOLVED

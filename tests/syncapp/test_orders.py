@@ -6,7 +6,7 @@ from syncapp.adapters import SourceRecord
 from syncapp.models import OutboxItem, Priority
 from syncapp.services import connection_pull, flow_push
 from tests.factories import FlowFactory
-from tests.syncapp.fakes import FakeDestination, FakeSource, bp_record
+from tests.syncapp.fakes import FakeDestination, FakeSource, IdMergingDestination, bp_record
 
 pytestmark = pytest.mark.django_db
 
@@ -30,12 +30,18 @@ def line(num: int, item: str = "1001", quantity: float = 1, price: float = 20.0,
 
 @pytest.fixture
 def hub():
-    customers = FlowFactory(entity="customers")
+    return hub_at()
+
+
+def hub_at(account=None, destination=None):
+    """A customer C001 already sent, and an orders flow, at `account` (a dotdigital account by
+    default) through `destination` (a FakeDestination by default)."""
+    customers = FlowFactory(entity="customers", **({"destination": account} if account else {}))
     from esp.default_mappings import mappings_install_defaults
 
     mappings_install_defaults(destination=customers.destination)
     orders = FlowFactory(entity="orders", connection=customers.connection, destination=customers.destination)
-    destination = FakeDestination()
+    destination = destination or FakeDestination()
 
     class Hub:
         def pull(self, entity, *records):
@@ -101,6 +107,18 @@ def test_an_order_waits_for_a_customer_with_an_invalid_email_then_flows_when_fix
     hub.push()
     assert hub.order(2)["id"] == "WEB-2"
     assert SyncException.objects.get(record_key="2").status == "resolved"
+
+
+def test_an_order_a_person_retried_is_released_by_its_customer_before_the_retry_runs(hub):
+    from django.utils import timezone
+
+    hub.pull("business_partners", bp_record("C002", email="broken@"))
+    hub.pull("orders", document("orders", 2, line(0), card_code="C002"))
+    SyncException.objects.filter(record_key="2").update(status="retrying", retry_requested_at=timezone.now())
+    hub.pull("business_partners", bp_record("C002", email="john@example.com", updated="2026-11-21T10:00:00+00:00"))
+    hub.push()
+    hub.push()
+    assert hub.order(2)["id"] == "WEB-2"
 
 
 def test_order_lines_carry_the_sku_the_shop_uses(hub):
@@ -440,3 +458,104 @@ def test_an_orders_page_marks_its_customers_figures_once_however_many_customers_
              if query["sql"].lstrip().upper().startswith("INSERT") and FiguresDirty._meta.db_table in query["sql"]]
     assert len(marks) == 1, marks
     assert not FiguresDirty.objects.exists()  # and the pull's end planned them, removing the marks
+
+
+def closed(*lines: dict) -> tuple[dict, ...]:
+    return tuple(line | {"line_status": "closed"} for line in lines)
+
+
+def account(kind: str):
+    from esp.models import EspAccount
+
+    return EspAccount.objects.create(name=f"{kind}-account", kind=kind, base_url="http://127.0.0.1:9",
+                                     password_env="UNUSED")
+
+
+def test_an_order_read_closed_before_its_delivery_is_not_sent_to_dotdigital_again_for_the_delivery_alone():
+    """The peak runs sent 2,268 orders a run to dotdigital a second time with the same content:
+    the orders pull read an order SAP had closed on delivery before the deliveries pull read the
+    delivery. Its state went from "closed" to "dispatched", both "complete" in the Orders
+    collection, and nothing else dotdigital receives changed."""
+    hub = hub_at(account("dotdigital"))
+    hub.pull("orders", document("orders", 1, *closed(line(0), line(1, "1002")), status="closed"))
+    hub.push()
+    assert (hub.order(1)["state"], hub.order(1)["orderStatus"]) == ("closed", "complete")
+
+    hub.pull("deliveries", document("deliveries", 10, line(0, base=(17, 1, 0)), line(1, "1002", base=(17, 1, 1))))
+    hub.push()
+
+    assert hub.destination.pushed_keys.count("1") == 1
+    row = OutboxItem.objects.get(flow=hub.orders, record_key="1")
+    # The row keeps what the hub knows now, for the planner and the pages, and stays accepted.
+    assert (row.status, row.payload["state"], row.payload_hash) == ("accepted", "dispatched", row.accepted_hash)
+
+
+def test_an_order_closed_in_sap_is_not_sent_to_ometria_again_when_its_status_there_stays_complete():
+    """The same at Ometria, one step earlier: an open order and a closed one are both "complete"
+    there (the peak runs sent about 2,250 orders a run again for it)."""
+    hub = hub_at(account("ometria"), IdMergingDestination())
+    hub.pull("orders", document("orders", 1, line(0), line(1, "1002")))
+    hub.push()
+    hub.pull("orders", document("orders", 1, *closed(line(0), line(1, "1002")), status="closed",
+                                source_updated_at="2026-11-21T10:00:00+00:00"))
+    hub.push()
+
+    assert hub.destination.pushed_keys.count("1") == 1
+    assert OutboxItem.objects.get(flow=hub.orders, record_key="1").payload["state"] == "closed"
+
+
+def test_a_change_only_one_destination_receives_goes_only_there():
+    """A tax correction moves the grand total and the tax, which Ometria's order carries and
+    dotdigital's Orders collection does not (its orderTotal is before tax)."""
+    from esp.default_mappings import mappings_install_defaults
+
+    dd_customers = FlowFactory(entity="customers", destination=account("dotdigital"))
+    connection = dd_customers.connection
+    om_customers = FlowFactory(entity="customers", connection=connection, destination=account("ometria"))
+    sent_to = {}
+    for customers in (dd_customers, om_customers):
+        mappings_install_defaults(destination=customers.destination)
+        orders = FlowFactory(entity="orders", connection=connection, destination=customers.destination)
+        sent_to[customers.destination.kind] = ((customers, orders), IdMergingDestination())
+
+    def step(entity, record):
+        connection_pull(connection=connection, entity=entity, adapter=FakeSource([[record]]))
+        for flows, destination in sent_to.values():
+            for flow in flows:
+                flow_push(flow=flow, adapter=destination)
+
+    step("business_partners", bp_record("C001", email="jane@example.com"))
+    step("orders", document("orders", 1, line(0, price=50.0)))
+    step("orders", document("orders", 1, line(0, price=50.0), vat_total=5.0, doc_total=55.0,
+                            source_updated_at="2026-11-21T10:00:00+00:00"))
+
+    at_dotdigital, at_ometria = sent_to["dotdigital"][1], sent_to["ometria"][1]
+    assert at_dotdigital.pushed_keys.count("1") == 1
+    assert at_ometria.pushed_keys.count("1") == 2
+    assert at_ometria.orders["5001"]["taxTotal"] == 5.0
+
+
+def test_the_upgrade_rehashes_accepted_orders_so_none_goes_again_unchanged():
+    """Rows accepted before the hash covered what the destination receives: the migration
+    recomputes them, and the next plan of the same order sends nothing."""
+    import hashlib
+    import importlib
+
+    from django.apps import apps
+
+    from syncapp.bulksql import json_text
+
+    hub = hub_at()
+    hub.pull("orders", document("orders", 1, line(0)))
+    hub.push()
+    row = OutboxItem.objects.get(flow=hub.orders, record_key="1")
+    old = hashlib.sha256(f"{row.identifier}\n{json_text(row.payload)}".encode()).hexdigest()
+    OutboxItem.objects.filter(pk=row.pk).update(payload_hash=old, accepted_hash=old)
+
+    importlib.import_module("syncapp.migrations.0018_order_hashes_as_sent").hashes_as_sent(apps, None)
+    hub.pull("orders", document("orders", 1, line(0), source_updated_at="2026-11-21T10:00:00+00:00"))
+    hub.push()
+
+    row.refresh_from_db()
+    assert (row.payload_hash, row.accepted_hash) != (old, old)
+    assert hub.destination.pushed_keys.count("1") == 1
