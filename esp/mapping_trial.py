@@ -18,7 +18,7 @@ from django.db.models import Q
 from erp.models import BusinessPartner
 from esp.mapping import ADDRESS_FIELDS, UDF_PATTERN, compile_mappings
 from esp.models import FieldMapping
-from syncapp.outbox import PlannedRecord
+from syncapp.outbox import PlannedRecord, records_as_sent
 from syncapp.planning import eligible_card_types, partner_email_problem, partners_attach_figures
 from syncapp.planning_owned import owned_fields_strip
 
@@ -119,7 +119,8 @@ class CustomerTrial:
         mapped_names = {record.key: list(record.payload) for record in planned}
         owned_fields_strip(flow=self.flow, mappings=self.mappings, planned=planned, partners=partners,
                            record_withdrawals=False)
-        for record in planned:
+        # Hashed as the outbox hashes them, so "would send" means what planning would do.
+        for record in records_as_sent(flow=self.flow, records=planned):
             left_out = tuple(name for name in mapped_names[record.key] if name not in record.payload)
             outcomes[record.key] = RecordOutcome(record.key, record.identifier, record.payload, record.payload_hash,
                                                  left_out=left_out)
