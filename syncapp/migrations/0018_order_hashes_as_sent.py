@@ -9,29 +9,24 @@ CHUNK = 2000
 
 def hashes_as_sent(apps, schema_editor):
     from esp.registry import destination_record_view
-    from syncapp.adapters import PushItem
-    from syncapp.outbox import PlannedRecord
+    from syncapp.outbox import PlannedRecord, records_as_sent
 
     Flow = apps.get_model("syncapp", "Flow")
     OutboxItem = apps.get_model("syncapp", "OutboxItem")
     for flow in Flow.objects.select_related("destination").iterator():
-        view = destination_record_view(flow.destination.kind, flow.entity)
-        if view is None:
+        if destination_record_view(flow.destination.kind, flow.entity) is None:
             continue
-        changed = []
-        for row in OutboxItem.objects.filter(flow_id=flow.pk).only(
-                "id", "record_key", "identifier", "payload", "payload_hash", "accepted_hash").iterator(CHUNK):
-            payload = row.payload or {}
-            new = PlannedRecord(row.record_key, row.identifier, payload,
-                                sent=view(PushItem(row.record_key, row.identifier, payload))).payload_hash
-            if row.accepted_hash and row.accepted_hash == row.payload_hash:
-                row.accepted_hash = new
-            row.payload_hash = new
-            changed.append(row)
-            if len(changed) >= CHUNK:
-                OutboxItem.objects.bulk_update(changed, ["payload_hash", "accepted_hash"])
-                changed = []
-        OutboxItem.objects.bulk_update(changed, ["payload_hash", "accepted_hash"])
+        rows = OutboxItem.objects.filter(flow_id=flow.pk).only(
+            "id", "record_key", "identifier", "payload", "payload_hash", "accepted_hash").order_by("id")
+        for start in range(0, rows.count(), CHUNK):
+            chunk = list(rows[start:start + CHUNK])
+            planned = records_as_sent(flow=flow, records=[
+                PlannedRecord(row.record_key, row.identifier, row.payload or {}) for row in chunk])
+            for row, record in zip(chunk, planned, strict=True):
+                if row.accepted_hash and row.accepted_hash == row.payload_hash:
+                    row.accepted_hash = record.payload_hash
+                row.payload_hash = record.payload_hash
+            OutboxItem.objects.bulk_update(chunk, ["payload_hash", "accepted_hash"])
 
 
 class Migration(migrations.Migration):

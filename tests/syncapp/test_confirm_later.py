@@ -212,13 +212,11 @@ def test_an_order_released_when_its_new_customer_was_sent_is_not_sent_again_when
     customer is sent. When the customer was then accepted, the order, still on its way, was
     released a second time and sent again unchanged: 605 orders a peak run."""
     from esp.default_mappings import mappings_install_defaults
-    from esp.models import EspAccount
     from syncapp.services import flow_confirm_pass
     from tests.factories import FlowFactory
-    from tests.syncapp.test_orders import document, line
+    from tests.syncapp.test_orders import account, document, line
 
-    ometria = EspAccount.objects.create(name="ometria", kind="ometria", base_url="http://127.0.0.1:9",
-                                        password_env="UNUSED")
+    ometria = account("ometria")
     mappings_install_defaults(destination=ometria)
     customers = FlowFactory(entity="customers", destination=ometria)
     orders = FlowFactory(entity="orders", connection=customers.connection, destination=ometria)

@@ -423,12 +423,10 @@ def test_a_customer_sent_but_not_yet_validated_counts_only_where_the_destination
         kind, sent_is_enough):
     """Ometria processes what it took in order: an order sent after its customer follows it there.
     dotdigital refuses an order whose contact it does not hold yet: its orders wait for acceptance."""
-    from esp.models import EspAccount
     from syncapp.models import OutboxStatus
     from syncapp.planning_orders import customers_at_destination
 
-    customers = FlowFactory(entity="customers", destination=EspAccount.objects.create(
-        name=f"{kind}-account", kind=kind, base_url="http://127.0.0.1:9", password_env="UNUSED"))
+    customers = FlowFactory(entity="customers", destination=account(kind))
     orders = FlowFactory(entity="orders", connection=customers.connection, destination=customers.destination)
     OutboxItem.objects.create(flow=customers, record_key="C001", status=OutboxStatus.SUBMITTED)
     OutboxItem.objects.create(flow=customers, record_key="C002", status=OutboxStatus.ACCEPTED, accepted_hash="h")
