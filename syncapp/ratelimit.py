@@ -21,6 +21,15 @@ classes, time-sensitive, routine and backfill (`calls_for(priority)`, set by the
 each batch). A caller waiting for a token is listed under its class, and a caller of a
 less urgent class takes nothing while anyone more urgent waits: the rate goes to the most
 urgent work first, and the rest gets what is left.
+
+A vendor that says in each answer how many calls are left of its current window
+(dotdigital's X-RateLimit-Remaining / -Reset) is also paced by that: the client reports
+each answer's figures (`throttled_call(..., tells_allowance=True)`), and a call starts
+only while the lowest figure told for the window is more than the calls still on their
+way. A worker's call that would spend the last of the minute while another's is still out
+waits instead, so the vendor is never asked once too often, however many workers share
+the account. An answer told late (a slow worker) can only lower the figure, and one from
+a window already over is ignored.
 """
 from __future__ import annotations
 
@@ -31,6 +40,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -47,6 +57,9 @@ CALL_LEASE_SECONDS = 60.0
 # While the window is full of calls still in flight, ask again this often: their
 # answers, not a known time, free the next place.
 WINDOW_POLL_SECONDS = 0.02
+# Answers' Reset comes in whole seconds, told up to a few seconds late: an answer whose
+# window ends within this much of the known one is about the same window.
+SAME_WINDOW_SLACK_SECONDS = 5.0
 
 # Call classes, most urgent first (see the module docstring).
 TIME_SENSITIVE, ROUTINE, BULK = 0, 1, 2
@@ -111,8 +124,22 @@ local blocked_until = tonumber(state[3]) or 0
 if now < blocked_until then
   return waits(blocked_until - now)
 end
-if window_calls > 0 then
+local tracked = window_calls > 0 or held == 1
+if tracked then
   redis.call('ZREMRANGEBYSCORE', calls, '-inf', now - window)
+end
+-- What the vendor told of its window, less the calls still on their way (see the docstring).
+local told = redis.call('HMGET', key, 'told_left', 'told_until')
+local told_left, told_until = tonumber(told[1]), tonumber(told[2]) or 0
+if told_left and now < told_until then
+  if told_left <= 0 then
+    return waits(told_until - now)
+  end
+  if told_left <= redis.call('ZCOUNT', calls, '(' .. now, '+inf') then
+    return waits(poll)                -- an answer on its way tells whether one is left
+  end
+end
+if window_calls > 0 then
   if redis.call('ZCARD', calls) >= window_calls then
     local first = tonumber(redis.call('ZRANGE', calls, 0, 0, 'WITHSCORES')[2])
     if first > now then
@@ -125,7 +152,7 @@ tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
 local wait = 0
 if tokens >= cost then
   tokens = tokens - cost
-  if window_calls > 0 then
+  if tracked then
     redis.call('ZADD', calls, now + lease * held, ticket)
     redis.call('EXPIRE', calls, math.ceil(lease + window) + 60)
   end
@@ -150,6 +177,17 @@ local held = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]))
 if held and held > now then
   redis.call('ZADD', KEYS[1], now, ARGV[1])
 end
+if ARGV[2] ~= '' then
+  local left, ends, slack = tonumber(ARGV[2]), now + tonumber(ARGV[3]), tonumber(ARGV[4])
+  local told = redis.call('HMGET', KEYS[2], 'told_left', 'told_until')
+  local known_left, known_ends = tonumber(told[1]), tonumber(told[2])
+  if not known_ends or ends > known_ends + slack then
+    redis.call('HSET', KEYS[2], 'told_left', left, 'told_until', ends)
+  elseif ends >= known_ends - slack then
+    redis.call('HSET', KEYS[2], 'told_left', math.min(known_left, left), 'told_until', math.max(known_ends, ends))
+  end
+  redis.call('EXPIRE', KEYS[2], 3600)
+end
 return 1
 """
 
@@ -172,17 +210,34 @@ def window_calls_for(calls_per_minute: int) -> int:
     return max(1, int(calls_per_minute // 60))
 
 
+@dataclass
+class CallAnswer:
+    """What a vendor's answer told of its current window: calls left, seconds to its end."""
+
+    remaining: float | None = None
+    reset_in: float | None = None
+
+    def told(self, remaining: float | None, reset_in: float | None) -> None:
+        if remaining is not None and reset_in is not None:
+            self.remaining, self.reset_in = remaining, reset_in
+
+
 @contextmanager
-def throttled_call(throttle: Any) -> Iterator[None]:
-    """One vendor call through `throttle`: wait for a token; with an arrival window the
-    call keeps its place until the answer is back (the `with` block ends). A throttle
-    without a window (or a test's) is only asked for the token."""
-    ticket = throttle.acquire(held=True) if getattr(throttle, "window_calls", 0) else throttle.acquire()
+def throttled_call(throttle: Any, *, tells_allowance: bool = False,
+                   lease: float = CALL_LEASE_SECONDS) -> Iterator[CallAnswer]:
+    """One vendor call through `throttle`: wait for a token; with an arrival window, or for a
+    vendor whose answers tell what is left of its window (`tells_allowance`: report it on the
+    yielded `CallAnswer`), the call keeps its place until the answer is back (the `with`
+    block ends; `lease`: longer than the call's timeout). A throttle without either (or a
+    test's) is only asked for the token."""
+    answer = CallAnswer()
+    keeps_place = getattr(throttle, "window_calls", 0) or (tells_allowance and hasattr(throttle, "answered"))
+    ticket = throttle.acquire(held=True, lease=lease) if keeps_place else throttle.acquire()
     try:
-        yield
+        yield answer
     finally:
         if ticket is not None:
-            throttle.answered(ticket)
+            throttle.answered(ticket, answer.remaining, answer.reset_in)
 
 
 class LocalTokenBucket:
@@ -205,24 +260,37 @@ class LocalTokenBucket:
         self.stamp = clock()
         self.blocked_until = 0.0
         self._calls: dict[str, float] = {}  # ticket -> its answer's time (start + lease while in flight)
+        self.told_left: float | None = None  # what the vendor told of its window (module docstring)
+        self.told_until = 0.0
         self._lock = threading.Lock()
 
     def _window_wait(self, now: float) -> float:
-        for ticket, held in list(self._calls.items()):
-            if held <= now - WINDOW_SECONDS:
-                del self._calls[ticket]
         if len(self._calls) < self.window_calls:
             return 0.0
         first = min(self._calls.values())
         return WINDOW_POLL_SECONDS if first > now else max(first + WINDOW_SECONDS - now, 1e-6)
 
-    def _take(self, cost: int, ticket: str | None = None, held: bool = False) -> tuple[float, bool]:
+    def _told_wait(self, now: float) -> float:
+        if self.told_left is None or now >= self.told_until:
+            return 0.0
+        if self.told_left <= 0:
+            return self.told_until - now
+        in_flight = sum(1 for answer_at in self._calls.values() if answer_at > now)
+        return WINDOW_POLL_SECONDS if self.told_left <= in_flight else 0.0
+
+    def _take(self, cost: int, ticket: str | None = None, held: bool = False,
+              lease: float = CALL_LEASE_SECONDS) -> tuple[float, bool]:
         """(seconds to wait, whether the tokens are already ours once they are over)."""
         with self._lock:
             now = self.clock()
             if now < self.blocked_until:
                 return self.blocked_until - now, False
-            if ticket is not None and (wait := self._window_wait(now)) > 0:
+            for known, answer_at in list(self._calls.items()):
+                if answer_at <= now - WINDOW_SECONDS:
+                    del self._calls[known]
+            if (wait := self._told_wait(now)) > 0:
+                return wait, False
+            if self.window_calls and ticket is not None and (wait := self._window_wait(now)) > 0:
                 return wait, False  # nothing reserved: ask again then
             self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
@@ -231,24 +299,32 @@ class LocalTokenBucket:
             # call's place in the window is taken now too (counting it early is safe).
             self.tokens -= cost
             if ticket is not None:
-                self._calls[ticket] = now + wait + (CALL_LEASE_SECONDS if held else 0.0)
+                self._calls[ticket] = now + wait + (lease if held else 0.0)
             return wait, True
 
-    def acquire(self, cost: int = 1, *, held: bool = False) -> str | None:
+    def acquire(self, cost: int = 1, *, held: bool = False, lease: float = CALL_LEASE_SECONDS) -> str | None:
         """Wait for `cost` tokens. With an arrival window the call counts from its start, or
         with `held` until `answered(ticket)` (the ticket is returned)."""
-        ticket = uuid.uuid4().hex if self.window_calls else None
+        ticket = uuid.uuid4().hex if self.window_calls or held else None
         while True:
-            wait, reserved = self._take(cost, ticket, held)
+            wait, reserved = self._take(cost, ticket, held, lease)
             if wait > 0:
                 self.sleep(wait)
             if reserved:
                 return ticket if held else None
 
-    def answered(self, ticket: str) -> None:
+    def answered(self, ticket: str, remaining: float | None = None, reset_in: float | None = None) -> None:
         with self._lock:
+            now = self.clock()
             if ticket in self._calls:
-                self._calls[ticket] = min(self._calls[ticket], self.clock())
+                self._calls[ticket] = min(self._calls[ticket], now)
+            if remaining is None or reset_in is None:
+                return
+            ends = now + reset_in
+            if self.told_left is None or ends > self.told_until + SAME_WINDOW_SLACK_SECONDS:
+                self.told_left, self.told_until = remaining, ends
+            elif ends >= self.told_until - SAME_WINDOW_SLACK_SECONDS:
+                self.told_left, self.told_until = min(self.told_left, remaining), max(self.told_until, ends)
 
     def defer(self, seconds: float) -> None:
         with self._lock:
@@ -274,12 +350,12 @@ class RedisTokenBucket:
         self._answered = client.register_script(_REDIS_ANSWERED)
         self._defer = client.register_script(_REDIS_DEFER)
 
-    def acquire(self, cost: int = 1, *, held: bool = False) -> str | None:
+    def acquire(self, cost: int = 1, *, held: bool = False, lease: float = CALL_LEASE_SECONDS) -> str | None:
         """Wait for `cost` tokens, after every more urgent caller (see the module docstring).
         With an arrival window the call counts from its start, or with `held` until
         `answered(ticket)` (the ticket is returned)."""
-        ticket = uuid.uuid4().hex if self.window_calls else ""
-        args = [self.rate, self.capacity, cost, self.window_calls, WINDOW_SECONDS, CALL_LEASE_SECONDS, ticket,
+        ticket = uuid.uuid4().hex if self.window_calls or held else ""
+        args = [self.rate, self.capacity, cost, self.window_calls, WINDOW_SECONDS, lease, ticket,
                 WINDOW_POLL_SECONDS, int(held), current_call_class(), uuid.uuid4().hex, YIELD_POLL_SECONDS]
         keys = [self.key, self.calls_key, f"{self.key}:waiting:0", f"{self.key}:waiting:1"]
         while True:
@@ -289,11 +365,13 @@ class RedisTokenBucket:
                 return ticket if held and ticket else None
             self.sleep(wait)
 
-    def answered(self, ticket: str) -> None:
-        """The call's answer is back. Never raises: the call went out, and a lost note only
-        keeps its place taken until the lease ends."""
+    def answered(self, ticket: str, remaining: float | None = None, reset_in: float | None = None) -> None:
+        """The call's answer is back, with what it told of the vendor's window if anything.
+        Never raises: the call went out, and a lost note only keeps its place taken until
+        the lease ends."""
+        told = ["", ""] if remaining is None or reset_in is None else [remaining, reset_in]
         try:
-            self._answered(keys=[self.calls_key], args=[ticket])
+            self._answered(keys=[self.calls_key, self.key], args=[ticket, *told, SAME_WINDOW_SLACK_SECONDS])
         except Exception:
             logger.warning("Could not note a call's answer in the shared rate limiter", exc_info=True)
 

@@ -10,7 +10,10 @@ An answer saying `X-RateLimit-Remaining: 0` pauses the account until its
 `X-RateLimit-Reset` (the shared throttle, so every worker, and this client before its
 next call): the next call waits for the new allowance instead of being spent on a 429.
 dotdigital tracks each tier separately, but which tier a call falls in is not in the
-answer beforehand, so the pause holds every call (as a 429's does).
+answer beforehand, so the pause holds every call (as a 429's does). Every answer's
+figures also go to the shared throttle, which lets a call start only while more calls are
+left of the minute than are still on their way from any worker: the last of the minute is
+never spent twice (`syncapp.ratelimit`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from urllib.parse import quote
 import requests
 
 from syncapp.adapters import AuthenticationFailed, HubFault, Throttle, TransportError
+from syncapp.ratelimit import throttled_call
 
 from . import payloads
 
@@ -39,6 +43,9 @@ MAX_RATE_LIMIT_WAIT = 3600.0
 # X-RateLimit-Reset comes in whole seconds, rounded which way is unconfirmed: a spent
 # allowance waits this much longer, so the next call never lands in the old window.
 RESET_MARGIN_SECONDS = 1.0
+# A call holds its place among the calls on their way this much past its timeout (a
+# worker that died mid-call frees it then).
+CALL_LEASE_MARGIN = 10.0
 # 429 codes that mean "too many imports queued", not "too many calls": they must not
 # hold back the shared throttle. The insight code is not published; it is inferred
 # from the contacts one (see sandbox/insight_state.py).
@@ -302,10 +309,30 @@ class DotdigitalClient:
         self, method: str, path: str, shown: str, params: Any, json_body: Any
     ) -> requests.Response:
         self._wait_for_allowance(method, shown)
-        self.throttle.acquire()
-        self.calls += 1
+        with throttled_call(self.throttle, tells_allowance=True, lease=self.timeout + CALL_LEASE_MARGIN) as answer:
+            self.calls += 1
+            response = self._exchange(method, path, shown, params, json_body)
+            now = self.clock()
+            limits = parse_rate_limit(response.headers, now)
+            if limits is not None and limits.reset is not None:
+                answer.told(limits.remaining, limits.reset + RESET_MARGIN_SECONDS)
+        if limits is not None:
+            self.rate_limit = limits
+            # A 429 waits in request(); an accepted call that spent the last of the
+            # allowance pauses the account here, before anyone is refused.
+            if limits.remaining is not None and limits.remaining <= 0 and response.status_code != 429:
+                wait = _bounded_wait(limits.reset) + RESET_MARGIN_SECONDS
+                self._allowance_back_at = now + wait
+                try:
+                    self.throttle.defer(wait)
+                except HubFault:  # this call went through: only the other workers miss the pause
+                    logger.warning("Could not pause the shared throttle for dotdigital's reset", exc_info=True)
+        logger.debug("dotdigital %s %s -> %s", method, shown, response.status_code)
+        return response
+
+    def _exchange(self, method: str, path: str, shown: str, params: Any, json_body: Any) -> requests.Response:
         try:
-            response = self._session.request(
+            return self._session.request(
                 method, self.base_url + path, params=params, json=json_body, timeout=self.timeout
             )
         except requests.Timeout as exc:
@@ -320,21 +347,6 @@ class DotdigitalClient:
                 permanent=False,
                 reason_code="connection_error",
             ) from exc
-        now = self.clock()
-        limits = parse_rate_limit(response.headers, now)
-        if limits is not None:
-            self.rate_limit = limits
-            # A 429 waits in request(); an accepted call that spent the last of the
-            # allowance pauses the account here, before anyone is refused.
-            if limits.remaining is not None and limits.remaining <= 0 and response.status_code != 429:
-                wait = _bounded_wait(limits.reset) + RESET_MARGIN_SECONDS
-                self._allowance_back_at = now + wait
-                try:
-                    self.throttle.defer(wait)
-                except HubFault:  # this call went through: only the other workers miss the pause
-                    logger.warning("Could not pause the shared throttle for dotdigital's reset", exc_info=True)
-        logger.debug("dotdigital %s %s -> %s", method, shown, response.status_code)
-        return response
 
     def _wait_for_allowance(self, method: str, shown: str) -> None:
         """The last answer said the allowance was spent: wait for its reset."""

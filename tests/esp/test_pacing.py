@@ -14,6 +14,7 @@ import requests
 
 from esp.dotdigital.client import DotdigitalClient
 from esp.dotdigital.sandbox import DEMO_API_USER
+from esp.dotdigital.sandbox import build_demo_sandbox as build_dotdigital_sandbox
 from esp.models import EspAccount
 from esp.ometria.adapter import OmetriaDestination, data_api_throttle
 from esp.ometria.client import OmetriaClient
@@ -23,7 +24,7 @@ from syncapp.adapters import PushItem
 from syncapp.ratelimit import LocalTokenBucket, throttle_for
 from syncapp.sandbox_server import serve_in_thread
 
-from .dotdigital_support import PASSWORD, world
+from .dotdigital_support import PASSWORD, running, world
 
 os.environ.setdefault("TEST_OMETRIA_API_KEY", "sandbox-ometria-key")
 OM_KEY = os.environ["TEST_OMETRIA_API_KEY"]
@@ -65,6 +66,54 @@ def test_another_worker_waits_for_the_reset_through_the_shared_bucket():
 
         assert [status for _, _, status in w.sandbox.call_log] == [200, 200, 200]
         assert w.clock.now >= WINDOW_START + 60
+
+
+class AnswerHeldBack:
+    """Serves the sandbox, but holds back the answer to its `nth` call once dotdigital has
+    counted it, as a slow worker or network does; `counted` is set then."""
+
+    def __init__(self, app, nth: int, seconds: float) -> None:
+        self.app, self.nth, self.seconds = app, nth, seconds
+        self.counted = threading.Event()
+        self._seen = itertools.count(1)
+
+    def __call__(self, environ, start_response):
+        answer = self.app(environ, start_response)
+        if next(self._seen) == self.nth:
+            self.counted.set()
+            time.sleep(self.seconds)
+        return answer
+
+
+@pytest.mark.parametrize("shared", ["redis", "embedded"])
+def test_a_call_waits_while_the_last_of_the_minute_may_be_spent_by_another_workers_call_still_on_its_way(
+        shared, settings, redis_url):
+    settings.REDIS_URL = redis_url if shared == "redis" else ""
+    # The sandbox's minute ends 4 s from now (its clock runs ahead), so the test waits seconds, not a minute.
+    ahead = (56 - time.time() % 60) % 60
+    sandbox = build_dotdigital_sandbox(PASSWORD, calls_per_minute=3, clock=lambda: time.time() + ahead)
+    held = AnswerHeldBack(sandbox, nth=3, seconds=1.0)
+    with running(held) as server:
+        account = EspAccount(name=f"dd-{uuid.uuid4().hex[:8]}", kind="dotdigital")
+        bucket = throttle_for(account, 35)  # the engine's bucket at the Low tier: ten calls may go back to back
+
+        def worker() -> DotdigitalClient:
+            return DotdigitalClient(f"{server.url}/r1", DEMO_API_USER, PASSWORD, throttle=bucket)
+
+        minute = (time.time() + ahead) // 60
+        first = worker()
+        first.list_data_fields()
+        first.list_data_fields()  # one call of the minute left
+        last = threading.Thread(target=worker().list_data_fields)
+        last.start()
+        held.counted.wait(5)  # that call has reached dotdigital; its answer is on the way
+        worker().list_data_fields()
+        last.join()
+
+        went_in = (time.time() + ahead) // 60
+
+    assert [status for _, _, status in sandbox.call_log] == [200, 200, 200, 200]  # not one 429
+    assert went_in == minute + 1  # the other worker's call waited for the next minute
 
 
 # ---------------------------------------------------------------- Ometria
