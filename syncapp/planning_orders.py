@@ -96,7 +96,8 @@ CLAIM_MARGIN = timedelta(seconds=60)  # beyond the claim timeout, before a held 
 def customers_at_destination(flow, card_codes: set[str]) -> set[str]:
     """Customers the destination has accepted through a customers flow of this connection;
     at a destination that processes what it takes in order of receipt (Ometria), also those
-    sent and awaiting its validation: an order sent now is processed after its customer.
+    it has taken in at least once (awaiting its validation, or changed again since): an order
+    sent now is processed after that customer.
 
     (Waiting for Ometria's verdict on a new customer held their first order 3 to 5 minutes
     in the peak run, while the welcome flow of the new contact could already start. Should
@@ -106,9 +107,9 @@ def customers_at_destination(flow, card_codes: set[str]) -> set[str]:
     found: set[str] = set()
     for customer_flow in Flow.objects.filter(connection_id=flow.connection_id, destination_id=flow.destination_id,
                                              entity="customers").values_list("id", flat=True):
-        found.update(key for key, accepted, status in select_by_keys(
-            OutboxItem, ["record_key", "accepted_hash", "status"], key="record_key", keys=list(card_codes),
-            where={"flow_id": customer_flow}) if accepted or (sent_counts and status == OutboxStatus.SUBMITTED))
+        found.update(key for key, accepted, taken_in in select_by_keys(
+            OutboxItem, ["record_key", "accepted_hash", "submitted_at"], key="record_key", keys=list(card_codes),
+            where={"flow_id": customer_flow}) if accepted or (sent_counts and taken_in is not None))
     return found
 
 

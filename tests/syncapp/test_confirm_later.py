@@ -236,3 +236,31 @@ def test_an_order_released_when_its_new_customer_was_sent_is_not_sent_again_when
     assert destination.pushed == ["C001", "1"]
     assert OutboxItem.objects.get(flow=orders, record_key="1").status == OutboxStatus.ACCEPTED
     assert SyncException.objects.get(flow=orders, record_key="1").status == SyncException.Status.RESOLVED
+
+
+@pytest.mark.django_db
+def test_an_order_is_not_held_for_a_new_customer_sent_and_changed_again_before_ometria_validated_it():
+    """Ometria processes in order of receipt, so a customer it has taken in exists for every
+    order sent after it, whatever its later changes. A customer changed again before Ometria
+    validated its first version was counted as absent: its orders were held, and released and
+    sent again, a second time (ten a peak run)."""
+    from esp.default_mappings import mappings_install_defaults
+    from tests.factories import FlowFactory
+    from tests.syncapp.test_orders import account, document, line
+
+    ometria = account("ometria")
+    mappings_install_defaults(destination=ometria)
+    customers = FlowFactory(entity="customers", destination=ometria)
+    orders = FlowFactory(entity="orders", connection=customers.connection, destination=ometria)
+    connection_pull(connection=customers.connection, adapter=FakeSource([[bp_record("C001")]]))
+    destination = ValidatesLater()
+    flow_push(flow=customers, adapter=destination, confirm=False)  # taken in, not yet validated
+    renamed = bp_record("C001", name="Renamed before validation", updated="2026-11-01T11:00:00+00:00")
+    connection_pull(connection=customers.connection, adapter=FakeSource([[renamed]]))
+    assert OutboxItem.objects.get(flow=customers, record_key="C001").status == OutboxStatus.PENDING
+
+    connection_pull(connection=customers.connection, entity="orders",
+                    adapter=FakeSource([[document("orders", 1, line(0))]]))
+
+    assert not SyncException.objects.filter(flow=orders, record_key="1").exists()
+    assert OutboxItem.objects.get(flow=orders, record_key="1").status == OutboxStatus.PENDING

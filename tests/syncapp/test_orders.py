@@ -1,5 +1,6 @@
 """Orders: updated in place, cancelled, dispatched by deliveries, lowered by credit memos, waiting for customers."""
 import pytest
+from django.utils import timezone
 
 from exceptions.models import SyncException
 from syncapp.adapters import SourceRecord
@@ -428,13 +429,16 @@ def test_a_customer_sent_but_not_yet_validated_counts_only_where_the_destination
 
     customers = FlowFactory(entity="customers", destination=account(kind))
     orders = FlowFactory(entity="orders", connection=customers.connection, destination=customers.destination)
-    OutboxItem.objects.create(flow=customers, record_key="C001", status=OutboxStatus.SUBMITTED)
+    taken_in = timezone.now()
+    OutboxItem.objects.create(flow=customers, record_key="C001", status=OutboxStatus.SUBMITTED, submitted_at=taken_in)
     OutboxItem.objects.create(flow=customers, record_key="C002", status=OutboxStatus.ACCEPTED, accepted_hash="h")
     OutboxItem.objects.create(flow=customers, record_key="C003", status=OutboxStatus.PENDING)
+    # Taken in, then changed again before its verdict: the change waits to go.
+    OutboxItem.objects.create(flow=customers, record_key="C004", status=OutboxStatus.PENDING, submitted_at=taken_in)
 
-    present = customers_at_destination(orders, {"C001", "C002", "C003"})
+    present = customers_at_destination(orders, {"C001", "C002", "C003", "C004"})
 
-    assert present == ({"C001", "C002"} if sent_is_enough else {"C002"})
+    assert present == ({"C001", "C002", "C004"} if sent_is_enough else {"C002"})
 
 
 def test_an_orders_page_marks_its_customers_figures_once_however_many_customers_flows_read_them():
