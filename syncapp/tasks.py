@@ -36,6 +36,10 @@ PUSH_QUEUED_SECONDS = 120
 # first, the two split the flow's ready rows into smaller batches (dotdigital 1.4 % over
 # the minimum calls in a peak run) and held two processes waiting on one allowance.
 URGENT_PUSH_PRIORITY = 3
+# A pull that finds the one before it still reading asks it to read again as soon as it ends
+# (a Redis mark, which lapses after this): in a peak run an orders pull read for 125 s, the
+# two ticks in between were skipped, and what SAP stamped meanwhile waited for the third.
+PULL_AGAIN_MARK_SECONDS = 600
 
 
 def _push_mark(flow: Flow) -> str:
@@ -159,13 +163,48 @@ def connection_pull_task(connection_id: int, entity: str = "business_partners", 
         connection_pull(connection=connection, entity=entity, adapter=adapter,
                         progress=_waking_pushers(flows, started), **started)
     except PullInProgress as busy:
-        logger.info("%s", busy)
+        logger.info("%s It reads again as soon as it ends.", busy)
+        _pull_ask_again(connection, entity)
         return
     finally:
         close = getattr(adapter, "close", None)
         if close is not None:
             close()
+    if _pull_asked_again(connection, entity):
+        task_enqueue(connection_pull_task, connection_id, entity)
     pushers_wake(flows, **started)
+
+
+def _pull_again_mark(connection: ErpConnection, entity: str) -> str:
+    # The connection's creation time too: an id used again (a database made anew) is another connection.
+    return f"sync:pull-again:{connection.pk}:{connection.created_at.timestamp():.6f}:{entity}"
+
+
+def _pull_ask_again(connection: ErpConnection, entity: str) -> None:
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        try:
+            from .ratelimit import redis_client
+
+            redis_client().set(_pull_again_mark(connection, entity), 1, ex=PULL_AGAIN_MARK_SECONDS)
+        except Exception as error:  # noqa: BLE001 - the next tick reads the same changes
+            logger.warning("Could not ask the running pull to read again: %s", error)
+
+
+def _pull_asked_again(connection: ErpConnection, entity: str) -> bool:
+    """Whether a pull of this entity was skipped while this one read (the ask is taken)."""
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return False
+    try:
+        from .ratelimit import redis_client
+
+        return bool(redis_client().getdel(_pull_again_mark(connection, entity)))
+    except Exception as error:  # noqa: BLE001 - the next tick reads the same changes
+        logger.warning("Could not read whether a pull was asked again: %s", error)
+        return False
 
 
 def _waking_pushers(flows, started: dict | None = None):

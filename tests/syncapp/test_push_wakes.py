@@ -3,10 +3,15 @@ however often it is woken, a task gives its worker back after about PUSH_TASK_SE
 its destination's pace, and a long pull wakes the pushers as soon as it stored a page."""
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connection as db
 
 from syncapp import tasks
-from syncapp.models import OutboxItem
+from syncapp.models import OutboxItem, SyncRun
+from tests.factories import FlowFactory
+from tests.syncapp.fakes import FakeSource, bp_record
 
 
 @pytest.fixture
@@ -298,3 +303,45 @@ def test_a_timed_confirm_longer_than_its_lease_keeps_its_mark_so_no_sweep_asks_b
     tasks.flow_confirm_task(flow.pk, True)
     assert swept == []  # the running confirm still held its mark
     assert not tasks._confirm_queued(flow)  # and gave it up when it ended
+
+
+class TickedWhileReading(FakeSource):
+    """A long pull: while it reads, the next tick's pull of the same entity comes, in another worker."""
+
+    def __init__(self, tick, pages) -> None:
+        super().__init__(pages)
+        self.tick = tick
+
+    def read_changes(self, entity, cursor):
+        other_worker = threading.Thread(target=self.tick, args=(entity,))
+        other_worker.start()
+        other_worker.join(30)
+        yield from super().read_changes(entity, cursor)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pull_skipped_while_the_one_before_still_reads_runs_as_soon_as_that_one_ends(redis_url, settings,
+                                                                                      monkeypatch):
+    """A peak run's orders pull read for 125 s; the two ticks in between were skipped, and what SAP
+    stamped meanwhile waited for the third tick."""
+    settings.REDIS_URL = redis_url
+    flow = FlowFactory()
+    sent: list[tuple] = []
+    monkeypatch.setattr(tasks.connection_pull_task, "delay", lambda *args: sent.append(args))
+    monkeypatch.setattr(tasks.connection_pull_task, "apply_async", lambda args, **options: sent.append(tuple(args)))
+
+    def tick(entity: str) -> None:
+        try:
+            tasks.connection_pull_task(flow.connection_id, entity)
+        finally:
+            db.close()
+
+    sources = iter([TickedWhileReading(tick, [[bp_record("C1")]]), FakeSource([]), FakeSource([])])
+    monkeypatch.setattr("syncapp.services.source_adapter_for", lambda connection: next(sources))
+
+    tasks.connection_pull_task(flow.connection_id, "business_partners")
+
+    assert sent == [(flow.connection_id, "business_partners")]  # read again at once, not at the next tick
+    assert SyncRun.objects.filter(kind=SyncRun.Kind.PULL).count() == 1  # the skipped tick read nothing
+    tasks.connection_pull_task(flow.connection_id, "business_partners")
+    assert len(sent) == 1  # nobody asked meanwhile: the next pull ends there
