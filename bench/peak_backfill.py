@@ -20,9 +20,11 @@ def main(argv: list[str]) -> int:
 
     django.setup()
     from erp.models import ErpConnection
+    from syncapp.cpu_priority import backfill_yields_cpu
     from syncapp.models import Priority
     from syncapp.services import connection_pull, source_adapter_for
 
+    backfill_yields_cpu()  # as manage.py backfill does
     connection = ErpConnection.objects.get(pk=int(argv[0]))
     entity = argv[1] if len(argv) > 1 else "orders"
     adapter = source_adapter_for(connection)

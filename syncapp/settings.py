@@ -283,6 +283,9 @@ SYNC_CONFIRM_DEADLINE_SECONDS = env.int("SYNC_CONFIRM_DEADLINE_SECONDS", default
 # busy two-core machine with two workers it measured slower for time-sensitive records, not
 # faster (bench/README.md, "Seventh session"); one worker gained from it.
 SYNC_CONFIRM_IMPORTS_LATER = env.bool("SYNC_CONFIRM_IMPORTS_LATER", default=False)
+# `manage.py backfill` lowers its process's CPU priority by this step (syncapp.cpu_priority);
+# not in tests, which call the command in their own process.
+SYNC_BACKFILL_NICE = env.int("SYNC_BACKFILL_NICE", default=0 if SYNC_ENVIRONMENT == "test" else 10)
 # Control and bidi-override characters in ERP text: "strip" them or "refuse" the record (erp.record_checks).
 SYNC_CONTROL_CHARACTERS = env.str("SYNC_CONTROL_CHARACTERS", default="strip")
 # A web shop's provisional order with no ERP order after this long becomes an exception.

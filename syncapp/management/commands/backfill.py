@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from syncapp import services
+from syncapp.cpu_priority import backfill_yields_cpu
 from syncapp.entities import FLOW_ENTITIES, flow_entity
 from syncapp.locks import PullInProgress
 from syncapp.management.secrets import secrets_required
@@ -35,6 +36,7 @@ class Command(BaseCommand):
         if not selected:
             raise CommandError(f"No enabled {entity} flow to backfill.")
         spec = flow_entity(entity)
+        backfill_yields_cpu()  # the workers' new orders and dispatches get the cores first
         for connection in {flow.connection for flow in selected}:
             adapter = services.source_adapter_for(connection)  # one session for the whole read (SAP B1: one login)
             try:
