@@ -32,7 +32,7 @@ class PullInProgress(Exception):
                          f"(the running pull reads the same changes).")
 
 
-def _lock_name(connection, entity: str) -> str:
+def pull_lock_name(connection, entity: str) -> str:
     return f"sync:pull:{connection.pk}:{_SHARED_ROWS.get(entity, entity)}"
 
 
@@ -78,7 +78,7 @@ def _file_lock(name: str) -> Iterator[bool]:
 def pull_lock(connection, entity: str) -> Iterator[bool]:
     """Yields True when this caller holds the pull lock of this connection and entity,
     False when another process (or thread) does. Never waits."""
-    name = _lock_name(connection, entity)
+    name = pull_lock_name(connection, entity)
     lock = _postgres_lock if db.vendor == "postgresql" else _file_lock
     with lock(name) as acquired:
         yield acquired

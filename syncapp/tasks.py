@@ -170,14 +170,18 @@ def connection_pull_task(connection_id: int, entity: str = "business_partners", 
         close = getattr(adapter, "close", None)
         if close is not None:
             close()
-    if _pull_asked_again(connection, entity):
-        task_enqueue(connection_pull_task, connection_id, entity)
+    for asked in _pulls_asked_again(connection, entity):
+        task_enqueue(connection_pull_task, connection_id, asked)
     pushers_wake(flows, **started)
 
 
 def _pull_again_mark(connection: ErpConnection, entity: str) -> str:
-    # The connection's creation time too: an id used again (a database made anew) is another connection.
-    return f"sync:pull-again:{connection.pk}:{connection.created_at.timestamp():.6f}:{entity}"
+    """One mark per pull lock (items and their stock share one), holding the entities skipped
+    while it was held. The connection's creation time too: an id used again (a database made
+    anew) is another connection."""
+    from .locks import pull_lock_name
+
+    return f"sync:pull-again:{connection.created_at.timestamp():.6f}:{pull_lock_name(connection, entity)}"
 
 
 def _pull_ask_again(connection: ErpConnection, entity: str) -> None:
@@ -187,24 +191,27 @@ def _pull_ask_again(connection: ErpConnection, entity: str) -> None:
         try:
             from .ratelimit import redis_client
 
-            redis_client().set(_pull_again_mark(connection, entity), 1, ex=PULL_AGAIN_MARK_SECONDS)
+            mark = _pull_again_mark(connection, entity)
+            redis_client().pipeline().sadd(mark, entity).expire(mark, PULL_AGAIN_MARK_SECONDS).execute()
         except Exception as error:  # noqa: BLE001 - the next tick reads the same changes
             logger.warning("Could not ask the running pull to read again: %s", error)
 
 
-def _pull_asked_again(connection: ErpConnection, entity: str) -> bool:
-    """Whether a pull of this entity was skipped while this one read (the ask is taken)."""
+def _pulls_asked_again(connection: ErpConnection, entity: str) -> list[str]:
+    """The entities whose pull was skipped while this one held their lock (the asks are taken)."""
     from django.conf import settings
 
     if not settings.REDIS_URL:
-        return False
+        return []
     try:
         from .ratelimit import redis_client
 
-        return bool(redis_client().getdel(_pull_again_mark(connection, entity)))
+        mark = _pull_again_mark(connection, entity)
+        asked, _ = redis_client().pipeline().smembers(mark).delete(mark).execute()
+        return sorted(value.decode() for value in asked)
     except Exception as error:  # noqa: BLE001 - the next tick reads the same changes
         logger.warning("Could not read whether a pull was asked again: %s", error)
-        return False
+        return []
 
 
 def _waking_pushers(flows, started: dict | None = None):

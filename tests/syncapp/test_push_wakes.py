@@ -306,14 +306,15 @@ def test_a_timed_confirm_longer_than_its_lease_keeps_its_mark_so_no_sweep_asks_b
 
 
 class TickedWhileReading(FakeSource):
-    """A long pull: while it reads, the next tick's pull of the same entity comes, in another worker."""
+    """A long pull: while it reads, the next tick's pull of the same entity (or of `ticked`, one
+    sharing its lock) comes, in another worker."""
 
-    def __init__(self, tick, pages) -> None:
+    def __init__(self, tick, pages, ticked: str = "") -> None:
         super().__init__(pages)
-        self.tick = tick
+        self.tick, self.ticked = tick, ticked
 
     def read_changes(self, entity, cursor):
-        other_worker = threading.Thread(target=self.tick, args=(entity,))
+        other_worker = threading.Thread(target=self.tick, args=(self.ticked or entity,))
         other_worker.start()
         other_worker.join(30)
         yield from super().read_changes(entity, cursor)
@@ -345,3 +346,25 @@ def test_a_pull_skipped_while_the_one_before_still_reads_runs_as_soon_as_that_on
     assert SyncRun.objects.filter(kind=SyncRun.Kind.PULL).count() == 1  # the skipped tick read nothing
     tasks.connection_pull_task(flow.connection_id, "business_partners")
     assert len(sent) == 1  # nobody asked meanwhile: the next pull ends there
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stock_pull_skipped_while_its_items_are_read_runs_when_that_read_ends(redis_url, settings, monkeypatch):
+    """Items and their stock share one pull lock: the pull that ends runs the one it made wait, not itself."""
+    settings.REDIS_URL = redis_url
+    flow = FlowFactory()
+    sent: list[tuple] = []
+    monkeypatch.setattr(tasks.connection_pull_task, "delay", lambda *args: sent.append(args))
+
+    def tick(entity: str) -> None:
+        try:
+            tasks.connection_pull_task(flow.connection_id, entity)
+        finally:
+            db.close()
+
+    sources = iter([TickedWhileReading(tick, [], ticked="item_stock"), FakeSource([])])
+    monkeypatch.setattr("syncapp.services.source_adapter_for", lambda connection: next(sources))
+
+    tasks.connection_pull_task(flow.connection_id, "items")
+
+    assert sent == [(flow.connection_id, "item_stock")]
