@@ -96,6 +96,9 @@ class SourceBatch:
     cursor: dict[str, Any]
     on_stored: Callable[[Any], None] | None = None
     screened: bool = False  # the records are records_check's answer already (syncapp.page_lookahead)
+    # Records set aside unscreened: the mirror held them as read when the page was screened
+    # (syncapp.page_lookahead). The page's own transaction asks again before trusting that.
+    held: tuple[SourceRecord, ...] = ()
 
 
 class SourceAdapter(Protocol):
