@@ -36,18 +36,18 @@ Upsert = Callable[..., IngestResult]
 
 def guarded(entity: str, upsert: Upsert) -> Upsert:
     def ingest(*, connection, records: list[SourceRecord], screened: bool = False,
-               held: Sequence[SourceRecord] = ()) -> IngestResult:
-        # `screened`: records_check already ran on this page (syncapp.page_lookahead), but for
-        # the records it found `held` unchanged. Whether they still are is asked here, in the
-        # page's transaction: the page before may have changed them since.
-        to_write, unchanged = unchanged_set_aside(connection=connection, entity=entity, records=[*records, *held])
-        if not screened:
-            to_write = records_check(entity=entity, records=to_write)
-        elif held:
-            unscreened = {id(record) for record in held}
-            if changed_since := [record for record in to_write if id(record) in unscreened]:
-                to_write = [*(record for record in to_write if id(record) not in unscreened),
-                            *records_check(entity=entity, records=changed_since)]
+               held: Sequence[SourceRecord] | None = None) -> IngestResult:
+        # `screened`: records_check already ran on this page (syncapp.page_lookahead). `held`:
+        # the look-ahead asked the mirror, and held these unscreened as read. That answer is
+        # from before the page ahead was stored, so it is asked again here; the others were
+        # not held then, and a page stored since could only have made them equal to the mirror.
+        if held is not None:
+            changed_since, unchanged = unchanged_set_aside(connection=connection, entity=entity, records=held)
+            to_write = [*records, *records_check(entity=entity, records=changed_since)] if changed_since else records
+        else:
+            to_write, unchanged = unchanged_set_aside(connection=connection, entity=entity, records=records)
+            if not screened:
+                to_write = records_check(entity=entity, records=to_write)
         return _with_unchanged(entity, _written_in_bulk(upsert, connection, entity, to_write), unchanged)
 
     ingest.__name__ = getattr(upsert, "__name__", "ingest")

@@ -54,7 +54,7 @@ def pages_read_ahead(pages: Iterator[SourceBatch], *, entity: str, connection=No
             return None
         records, held = _held_apart(connection, entity, batch.records)
         checked = records_check(entity=entity, records=_cooperative(records))
-        return replace(batch, records=checked, screened=True, held=tuple(held))
+        return replace(batch, records=checked, screened=True, held=held)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-read-ahead") as helper:
         upcoming = helper.submit(next_screened)
@@ -71,16 +71,18 @@ def pages_read_ahead(pages: Iterator[SourceBatch], *, entity: str, connection=No
                 close()  # a source's read ends now (its session is closed), not when collected
 
 
-def _held_apart(connection, entity: str, records: list) -> tuple[list, list]:
-    """(records to screen, records the mirror holds as read): a hint, so any failure to ask
-    is no hint. PostgreSQL only: SQLite would make this reader wait for the page's writer."""
+def _held_apart(connection, entity: str, records: list) -> tuple[list, tuple | None]:
+    """(records to screen, records the mirror holds as read; None when it was not asked). A
+    failure to ask is no answer. PostgreSQL only: SQLite would make this reader wait for
+    the page's writer."""
     if connection is None or db_connections["default"].vendor != "postgresql":
-        return records, []
+        return records, None
     try:
-        return unchanged_set_aside(connection=connection, entity=entity, records=records)
+        to_screen, held = unchanged_set_aside(connection=connection, entity=entity, records=records)
     except DatabaseError as error:
-        log.info("No hint of unchanged %s for the next page: %s", entity, error)
-        return records, []
+        log.info("The mirror could not be asked about the next page of %s: %s", entity, error)
+        return records, None
+    return to_screen, tuple(held)
 
 
 def _cooperative(records):

@@ -200,11 +200,11 @@ def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: boo
             for batch in pages:
                 stored = _page_stored(run, batch, connection=connection, entity=entity, ingest=ingest, flows=flows,
                                       priority=priority, cursor=None if full else cursor)
-                run.records_read += len(batch.records) + len(batch.held)
+                run.records_read += len(batch.records) + len(batch.held or ())
                 run.records_changed += len(stored.changed_keys)
                 run.records_failed += len(stored.unreadable)
                 if progress:
-                    progress(len(batch.records) + len(batch.held))
+                    progress(len(batch.records) + len(batch.held or ()))
         figures_replan(connection=connection, priority=priority, run=run)
     except AuthenticationFailed as error:
         connection_refused_record(connection=connection, entity=entity, error=error.message)  # it answered, refusing

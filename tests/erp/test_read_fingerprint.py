@@ -96,7 +96,7 @@ def test_records_held_when_read_ahead_are_asked_again_in_the_pages_own_transacti
     INGESTERS["orders"](connection=connection, records=orders(10.0))
     held = orders(10.0)
     INGESTERS["orders"](connection=connection, records=orders(99.0))  # the page before, stored meanwhile
-    result = INGESTERS["orders"](connection=connection, records=[], screened=True, held=held)
+    result = INGESTERS["orders"](connection=connection, records=[], screened=True, held=tuple(held))
     assert result.changed_keys == ["1"] and SalesOrder.objects.get(doc_entry=1).doc_total == 10
 
 
@@ -128,3 +128,21 @@ def test_the_page_read_ahead_hands_over_unscreened_the_records_the_mirror_holds(
     (batch,) = list(pages_read_ahead(iter([page]), entity="business_partners", connection=connection))
     assert [record.key for record in batch.held] == ["C001"]
     assert [record.key for record in batch.records] == ["C002", "C003"] and batch.screened
+
+
+def test_equal_records_share_a_fingerprint_and_any_difference_of_value_or_type_parts_them():
+    from datetime import UTC, date, datetime
+
+    from erp.read_fingerprint import read_fingerprint
+
+    def fingerprint(**changes):
+        record = bp_record("C001")
+        record.data.update(changes)
+        return read_fingerprint(record)
+
+    stamp = datetime(2026, 11, 1, 10, tzinfo=UTC)
+    assert fingerprint(source_updated_at=stamp) == fingerprint(source_updated_at=datetime(2026, 11, 1, 10, tzinfo=UTC))
+    assert len({fingerprint(source_updated_at=stamp), fingerprint(source_updated_at=stamp.isoformat()),
+                fingerprint(source_updated_at=stamp.replace(second=1)),
+                fingerprint(source_updated_at=date(2026, 11, 1)), fingerprint(source_updated_at="2026-11-01"),
+                fingerprint(group_code=100.0)}) == 6
