@@ -63,8 +63,6 @@ class DocumentBase(models.Model):
     source_version = models.CharField(max_length=40, blank=True)
     raw = models.JSONField(default=dict, blank=True)
     content_hash = models.CharField(max_length=64)
-    # The record as last read, with the code that stored it: a re-read of it is set aside (erp.read_fingerprint).
-    read_fingerprint = models.CharField(max_length=32, null=True, blank=True, editable=False)
     mirrored_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -19,7 +19,6 @@ from syncapp.bulksql import json_text, upsert_changed
 
 from .ingest_contacts import contact_persons_replace
 from .models import BusinessPartner
-from .read_fingerprint import read_fingerprint
 from .record_screen import raw_json
 
 _BP_FIELDS = [
@@ -27,7 +26,7 @@ _BP_FIELDS = [
     "group_code", "currency", "valid", "frozen", "addresses", "udfs", "source_updated_at",
 ]
 _TEXT_FIELDS = ("card_name", "email", "email_normalised", "phone1", "phone2", "cellular", "currency")
-_BP_UPDATE_FIELDS = [*_BP_FIELDS, "source_version", "raw", "content_hash", "read_fingerprint", "mirrored_at"]
+_BP_UPDATE_FIELDS = [*_BP_FIELDS, "source_version", "raw", "content_hash", "mirrored_at"]
 _BP_COLUMNS = ["connection", "card_code", *_BP_UPDATE_FIELDS]
 
 
@@ -100,12 +99,10 @@ def business_partners_upsert(*, connection, records: list[SourceRecord]) -> Inge
             values = canonical[key] = _canonical(record.data)
             persons = record.data.get("contact_persons")
             yield (connection.pk, key, *(values[name] for name in _BP_FIELDS), record.version[:40],
-                   raw_json(record.raw), content_hash(values, json_text(persons) if persons else ""),
-                   read_fingerprint(record), now)
+                   raw_json(record.raw), content_hash(values, json_text(persons) if persons else ""), now)
 
     written = upsert_changed(BusinessPartner, _BP_COLUMNS, rows(), conflict=["connection", "card_code"],
-                             update=_BP_UPDATE_FIELDS, hash_field="content_hash", returning=["card_code"],
-                             refresh="read_fingerprint")
+                             update=_BP_UPDATE_FIELDS, hash_field="content_hash", returning=["card_code"])
     written_keys = {key for (key,) in written}
     # A source that reads contact persons (SAP B1) names them on every partner, none included.
     contact_persons_replace(connection=connection, persons_by_company={

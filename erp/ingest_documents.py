@@ -19,7 +19,6 @@ from syncapp.bulksql import bulk_insert, execute, in_values, quote, upsert_chang
 from .dangling import documents_bases_check
 from .documents import DOCUMENT_MODELS
 from .ingest import IngestResult, _as_datetime
-from .read_fingerprint import read_fingerprint
 from .record_screen import raw_json
 
 _HEADER = ["doc_num", "card_code", "num_at_card", "doc_date", "doc_due_date", "currency", "doc_total", "vat_total",
@@ -27,7 +26,7 @@ _HEADER = ["doc_num", "card_code", "num_at_card", "doc_date", "doc_due_date", "c
            "vat_total_local", "status", "cancelled", "is_cancellation", "tracking_number", "source_updated_at",
            "contact_person_code"]
 _AMOUNTS = ("doc_total", "vat_total", "discount_percent", "discount_total", "freight_total", "rounding_total")
-_UPDATE = [*_HEADER, "source_version", "raw", "content_hash", "read_fingerprint", "mirrored_at"]
+_UPDATE = [*_HEADER, "source_version", "raw", "content_hash", "mirrored_at"]
 _LINE = ["line_num", "item_code", "description", "quantity", "price", "line_total", "warehouse_code", "line_status",
          "base_type", "base_entry", "base_line"]
 
@@ -97,11 +96,11 @@ def documents_upsert(*, connection, records: list[SourceRecord], entity: str) ->
             digest = hashlib.sha256(repr((hashed, lines)).encode()).hexdigest()
             latest[key] = (record, header, lines, digest)
             yield (connection.pk, key, *(header[n] for n in _HEADER), record.version[:40], raw_json(record.raw),
-                   digest, read_fingerprint(record), now)
+                   digest, now)
 
     ids_written = dict(upsert_changed(model, ["connection", "doc_entry", *_UPDATE], rows(),
                                       conflict=["connection", "doc_entry"], update=_UPDATE, hash_field="content_hash",
-                                      returning=["doc_entry", "id"], refresh="read_fingerprint"))
+                                      returning=["doc_entry", "id"]))
     written = {key: ids_written[key] for key in latest if key in ids_written}  # in page order
     if written:
         ids = list(written.values())

@@ -13,7 +13,7 @@ a deadlock) are not the record's fault: they are raised, and the page is read ag
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from django.db import DataError, IntegrityError, transaction
 
@@ -21,7 +21,6 @@ from syncapp.adapters import SourceRecord
 from syncapp.logging import redact_text
 
 from .ingest import IngestResult
-from .read_fingerprint import readable_key, unchanged_set_aside
 from .record_checks import UNREADABLE, records_check, storable, unreadable
 
 log = logging.getLogger(__name__)
@@ -35,46 +34,20 @@ Upsert = Callable[..., IngestResult]
 
 
 def guarded(entity: str, upsert: Upsert) -> Upsert:
-    def ingest(*, connection, records: list[SourceRecord], screened: bool = False,
-               held: Sequence[SourceRecord] | None = None) -> IngestResult:
-        # `screened`: records_check already ran on this page (syncapp.page_lookahead). `held`:
-        # the look-ahead asked the mirror, and held these unscreened as read. That answer is
-        # from before the page ahead was stored, so it is asked again here; the others were
-        # not held then, and a page stored since could only have made them equal to the mirror.
-        if held is not None:
-            changed_since, unchanged = unchanged_set_aside(connection=connection, entity=entity, records=held)
-            to_write = [*records, *records_check(entity=entity, records=changed_since)] if changed_since else records
-        else:
-            to_write, unchanged = unchanged_set_aside(connection=connection, entity=entity, records=records)
-            if not screened:
-                to_write = records_check(entity=entity, records=to_write)
-        return _with_unchanged(entity, _written_in_bulk(upsert, connection, entity, to_write), unchanged)
+    def ingest(*, connection, records: list[SourceRecord], screened: bool = False) -> IngestResult:
+        # `screened`: records_check already ran on this page (syncapp.page_lookahead).
+        checked = records if screened else records_check(entity=entity, records=records)
+        try:
+            with transaction.atomic():
+                return upsert(connection=connection, records=checked)
+        except RECORD_FAULTS as error:
+            log.warning("Bulk ingest of %d %s failed (%s); writing them in halves", len(checked), entity,
+                        type(error).__name__)
+        return _halves(upsert, connection, checked)
 
     ingest.__name__ = getattr(upsert, "__name__", "ingest")
     ingest.__doc__ = upsert.__doc__
     return ingest
-
-
-def _written_in_bulk(upsert: Upsert, connection, entity: str, records: list[SourceRecord]) -> IngestResult:
-    if not records:
-        return IngestResult()
-    try:
-        with transaction.atomic():
-            return upsert(connection=connection, records=records)
-    except RECORD_FAULTS as error:
-        log.warning("Bulk ingest of %d %s failed (%s); writing them in halves", len(records), entity,
-                    type(error).__name__)
-    return _halves(upsert, connection, records)
-
-
-def _with_unchanged(entity: str, result: IngestResult, unchanged: list[SourceRecord]) -> IngestResult:
-    """The page's result, counting the records the mirror already held as they were read."""
-    if unchanged:
-        keys = dict.fromkeys(readable_key(entity, record) for record in unchanged)
-        result.unchanged += len(keys)
-        seen = set(result.readable_keys)
-        result.readable_keys.extend(key for key in keys if key not in seen)
-    return result
 
 
 def _halves(upsert: Upsert, connection, records: list[SourceRecord]) -> IngestResult:

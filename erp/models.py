@@ -71,8 +71,7 @@ class BusinessPartner(models.Model):
     """A Business Partner as the ERP last told us, per connection.
 
     `content_hash` covers the canonical fields only, so a re-read of an unchanged record
-    is recognised and costs nothing downstream; `read_fingerprint` lets a re-read of the
-    same record be set aside before it is even screened (erp.read_fingerprint).
+    is recognised and costs nothing downstream.
     """
 
     class CardType(models.TextChoices):
@@ -101,8 +100,6 @@ class BusinessPartner(models.Model):
     source_version = models.CharField(max_length=40, blank=True)
     raw = models.JSONField(default=dict, blank=True)
     content_hash = models.CharField(max_length=64)
-    # The record as last read, with the code that stored it: a re-read of it is set aside (erp.read_fingerprint).
-    read_fingerprint = models.CharField(max_length=32, null=True, blank=True, editable=False)
     mirrored_at = models.DateTimeField(auto_now=True)
 
     class Meta:

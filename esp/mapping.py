@@ -48,7 +48,7 @@ ADDRESS_FIELDS: dict[str, tuple[str, str, str]] = {
 }
 UDF_PATTERN = re.compile(r"U_[A-Za-z0-9_]+")
 # Not mappable as such: internal bookkeeping, and containers reached through their parts.
-_NOT_MAPPABLE = {"id", "connection", "raw", "content_hash", "read_fingerprint", "addresses", "udfs"}
+_NOT_MAPPABLE = {"id", "connection", "raw", "content_hash", "addresses", "udfs"}
 
 
 class UnknownSourceField(ValueError):

@@ -142,7 +142,7 @@ _SOURCE_MIRRORS = {
     "credit_notes": ("erp.documents.CreditMemo", "doc_entry"),
     "returns": ("erp.documents.Return", "doc_entry"),
 }
-_HIDDEN_FIELDS = {"id", "connection", "raw", "content_hash", "read_fingerprint", "stock_hash"}
+_HIDDEN_FIELDS = {"id", "connection", "raw", "content_hash", "stock_hash"}
 
 
 @dataclass

@@ -96,10 +96,6 @@ class SourceBatch:
     cursor: dict[str, Any]
     on_stored: Callable[[Any], None] | None = None
     screened: bool = False  # the records are records_check's answer already (syncapp.page_lookahead)
-    # The look-ahead asked the mirror (syncapp.page_lookahead): `records` are those it did not
-    # hold as read, `held` those it did, unscreened; the page's own transaction asks again
-    # about these before trusting that. None: nobody asked.
-    held: tuple[SourceRecord, ...] | None = None
 
 
 class SourceAdapter(Protocol):

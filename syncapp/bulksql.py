@@ -325,44 +325,23 @@ def in_values(values: Sequence[Any]) -> tuple[str, list[Any]]:
 
 
 def upsert_changed(model, names: Sequence[str], rows: Iterable[Sequence[Any]], *, conflict: Sequence[str],
-                   update: Sequence[str], hash_field: str, returning: Sequence[str],
-                   refresh: str = "") -> list[tuple]:
+                   update: Sequence[str], hash_field: str, returning: Sequence[str]) -> list[tuple]:
     """Write a page of rows in one statement, changing only those whose `hash_field` differs.
 
     The rows are staged, then `INSERT ... SELECT ... ON CONFLICT (conflict) DO UPDATE SET
     update ... WHERE hash IS DISTINCT FROM the staged hash RETURNING returning`: the rows
     returned are exactly those inserted or rewritten (an unchanged row is neither).
-    `refresh` names a column also brought up to date on the unchanged rows where it differs
-    (one more statement, only when some staged row was left unchanged); those rows are
-    still not returned.
     """
-    staged_rows = [0]
-
-    def counted(rows_in):
-        for row in rows_in:
-            staged_rows[0] += 1
-            yield row
-
-    staged = stage(model._meta.db_table, model, names, counted(rows))
+    staged = stage(model._meta.db_table, model, names, rows)
     table = quote(model._meta.db_table)
     columns = ", ".join(quote(column) for column in columns_of(model, names))
     target = ", ".join(quote(column) for column in columns_of(model, conflict))
     sets = ", ".join(f"{column} = EXCLUDED.{column}" for column in (quote(c) for c in columns_of(model, update)))
     digest = quote(model._meta.get_field(hash_field).column)
     back = ", ".join(quote(column) for column in columns_of(model, returning))
-    written = fetch(f"INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM {staged} WHERE 1 = 1 "
-                    f"ON CONFLICT ({target}) DO UPDATE SET {sets} WHERE t.{digest} {is_distinct_from()} "
-                    f"EXCLUDED.{digest} RETURNING {back}")
-    if refresh and len(written) < staged_rows[0]:
-        _refresh_from_stage(table, staged, columns_of(model, conflict), model._meta.get_field(refresh).column)
-    return written
-
-
-def _refresh_from_stage(table: str, staged: str, keys: Sequence[str], column: str) -> None:
-    match = " AND ".join(f"{table}.{quote(key)} = s.{quote(key)}" for key in keys)
-    column = quote(column)
-    execute(f"UPDATE {table} SET {column} = s.{column} FROM {staged} AS s "
-            f"WHERE {match} AND {table}.{column} {is_distinct_from()} s.{column}")
+    return fetch(f"INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM {staged} WHERE 1 = 1 "
+                 f"ON CONFLICT ({target}) DO UPDATE SET {sets} WHERE t.{digest} {is_distinct_from()} EXCLUDED.{digest} "
+                 f"RETURNING {back}")
 
 
 class AnyOf(Lookup):

@@ -8,34 +8,21 @@ previous one being stored (`pages_read_ahead = True` on the adapter: it reads ov
 not from the hub's own tables) is read in a helper thread one page ahead: page n+1 is
 fetched and screened while page n is stored, in the time the store waits for the database.
 
-Records the mirror already holds exactly as read (`erp.read_fingerprint`: a re-read of the
-overlap window) are not screened: on PostgreSQL the helper asks the mirror, on a
-connection of its own, which of page n+1's records it holds so, and hands them over
-unscreened (`SourceBatch.held`). That answer is a hint from before page n was stored: the
-page's own transaction asks again and screens any that changed meanwhile.
-
 Nothing else changes: pages are stored one at a time, in order, each in its own
-transaction. The helper only reads. A failure reading page n+1 is raised after page n
-was stored, as without the look-ahead, and a page read ahead of a failed store is read
-again next time, as its cursor never moved.
+transaction. The helper touches no database. A failure reading page n+1 is raised after
+page n was stored, as without the look-ahead, and a page read ahead of a failed store is
+read again next time, as its cursor never moved.
 """
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from django.db import DatabaseError
-from django.db import connections as db_connections
-
-from erp.read_fingerprint import unchanged_set_aside
 from erp.record_checks import records_check
 
 from .adapters import SourceBatch
-
-log = logging.getLogger(__name__)
 
 # The helper gives the interpreter lock back this often (records, about 0.1 ms of screening),
 # so the thread storing a page, whose statement has answered, goes on at once instead of
@@ -43,18 +30,16 @@ log = logging.getLogger(__name__)
 _YIELD_EVERY = 5
 
 
-def pages_read_ahead(pages: Iterator[SourceBatch], *, entity: str, connection=None) -> Iterator[SourceBatch]:
-    """`pages`, each screened; page n+1 is read and screened while page n is stored.
-    With the ERP `connection`, records its mirror holds as read are handed over unscreened."""
+def pages_read_ahead(pages: Iterator[SourceBatch], *, entity: str) -> Iterator[SourceBatch]:
+    """`pages`, each screened; page n+1 is read and screened while page n is stored."""
     pages = iter(pages)
 
     def next_screened() -> SourceBatch | None:
         batch = next(pages, None)
         if batch is None:
             return None
-        records, held = _held_apart(connection, entity, batch.records)
-        checked = records_check(entity=entity, records=_cooperative(records))
-        return replace(batch, records=checked, screened=True, held=held)
+        checked = records_check(entity=entity, records=_cooperative(batch.records))
+        return replace(batch, records=checked, screened=True)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-read-ahead") as helper:
         upcoming = helper.submit(next_screened)
@@ -64,25 +49,10 @@ def pages_read_ahead(pages: Iterator[SourceBatch], *, entity: str, connection=No
                 yield batch
         finally:
             upcoming.cancel()
-            helper.submit(db_connections.close_all)  # the helper's own connection, if it opened one
             helper.shutdown(wait=True)  # the helper is out of the source before it is closed
             close = getattr(pages, "close", None)
             if close:
                 close()  # a source's read ends now (its session is closed), not when collected
-
-
-def _held_apart(connection, entity: str, records: list) -> tuple[list, tuple | None]:
-    """(records to screen, records the mirror holds as read; None when it was not asked). A
-    failure to ask is no answer. PostgreSQL only: SQLite would make this reader wait for
-    the page's writer."""
-    if connection is None or db_connections["default"].vendor != "postgresql":
-        return records, None
-    try:
-        to_screen, held = unchanged_set_aside(connection=connection, entity=entity, records=records)
-    except DatabaseError as error:
-        log.info("The mirror could not be asked about the next page of %s: %s", entity, error)
-        return records, None
-    return to_screen, tuple(held)
 
 
 def _cooperative(records):

@@ -159,8 +159,7 @@ def _page_stored(run: SyncRun, batch, *, connection, entity: str, ingest, flows,
         try:
             with transaction.atomic():
                 commit_unawaited()  # a page lost with the server is re-read: its cursor is in it
-                stored = ingest(connection=connection, records=batch.records, screened=batch.screened,
-                                held=batch.held)
+                stored = ingest(connection=connection, records=batch.records, screened=batch.screened)
                 changes_plan(connection=connection, entity=entity, flows=flows, stored=stored, priority=priority,
                              run=run)
                 _record_unreadable(connection, entity, stored.unreadable)
@@ -193,18 +192,18 @@ def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: boo
     try:
         pages = adapter.read_changes(entity, None if full else cursor.value)
         if getattr(adapter, "pages_read_ahead", False):
-            pages = pages_read_ahead(pages, entity=entity, connection=connection)
+            pages = pages_read_ahead(pages, entity=entity)
         # The read ends with the pull, failed or not, before the caller closes the source
         # (a page read ahead must not use a session the caller logs out).
         with closing(pages) if hasattr(pages, "close") else nullcontext():
             for batch in pages:
                 stored = _page_stored(run, batch, connection=connection, entity=entity, ingest=ingest, flows=flows,
                                       priority=priority, cursor=None if full else cursor)
-                run.records_read += len(batch.records) + len(batch.held or ())
+                run.records_read += len(batch.records)
                 run.records_changed += len(stored.changed_keys)
                 run.records_failed += len(stored.unreadable)
                 if progress:
-                    progress(len(batch.records) + len(batch.held or ()))
+                    progress(len(batch.records))
         figures_replan(connection=connection, priority=priority, run=run)
     except AuthenticationFailed as error:
         connection_refused_record(connection=connection, entity=entity, error=error.message)  # it answered, refusing
