@@ -13,12 +13,11 @@ Entities and cursors:
   OITM.UpdateDate; OWHS has no change stamp). Every batch carries {"full": True} and the
   cursor passed in is ignored. (OWHS and OITB have no change stamp.)
 
-A delta read with an overlap window reads the new changes first (those stamped after the
-cursor) and the overlap re-read after them (from the cursor - overlap up to the cursor): in
-a peak the window re-reads minutes of just-edited records, and a new order must not wait
-behind them to be planned. The cursor moves on only with the last batch, once the re-read
-is done too, so a read that stops half-way is repeated whole (the re-read is harmless:
-unchanged records cost no call).
+A delta read with an overlap window reads the new changes first (from the cursor's
+minute on) and the overlap re-read after them: in a peak the window re-reads minutes of
+just-edited records, and a new order must not wait behind them to be planned. The
+cursor moves on only with the last batch, once the re-read is done too, so a read that
+stops half-way is repeated whole (the re-read is harmless: unchanged records cost no call).
 """
 from __future__ import annotations
 
@@ -164,23 +163,14 @@ class SapB1Source:
             # be read (and reported).
             yield from self._read_restarting(spec, since, back=self.overlap, stop_after=bound if spec.delta else None)
             return
-        # New changes first, then the overlap re-read (see the module docstring). SAP compares
-        # stamps by the minute, so the first pass also gets what the last read had of the
-        # cursor's minute (up to a minute of records, when pulls start late in a minute): those
-        # are left to the re-read, which takes the cursor's minute too and stops past the cursor.
-        newest, unplaced = since, set()
+        # New changes first, then the overlap re-read (see the module docstring).
+        newest = since
         for batch in self._read_restarting(spec, since, back=timedelta(0), until=bound):
             newest = max(newest, _cursor_time(batch.cursor) or newest)
-            fresh = [r for r in batch.records if not _stamped_by(r, since)]
-            unplaced.update(r.key for r in fresh if _stamp(r) is None)
-            yield replace(batch, records=fresh, cursor=_cursor(since))
-        after_cursor_minute = since.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        for batch in self._read_restarting(spec, since, back=self.overlap, until=after_cursor_minute,
-                                           stop_after=since + timedelta(microseconds=1)):
-            # A record without a readable stamp cannot be placed: read once, by the first pass if it had it.
-            reread = [r for r in batch.records
-                      if _stamped_by(r, since) or (_stamp(r) is None and r.key not in unplaced)]
-            yield replace(batch, records=reread, cursor=_cursor(since))
+            yield replace(batch, cursor=_cursor(since))
+        before = since.replace(second=0, microsecond=0)  # the new changes were read from this minute
+        for batch in self._read_restarting(spec, since, back=self.overlap, until=before):
+            yield replace(batch, cursor=_cursor(since))
         yield SourceBatch(records=[], cursor=_cursor(newest))
 
     def _read_restarting(self, spec: EntitySpec, since: datetime | None, *, back: timedelta,
@@ -268,7 +258,7 @@ class SapB1Source:
                 records = [r for r in records if spec.keep(r)]
             if spec.delta:
                 for record in records:
-                    stamp = _stamp(record)
+                    stamp = record.data.get("source_updated_at") if record.data else None
                     if stamp is not None and (cursor_time is None or stamp > cursor_time):
                         cursor_time = stamp
             if rows or anchor is None:
@@ -312,15 +302,6 @@ class _Shifted(Exception):
 
 def _cursor(moment: datetime | None) -> dict[str, Any]:
     return {"updated_at": moment.isoformat() if moment else None}
-
-
-def _stamp(record: SourceRecord) -> datetime | None:
-    return record.data.get("source_updated_at") if record.data else None
-
-
-def _stamped_by(record: SourceRecord, moment: datetime) -> bool:
-    stamp = _stamp(record)
-    return stamp is not None and stamp <= moment
 
 
 def _cursor_time(cursor: dict[str, Any] | None) -> datetime | None:

@@ -41,8 +41,8 @@ def test_delta_read_returns_only_changes_inside_the_overlap_window(sandbox, conn
 
     _, keys = _read(source, last.cursor)
 
-    # C4 was stamped 09:40, the cursor; the 2-minute overlap re-reads it harmlessly, after C1.
-    assert keys == ["C1", "C4"]
+    # C4 was stamped 09:40, the cursor; the 2-minute overlap re-reads it harmlessly.
+    assert keys == ["C4", "C1"]
 
 
 def test_change_in_the_same_minute_as_the_cursor_is_not_missed(sandbox, connection, clock):
@@ -114,8 +114,8 @@ def test_a_fix_made_in_sap_shows_up_in_the_next_delta(sandbox, connection, clock
         "BusinessPartners('C1')", {"EmailAddress": "jane.doe@example.com"})
 
     batches, keys = _read(source, last.cursor)
-    assert keys == ["C1", "C2"]  # C2 only because it sits inside the overlap window
-    fixed = batches[0].records[0]
+    assert keys == ["C2", "C1"]  # C2 only because it sits inside the overlap window
+    fixed = batches[0].records[-1]
     assert fixed.data["email"] == "jane.doe@example.com"
     assert batches[-1].cursor == {"updated_at": "2026-11-22T10:00:00+00:00"}
 

@@ -55,11 +55,11 @@ def test_full_then_delta_read_of_each_document_entity(entity, sandbox, connectio
     sandbox.update_document(entity, 4, Comments="changed", TrackingNumber="RM123456789GB")
     _, delta = _read(source, entity, batches[-1].cursor)
 
-    # The edited 4 first; 10, 11 and 12 (the 09:11 cursor itself) sit in the two-minute
-    # overlap window up to the cursor: re-read after it.
-    assert [r.key for r in delta] == ["4", "10", "11", "12"]
-    assert delta[0].data["tracking_number"] == "RM123456789GB"
-    assert delta[0].version == "2026-11-22T09:42:00+00:00"
+    # 10 and 11 sit in the two-minute overlap window before the 09:11 cursor: re-read after
+    # the changes from the cursor's minute on (12 there, and the edited 4).
+    assert [r.key for r in delta] == ["12", "4", "10", "11"]
+    assert delta[1].data["tracking_number"] == "RM123456789GB"
+    assert delta[1].version == "2026-11-22T09:42:00+00:00"
 
 
 def test_canonical_document_shape_with_base_links(sandbox, connection):
@@ -115,9 +115,9 @@ def test_cancellation_arrives_in_the_next_delta_on_the_same_document(sandbox, co
     make_client(connection.base_url, password).post("Orders(2)/Cancel", {})
     _, delta = _read(source, "orders", last.cursor)
 
-    assert [r.key for r in delta] == ["2", "1"]  # 1 is the cursor, in the overlap window: re-read after
-    assert delta[1].data["cancelled"] is False
-    cancelled = delta[0].data
+    assert [r.key for r in delta] == ["1", "2"]  # 1 is the cursor, in the overlap window
+    assert delta[0].data["cancelled"] is False
+    cancelled = delta[1].data
     assert (cancelled["cancelled"], cancelled["status"]) == (True, "closed")
     assert {line["line_status"] for line in cancelled["lines"]} == {"closed"}
     assert cancelled["source_updated_at"] == datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

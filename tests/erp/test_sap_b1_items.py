@@ -70,9 +70,9 @@ def test_item_delta_reads_only_changes_and_misses_a_silent_stock_move(sandbox, c
 
     _, records = _read(source, "items", last.cursor)
 
-    # 000000003 is the cursor (09:30) and sits in the overlap window: re-read after the change.
-    assert [r.key for r in records] == ["000000001", "000000003"]
-    assert records[0].data["item_name"] == "Renamed"
+    # 000000003 is the cursor (09:30) and sits in the overlap window.
+    assert [r.key for r in records] == ["000000003", "000000001"]
+    assert records[-1].data["item_name"] == "Renamed"
 
 
 def test_stock_poll_sees_a_stock_change_that_did_not_bump_update_date(sandbox, connection,
@@ -112,7 +112,7 @@ def test_touching_stock_makes_the_item_show_up_in_the_delta(sandbox, connection,
     clock.advance(hours=1)
     sandbox.set_stock("000000002", "01", in_stock=0, touch=True)
     _, records = _read(source, "items", last.cursor)
-    assert records[0].key == "000000002" and records[0].data["stock"][0]["in_stock"] == 0.0
+    assert records[-1].key == "000000002" and records[-1].data["stock"][0]["in_stock"] == 0.0
 
 
 def test_stock_poll_pages_through_rows_added_mid_read(sandbox, connection):
@@ -187,6 +187,6 @@ def test_item_patch_stamps_update_and_shows_in_the_next_delta(sandbox, connectio
     make_client(connection.base_url, password).patch(
         "Items('000000001')", {"ItemPrices": [{"PriceList": 1, "Price": 14.0}]})
     batches, records = _read(source, "items", last.cursor)
-    assert records[0].key == "000000001"
-    assert records[0].data["prices"][0] == {"price_list": 1, "price": 14.0, "currency": "GBP"}
+    assert records[-1].key == "000000001"
+    assert records[-1].data["prices"][0] == {"price_list": 1, "price": 14.0, "currency": "GBP"}
     assert batches[-1].cursor == {"updated_at": "2026-11-22T10:00:00+00:00"}
