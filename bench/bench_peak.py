@@ -56,6 +56,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="processes per worker: 1 runs it solo, more a prefork pool (docker-compose.yml runs 4)")
     p.add_argument("--compare-workers", action="store_true", help="run the same load with 1 and with 2 workers")
     p.add_argument("--interval", type=float, default=60.0, help="seconds between scheduled pulls")
+    p.add_argument("--pull-second", type=float, default=None,
+                   help="send the pulls at this second of each minute (default: from the peak's start); a "
+                        "delta read asks SAP from its cursor's minute, so where in the minute pulls tick matters")
     p.add_argument("--sweep-every", type=float, default=60.0, help="seconds between outbox sweeps")
     p.add_argument("--health-every", type=float, default=30.0, help="seconds between health samples")
     p.add_argument("--dispatch-share", type=float, default=0.2, help="share of new orders delivered during the peak")
@@ -116,18 +119,20 @@ class Beat(threading.Thread):
     `sweep_every`, sent by name to the workers' broker (tests/faults/harness.Beat)."""
 
     def __init__(self, *, redis_url: str, connection_id: int, entities: list[str], interval: float,
-                 sweep_every: float) -> None:
+                 sweep_every: float, pull_second: float | None = None) -> None:
         from tests.faults.harness import Beat as Sender
 
         super().__init__(daemon=True, name="peak-beat")
         self.sender = Sender(redis_url)
         self.connection_id, self.entities = connection_id, entities
-        self.interval, self.sweep_every = interval, sweep_every
+        self.interval, self.sweep_every, self.pull_second = interval, sweep_every, pull_second
         self.stopping = threading.Event()
         self.pull_ticks: list[float] = []  # epoch of each round of pulls sent
 
     def run(self) -> None:
         next_pull = next_sweep = time.monotonic()
+        if self.pull_second is not None:
+            next_pull += (self.pull_second - time.time()) % 60
         while not self.stopping.is_set():
             now = time.monotonic()
             if now >= next_pull:
@@ -216,7 +221,7 @@ def _run(args, env) -> dict:
             dispatch_after=args.dispatch_after, new_customer_share=args.new_customer_share, tick=args.tick,
             seed=args.seed)
         beat = Beat(redis_url=env["redis"].url, connection_id=hub.connection.pk, entities=entities,
-                    interval=args.interval, sweep_every=args.sweep_every)
+                    interval=args.interval, sweep_every=args.sweep_every, pull_second=args.pull_second)
         hub.dd_tap.recording = hub.om_tap.recording = True
         watch = Watch(args=args, hub=hub, workers=workers, generator=generator, beat=beat, redis=env["redis"])
         log(f"peak: {args.orders:,} orders and {args.customers:,} customer changes over {args.minutes:g} min, "

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 NOT_SUPPLIER = "CardType ne 'cSupplier'"
 MAX_RESTARTS = 5
 MAX_REREAD = 50
+READ_AHEAD = timedelta(seconds=30)  # a delta read may go on reading new changes for at least this long
 FULL_CURSOR: dict[str, Any] = {"full": True}
 
 
@@ -153,10 +154,12 @@ class SapB1Source:
         """
         spec = self._spec(entity)
         since = _cursor_time(cursor) if spec.delta else None
-        # A read ends at the minute after it began: in a peak, records stamped while it goes
-        # on would keep adding pages at its end, and a read that never ends never moves its
-        # cursor; they are the next delta read's.
-        bound = self.clock().replace(second=0, microsecond=0) + timedelta(minutes=1)
+        # A read ends at a minute's start (SAP compares stamps by the minute): in a peak, records
+        # stamped while it goes on would keep adding pages at its end, and a read that never
+        # ends never moves its cursor; they are the next delta read's. It is the first minute's
+        # start at least READ_AHEAD after the read began: a pull that ticks late in a minute
+        # would otherwise stop within seconds and leave a whole interval of new orders waiting.
+        bound = (self.clock() + READ_AHEAD).replace(second=0, microsecond=0) + timedelta(minutes=1)
         if since is None or not self.overlap:
             # A full read (a backfill, a first load) stops once it reaches records stamped after
             # that, but asks for no upper bound: a record whose date SAP cannot compare must still

@@ -70,6 +70,25 @@ def test_a_read_ends_at_the_minute_after_it_began_and_leaves_what_came_later_to_
     assert later == ["2", "3"]  # the next read has it (2 again: from the cursor's minute)
 
 
+def test_a_read_that_begins_late_in_a_minute_goes_on_reading_into_the_next(sandbox, connection, clock):
+    """A pull that ticks at :50 used to stop at the next minute's start, ten seconds on, and
+    leave every order SAP stamped after it to the next pull, a whole interval later. It now
+    reads for at least READ_AHEAD: up to the minute's start after that."""
+    sandbox.add_document("orders", document(1))
+    *_, last = SapB1Source(connection, clock=clock).read_changes("orders", None)
+    clock.set(9, 25, 50)
+    ours = clock.now
+    clock.set(9, 26, 20)  # stamped while the read goes on, in the next minute
+    sandbox.add_document("orders", document(2))
+    clock.set(9, 27, 5)  # past the bound (09:27)
+    sandbox.add_document("orders", document(3))
+
+    batches = list(SapB1Source(connection, clock=lambda: ours).read_changes("orders", last.cursor))
+
+    assert [r.key for batch in batches for r in batch.records] == ["1", "2"]  # 1 from the cursor's minute
+    assert batches[-1].cursor == {"updated_at": "2026-11-22T09:26:20+00:00"}
+
+
 def test_a_backfill_in_a_busy_erp_reads_everything_there_was_and_leaves_later_edits_to_the_delta(sandbox, connection,
                                                                                                    clock):
     """Issue 12's peak: a full read (a backfill) while orders are edited on every page used
