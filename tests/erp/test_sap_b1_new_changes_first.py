@@ -49,8 +49,7 @@ def test_without_an_overlap_window_the_read_is_one_pass(sandbox, connection, clo
     assert batches[-1].cursor == {"updated_at": "2026-11-22T09:30:00+00:00"}
 
 
-def test_a_read_ends_at_the_minute_after_it_began_and_leaves_what_came_later_to_the_next(sandbox, connection,
-                                                                                           clock):
+def test_a_read_ends_on_a_minute_start_and_leaves_what_came_later_to_the_next(sandbox, connection, clock):
     sandbox.add_document("orders", document(1))
     source = SapB1Source(connection, clock=clock)
     *_, last = source.read_changes("orders", None)
