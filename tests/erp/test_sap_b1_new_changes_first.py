@@ -56,7 +56,7 @@ def test_a_read_ends_on_a_minute_start_and_leaves_what_came_later_to_the_next(sa
     clock.set(9, 25, 30)
     sandbox.add_document("orders", document(2))
     ours = clock.now
-    clock.set(9, 27, 5)  # stamped while the read goes on (SAP's clock), after the read's minute
+    clock.set(9, 27, 5)  # stamped while the read goes on (SAP's clock), past its bound (09:27 for a 09:25:30 start)
     sandbox.add_document("orders", document(3))
 
     reading = SapB1Source(connection, clock=lambda: ours)
