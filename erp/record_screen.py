@@ -15,7 +15,6 @@ the payload without encoding it a second time.
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import deque
@@ -27,7 +26,7 @@ from typing import Any
 from django.db import models
 from django.utils.dateparse import parse_date, parse_datetime
 
-from syncapp.bulksql import JsonText, json_text
+from syncapp.bulksql import JsonText, compact_encoder, json_text
 
 # Characters the precise checks refuse or strip, in a plain string...
 _SUSPECT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
@@ -35,7 +34,7 @@ _SUSPECT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2
 # which is refused for NUL ("\\u0000" in its text; a literal backslash followed by "u0000"
 # matches too, and merely takes the precise path) and lone surrogates.
 _SURROGATES = re.compile("[\ud800-\udfff]")
-_encode_raw = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=str, separators=(",", ":")).encode
+_encode_raw = compact_encoder(ensure_ascii=False, allow_nan=False)
 
 Check = Callable[[Any], bool]
 
@@ -65,7 +64,8 @@ def raw_json(raw: Any) -> JsonText:
 def _raw_clean(raw: Any) -> bool:
     try:
         text = _encode_raw(raw)
-    except (TypeError, ValueError):  # NaN or Infinity (allow_nan=False), a key JSON cannot hold
+    except (TypeError, ValueError, RecursionError):  # NaN or Infinity (allow_nan=False), a key JSON
+        # cannot hold, a structure too deep (or a cycle)
         return False
     # An ASCII text (known without a scan) holds no surrogate.
     if "\\u0000" in text or (not text.isascii() and _SURROGATES.search(text)):
