@@ -72,8 +72,9 @@ def report_collect(*, args, hub, generator, watch, cpu, peak_start) -> dict:
                   "seconds": percentiles(durations), "records_read": sum(r for _, _, r, _ in pulls),
                   "largest_reads": sorted((r for _, _, r, _ in pulls), reverse=True)[:5],
                   "queue_wait_seconds": percentiles(waits), "sent": len(sent),
-                  "ticks": watch.beat.pull_ticks, "starts": starts},
+                  "worker_seconds": round(sum(durations), 1), "ticks": watch.beat.pull_ticks, "starts": starts},
         "push_runs": push_runs(hub, peak_start),
+        "figures_runs": figures_runs(peak_start),
         "sap_logins": hub.sap.login_count,
         "backfill": watch.backfill_result | ({"started_after_seconds": round(watch.backfill_started - watch.started, 1)}
                                              if watch.backfill_started else {}),
@@ -98,6 +99,20 @@ def push_runs(hub, since) -> dict:
         out[name] = {"runs": len(runs), "seconds": percentiles(seconds), "worker_seconds": round(sum(seconds), 1),
                      "records_accepted": sum(r for _, _, r, _ in runs), "api_calls": sum(c for *_, c in runs)}
     return out
+
+
+def figures_runs(since) -> dict:
+    """The re-plans of customer figures the workers ran as tasks of their own (before the
+    fourteenth session each pull ran them before it ended, inside its own time)."""
+    from syncapp.figures import FIGURES_RUN_ENTITY
+    from syncapp.models import SyncRun
+
+    runs = list(SyncRun.objects.filter(kind=SyncRun.Kind.PLAN, entity=FIGURES_RUN_ENTITY, started_at__gte=since,
+                                       finished_at__isnull=False).values_list("started_at", "finished_at",
+                                                                              "records_planned"))
+    seconds = [(end - start).total_seconds() for start, end, _ in runs]
+    return {"runs": len(runs), "seconds": percentiles(seconds), "worker_seconds": round(sum(seconds), 1),
+            "records_planned": sum(n for *_, n in runs)}
 
 
 def utilisation(*, hub, samples: list[dict], started: float) -> dict:
@@ -194,6 +209,10 @@ def report_print(r: dict) -> None:
     wait = pulls["queue_wait_seconds"]
     add("  pull start after it was sent", f"p50 {_s(wait['p50'])}, p95 {_s(wait['p95'])}, max {_s(wait['max'])} "
         f"({pulls['sent']} sent; waiting in the Celery queue for a free worker)")
+    add("  worker time of pulls", f"{pulls.get('worker_seconds', 0):,.0f} s")
+    figures = r.get("figures_runs") or {"runs": 0, "worker_seconds": 0, "records_planned": 0}
+    add("  customer-figures re-plan runs", f"{figures['worker_seconds']:,.0f} s of worker time in {figures['runs']} "
+        f"runs, {figures['records_planned']:,} records planned (earlier: inside each pull's own time)")
     for name, v in sorted(r["push_runs"].items(), key=lambda item: -item[1]["worker_seconds"]):
         add(f"  push and confirm runs {name}", f"{v['worker_seconds']:,.0f} s of worker time in {v['runs']} runs, "
             f"p50 {_s(v['seconds']['p50'])}, max {_s(v['seconds']['max'])}; {v['records_accepted']:,} accepted")

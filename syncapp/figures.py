@@ -11,7 +11,10 @@ are marked instead (`FiguresDirty`, in the page's own transaction, so the mark c
 the documents that moved the figures), and `figures_replan` plans each marked customer once
 when the pull has stored its pages, removing the marks in the same transactions. A pull
 that stops half-way leaves its marks; the next pull of the connection re-plans them.
-Outside a pull (a person's retry, a re-read) the customers are planned at once, as before.
+A scheduled pull leaves them all to a task of the workers (syncapp.tasks.figures_wake), a
+routine re-plan that waits its turn behind the pulls and time-sensitive pushes, so no pull
+holds a worker process for them. Outside a pull (a person's retry, a re-read) the customers
+are planned at once, as before.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _deferring: ContextVar[bool] = ContextVar("figures_deferred", default=False)
 CHUNK = 1000  # customers planned per transaction at the end of a pull
+FIGURES_RUN_ENTITY = "customer figures"  # what a re-plan run of marked customers says it planned
 
 
 @contextmanager
@@ -68,6 +72,10 @@ def figures_mark_dirty(*, connection_id: int, card_codes: list[str]) -> None:
         return
     FiguresDirty.objects.bulk_create([FiguresDirty(connection_id=connection_id, card_code=code, marked_at=now)
                                       for code in card_codes], ignore_conflicts=True, batch_size=500)
+
+
+def figures_marked(*, connection_id: int) -> bool:
+    return FiguresDirty.objects.filter(connection_id=connection_id).exists()
 
 
 def _take_marks(connection_id: int, limit: int) -> list[str]:

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from django.db.models import Q, QuerySet
 
 from .entities import flow_entity
+from .figures import FIGURES_RUN_ENTITY
 from .logging import redact_text
 from .models import Flow, OutboxItem, RunOutcome, SyncRun, SyncRunOutcome
 
@@ -23,8 +24,11 @@ PAGE_SIZE = 50
 
 def runs_for_flow(queryset: QuerySet[SyncRun], flow: Flow) -> QuerySet[SyncRun]:
     """The flow's own runs (push, re-plan) and the pulls that plan its records (its
-    connection's reads of an entity the flow is planned from)."""
+    connection's reads of an entity the flow is planned from), and for a customers flow the
+    re-plans of the customer figures those pulls moved."""
     triggers = flow_entity(flow.entity).triggers
+    if flow.entity == Flow.Entity.CUSTOMERS:
+        triggers = (*triggers, FIGURES_RUN_ENTITY)
     return queryset.filter(Q(flow=flow) | Q(flow__isnull=True, connection_id=flow.connection_id, entity__in=triggers))
 
 

@@ -33,7 +33,7 @@ from .erp_outages import (
     connection_refused_record,
     connection_unreachable_record,
 )
-from .figures import figures_deferred, figures_replan
+from .figures import FIGURES_RUN_ENTITY, figures_deferred, figures_marked, figures_replan
 from .incidents import incident_open, task_enqueue
 from .leases import lease_kept
 from .locks import PullInProgress, pull_lock
@@ -124,11 +124,13 @@ def changes_plan(*, connection, entity: str, flows: list[Flow], stored, priority
 def connection_pull(*, connection: ErpConnection, entity: str = "business_partners", adapter=None,
                     progress: Callable[[int], None] | None = None, full: bool = False,
                     priority: int = Priority.ROUTINE, trigger: str = RunTrigger.SCHEDULE,
-                    triggered_by_id: int | None = None) -> SyncRun:
+                    triggered_by_id: int | None = None, figures_now: bool = True) -> SyncRun:
     """Read what changed since the cursor, page by page: store, plan, advance cursor.
 
     `full` reads everything without touching the stored cursor (a backfill), planning
-    at `priority`; the scheduled delta reads go on from where they were.
+    at `priority`; the scheduled delta reads go on from where they were. The customers whose
+    figures the pages moved are re-planned at the end, or with `figures_now` off left marked
+    for `figures_replan_run` (the workers' own task: syncapp.tasks.figures_wake).
     One pull of a connection's entity at a time (a backfill beside the delta reads):
     raises PullInProgress when another process holds it. `trigger` and `triggered_by_id`
     say on the run what started it and who.
@@ -141,7 +143,7 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
         # Customer figures the pages move are planned once, at the end (syncapp.figures).
         with lease_kept(run_id=run.pk), figures_deferred():
             return _pull(run, connection=connection, entity=entity, adapter=adapter, progress=progress, full=full,
-                         priority=priority)
+                         priority=priority, figures_now=figures_now)
 
 
 # A page whose transaction PostgreSQL chose as a deadlock's victim (another pull, a backfill
@@ -184,7 +186,8 @@ def is_deadlock(error: Exception) -> bool:
     return getattr(cause, "sqlstate", None) == "40P01" or getattr(cause, "pgcode", None) == "40P01"
 
 
-def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: bool, priority: int) -> SyncRun:
+def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: bool, priority: int,
+          figures_now: bool) -> SyncRun:
     adapter = adapter or source_adapter_for(connection)
     flows = flows_reading(connection=connection, source_entity=entity)
     ingest = INGESTERS[entity]
@@ -204,7 +207,8 @@ def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: boo
                 run.records_failed += len(stored.unreadable)
                 if progress:
                     progress(len(batch.records))
-        figures_replan(connection=connection, priority=priority, run=run)
+        if figures_now:
+            figures_replan(connection=connection, priority=priority, run=run)
     except AuthenticationFailed as error:
         connection_refused_record(connection=connection, entity=entity, error=error.message)  # it answered, refusing
         return _finish(run, error=error.message, failed=True)
@@ -326,6 +330,18 @@ def plan_run(*, flow_id: int | None, connection, trigger: str, triggered_by_id: 
         yield run
     if not run.finished_at:
         _finish(run)
+
+
+def figures_replan_run(*, connection) -> list[Flow]:
+    """Plan, as a run of its own, every customer the connection's pulls marked (syncapp.figures),
+    when any are; returns the connection's customers flows, whose pushers then have work."""
+    if not figures_marked(connection_id=connection.pk):
+        return []
+    with plan_run(flow_id=None, connection=connection, trigger=RunTrigger.SCHEDULE) as run:
+        run.entity = FIGURES_RUN_ENTITY
+        figures_replan(connection=connection, run=run)
+    return list(Flow.objects.filter(connection=connection, enabled=True, entity=Flow.Entity.CUSTOMERS)
+                .select_related("connection", "destination"))
 
 
 def records_replan_for_connection(*, connection, source_entity: str, record_keys: Iterable[str]) -> None:

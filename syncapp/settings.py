@@ -227,7 +227,9 @@ if CELERY_TASK_TIME_LIMIT >= CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_tim
 # transport takes a lower-priority message only when none of a higher one waits (priority
 # 0, the default, is the highest there). A push of time-sensitive rows is queued at 3
 # (syncapp.tasks.URGENT_PUSH_PRIORITY): after the pulls, before the other pushes.
-CELERY_TASK_ROUTES = {name: {"priority": 6} for name in ("syncapp.flow_push_task", "syncapp.flow_confirm_task")}
+# The re-plan of customer figures a pull moved is routine work too (syncapp.tasks.figures_wake).
+CELERY_TASK_ROUTES = {name: {"priority": 6} for name in ("syncapp.flow_push_task", "syncapp.flow_confirm_task",
+                                                         "syncapp.figures_replan_task")}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 

@@ -3,7 +3,7 @@ queue of record, so a lost task message loses nothing: the sweep finds the rows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 
@@ -61,27 +61,33 @@ def push_wake(flow: Flow, trigger: str = "schedule", triggered_by_id: int | None
     Without Redis, or with it away, the task is queued regardless: a duplicate task only
     finds nothing to claim, a missing one would leave records waiting for the sweep.
     `trigger` (and who) is what the push run will say started it."""
-    from django.conf import settings
-
-    flow_id, mark = flow.pk, _push_mark(flow)
-    args = push_task_args(flow_id, trigger, triggered_by_id)
+    args = push_task_args(flow.pk, trigger, triggered_by_id)
     enqueue = partial(task_enqueue, flow_push_task, *args,
                       **({"priority": URGENT_PUSH_PRIORITY} if time_sensitive else {}))
-    if settings.REDIS_URL:
-        try:
-            from .ratelimit import redis_client
+    return _queued_once(_push_mark(flow), PUSH_QUEUED_SECONDS, enqueue, "queued push")
 
-            client = redis_client()
-            if not client.set(mark, 1, nx=True, ex=PUSH_QUEUED_SECONDS):
-                return False
-        except Exception as error:  # noqa: BLE001 - redis raises several types for one fault
-            logger.warning("Could not mark a queued push (queued regardless): %s", error)
-            client = None
-        if not enqueue() and client is not None:
-            client.delete(mark)
+
+def _queued_once(mark: str, seconds: int, enqueue: Callable[[], bool], what: str) -> bool:
+    """Enqueue unless `mark` says a twin waits (the mark lapses after `seconds`, so a message
+    lost with the broker holds nothing back for longer). Without Redis, or with it away, it
+    is queued regardless: a twin only finds nothing to do."""
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return enqueue()
+    try:
+        from .ratelimit import redis_client
+
+        client = redis_client()
+        if not client.set(mark, 1, nx=True, ex=seconds):
             return False
-        return True
-    return enqueue()
+    except Exception as error:  # noqa: BLE001 - redis raises several types for one fault
+        logger.warning("Could not mark a %s (queued regardless): %s", what, error)
+        return enqueue()
+    if not enqueue():
+        client.delete(mark)
+        return False
+    return True
 
 
 def pushers_wake(flows, **started) -> None:
@@ -161,7 +167,7 @@ def connection_pull_task(connection_id: int, entity: str = "business_partners", 
     started = {"trigger": trigger, "triggered_by_id": triggered_by_id}
     try:
         connection_pull(connection=connection, entity=entity, adapter=adapter,
-                        progress=_waking_pushers(flows, started), **started)
+                        progress=_waking_pushers(flows, started), figures_now=False, **started)
     except PullInProgress as busy:
         logger.info("%s It reads again as soon as it ends.", busy)
         _pull_ask_again(connection, entity)
@@ -173,6 +179,41 @@ def connection_pull_task(connection_id: int, entity: str = "business_partners", 
     for asked in _pulls_asked_again(connection, entity):
         task_enqueue(connection_pull_task, connection_id, asked)
     pushers_wake(flows, **started)
+    figures_wake(connection)
+
+
+# One customer-figures task per connection waits at a time (its Redis mark lapses after this).
+FIGURES_QUEUED_SECONDS = 120
+
+
+def _figures_mark(connection: ErpConnection) -> str:
+    return f"sync:figures-queued:{connection.created_at.timestamp():.6f}:{connection.pk}"
+
+
+def figures_wake(connection: ErpConnection) -> bool:
+    """Queue the re-plan of the customers whose figures the connection's pulls moved
+    (syncapp.figures), when any are marked and no such task waits already. It waits in the
+    queue as a routine push does (CELERY_TASK_ROUTES): a scheduled pull used to re-plan them
+    before it ended, and at each tick five or six pulls held a process each for 5-20 s
+    doing it, while the pull and push carrying new orders and dispatches waited for one."""
+    from .figures import figures_marked
+
+    if not figures_marked(connection_id=connection.pk):
+        return False
+    return _queued_once(_figures_mark(connection), FIGURES_QUEUED_SECONDS,
+                        partial(task_enqueue, figures_replan_task, connection.pk), "queued figures re-plan")
+
+
+@shared_task(name="syncapp.figures_replan_task", ignore_result=True)
+def figures_replan_task(connection_id: int) -> None:
+    """Plan every customer marked on the connection once (a run of its own), then wake the
+    customers flows' pushers."""
+    from .services import figures_replan_run
+
+    connection = ErpConnection.objects.get(pk=connection_id)
+    _mark_clear(_figures_mark(connection), "queued figures re-plan")  # marks made from now on queue the next
+    flows = figures_replan_run(connection=connection)
+    pushers_wake(flows)
 
 
 def _pull_again_mark(connection: ErpConnection, entity: str) -> str:

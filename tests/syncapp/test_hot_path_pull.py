@@ -1,6 +1,6 @@
 """The pull's hot path: customer figures planned once per pull (durably marked between its
-pages), page commits that do not wait for the disk, and no index or key check the hot
-tables do not need."""
+pages; a scheduled pull leaves them to a task of their own), page commits that do not wait
+for the disk, and no index or key check the hot tables do not need."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,7 +9,10 @@ import pytest
 from django.db import connection as db
 
 from erp.models import BusinessPartner
-from syncapp.models import FiguresDirty, OutboxItem
+from syncapp import tasks
+from syncapp.figures import FIGURES_RUN_ENTITY
+from syncapp.models import FiguresDirty, OutboxItem, SyncRun
+from syncapp.run_pages import runs_for_flow
 from syncapp.services import connection_pull
 from tests.factories import FlowFactory
 from tests.syncapp.fakes import FakeSource, bp_record
@@ -205,3 +208,77 @@ def test_a_page_chosen_as_a_deadlocks_victim_is_written_again_not_left_for_the_n
     run = connection_pull(connection=flow.connection, adapter=FakeSource([[bp_record("C001"), bp_record("C002")]]))
     assert run.status == "succeeded" and failures == [1]
     assert sorted(OutboxItem.objects.filter(flow=flow).values_list("record_key", flat=True)) == ["C001", "C002"]
+
+
+# Customer figures a scheduled pull moved are re-planned by a task of the workers' own, not
+# by the pull (issue 12, part 3): in a peak run, at each tick five or six pulls (item groups,
+# Business Partners, invoices, credit notes, returns, most of them reading nothing) each held
+# a worker process for 5-20 s re-planning the figures the backfill had marked, while the pull
+# and the push carrying new orders and dispatches waited for a process.
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    sent = []
+
+    def enqueue(task, *args, countdown=None, priority=None):
+        sent.append((task.name, args))
+        return True
+
+    monkeypatch.setattr(tasks, "task_enqueue", enqueue)
+    return sent
+
+
+def _pull_task(monkeypatch, connection, entity: str, pages) -> SyncRun:
+    monkeypatch.setattr("syncapp.services.source_adapter_for", lambda connection: FakeSource(pages))
+    tasks.connection_pull_task(connection.pk, entity)
+    return SyncRun.objects.filter(kind=SyncRun.Kind.PULL, entity=entity).latest("id")
+
+
+def test_a_scheduled_pull_leaves_the_figures_it_moved_to_one_queued_task(flows, monkeypatch, enqueued, settings,
+                                                                          redis_url):
+    settings.REDIS_URL = redis_url
+    customers, _ = flows
+    pages = [[document("orders", 1, line(0, price=25.0), card_code="C001")]]
+    run = _pull_task(monkeypatch, customers.connection, "orders", pages)
+    assert run.records_planned == 1  # the order; its customer is marked, not planned by the pull
+    assert list(FiguresDirty.objects.values_list("card_code", flat=True)) == ["C001"]
+    assert contact(customers, "C001").payload["ORDERCOUNT"] == 0
+    figures = [args for name, args in enqueued if name == "syncapp.figures_replan_task"]
+    assert figures == [(customers.connection.pk,)]
+
+    _pull_task(monkeypatch, customers.connection, "invoices", [])  # a pull of the same tick
+    assert [name for name, _ in enqueued].count("syncapp.figures_replan_task") == 1  # one task waits
+
+    tasks.figures_replan_task(customers.connection.pk)
+    assert contact(customers, "C001").payload["ORDERCOUNT"] == 1
+    assert not FiguresDirty.objects.exists()
+    replan = SyncRun.objects.get(kind=SyncRun.Kind.PLAN)
+    assert (replan.connection, replan.entity, replan.records_planned, replan.status) == (
+        customers.connection, FIGURES_RUN_ENTITY, 1, SyncRun.Status.SUCCEEDED)
+    assert replan in runs_for_flow(SyncRun.objects.all(), customers)  # the runs page, filtered by the flow
+    assert ("syncapp.flow_push_task", (customers.pk,)) in enqueued  # the contact goes out
+
+    _pull_task(monkeypatch, customers.connection, "invoices", [])
+    assert [name for name, _ in enqueued].count("syncapp.figures_replan_task") == 1  # nothing marked: no task
+
+
+def test_a_figures_task_with_nothing_marked_records_no_run(flows, enqueued):
+    customers, _ = flows
+    tasks.figures_replan_task(customers.connection.pk)
+    assert not SyncRun.objects.filter(kind=SyncRun.Kind.PLAN).exists()
+
+
+def test_the_figures_task_waits_in_the_queue_as_a_routine_push_does(settings):
+    assert settings.CELERY_TASK_ROUTES["syncapp.figures_replan_task"] == settings.CELERY_TASK_ROUTES[
+        "syncapp.flow_push_task"]
+
+
+def test_a_pull_outside_the_workers_still_plans_the_figures_before_it_ends(flows):
+    """`sync --once`, the backfill and the benchmarks call the pull itself: nobody else would."""
+    customers, _ = flows
+    connection_pull(connection=customers.connection, entity="orders",
+                    adapter=FakeSource([[document("orders", 1, line(0), card_code="C002")]]))
+    assert contact(customers, "C002").payload["ORDERCOUNT"] == 1
+    assert not FiguresDirty.objects.exists()
+    assert OutboxItem.objects.filter(flow=customers, record_key="C002", status="pending").exists()
