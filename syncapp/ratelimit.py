@@ -7,7 +7,11 @@ allowance is spent, pauses everybody, not just the caller.
 
 A vendor that counts calls per second by their arrival (Ometria: 4 a second) also gets
 an arrival window: a call starts only while fewer than `window_calls` calls are still in
-flight or were answered within the last second. A call cannot arrive after its answer,
+flight or were answered within the last second. A vendor that counts per minute
+(dotdigital: 35 calls a minute, without saying whether its minute is the clock's or any
+60 seconds) gets the same over 60 seconds: at most its rate in any 60 s, whichever way it
+counts (a burst of 10 on top of its rate let up to 45 calls into 60 s), its calls evenly
+spaced: a burst would fill the window early and then stall the calls behind it. A call cannot arrive after its answer,
 nor the next one before it starts, so however late the network delivers one call and
 however early the next, the vendor never sees more than `window_calls` in a second.
 Evenly spaced tokens alone (burst 1) cannot promise that: a call held up 100 ms on the
@@ -210,6 +214,17 @@ def window_calls_for(calls_per_minute: int) -> int:
     return max(1, int(calls_per_minute // 60))
 
 
+MINUTE_WINDOW_SECONDS = 60.0
+
+
+def arrival_window(calls_per_minute: int, burst: int | None) -> tuple[int, float]:
+    """(calls, seconds): the most calls that may arrive in any window of that length. A burst
+    is given only for a vendor that counts per second; any other counts per minute."""
+    if burst:
+        return window_calls_for(calls_per_minute), WINDOW_SECONDS
+    return max(1, int(calls_per_minute)), MINUTE_WINDOW_SECONDS
+
+
 @dataclass
 class CallAnswer:
     """What a vendor's answer told of its current window: calls left, seconds to its end."""
@@ -249,12 +264,13 @@ class LocalTokenBucket:
         *,
         burst: int | None = None,
         window_calls: int = 0,
+        window_seconds: float = WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.rate = calls_per_minute / 60.0
         self.capacity = float(burst or max(1, min(calls_per_minute, 10)))
-        self.window_calls = window_calls
+        self.window_calls, self.window_seconds = window_calls, window_seconds
         self.tokens = self.capacity
         self.clock, self.sleep = clock, sleep
         self.stamp = clock()
@@ -268,7 +284,7 @@ class LocalTokenBucket:
         if len(self._calls) < self.window_calls:
             return 0.0
         first = min(self._calls.values())
-        return WINDOW_POLL_SECONDS if first > now else max(first + WINDOW_SECONDS - now, 1e-6)
+        return WINDOW_POLL_SECONDS if first > now else max(first + self.window_seconds - now, 1e-6)
 
     def _told_wait(self, now: float) -> float:
         if self.told_left is None or now >= self.told_until:
@@ -286,7 +302,7 @@ class LocalTokenBucket:
             if now < self.blocked_until:
                 return self.blocked_until - now, False
             for known, answer_at in list(self._calls.items()):
-                if answer_at <= now - WINDOW_SECONDS:
+                if answer_at <= now - self.window_seconds:
                     del self._calls[known]
             if (wait := self._told_wait(now)) > 0:
                 return wait, False
@@ -339,12 +355,13 @@ class RedisTokenBucket:
     """Bucket in Redis shared by every worker; the clock is Redis's own `TIME`."""
 
     def __init__(self, client, key: str, calls_per_minute: int, *, burst: int | None = None,
-                 window_calls: int = 0, sleep: Callable[[float], None] = time.sleep) -> None:
+                 window_calls: int = 0, window_seconds: float = WINDOW_SECONDS,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.client, self.key = client, key
         self.calls_key = f"{key}:calls"
         self.rate = calls_per_minute / 60.0
         self.capacity = burst or max(1, min(calls_per_minute, 10))
-        self.window_calls = window_calls
+        self.window_calls, self.window_seconds = window_calls, window_seconds
         self.sleep = sleep
         self._take = client.register_script(_REDIS_TAKE)
         self._answered = client.register_script(_REDIS_ANSWERED)
@@ -355,7 +372,7 @@ class RedisTokenBucket:
         With an arrival window the call counts from its start, or with `held` until
         `answered(ticket)` (the ticket is returned)."""
         ticket = uuid.uuid4().hex if self.window_calls or held else ""
-        args = [self.rate, self.capacity, cost, self.window_calls, WINDOW_SECONDS, lease, ticket,
+        args = [self.rate, self.capacity, cost, self.window_calls, self.window_seconds, lease, ticket,
                 WINDOW_POLL_SECONDS, int(held), current_call_class(), uuid.uuid4().hex, YIELD_POLL_SECONDS]
         keys = [self.key, self.calls_key, f"{self.key}:waiting:0", f"{self.key}:waiting:1"]
         while True:
@@ -404,18 +421,24 @@ def redis_client():
 
 def throttle_for(account, calls_per_minute: int, *, burst: int | None = None):
     """The bucket for one destination account at `calls_per_minute`, letting at most
-    `burst` calls through back to back (default: min(rate per minute, 10)).
+    `burst` calls through back to back.
 
     A burst is given only for a vendor that counts calls per second
-    (`DestinationLimits.burst`), so such a bucket also keeps the arrival window: at most
-    the per-second rate's calls in any second, by arrival (see the module docstring)."""
+    (`DestinationLimits.burst`), so such a bucket keeps a one-second arrival window: at most
+    the per-second rate's calls in any second. Any other keeps a 60-second one, at most
+    `calls_per_minute` in any 60 s (see the module docstring), and spaces its calls evenly:
+    a burst would fill that window early and be paid back by a stall of up to a third of a
+    minute, time-sensitive calls waiting in it with the push tasks that hold their processes."""
     key = f"sync:throttle:{account.kind}:{account.name}"
-    window_calls = window_calls_for(calls_per_minute) if burst else 0
+    window_calls, window_seconds = arrival_window(calls_per_minute, burst)
+    burst = burst or 1
     if settings.REDIS_URL:
-        return RedisTokenBucket(redis_client(), key, calls_per_minute, burst=burst, window_calls=window_calls)
+        return RedisTokenBucket(redis_client(), key, calls_per_minute, burst=burst, window_calls=window_calls,
+                                window_seconds=window_seconds)
     with _local_lock:
         bucket = _local_buckets.get(key)
-        if (bucket is None or bucket.rate != calls_per_minute / 60.0 or (burst and bucket.capacity != burst)
-                or bucket.window_calls != window_calls):
-            bucket = _local_buckets[key] = LocalTokenBucket(calls_per_minute, burst=burst, window_calls=window_calls)
+        if (bucket is None or bucket.rate != calls_per_minute / 60.0 or bucket.capacity != burst
+                or (bucket.window_calls, bucket.window_seconds) != (window_calls, window_seconds)):
+            bucket = _local_buckets[key] = LocalTokenBucket(calls_per_minute, burst=burst, window_calls=window_calls,
+                                                            window_seconds=window_seconds)
         return bucket

@@ -1,4 +1,5 @@
 """Token buckets: shared through Redis by every worker; in-process on embedded defaults."""
+import itertools
 import threading
 import time
 
@@ -87,7 +88,7 @@ def test_a_per_second_vendor_limit_gets_a_bucket_that_never_bursts_past_it(setti
         bucket.acquire()
     assert clock.now - 1000.0 == pytest.approx(2.0)  # 4 at once, then 4 a second
     other = SimpleNamespace(kind="perminute", name="bucket-test")
-    assert throttle_for(other, 240).capacity == 10  # without a burst, the default
+    assert throttle_for(other, 240).capacity == 1  # a per-minute vendor: evenly spaced (the next test)
 
 
 class _Asked(Exception):
@@ -162,3 +163,52 @@ def test_a_push_batch_draws_on_the_allowance_as_its_most_urgent_record():
     flow_push_batch(flow=flow, adapter=adapter)  # N1 and one backfill row: time-sensitive
     flow_push_batch(flow=flow, adapter=adapter)  # the last backfill row
     assert classes == [TIME_SENSITIVE, BULK]
+
+
+def _most_in_any(window: float, starts: list[float]) -> int:
+    return max(sum(1 for other in starts if start <= other < start + window) for start in starts)
+
+
+def test_a_per_minute_vendor_gets_no_more_than_its_rate_in_any_60_seconds_and_still_its_rate(settings):
+    """dotdigital's Low tier is "35 calls per minute", without saying whether its minute is the
+    clock's or any 60 s: the burst on top of the rate let 45 calls into one 60 s span."""
+    from types import SimpleNamespace
+
+    from syncapp.ratelimit import throttle_for, throttled_call
+
+    settings.REDIS_URL = ""
+    bucket = throttle_for(SimpleNamespace(kind="perminute", name="window-test"), 35)
+    clock = FakeClock()
+    bucket.clock, bucket.sleep, bucket.stamp = clock, clock.sleep, clock.now
+    starts = []
+    for _ in range(150):
+        with throttled_call(bucket, tells_allowance=True):
+            starts.append(clock.now)
+            clock.now += 0.3  # the call's round trip: it counts until its answer
+    assert _most_in_any(60.0, starts) == 35
+    assert clock.now - 1000.0 < 150 / 35 * 60  # and the pace is still 35 a minute
+    # Evenly spaced: a burst would fill the window early, and the calls behind it would stall.
+    assert max(later - earlier for earlier, later in itertools.pairwise(starts)) < 2.5
+
+
+def test_the_shared_bucket_keeps_a_minute_long_arrival_window_for_a_per_minute_vendor(redis_url, settings):
+    from types import SimpleNamespace
+
+    from syncapp.ratelimit import throttle_for
+
+    client = redis.Redis.from_url(redis_url)
+    key = "test:bucket:minute-window"
+    client.delete(key, f"{key}:calls")
+    settings.REDIS_URL = redis_url
+    per_minute = throttle_for(SimpleNamespace(kind="perminute", name="shared-window"), 35)
+    per_second = throttle_for(SimpleNamespace(kind="persecond", name="shared-window"), 240, burst=4)
+    assert (per_minute.window_calls, per_minute.window_seconds) == (35, 60.0)
+    assert (per_second.window_calls, per_second.window_seconds) == (4, 1.0)
+    # Scaled down so the test is quick: five calls a minute, tokens plentiful.
+    bucket = RedisTokenBucket(client, key, 6000, burst=50, window_calls=5, window_seconds=60.0,
+                              sleep=_stop_at_first_wait)
+    for _ in range(5):
+        bucket.acquire()
+    with pytest.raises(_Asked) as asked:
+        bucket.acquire()  # the sixth waits until the first call is a minute old
+    assert 58.0 < float(asked.value.args[0]) <= 60.0
