@@ -7,17 +7,19 @@ allowance is spent, pauses everybody, not just the caller.
 
 A vendor that counts calls per second by their arrival (Ometria: 4 a second) also gets
 an arrival window: a call starts only while fewer than `window_calls` calls are still in
-flight or were answered within the last second. A vendor that counts per minute
-(dotdigital: 35 calls a minute, without saying whether its minute is the clock's or any
-60 seconds) gets the same over 60 seconds: at most its rate in any 60 s, whichever way it
-counts (a burst of 10 on top of its rate let up to 45 calls into 60 s), its calls evenly
-spaced: a burst would fill the window early and then stall the calls behind it. A call cannot arrive after its answer,
+flight or were answered within the last second. A call cannot arrive after its answer,
 nor the next one before it starts, so however late the network delivers one call and
 however early the next, the vendor never sees more than `window_calls` in a second.
 Evenly spaced tokens alone (burst 1) cannot promise that: a call held up 100 ms on the
 way and one sent a second later on a quick path land in the same second. The price is
 one round trip per `window_calls` calls. Clients take part through `throttled_call()`,
 which tells the bucket when the answer is back.
+
+A vendor that counts per minute (dotdigital: 35 calls a minute, without saying whether its
+minute is the clock's or any 60 seconds) keeps the same window over 60 seconds: at most its
+rate in any 60 s, whichever way it counts (a burst of 10 on top of the rate let up to 45
+calls into 60 s). Its calls are evenly spaced (burst 1): a burst would fill the window early
+and then stall the calls behind it.
 
 Calls of one account are not equal: a batch of new orders must not wait behind a backfill's
 batch of another flow drawing on the same allowance. The shared (Redis) bucket knows three
