@@ -209,8 +209,8 @@ def report_print(r: dict) -> None:
     wait = pulls["queue_wait_seconds"]
     add("  pull start after it was sent", f"p50 {_s(wait['p50'])}, p95 {_s(wait['p95'])}, max {_s(wait['max'])} "
         f"({pulls['sent']} sent; waiting in the Celery queue for a free worker)")
-    add("  worker time of pulls", f"{pulls.get('worker_seconds', 0):,.0f} s")
-    figures = r.get("figures_runs") or {"runs": 0, "worker_seconds": 0, "records_planned": 0}
+    add("  worker time of pulls", f"{pulls['worker_seconds']:,.0f} s")
+    figures = r["figures_runs"]
     add("  customer-figures re-plan runs", f"{figures['worker_seconds']:,.0f} s of worker time in {figures['runs']} "
         f"runs, {figures['records_planned']:,} records planned (earlier: inside each pull's own time)")
     for name, v in sorted(r["push_runs"].items(), key=lambda item: -item[1]["worker_seconds"]):
