@@ -212,3 +212,61 @@ def test_the_shared_bucket_keeps_a_minute_long_arrival_window_for_a_per_minute_v
     with pytest.raises(_Asked) as asked:
         bucket.acquire()  # the sixth waits until the first call is a minute old
     assert 58.0 < float(asked.value.args[0]) <= 60.0
+
+
+def _minute_window(client, key: str, sleep=_stop_at_first_wait) -> RedisTokenBucket:
+    """A per-minute window scaled down so the test is quick: twelve calls a minute, tokens
+    plentiful, two places kept for time-sensitive calls (as dotdigital's 35 get)."""
+    return RedisTokenBucket(client, key, 6000, burst=50, window_calls=12, window_seconds=60.0, urgent_places=2,
+                            sleep=sleep)
+
+
+def test_a_per_minute_window_keeps_two_places_for_time_sensitive_calls_while_they_are_made(redis_url):
+    """Issue 12, part 3: a backfill kept dotdigital's minute full, so every new order's or
+    dispatch's import waited for the next place (2.1 s on average in a peak, up to 8 s when
+    a few came together), on top of its wait for a worker."""
+    from syncapp.models import Priority
+    from syncapp.ratelimit import calls_for
+
+    client = redis.Redis.from_url(redis_url)
+    key = "test:bucket:urgent-places"
+    client.delete(key, f"{key}:calls", f"{key}:waiting:0", f"{key}:waiting:1")
+    bucket = _minute_window(client, key)
+    with calls_for(Priority.URGENT):
+        bucket.acquire()  # a time-sensitive call: the next minute keeps places for more
+    with calls_for(Priority.BACKFILL):
+        for _ in range(9):
+            bucket.acquire()
+        with pytest.raises(_Asked) as asked:
+            bucket.acquire()  # ten of twelve places taken: the backfill waits for the first to leave
+    assert 58.0 < float(asked.value.args[0]) <= 60.0
+    with calls_for(Priority.ROUTINE), pytest.raises(_Asked):
+        bucket.acquire()  # so does a routine call
+    started = time.monotonic()
+    with calls_for(Priority.URGENT):
+        bucket.acquire()  # a new order goes at once
+        bucket.acquire()  # and a dispatch beside it
+        assert time.monotonic() - started < 0.5
+        with pytest.raises(_Asked):
+            bucket.acquire()  # the window is full: still never more than twelve a minute
+
+
+def test_without_time_sensitive_calls_every_place_of_the_window_is_anyones(redis_url, settings):
+    from types import SimpleNamespace
+
+    from syncapp.models import Priority
+    from syncapp.ratelimit import calls_for, throttle_for
+
+    client = redis.Redis.from_url(redis_url)
+    key = "test:bucket:urgent-places-idle"
+    client.delete(key, f"{key}:calls", f"{key}:waiting:0", f"{key}:waiting:1")
+    bucket = _minute_window(client, key)
+    with calls_for(Priority.BACKFILL):
+        for _ in range(12):
+            bucket.acquire()  # no time-sensitive call within the minute: the backfill takes all twelve
+        with pytest.raises(_Asked):
+            bucket.acquire()
+    settings.REDIS_URL = redis_url
+    assert throttle_for(SimpleNamespace(kind="perminute", name="places"), 35).urgent_places == 2
+    assert throttle_for(SimpleNamespace(kind="persecond", name="places"), 240, burst=4).urgent_places == 0
+    assert throttle_for(SimpleNamespace(kind="perminute", name="small"), 5).urgent_places == 0
