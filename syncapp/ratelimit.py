@@ -28,14 +28,6 @@ each batch). A caller waiting for a token is listed under its class, and a calle
 less urgent class takes nothing while anyone more urgent waits: the rate goes to the most
 urgent work first, and the rest gets what is left.
 
-That alone still makes a time-sensitive call wait for the next place in a per-minute window
-that a backlog keeps full: up to a token's spacing (1.7 s at 35 a minute), more when two or
-three arrive together (a batch's import and another's report read), on every call. So while
-time-sensitive calls are being made (one started or waited within the window), a per-minute
-window keeps `urgent_places` of its places for them: less urgent calls fill it only up to
-the rest. The vendor's total is unchanged; the places sit empty only between time-sensitive
-calls, and with none for a window every place is anyone's again.
-
 A vendor that says in each answer how many calls are left of its current window
 (dotdigital's X-RateLimit-Remaining / -Reset) is also paced by that: the client reports
 each answer's figures (`throttled_call(..., tells_allowance=True)`), and a call starts
@@ -102,7 +94,6 @@ def current_call_class() -> int:
 _REDIS_TAKE = """
 local key, calls = KEYS[1], KEYS[2]
 local class, waiter, yield_poll = tonumber(ARGV[10]), ARGV[11], tonumber(ARGV[12])
-local urgent_places = tonumber(ARGV[13])
 local rate = tonumber(ARGV[1])        -- tokens per second
 local capacity = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -116,10 +107,6 @@ local held = tonumber(ARGV[9])       -- 1: the call counts until its answer is n
 -- older stamp written after a newer one would hand out the gap again.
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-if urgent_places > 0 and class == 0 then
-  redis.call('HSET', key, 'urgent_at', now)   -- time-sensitive calls are being made
-  redis.call('EXPIRE', key, 3600)
-end
 -- A more urgent class waiting: take nothing, ask again shortly.
 for c = 0, class - 1 do
   local waiting = KEYS[3 + c]
@@ -159,21 +146,12 @@ if told_left and now < told_until then
   end
 end
 if window_calls > 0 then
-  local places = window_calls
-  if class > 0 and urgent_places > 0 then
-    local urgent_at = tonumber(redis.call('HGET', key, 'urgent_at'))
-    if urgent_at and now - urgent_at < window then
-      places = window_calls - urgent_places   -- the rest are kept for time-sensitive calls
+  if redis.call('ZCARD', calls) >= window_calls then
+    local first = tonumber(redis.call('ZRANGE', calls, 0, 0, 'WITHSCORES')[2])
+    if first > now then
+      return waits(poll)              -- every place is held by a call still in flight
     end
-  end
-  local taken = redis.call('ZCARD', calls)
-  if taken >= places then
-    -- The call that must leave the window before this one may start.
-    local leaving = tonumber(redis.call('ZRANGE', calls, taken - places, taken - places, 'WITHSCORES')[2])
-    if leaving > now then
-      return waits(poll)              -- the places are held by calls still in flight
-    end
-    return waits(math.max(leaving + window - now, 0.000001))
+    return waits(math.max(first + window - now, 0.000001))
   end
 end
 tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
@@ -239,17 +217,6 @@ def window_calls_for(calls_per_minute: int) -> int:
 
 
 MINUTE_WINDOW_SECONDS = 60.0
-# Places of a per-minute window kept for time-sensitive calls while they are being made (module
-# docstring). In a peak dotdigital's time-sensitive calls come two or three together (a batch's
-# import, another batch's report read); two places let the first two go at once. A window too
-# small to spare them keeps none.
-URGENT_PLACES = 2
-URGENT_PLACES_FROM = 10
-
-
-def urgent_places_for(window_calls: int, window_seconds: float) -> int:
-    per_minute = window_seconds >= MINUTE_WINDOW_SECONDS
-    return URGENT_PLACES if per_minute and window_calls >= URGENT_PLACES_FROM else 0
 
 
 def arrival_window(calls_per_minute: int, burst: int | None) -> tuple[int, float]:
@@ -390,10 +357,9 @@ class RedisTokenBucket:
     """Bucket in Redis shared by every worker; the clock is Redis's own `TIME`."""
 
     def __init__(self, client, key: str, calls_per_minute: int, *, burst: int | None = None,
-                 window_calls: int = 0, window_seconds: float = WINDOW_SECONDS, urgent_places: int = 0,
+                 window_calls: int = 0, window_seconds: float = WINDOW_SECONDS,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.client, self.key = client, key
-        self.urgent_places = urgent_places  # of the window's, see the module docstring
         self.calls_key = f"{key}:calls"
         self.rate = calls_per_minute / 60.0
         self.capacity = burst or max(1, min(calls_per_minute, 10))
@@ -409,8 +375,7 @@ class RedisTokenBucket:
         `answered(ticket)` (the ticket is returned)."""
         ticket = uuid.uuid4().hex if self.window_calls or held else ""
         args = [self.rate, self.capacity, cost, self.window_calls, self.window_seconds, lease, ticket,
-                WINDOW_POLL_SECONDS, int(held), current_call_class(), uuid.uuid4().hex, YIELD_POLL_SECONDS,
-                self.urgent_places]
+                WINDOW_POLL_SECONDS, int(held), current_call_class(), uuid.uuid4().hex, YIELD_POLL_SECONDS]
         keys = [self.key, self.calls_key, f"{self.key}:waiting:0", f"{self.key}:waiting:1"]
         while True:
             with _hub_fault_on_redis_error():
@@ -471,8 +436,7 @@ def throttle_for(account, calls_per_minute: int, *, burst: int | None = None):
     burst = burst or 1
     if settings.REDIS_URL:
         return RedisTokenBucket(redis_client(), key, calls_per_minute, burst=burst, window_calls=window_calls,
-                                window_seconds=window_seconds,
-                                urgent_places=urgent_places_for(window_calls, window_seconds))
+                                window_seconds=window_seconds)
     with _local_lock:
         bucket = _local_buckets.get(key)
         if (bucket is None or bucket.rate != calls_per_minute / 60.0 or bucket.capacity != burst
