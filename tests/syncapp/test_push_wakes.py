@@ -368,3 +368,47 @@ def test_a_stock_pull_skipped_while_its_items_are_read_runs_when_that_read_ends(
     tasks.connection_pull_task(flow.connection_id, "items")
 
     assert sent == [(flow.connection_id, "item_stock")]
+
+
+def _pull_with(monkeypatch, flow, records, destination):
+    monkeypatch.setattr("syncapp.services.adapter_for_flow", lambda flow: destination)
+    monkeypatch.setattr("syncapp.services.source_adapter_for", lambda connection: FakeSource([records]))
+    tasks.connection_pull_task(flow.connection_id, "business_partners")
+
+
+def test_a_pull_sends_what_it_planned_time_sensitive_itself_and_leaves_routine_rows_to_a_push_task(
+        flow, redis_url, settings, enqueued, monkeypatch):
+    """Issue 12, part 3: in peak runs the push task woken by the deliveries pull's pages waited
+    2-8 s for a free process after that pull had ended, and dispatches planned after it had
+    claimed its batch waited up to 19 s for the next one. The pull's own process is free then."""
+    from tests.syncapp.fakes import FakeDestination
+
+    settings.REDIS_URL = redis_url
+    destination = FakeDestination()
+    _pull_with(monkeypatch, flow, [bp_record("C1"), bp_record("C2")], destination)  # new customers
+    assert sorted(destination.pushed_keys) == ["C1", "C2"]
+    assert set(OutboxItem.objects.filter(flow=flow).values_list("status", flat=True)) == {"accepted"}
+    push = SyncRun.objects.get(kind=SyncRun.Kind.PUSH, flow=flow)
+    assert (push.records_accepted, push.trigger) == (2, "schedule")
+    assert enqueued == [((flow.pk,), tasks.URGENT_PUSH_PRIORITY)]  # the page's wake; that task finds nothing
+
+    tasks._push_unmark(flow)
+    _pull_with(monkeypatch, flow, [bp_record("C1", name="Renamed")], destination)  # a routine update
+    assert destination.pushed_keys.count("C1") == 1  # not sent by the pull
+    assert OutboxItem.objects.get(flow=flow, record_key="C1").status == "pending"
+    assert enqueued[1:] == [((flow.pk,), None)]  # a routine push task sends it
+
+
+def test_a_pull_whose_own_send_fails_still_ends_and_wakes_the_push_tasks(flow, redis_url, settings, enqueued,
+                                                                         monkeypatch):
+    settings.REDIS_URL = redis_url
+
+    def broken(flow, *args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(tasks, "_push_bounded", broken)
+    monkeypatch.setattr(tasks, "_waking_pushers", lambda flows, started=None: None)  # only the end's wake
+    monkeypatch.setattr("syncapp.services.source_adapter_for", lambda connection: FakeSource([[bp_record("C1")]]))
+    tasks.connection_pull_task(flow.connection_id, "business_partners")
+    assert SyncRun.objects.get(kind=SyncRun.Kind.PULL).status == "succeeded"
+    assert enqueued == [((flow.pk,), tasks.URGENT_PUSH_PRIORITY)]  # a push task sends the new customer
