@@ -178,25 +178,8 @@ def connection_pull_task(connection_id: int, entity: str = "business_partners", 
             close()
     for asked in _pulls_asked_again(connection, entity):
         task_enqueue(connection_pull_task, connection_id, asked)
-    figures_wake(connection)
-    _push_time_sensitive_here(flows, **started)
     pushers_wake(flows, **started)
-
-
-def _push_time_sensitive_here(flows, *, trigger: str, triggered_by_id: int | None) -> None:
-    """The pull's own process sends what it left time-sensitive, one bounded push per flow,
-    as a push task would. In peak runs the push task woken by the pull's pages waited 2-8 s
-    for a free process after the deliveries pull had ended, and dispatches planned after
-    that task had claimed its batch waited up to 19 s for the next one; this process is
-    free now. The push tasks woken meanwhile claim other rows (claims skip locked ones)."""
-    ready = flows_with_ready_work(flows, time_sensitive=True)
-    for flow in Flow.objects.filter(pk__in=ready, enabled=True).select_related("connection", "destination"):
-        try:
-            _push_bounded(flow, trigger=trigger, triggered_by_id=triggered_by_id)
-        except Exception:
-            # The pull is done and recorded; the rows go back when their claim's lease ends,
-            # and the push tasks woken next send them.
-            logger.exception("Sending %s's time-sensitive records after its pull failed", flow)
+    figures_wake(connection)
 
 
 # One customer-figures task per connection waits at a time (its Redis mark lapses after this).
@@ -294,25 +277,18 @@ def _waking_pushers(flows, started: dict | None = None):
 def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule",
                    triggered_by_id: int | None = None) -> None:
     """Send a bounded number of batches; re-enqueue itself (same trigger) while work remains."""
+    from .services import flow_push
+
     flow = Flow.objects.select_related("connection", "destination").get(pk=flow_id)
     _push_unmark(flow)  # a wake from now on queues the next task
     if not flow.enabled:
         return
-    _push_bounded(flow, max_batches, trigger=trigger, triggered_by_id=triggered_by_id)
-
-
-def _push_bounded(flow: Flow, max_batches: int = PUSH_TASK_MAX_BATCHES, *, trigger: str,
-                  triggered_by_id: int | None) -> None:
-    """A push task's work: what the destination paces in PUSH_TASK_SECONDS, then the next task
-    queued while rows remain, and a confirm timed for rows awaiting validation."""
-    from .services import flow_push
-
     # Bounded by time too: batches that wait on an allowance shared with other flows take
     # longer than their pace says, and a pull must not wait for a free worker behind them.
     flow_push(flow=flow, max_batches=min(max_batches, batches_per_push_task(flow)), confirm=False,
               trigger=trigger, triggered_by_id=triggered_by_id, max_seconds=PUSH_TASK_SECONDS)
     pushers_wake([flow], trigger=trigger, triggered_by_id=triggered_by_id)
-    if flow.pk in flows_awaiting_confirmation([flow]):
+    if flow_id in flows_awaiting_confirmation([flow]):
         confirm_wake(flow)
 
 
