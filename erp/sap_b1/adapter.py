@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 NOT_SUPPLIER = "CardType ne 'cSupplier'"
 MAX_RESTARTS = 5
 MAX_REREAD = 50
+# Each time SAP's order moves under the paging by more than the re-read covers, the rest of
+# the read re-reads twice as much, up to half a page (MAX_REREAD << MAX_WIDENING).
+MAX_WIDENING = 3
 READ_AHEAD = timedelta(seconds=30)  # a delta read may go on reading new changes for at least this long
 FULL_CURSOR: dict[str, Any] = {"full": True}
 
@@ -181,12 +184,18 @@ class SapB1Source:
         """Read from (since - back) on (up to `until`; or to the first page holding a record
         stamped at or after `stop_after`), starting again where it got to when SAP's order
         moved under the paging."""
-        restarts = 0
+        restarts = shifts = 0
         while True:
             try:
-                yield from self._read_from(spec, since, back=back, until=until, stop_after=stop_after)
+                yield from self._read_from(spec, since, back=back, until=until, stop_after=stop_after,
+                                           widening=min(shifts, MAX_WIDENING))
                 return
             except _Shifted as shifted:
+                # In a peak, deliveries edit orders ahead of the read faster than a page's
+                # re-read covers, above all while the machine is slow: every restart came back
+                # to the same minute, the sixth failed the pull, and the pulls after it read
+                # its range again (one read 39,240 orders in 216 s while new orders waited).
+                shifts += 1
                 # Only restarts that got no further count: a long read in a busy ERP is
                 # shifted again and again, but goes on from where it got to each time.
                 moved_on = shifted.since is not None and (since is None or shifted.since > since)
@@ -238,7 +247,8 @@ class SapB1Source:
     # ------------------------------------------------------------ internals
 
     def _read_from(self, spec: EntitySpec, since: datetime | None, *, back: timedelta,
-                   until: datetime | None = None, stop_after: datetime | None = None) -> Iterator[SourceBatch]:
+                   until: datetime | None = None, stop_after: datetime | None = None,
+                   widening: int = 0) -> Iterator[SourceBatch]:
         params = {"$select": spec.select, "$orderby": spec.order_by}
         if where := self._filter(spec, since, back=back, until=until):
             params["$filter"] = where
@@ -272,7 +282,8 @@ class SapB1Source:
             if stop_after is not None and cursor_time is not None and cursor_time >= stop_after:
                 return  # the rest changed after the read began
             anchor = str(page.rows[-1].get(spec.key_field))
-            reread = min(MAX_REREAD, len(page.rows) // 10)  # the server may cap page size
+            # A tenth of the page (the server may cap its size), more after a shift (MAX_WIDENING).
+            reread = min(MAX_REREAD << widening, (len(page.rows) // 10) << widening, len(page.rows) // 2)
             skip = max(0, _next_skip(page.next_link, skip + len(page.rows)) - reread)
 
     def _filter(self, spec: EntitySpec, since: datetime | None, *, back: timedelta,

@@ -114,3 +114,33 @@ def test_a_backfill_in_a_busy_erp_reads_everything_there_was_and_leaves_later_ed
     edits |= {r.key for later in SapB1Source(connection, clock=clock).read_changes("business_partners", batch.cursor)
               for r in later.records if r.data["card_name"] == "Edited while the backfill reads"}
     assert edits == edited  # this read or the next delta read has every edit
+
+
+def test_a_read_whose_rows_move_ahead_of_it_faster_than_a_page_re_reads_widens_the_re_read_and_ends(
+        sandbox, connection, clock):
+    """Issue 12's peak: deliveries edited orders ahead of the orders pull faster than a page's
+    re-read (a tenth of the page) covers. Every restart came back to the same minute, the sixth
+    failed the pull ("kept changing while we read them"), and the pulls after it read its range
+    again, one for 216 s while new orders waited."""
+    sandbox.add_document("orders", document(1))
+    source = SapB1Source(connection, clock=clock)
+    *_, last = source.read_changes("orders", None)
+    clock.set(9, 30, 10)
+    for entry in range(2, 152):  # 150 orders in one minute; pages of 10 re-read one row
+        sandbox.add_document("orders", document(entry))
+    clock.set(9, 30, 40)
+    reading = SapB1Source(connection, clock=lambda: clock.now)
+    seen: list[str] = []
+    edited: set[str] = set()
+    clock.set(9, 31, 5)  # SAP stamps the edits after the read began: the next read's
+    for batch in reading.read_changes("orders", last.cursor):
+        seen.extend(r.key for r in batch.records)
+        behind = [key for key in dict.fromkeys(seen) if key != "1" and key not in edited]
+        for key in behind[:3]:  # three orders it has read are delivered: every row after them moves up three
+            sandbox.update_document("orders", int(key), Comments="delivered")
+            edited.add(key)
+    assert len(edited) > 3 * MAX_RESTARTS
+    assert {str(entry) for entry in range(2, 152)} <= set(seen)  # none skipped
+    later = {r.key for batch in SapB1Source(connection, clock=clock).read_changes("orders", batch.cursor)
+             for r in batch.records}
+    assert edited <= set(seen) | later  # the edited ones by this read or the next
