@@ -192,13 +192,23 @@ class LagBook:
         return rows
 
 
+def _push_starts(outcomes, flow, keys: list[str]) -> dict[str, float]:
+    """When the push run that first got each record accepted started."""
+    starts: dict[str, float] = {}
+    for key, started in (outcomes.objects.filter(flow_id=flow.pk, record_key__in=keys, outcome="accepted",
+                                                 run__kind="push").order_by("id")
+                         .values_list("record_key", "run__started_at")):
+        starts.setdefault(key, started.timestamp())
+    return starts
+
+
 def lag_path(*, hub, log, ticks: list[float], delay: float) -> dict:
     """Where a time-sensitive record's lag to dotdigital goes, per class, from the hub's own
     stamps: the wait for the next scheduled pull (the latest tick before the row was planned,
     less the change), that pull until the record's page was planned (its wait for a process,
     the reading and the pages before), the wait to be sent (push task and allowance), and
     dotdigital's import. Also, per deliveries pull, its first dispatch planned after it started."""
-    from syncapp.models import OutboxItem, SyncRun
+    from syncapp.models import OutboxItem, SyncRun, SyncRunOutcome
 
     arrivals = {slot: sorted(times) for slot, times in hub.dd_tap.received.arrivals.items()}
     out = {}
@@ -208,6 +218,7 @@ def lag_path(*, hub, log, ticks: list[float], delay: float) -> dict:
              {str(e): at for e, at in log.orders.items() if e not in log.deliveries})):
         planned = dict(OutboxItem.objects.filter(flow=hub.flows[flow], record_key__in=list(cases))
                        .values_list("record_key", "planned_at"))
+        pushed = _push_starts(SyncRunOutcome, hub.flows[flow], list(cases))
         parts = defaultdict(list)
         for key, changed in cases.items():
             at = planned.get(key)
@@ -219,6 +230,11 @@ def lag_path(*, hub, log, ticks: list[float], delay: float) -> dict:
             parts["to the pull's tick"].append(tick - changed)
             parts["tick to planned"].append(at - tick)
             parts["planned to sent"].append(arrived - at)
+            if (push_start := pushed.get(key)) is not None and at <= push_start <= arrived:
+                # Of which: waiting for a push task to start (the queue, a free process), then
+                # that push until the call (its claim, the allowance, earlier batches).
+                parts["planned to its push's start"].append(push_start - at)
+                parts["its push's start to sent"].append(arrived - push_start)
         out[name] = {part: percentiles(values) for part, values in parts.items()} | {
             "import": {"n": len(parts["planned to sent"]), "p50": delay, "p95": delay, "max": delay}}
     firsts = []
