@@ -39,7 +39,7 @@ NOT_SUPPLIER = "CardType ne 'cSupplier'"
 MAX_RESTARTS = 5
 MAX_REREAD = 50
 # Each time SAP's order moves under the paging by more than the re-read covers, the rest of
-# the read re-reads twice as much, up to half a page (MAX_REREAD << MAX_WIDENING).
+# the read re-reads twice as much (up to 2**MAX_WIDENING times, and at most half a page).
 MAX_WIDENING = 3
 READ_AHEAD = timedelta(seconds=30)  # a delta read may go on reading new changes for at least this long
 FULL_CURSOR: dict[str, Any] = {"full": True}
@@ -191,10 +191,11 @@ class SapB1Source:
                                            widening=min(shifts, MAX_WIDENING))
                 return
             except _Shifted as shifted:
-                # In a peak, deliveries edit orders ahead of the read faster than a page's
-                # re-read covers, above all while the machine is slow: every restart came back
-                # to the same minute, the sixth failed the pull, and the pulls after it read
-                # its range again (one read 39,240 orders in 216 s while new orders waited).
+                # In a peak, deliveries edit orders the read has passed, and every row after
+                # them moves up by more than a page's re-read covers, above all while the
+                # machine is slow: every restart came back to the same minute, the sixth failed
+                # the pull, and the pulls after it read its range again (one read 39,240 orders
+                # in 216 s while new orders waited).
                 shifts += 1
                 # Only restarts that got no further count: a long read in a busy ERP is
                 # shifted again and again, but goes on from where it got to each time.

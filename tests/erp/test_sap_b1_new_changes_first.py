@@ -118,10 +118,10 @@ def test_a_backfill_in_a_busy_erp_reads_everything_there_was_and_leaves_later_ed
 
 def test_a_read_whose_rows_move_ahead_of_it_faster_than_a_page_re_reads_widens_the_re_read_and_ends(
         sandbox, connection, clock):
-    """Issue 12's peak: deliveries edited orders ahead of the orders pull faster than a page's
-    re-read (a tenth of the page) covers. Every restart came back to the same minute, the sixth
-    failed the pull ("kept changing while we read them"), and the pulls after it read its range
-    again, one for 216 s while new orders waited."""
+    """Issue 12's peak: deliveries edited orders the orders pull had read, and every row after
+    them moved up by more than a page's re-read (a tenth of the page) covers. Every restart came
+    back to the same minute, the sixth failed the pull ("kept changing while we read them"), and
+    the pulls after it read its range again, one for 216 s while new orders waited."""
     sandbox.add_document("orders", document(1))
     source = SapB1Source(connection, clock=clock)
     *_, last = source.read_changes("orders", None)
