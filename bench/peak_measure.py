@@ -192,12 +192,13 @@ class LagBook:
         return rows
 
 
-def _push_starts(outcomes, flow, keys: list[str]) -> dict[str, float]:
+def _push_starts(flow, keys: list[str]) -> dict[str, float]:
     """When the push run that first got each record accepted started."""
+    from syncapp.models import SyncRunOutcome
+
     starts: dict[str, float] = {}
-    for key, started in (outcomes.objects.filter(flow_id=flow.pk, record_key__in=keys, outcome="accepted",
-                                                 run__kind="push").order_by("id")
-                         .values_list("record_key", "run__started_at")):
+    accepted = SyncRunOutcome.objects.filter(flow_id=flow.pk, record_key__in=keys, outcome="accepted", run__kind="push")
+    for key, started in accepted.order_by("id").values_list("record_key", "run__started_at"):
         starts.setdefault(key, started.timestamp())
     return starts
 
@@ -208,7 +209,7 @@ def lag_path(*, hub, log, ticks: list[float], delay: float) -> dict:
     less the change), that pull until the record's page was planned (its wait for a process,
     the reading and the pages before), the wait to be sent (push task and allowance), and
     dotdigital's import. Also, per deliveries pull, its first dispatch planned after it started."""
-    from syncapp.models import OutboxItem, SyncRun, SyncRunOutcome
+    from syncapp.models import OutboxItem, SyncRun
 
     arrivals = {slot: sorted(times) for slot, times in hub.dd_tap.received.arrivals.items()}
     out = {}
@@ -218,7 +219,7 @@ def lag_path(*, hub, log, ticks: list[float], delay: float) -> dict:
              {str(e): at for e, at in log.orders.items() if e not in log.deliveries})):
         planned = dict(OutboxItem.objects.filter(flow=hub.flows[flow], record_key__in=list(cases))
                        .values_list("record_key", "planned_at"))
-        pushed = _push_starts(SyncRunOutcome, hub.flows[flow], list(cases))
+        pushed = _push_starts(hub.flows[flow], list(cases))
         parts = defaultdict(list)
         for key, changed in cases.items():
             at = planned.get(key)
