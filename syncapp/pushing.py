@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,7 +33,7 @@ from .leases import lease_kept
 from .models import Priority, RunOutcome
 from .outbox import backoff_delay, outbox_claim, outbox_complete, outbox_release, outbox_submitted
 from .plan_lock import flows_plan_lock
-from .ratelimit import calls_for, throttle_for
+from .ratelimit import AllowanceBusy, calls_for, may_step_aside, throttle_for
 from .run_outcomes import push_outcomes_record
 
 log = logging.getLogger(__name__)
@@ -95,9 +96,14 @@ def _ensure_fields(flow, adapter) -> None:
     _fields_checked[marker] = time.monotonic()
 
 
-def flow_push_batch(*, flow, adapter=None, limit: int | None = None, run_id: int | None = None) -> PushStats:
+def flow_push_batch(*, flow, adapter=None, limit: int | None = None, run_id: int | None = None,
+                    step_aside: bool = False) -> PushStats:
     """Claim one batch of ready rows and send it. Returns what happened to it; with
-    `run_id`, each row's outcome is kept on that run (one INSERT for the batch)."""
+    `run_id`, each row's outcome is kept on that run (one INSERT for the batch).
+
+    With `step_aside`, a batch with no time-sensitive record whose first call would wait
+    long for the shared allowance gives its rows back untouched and raises AllowanceBusy
+    (syncapp.ratelimit.may_step_aside): its caller frees the worker's process meanwhile."""
     adapter = adapter or adapter_for_flow(flow)
     stats = PushStats()
     # An adapter may document a different maximum per entity (contacts vs insight records).
@@ -111,9 +117,13 @@ def flow_push_batch(*, flow, adapter=None, limit: int | None = None, run_id: int
     items = [PushItem(key=row.record_key, identifier=row.identifier, fields=row.payload) for row in rows]
     try:
         # The batch's calls take the account's allowance ahead of less urgent flows' batches.
-        with lease_kept(claim_token=rows[0].claim_token), calls_for(min(row.priority for row in rows)):
+        with (lease_kept(claim_token=rows[0].claim_token), calls_for(min(row.priority for row in rows)),
+              may_step_aside() if step_aside else nullcontext()):
             _ensure_fields(flow, adapter)
             results = adapter.push(flow.entity, items)
+    except AllowanceBusy:
+        outbox_release(rows=rows, delay_seconds=0)  # nothing was sent: they are as they were
+        raise
     except HubFault:
         # Not the records' fault nor the destination's: they go back as they were.
         outbox_release(rows=rows, delay_seconds=HUB_FAULT_PAUSE_SECONDS)

@@ -36,6 +36,12 @@ way. A worker's call that would spend the last of the minute while another's is 
 waits instead, so the vendor is never asked once too often, however many workers share
 the account. An answer told late (a slow worker) can only lower the figure, and one from
 a window already over is ignored.
+
+A worker's process is worth more than its place in the queue: a push of routine or backfill
+records that would wait long for the shared allowance may step aside (`may_step_aside`):
+`AllowanceBusy` is raised before anything is taken, and the push gives its rows and its
+process back to come again later. Time-sensitive calls, and any call after the first of a
+batch (a batch half-sent must finish), wait as before.
 """
 from __future__ import annotations
 
@@ -72,6 +78,59 @@ TIME_SENSITIVE, ROUTINE, BULK = 0, 1, 2
 _call_class: contextvars.ContextVar[int] = contextvars.ContextVar("sync_call_class", default=ROUTINE)
 # A caller of a less urgent class asks again this often while someone more urgent waits.
 YIELD_POLL_SECONDS = 0.1
+
+
+# A push that may step aside does so once its first call would have waited this long in all
+# (dotdigital's 35 calls a minute space tokens 1.7 s apart), and comes back no sooner than this.
+STEP_ASIDE_AFTER_SECONDS = 3.0
+STEP_ASIDE_RETRY_SECONDS = 5.0
+
+
+class AllowanceBusy(Exception):
+    """The shared allowance is taken by more urgent work, or spent for a while: nothing was
+    taken, and the caller, which agreed to step aside, should come back in `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"The destination's allowance is busy; back in {seconds:.1f} s")
+        self.seconds = seconds
+
+
+@dataclass
+class _StepAside:
+    after: float
+    waited: float = 0.0
+    open: bool = True  # until the first call has its token
+
+
+_step_aside: contextvars.ContextVar[_StepAside | None] = contextvars.ContextVar("sync_step_aside", default=None)
+
+
+@contextmanager
+def may_step_aside(after_seconds: float = STEP_ASIDE_AFTER_SECONDS) -> Iterator[None]:
+    """Inside, a call that is not time-sensitive and would wait more than `after_seconds` in
+    all before its token raises AllowanceBusy instead, as long as no call inside has had its
+    token yet (see the module docstring)."""
+    token = _step_aside.set(_StepAside(after=after_seconds))
+    try:
+        yield
+    finally:
+        _step_aside.reset(token)
+
+
+def allowance_wait(seconds: float, sleep: Callable[[float], None]) -> None:
+    """Wait `seconds` for the allowance, or step aside (AllowanceBusy) where agreed to."""
+    state = _step_aside.get()
+    if state is not None and state.open and current_call_class() != TIME_SENSITIVE:
+        if state.waited + seconds > state.after:
+            raise AllowanceBusy(max(seconds, STEP_ASIDE_RETRY_SECONDS))
+        state.waited += seconds
+    sleep(seconds)
+
+
+def _token_taken() -> None:
+    state = _step_aside.get()
+    if state is not None:
+        state.open = False
 
 
 @contextmanager
@@ -258,7 +317,8 @@ def throttled_call(throttle: Any, *, tells_allowance: bool = False,
 
 
 class LocalTokenBucket:
-    """In-process bucket for the embedded defaults (one worker process)."""
+    """In-process bucket for the embedded defaults (one worker process). It reserves a
+    caller's tokens before the caller waits, so nobody steps aside here (`may_step_aside`)."""
 
     def __init__(
         self,
@@ -329,6 +389,7 @@ class LocalTokenBucket:
             if wait > 0:
                 self.sleep(wait)
             if reserved:
+                _token_taken()
                 return ticket if held else None
 
     def answered(self, ticket: str, remaining: float | None = None, reset_in: float | None = None) -> None:
@@ -381,8 +442,21 @@ class RedisTokenBucket:
             with _hub_fault_on_redis_error():
                 wait = float(self._take(keys=keys, args=args))
             if wait <= 0:
+                _token_taken()
                 return ticket if held and ticket else None
-            self.sleep(wait)
+            try:
+                allowance_wait(wait, self.sleep)
+            except AllowanceBusy:
+                self._unlist(keys, args)
+                raise
+
+    def _unlist(self, keys: list[str], args: list) -> None:
+        """A caller stepping aside is no longer waiting: its listing must not hold back
+        the less urgent ones until it lapses."""
+        waiting_class = args[9]
+        if waiting_class < BULK:
+            with _hub_fault_on_redis_error():
+                self.client.zrem(keys[2 + waiting_class], args[10])
 
     def answered(self, ticket: str, remaining: float | None = None, reset_in: float | None = None) -> None:
         """The call's answer is back, with what it told of the vendor's window if anything.

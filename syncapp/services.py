@@ -43,6 +43,7 @@ from .outbox import outbox_reclaim_stale
 from .page_lookahead import pages_read_ahead
 from .plan_lock import flows_plan_lock
 from .pushing import PushStats, adapter_for_flow, confirms_later, flow_confirm, flow_push_batch
+from .ratelimit import AllowanceBusy
 from .retry_handlers import retry_handler_for
 from .run_outcomes import plan_outcomes_record
 
@@ -236,9 +237,14 @@ def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: boo
 
 def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confirm: bool = True,
               progress: Callable[[PushStats], None] | None = None, trigger: str = RunTrigger.SCHEDULE,
-              triggered_by_id: int | None = None, max_seconds: float | None = None) -> SyncRun:
+              triggered_by_id: int | None = None, max_seconds: float | None = None,
+              stepped_aside: Callable[[float], None] | None = None) -> SyncRun:
     """Send every ready row of one flow (or `max_batches` batches, or what `max_seconds`
     allow: no batch starts after them) and record the run.
+
+    With `stepped_aside`, a batch with no time-sensitive record that would wait long for the
+    destination's shared allowance steps aside (syncapp.ratelimit.may_step_aside): the run
+    ends there, its rows untouched, and `stepped_aside(seconds)` says when to come back.
 
     For a destination that validates later, what it has decided is confirmed between
     batches (at most every `confirm_interval` seconds) and once at the end, unless
@@ -267,7 +273,11 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
     ends = None if max_seconds is None else time.monotonic() + max_seconds
     with lease_kept(run_id=run.pk), _run_recorded(run):
         while (max_batches is None or batches < max_batches) and (ends is None or time.monotonic() < ends):
-            stats = flow_push_batch(flow=flow, adapter=adapter, run_id=run.pk)
+            try:
+                stats = flow_push_batch(flow=flow, adapter=adapter, run_id=run.pk, step_aside=stepped_aside is not None)
+            except AllowanceBusy as busy:
+                stepped_aside(busy.seconds)
+                break
             if not stats.claimed:
                 break
             batches += 1

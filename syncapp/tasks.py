@@ -57,14 +57,31 @@ def push_task_args(flow_id: int, trigger: str = "schedule", triggered_by_id: int
 def push_wake(flow: Flow, trigger: str = "schedule", triggered_by_id: int | None = None, *,
               time_sensitive: bool = False) -> bool:
     """Queue a push task for the flow unless one is already waiting (see PUSH_QUEUED_SECONDS),
-    ahead of other pushes when `time_sensitive` rows are ready (URGENT_PUSH_PRIORITY).
+    ahead of other pushes when `time_sensitive` rows are ready (URGENT_PUSH_PRIORITY). Only
+    those are queued while the flow's push that stepped aside is due back (push_again_in).
     Without Redis, or with it away, the task is queued regardless: a duplicate task only
     finds nothing to claim, a missing one would leave records waiting for the sweep.
     `trigger` (and who) is what the push run will say started it."""
+    if not time_sensitive and _marked(_push_later_mark(flow), "push coming back"):
+        return False
     args = push_task_args(flow.pk, trigger, triggered_by_id)
     enqueue = partial(task_enqueue, flow_push_task, *args,
                       **({"priority": URGENT_PUSH_PRIORITY} if time_sensitive else {}))
     return _queued_once(_push_mark(flow), PUSH_QUEUED_SECONDS, enqueue, "queued push")
+
+
+def _push_later_mark(flow: Flow) -> str:
+    return f"sync:push-later:{flow.pk}:{flow.created_at.timestamp():.6f}"
+
+
+def push_again_in(flow: Flow, seconds: float, trigger: str = "schedule", triggered_by_id: int | None = None) -> bool:
+    """The flow's push stepped aside for its destination's allowance (syncapp.ratelimit): one
+    task comes back for it in `seconds`, and routine wakes wait for that one meanwhile. A
+    process held for a backfill's turn at dotdigital's allowance (14 s on average in a peak
+    run, up to 96 s) is one a pull or a dispatch's push waits for."""
+    args = (flow.pk, PUSH_TASK_MAX_BATCHES, trigger, triggered_by_id, True)
+    enqueue = partial(task_enqueue, flow_push_task, *args, countdown=seconds)
+    return _queued_once(_push_later_mark(flow), int(seconds) + PUSH_QUEUED_SECONDS, enqueue, "push coming back")
 
 
 def _queued_once(mark: str, seconds: int, enqueue: Callable[[], bool], what: str) -> bool:
@@ -275,19 +292,31 @@ def _waking_pushers(flows, started: dict | None = None):
 
 @shared_task(name="syncapp.flow_push_task", ignore_result=True)
 def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule",
-                   triggered_by_id: int | None = None) -> None:
-    """Send a bounded number of batches; re-enqueue itself (same trigger) while work remains."""
+                   triggered_by_id: int | None = None, came_back: bool = False) -> None:
+    """Send a bounded number of batches; re-enqueue itself (same trigger) while work remains,
+    or when it stepped aside for the destination's allowance (`came_back`: that one)."""
+    from django.conf import settings
+
     from .services import flow_push
 
     flow = Flow.objects.select_related("connection", "destination").get(pk=flow_id)
     _push_unmark(flow)  # a wake from now on queues the next task
+    if came_back:
+        _mark_clear(_push_later_mark(flow), "push coming back")
     if not flow.enabled:
         return
+    back_in: list[float] = []
     # Bounded by time too: batches that wait on an allowance shared with other flows take
     # longer than their pace says, and a pull must not wait for a free worker behind them.
+    # With the shared (Redis) allowance, a batch of routine or backfill records gives the
+    # process back rather than wait long for its turn.
     flow_push(flow=flow, max_batches=min(max_batches, batches_per_push_task(flow)), confirm=False,
-              trigger=trigger, triggered_by_id=triggered_by_id, max_seconds=PUSH_TASK_SECONDS)
-    pushers_wake([flow], trigger=trigger, triggered_by_id=triggered_by_id)
+              trigger=trigger, triggered_by_id=triggered_by_id, max_seconds=PUSH_TASK_SECONDS,
+              stepped_aside=back_in.append if settings.REDIS_URL else None)
+    if back_in:
+        push_again_in(flow, back_in[0], trigger, triggered_by_id)
+    else:
+        pushers_wake([flow], trigger=trigger, triggered_by_id=triggered_by_id)
     if flow_id in flows_awaiting_confirmation([flow]):
         confirm_wake(flow)
 
@@ -323,7 +352,8 @@ def _confirm_mark(flow: Flow) -> str:
     return f"sync:confirm-queued:{flow.pk}:{flow.created_at.timestamp():.6f}"
 
 
-def _confirm_queued(flow: Flow) -> bool:
+def _marked(mark: str, what: str) -> bool:
+    """Whether a twin waits (see _queued_once); without Redis, or with it away, none is known."""
     from django.conf import settings
 
     if not settings.REDIS_URL:
@@ -331,9 +361,9 @@ def _confirm_queued(flow: Flow) -> bool:
     try:
         from .ratelimit import redis_client
 
-        return bool(redis_client().exists(_confirm_mark(flow)))
-    except Exception as error:  # noqa: BLE001 - then the sweep queues one regardless
-        logger.warning("Could not read a queued confirm's mark: %s", error)
+        return bool(redis_client().exists(mark))
+    except Exception as error:  # noqa: BLE001 - then the caller queues one regardless
+        logger.warning("Could not read a %s's mark: %s", what, error)
         return False
 
 
@@ -358,7 +388,7 @@ def outbox_sweep_task() -> None:
     pushers_wake(Flow.objects.all())  # it asks which have rows ready, once
     for flow in Flow.objects.filter(pk__in=flows_awaiting_confirmation()):
         # Not beside a timed confirm still waiting: the two would ask the destination twice.
-        if not _confirm_queued(flow):
+        if not _marked(_confirm_mark(flow), "queued confirm"):
             task_enqueue(flow_confirm_task, flow.pk)
 
 

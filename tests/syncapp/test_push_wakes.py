@@ -302,7 +302,7 @@ def test_a_timed_confirm_longer_than_its_lease_keeps_its_mark_so_no_sweep_asks_b
     monkeypatch.setattr("syncapp.services.flow_confirm_pass", slow_pass)
     tasks.flow_confirm_task(flow.pk, True)
     assert swept == []  # the running confirm still held its mark
-    assert not tasks._confirm_queued(flow)  # and gave it up when it ended
+    assert not tasks._marked(tasks._confirm_mark(flow), "test")  # and gave it up when it ended
 
 
 class TickedWhileReading(FakeSource):
