@@ -314,6 +314,8 @@ def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule
               trigger=trigger, triggered_by_id=triggered_by_id, max_seconds=PUSH_TASK_SECONDS,
               stepped_aside=back_in.append if settings.REDIS_URL else None)
     if back_in:
+        logger.info("Push of flow %s stepped aside: its destination's allowance is busy for %.1f s", flow.pk,
+                    back_in[0])
         push_again_in(flow, back_in[0], trigger, triggered_by_id)
     else:
         pushers_wake([flow], trigger=trigger, triggered_by_id=triggered_by_id)
