@@ -435,8 +435,9 @@ class RedisTokenBucket:
         With an arrival window the call counts from its start, or with `held` until
         `answered(ticket)` (the ticket is returned)."""
         ticket = uuid.uuid4().hex if self.window_calls or held else ""
+        call_class, waiter = current_call_class(), uuid.uuid4().hex
         args = [self.rate, self.capacity, cost, self.window_calls, self.window_seconds, lease, ticket,
-                WINDOW_POLL_SECONDS, int(held), current_call_class(), uuid.uuid4().hex, YIELD_POLL_SECONDS]
+                WINDOW_POLL_SECONDS, int(held), call_class, waiter, YIELD_POLL_SECONDS]
         keys = [self.key, self.calls_key, f"{self.key}:waiting:0", f"{self.key}:waiting:1"]
         while True:
             with _hub_fault_on_redis_error():
@@ -447,16 +448,12 @@ class RedisTokenBucket:
             try:
                 allowance_wait(wait, self.sleep)
             except AllowanceBusy:
-                self._unlist(keys, args)
+                # Listed as waiting (all but backfill callers are), it would hold the less
+                # urgent back until the listing lapsed.
+                if call_class < BULK:
+                    with _hub_fault_on_redis_error():
+                        self.client.zrem(f"{self.key}:waiting:{call_class}", waiter)
                 raise
-
-    def _unlist(self, keys: list[str], args: list) -> None:
-        """A caller stepping aside is no longer waiting: its listing must not hold back
-        the less urgent ones until it lapses."""
-        waiting_class = args[9]
-        if waiting_class < BULK:
-            with _hub_fault_on_redis_error():
-                self.client.zrem(keys[2 + waiting_class], args[10])
 
     def answered(self, ticket: str, remaining: float | None = None, reset_in: float | None = None) -> None:
         """The call's answer is back, with what it told of the vendor's window if anything.

@@ -10,6 +10,7 @@ import redis
 from syncapp import tasks
 from syncapp.models import OutboxItem, Priority, SyncRun
 from syncapp.ratelimit import AllowanceBusy, RedisTokenBucket, calls_for, may_step_aside
+from tests.syncapp.fakes import FakeDestination
 
 
 class _Asked(Exception):
@@ -85,8 +86,6 @@ def test_a_routine_call_stepping_aside_is_no_longer_listed_as_waiting(redis_url)
 
 class _Paced:
     """A destination whose every call waits on a shared (Redis) allowance."""
-
-    from tests.syncapp.fakes import FakeDestination
 
     limits = FakeDestination.limits
 
