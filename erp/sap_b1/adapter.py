@@ -185,6 +185,7 @@ class SapB1Source:
         stamped at or after `stop_after`), starting again where it got to when SAP's order
         moved under the paging."""
         restarts = shifts = 0
+        start = since - back if since is not None else None
         while True:
             try:
                 yield from self._read_from(spec, since, back=back, until=until, stop_after=stop_after,
@@ -199,7 +200,7 @@ class SapB1Source:
                 shifts += 1
                 # Only restarts that got no further count: a long read in a busy ERP is
                 # shifted again and again, but goes on from where it got to each time.
-                moved_on = shifted.since is not None and (since is None or shifted.since > since)
+                moved_on = shifted.since is not None and (start is None or shifted.since > start)
                 restarts = 0 if moved_on else restarts + 1
                 if restarts > MAX_RESTARTS:
                     raise TransportError(
@@ -207,7 +208,11 @@ class SapB1Source:
                         "the next run will pick up from where this one stopped.",
                         permanent=False, reason_code="sap_b1:moving_target",
                     ) from None
-                since = shifted.since
+                # From the minute it had reached, not `back` before it: the rows a shift can
+                # hide come after the last one read. (An overlap re-read restarting from the
+                # cursor minus the overlap read its whole window again each time.)
+                since = start = shifted.since
+                back = timedelta(0)
                 log.info("SAP B1 %s moved during paging; restarting from %s",
                          spec.resource, since)
 
@@ -255,6 +260,7 @@ class SapB1Source:
             params["$filter"] = where
         reread = 0
         cursor_time = since
+        reached = since - back if since is not None else None  # the newest stamp this pass has read
         skip = 0
         anchor: str | None = None
         while True:
@@ -265,16 +271,15 @@ class SapB1Source:
             if anchor is not None and reread:
                 keys = [str(row.get(spec.key_field)) for row in rows[: reread + 1]]
                 if anchor not in keys:
-                    raise _Shifted(cursor_time)
+                    raise _Shifted(reached)
                 rows = rows[keys.index(anchor) + 1 :]
             records = [spec.to_record(row) for row in rows]
+            if spec.delta:
+                reached = _newest(records, reached)
             if spec.keep:
                 records = [r for r in records if spec.keep(r)]
             if spec.delta:
-                for record in records:
-                    stamp = record.data.get("source_updated_at") if record.data else None
-                    if stamp is not None and (cursor_time is None or stamp > cursor_time):
-                        cursor_time = stamp
+                cursor_time = _newest(records, cursor_time)
             if rows or anchor is None:
                 cursor = _cursor(cursor_time) if spec.delta else dict(FULL_CURSOR)
                 yield SourceBatch(records=records, cursor=cursor)
@@ -313,6 +318,14 @@ class SapB1Source:
 class _Shifted(Exception):
     def __init__(self, since: datetime | None) -> None:
         self.since = since
+
+
+def _newest(records: list[SourceRecord], moment: datetime | None) -> datetime | None:
+    for record in records:
+        stamp = record.data.get("source_updated_at") if record.data else None
+        if stamp is not None and (moment is None or stamp > moment):
+            moment = stamp
+    return moment
 
 
 def _cursor(moment: datetime | None) -> dict[str, Any]:

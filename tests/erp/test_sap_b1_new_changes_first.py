@@ -144,3 +144,66 @@ def test_a_read_whose_rows_move_ahead_of_it_faster_than_a_page_re_reads_widens_t
     later = {r.key for batch in SapB1Source(connection, clock=clock).read_changes("orders", batch.cursor)
              for r in batch.records}
     assert edited <= set(seen) | later  # the edited ones by this read or the next
+
+
+def test_a_restart_in_the_overlap_re_read_goes_on_from_where_it_got_to(sandbox, connection, clock):
+    """Issue 12's peak: deliveries edit orders inside the overlap window, and the re-read's
+    rows move up under its paging. Its restart began again at the cursor minus the overlap, and
+    so read the whole window again each time (the pulls of 130-220 s that read 32,000-41,000
+    orders where a minute brings 5,000). It goes on from the minute it had reached."""
+    sandbox.add_document("orders", document(1))
+    clock.set(9, 20, 10)
+    for entry in range(2, 62):  # 60 orders in the window's first minute
+        sandbox.add_document("orders", document(entry))
+    clock.set(9, 21, 10)
+    for entry in range(62, 122):  # 60 in its second
+        sandbox.add_document("orders", document(entry))
+    clock.set(9, 22, 0)
+    sandbox.update_document("orders", 1, Comments="the cursor's own")
+    *_, last = SapB1Source(connection, clock=clock).read_changes("orders", None)
+    assert last.cursor == {"updated_at": "2026-11-22T09:22:00+00:00"}
+
+    clock.set(9, 25, 30)
+    reads: list[str] = []
+    edited = False
+    for batch in SapB1Source(connection, clock=clock).read_changes("orders", last.cursor):
+        reads.extend(r.key for r in batch.records)
+        if not edited and "70" in reads:  # well into the window's second minute
+            for entry in (2, 3, 4):  # delivered: they leave the window, every later row moves up three
+                sandbox.update_document("orders", entry, Comments="delivered")
+            edited = True
+
+    assert edited
+    assert {str(entry) for entry in range(2, 122)} <= set(reads)  # none skipped
+    first_minute = [key for key in reads if 5 <= int(key) <= 61]
+    assert sorted(first_minute, key=int) == [str(entry) for entry in range(5, 62)]  # each read once
+    assert len(reads) < 1 + 120 + 20  # the second minute's rows read so far again, no more
+
+
+def test_restarts_in_the_overlap_re_read_that_get_further_do_not_fail_the_pull(sandbox, connection, clock):
+    """Every restart of the overlap re-read counted as one that got nowhere: its newest stamp
+    was compared with the cursor, which the window lies before."""
+    sandbox.add_document("orders", document(1))
+    for minute, first in ((14, 2), (15, 32), (16, 62), (17, 92), (18, 122), (19, 152), (20, 182), (21, 212)):
+        clock.set(9, minute, 10)
+        for entry in range(first, first + 30):
+            sandbox.add_document("orders", document(entry))
+    clock.set(9, 22, 0)
+    sandbox.update_document("orders", 1, Comments="the cursor's own")
+    connection.delta_overlap_minutes = 8
+    *_, last = SapB1Source(connection, clock=clock).read_changes("orders", None)
+
+    clock.set(9, 25, 30)
+    reads: list[str] = []
+    edited: list[int] = []
+    for batch in SapB1Source(connection, clock=clock).read_changes("orders", last.cursor):
+        reads.extend(r.key for r in batch.records)
+        newest = max(int(key) for key in reads)
+        if newest > 17 + 25 * (len(edited) // 6):  # about once a minute of the window
+            behind = [entry for entry in range(2, newest - 10) if entry not in edited][:6]
+            for entry in behind:  # six it read are delivered: more than even a widened re-read covers
+                sandbox.update_document("orders", entry, Comments="delivered")
+            edited.extend(behind)
+
+    assert len(edited) > 6 * MAX_RESTARTS
+    assert {str(entry) for entry in range(2, 242)} <= set(reads)
