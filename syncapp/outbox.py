@@ -35,6 +35,7 @@ from .bulksql import (
     stage,
     vendor,
 )
+from .deadlocks import again_on_deadlock
 from .logging import redact_text
 from .models import OutboxItem, OutboxStatus, Priority
 
@@ -193,10 +194,10 @@ def outbox_stop(*, flow, record_keys: list[str], status: str) -> int:
     longer sent). An in-flight row loses its claim, so its push cannot mark it done."""
     if not record_keys:
         return 0
-    return OutboxItem.objects.filter(
+    return _update_in_key_order(OutboxItem.objects.filter(
         flow=flow, record_key__in=record_keys,
         status__in=[S.PENDING, S.IN_FLIGHT, S.SUBMITTED, S.HELD, S.FAILED, S.SKIPPED]
-    ).update(status=status, claim_token="")
+    ), status=status, claim_token="")
 
 
 def outbox_claim(*, flow, limit: int, below_priority: int | None = None) -> list[OutboxItem]:
@@ -228,7 +229,7 @@ def outbox_reclaim_stale(*, flow=None, older_than: timedelta | None = None) -> i
     qs = OutboxItem.objects.filter(status=S.IN_FLIGHT, claimed_at__lt=timezone.now() - timeout)
     if flow is not None:
         qs = qs.filter(flow=flow)
-    return qs.update(status=S.PENDING, claim_token="")
+    return _update_in_key_order(qs, status=S.PENDING, claim_token="")
 
 
 def outbox_release(*, rows: list[OutboxItem], delay_seconds: float) -> int:
@@ -237,10 +238,20 @@ def outbox_release(*, rows: list[OutboxItem], delay_seconds: float) -> int:
     ids = [row.id for row in rows]
     released = 0
     for start in range(0, len(ids), 1000):
-        released += OutboxItem.objects.filter(
+        released += _update_in_key_order(OutboxItem.objects.filter(
             id__in=ids[start:start + 1000], status=S.IN_FLIGHT, claim_token__in={row.claim_token for row in rows},
-        ).update(status=S.PENDING, claim_token="", not_before=timezone.now() + timedelta(seconds=delay_seconds))
+        ), status=S.PENDING, claim_token="", not_before=timezone.now() + timedelta(seconds=delay_seconds))
     return released
+
+
+def _update_in_key_order(rows, **values) -> int:
+    """UPDATE `rows`, locking them first in (flow, key) order, as planning writes them and a
+    push completing its batch locks them (_still_ours): a plain UPDATE takes its rows in
+    whatever order its scan finds them (id order, for an id list), and two transactions
+    taking the same rows in other orders deadlock."""
+    with transaction.atomic():
+        ids = list(rows.select_for_update().order_by("flow_id", "record_key").values_list("id", flat=True))
+        return OutboxItem.objects.filter(id__in=ids).update(**values) if ids else 0
 
 
 def outbox_submitted(*, flow, limit: int) -> list[OutboxItem]:
@@ -276,8 +287,15 @@ def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[Outb
     destination accepted is still recorded. Returns the keys whose outcome was recorded
     (rows still ours); only their exceptions may change.
     """
-    now = timezone.now()
     rows = [r for r, _ in accepted] + failed + [r for r, _ in retry] + [r for r, _ in submitted]
+    # The destination has answered: an outcome lost to a deadlock would send the batch again.
+    ours = again_on_deadlock(lambda: _outcomes_recorded(rows, accepted, failed, retry, submitted),
+                             what="A push's outcomes")
+    return {row.record_key for row in rows if row.id in ours}
+
+
+def _outcomes_recorded(rows, accepted, failed, retry, submitted) -> dict[int, OutboxItem]:
+    now = timezone.now()
     with transaction.atomic():
         ours = _still_ours(rows)
         done, replanned = [], []
@@ -300,7 +318,7 @@ def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[Outb
             for row, delay in retry if row.id in ours])
         bulk_update_by_id(OutboxItem, ["status", "receipt", "submitted_at"], [
             (S.SUBMITTED, receipt[:100], now, row.id) for row, receipt in submitted if row.id in ours])
-    return {row.record_key for row in rows if row.id in ours}
+    return ours
 
 
 def flows_awaiting_confirmation(flows=None) -> list[int]:

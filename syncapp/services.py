@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager, nullcontext, suppress
 
 from django.conf import settings
-from django.db import OperationalError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from erp.ingest import INGESTERS
@@ -26,6 +26,7 @@ from exceptions.services import exception_raise, exceptions_reopen, exceptions_r
 from syncapp.adapters import AuthenticationFailed, HubFault, SourceRecord, TransportError
 
 from .bulksql import commit_unawaited
+from .deadlocks import again_on_deadlock
 from .entities import flow_entity, source_entity_of
 from .erp_outages import (
     CONNECTION_KEY,
@@ -147,44 +148,30 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
                          priority=priority, figures_now=figures_now)
 
 
-# A page whose transaction PostgreSQL chose as a deadlock's victim (another pull, a backfill
-# or a push took the same rows in another order) is written again at once, up to this many
-# times, rather than failing the pull and waiting a schedule interval.
-PAGE_DEADLOCK_RETRIES = 3
-
-
 def _page_stored(run: SyncRun, batch, *, connection, entity: str, ingest, flows, priority: int, cursor):
     """Store, plan and move the cursor past one page, in one transaction: a failure anywhere
     re-reads the page next time, so nothing in it (the unreadable records included) is past
-    the cursor unseen. `cursor` None: a full read, which leaves the stored cursor alone."""
-    attempt = 0
-    while True:
-        try:
-            with transaction.atomic():
-                commit_unawaited()  # a page lost with the server is re-read: its cursor is in it
-                stored = ingest(connection=connection, records=batch.records, screened=batch.screened)
-                changes_plan(connection=connection, entity=entity, flows=flows, stored=stored, priority=priority,
-                             run=run)
-                _record_unreadable(connection, entity, stored.unreadable)
-                exceptions_resolve(connection=connection, entity=entity,
-                                   record_keys=[*stored.readable_keys, CONNECTION_KEY], stages=[Stage.INGEST])
-                if batch.on_stored:
-                    batch.on_stored(stored)
-                if cursor is not None:
-                    cursor.value = batch.cursor
-                    cursor.save(update_fields=["value", "updated_at"])
-            return stored
-        except OperationalError as error:
-            if not is_deadlock(error) or attempt == PAGE_DEADLOCK_RETRIES:
-                raise
-            attempt += 1
-            log.info("A page of %s from %s was a deadlock's victim; writing it again", entity, connection)
+    the cursor unseen. `cursor` None: a full read, which leaves the stored cursor alone.
+    A deadlock's victim (another pull, a backfill or a push took the same rows in another
+    order) is written again at once, rather than failing the pull and waiting an interval."""
 
+    def write():
+        with transaction.atomic():
+            commit_unawaited()  # a page lost with the server is re-read: its cursor is in it
+            stored = ingest(connection=connection, records=batch.records, screened=batch.screened)
+            changes_plan(connection=connection, entity=entity, flows=flows, stored=stored, priority=priority,
+                         run=run)
+            _record_unreadable(connection, entity, stored.unreadable)
+            exceptions_resolve(connection=connection, entity=entity,
+                               record_keys=[*stored.readable_keys, CONNECTION_KEY], stages=[Stage.INGEST])
+            if batch.on_stored:
+                batch.on_stored(stored)
+            if cursor is not None:
+                cursor.value = batch.cursor
+                cursor.save(update_fields=["value", "updated_at"])
+        return stored
 
-def is_deadlock(error: Exception) -> bool:
-    """PostgreSQL broke a lock cycle by failing this transaction (SQLSTATE 40P01)."""
-    cause = error.__cause__ or error
-    return getattr(cause, "sqlstate", None) == "40P01" or getattr(cause, "pgcode", None) == "40P01"
+    return again_on_deadlock(write, what=f"A page of {entity} from {connection}")
 
 
 def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: bool, priority: int,
