@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -29,6 +29,7 @@ class _Heartbeat:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._claims: dict[str, int] = {}
+        self._claimed_ids: dict[str, tuple[int, ...]] = {}  # per claim token, the rows it holds
         self._runs: dict[int, int] = {}
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -57,14 +58,16 @@ class _Heartbeat:
                 continue
             last = time.monotonic()
             with self._lock:
-                claims, runs = list(self._claims), list(self._runs)
+                claims = {token: self._claimed_ids.get(token, ()) for token in self._claims}
+                runs = list(self._runs)
             if claims or runs:
                 self.beat(claims=claims, runs=runs)
 
     @staticmethod
-    def beat(*, claims: list[str], runs: list[int]) -> None:
-        """Renew now. A failed renewal is logged, not raised: the next beat tries again,
-        and a lease lost meanwhile only means the rows are sent once more."""
+    def beat(*, claims: dict[str, Sequence[int]], runs: list[int]) -> None:
+        """Renew now the rows of each claim token (its rows' ids) and the runs. A failed renewal
+        is logged, not raised: the next beat tries again, and a lease lost meanwhile only means
+        the rows are sent once more."""
         from .models import OutboxItem, OutboxStatus, SyncRun
 
         now = timezone.now()
@@ -74,9 +77,13 @@ class _Heartbeat:
                 # Rows locked right now are being finished (or re-planned) by someone else: skip
                 # them rather than wait. Waiting took their locks in another order than the
                 # completing transaction and deadlocked it under load (issue 12's peak run).
+                # Found by their ids: in a peak the in-flight index holds hundreds of thousands
+                # of entries for rows long since sent (until vacuum gets there), and looking the
+                # token up through it took 250 ms to 1 s a beat, in every worker process.
+                ids = sorted({row_id for held in claims.values() for row_id in held})
                 with transaction.atomic():
                     mine = OutboxItem.objects.select_for_update(skip_locked=True).filter(
-                        claim_token__in=claims, status=OutboxStatus.IN_FLIGHT).values("id")
+                        id__in=ids, claim_token__in=list(claims), status=OutboxStatus.IN_FLIGHT).values("id")
                     OutboxItem.objects.filter(id__in=mine).update(claimed_at=now)
             if runs:
                 SyncRun.objects.filter(pk__in=runs, status=SyncRun.Status.RUNNING).update(heartbeat_at=now)
@@ -91,9 +98,12 @@ _heartbeat = _Heartbeat()
 
 
 @contextmanager
-def lease_kept(*, claim_token: str = "", run_id: int | None = None) -> Iterator[None]:
-    """Keep renewing the lease of these claimed rows and/or this run while the block runs."""
+def lease_kept(*, claim_token: str = "", claimed_ids: Sequence[int] = (), run_id: int | None = None) -> Iterator[None]:
+    """Keep renewing the lease of these claimed rows (their claim token and ids) and/or this
+    run while the block runs."""
     if claim_token:
+        with _heartbeat._lock:
+            _heartbeat._claimed_ids[claim_token] = tuple(claimed_ids)
         _heartbeat._register(_heartbeat._claims, claim_token)
     if run_id is not None:
         _heartbeat._register(_heartbeat._runs, run_id)
@@ -102,6 +112,9 @@ def lease_kept(*, claim_token: str = "", run_id: int | None = None) -> Iterator[
     finally:
         if claim_token:
             _heartbeat._unregister(_heartbeat._claims, claim_token)
+            with _heartbeat._lock:
+                if claim_token not in _heartbeat._claims:
+                    _heartbeat._claimed_ids.pop(claim_token, None)
         if run_id is not None:
             _heartbeat._unregister(_heartbeat._runs, run_id)
 

@@ -149,7 +149,8 @@ def test_a_heartbeat_skips_rows_another_transaction_is_finishing_rather_than_wai
     holder = threading.Thread(target=finishing)
     holder.start()
     assert locked.wait(5)
-    beat = threading.Thread(target=_Heartbeat.beat, kwargs={"claims": [rows[0].claim_token], "runs": []})
+    beat = threading.Thread(target=_Heartbeat.beat, kwargs={"claims": {rows[0].claim_token: [r.pk for r in rows]},
+                                                          "runs": []})
     beat.start()
     beat.join(3)
     waited = beat.is_alive()
@@ -160,3 +161,30 @@ def test_a_heartbeat_skips_rows_another_transaction_is_finishing_rather_than_wai
     renewed = {row.pk: row.claimed_at for row in OutboxItem.objects.filter(pk__in=[r.pk for r in rows])}
     assert renewed[rows[1].pk] > timezone.now() - timedelta(seconds=5)  # renewed
     assert renewed[rows[0].pk] < timezone.now() - timedelta(seconds=20)  # skipped: being finished
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_heartbeat_finds_the_rows_it_renews_by_their_ids_not_by_their_claim_token(flow, settings, monkeypatch):
+    """Issue 12's peak run (seventeenth session): renewing a lease looked the claim token up
+    through the in-flight rows' index, which in a peak holds hundreds of thousands of entries
+    for rows sent long ago; each beat of each worker process took 250 ms to 1 s of PostgreSQL.
+    It now names the batch's rows, one primary-key probe each."""
+    from syncapp import leases
+
+    settings.SYNC_LEASE_SECONDS = 2
+    settings.SYNC_HEARTBEAT_SECONDS = 0.2
+    _queue(flow, 3)
+    beats = []
+    real_beat = leases._Heartbeat.beat
+
+    def watched(*, claims, runs):
+        beats.append(claims)
+        real_beat(claims=claims, runs=runs)
+
+    monkeypatch.setattr(leases._Heartbeat, "beat", staticmethod(watched))
+    run = flow_push(flow=flow, adapter=SlowDestination())
+    ids = sorted(OutboxItem.objects.filter(flow=flow).values_list("id", flat=True))
+    renewals = [claims for claims in beats if claims]
+    assert renewals and all(isinstance(claims, dict) for claims in renewals)  # token -> its rows' ids
+    assert all(sorted(held) == ids for claims in renewals for held in claims.values())
+    assert run.records_accepted == 3
