@@ -98,12 +98,13 @@ _heartbeat = _Heartbeat()
 
 
 @contextmanager
-def lease_kept(*, claim_token: str = "", claimed_ids: Sequence[int] = (), run_id: int | None = None) -> Iterator[None]:
-    """Keep renewing the lease of these claimed rows (their claim token and ids) and/or this
-    run while the block runs."""
+def lease_kept(*, claimed: Sequence = (), run_id: int | None = None) -> Iterator[None]:
+    """Keep renewing the lease of these claimed outbox rows (one claim's) and/or this run while
+    the block runs."""
+    claim_token = claimed[0].claim_token if claimed else ""
     if claim_token:
         with _heartbeat._lock:
-            _heartbeat._claimed_ids[claim_token] = tuple(claimed_ids)
+            _heartbeat._claimed_ids[claim_token] = tuple(row.id for row in claimed)
         _heartbeat._register(_heartbeat._claims, claim_token)
     if run_id is not None:
         _heartbeat._register(_heartbeat._runs, run_id)

@@ -117,8 +117,8 @@ def flow_push_batch(*, flow, adapter=None, limit: int | None = None, run_id: int
     items = [PushItem(key=row.record_key, identifier=row.identifier, fields=row.payload) for row in rows]
     try:
         # The batch's calls take the account's allowance ahead of less urgent flows' batches.
-        with (lease_kept(claim_token=rows[0].claim_token, claimed_ids=[row.id for row in rows]),
-              calls_for(min(row.priority for row in rows)), may_step_aside() if step_aside else nullcontext()):
+        with (lease_kept(claimed=rows), calls_for(min(row.priority for row in rows)),
+              may_step_aside() if step_aside else nullcontext()):
             _ensure_fields(flow, adapter)
             results = adapter.push(flow.entity, items)
     except AllowanceBusy:
