@@ -339,11 +339,7 @@ class FiguresDirty(models.Model):
     marked_at = models.DateTimeField()
 
     class Meta:
-        # No unique key: a customer may be marked more than once, and re-planned once. A unique
-        # key made a page marking a customer wait for every uncommitted transaction holding the
-        # same mark (another pull's page, a re-plan taking it): 0.86 s a page on average in a
-        # peak run, inside the page's transaction.
-        indexes = [models.Index(fields=["connection", "id"], name="figures_dirty_taken_idx")]
+        constraints = [models.UniqueConstraint(fields=["connection", "card_code"], name="figures_dirty_unique")]
 
 
 class ConnectionIncident(models.Model):

@@ -160,51 +160,7 @@ def test_two_pulls_marking_the_same_customers_in_other_orders_do_not_deadlock(po
     for thread in threads:
         thread.join(30)
     assert errors == []
-    assert sorted(set(FiguresDirty.objects.values_list("card_code", flat=True))) == ["C1", "C2"]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_page_marking_a_customer_another_open_transaction_marked_does_not_wait_for_it(postgres_only):
-    """Issue 12's peak run (seventeenth session): a mark was one row per customer, so a page
-    marking a customer waited for every uncommitted transaction holding that mark (another
-    pull's page, a re-plan taking it): 857 ms a page on average, inside the page's own
-    transaction. Each now adds a row, and the re-plan plans the customer once."""
-    import threading
-
-    from django.db import connections, transaction
-
-    from syncapp.figures import _take_marks, figures_mark_dirty
-    from tests.factories import ErpConnectionFactory
-
-    connection_id = ErpConnectionFactory().pk
-    holding, done = threading.Event(), threading.Event()
-
-    def other_page():
-        try:
-            with transaction.atomic():
-                figures_mark_dirty(connection_id=connection_id, card_codes=["C1"])
-                holding.set()
-                done.wait(10)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=other_page)
-    holder.start()
-    assert holding.wait(5)
-    marking = threading.Thread(target=lambda: (figures_mark_dirty(connection_id=connection_id,
-                                                                  card_codes=["C1", "C2"]),
-                                               connections.close_all()))
-    marking.start()
-    marking.join(3)
-    waited = marking.is_alive()
-    done.set()
-    holder.join()
-    marking.join()
-    assert not waited
-    assert sorted(FiguresDirty.objects.values_list("card_code", flat=True)) == ["C1", "C1", "C2"]
-    with transaction.atomic():
-        assert _take_marks(connection_id, 100) == ["C1", "C2"]  # each customer planned once
-    assert not FiguresDirty.objects.exists()
+    assert sorted(FiguresDirty.objects.values_list("card_code", flat=True)) == ["C1", "C2"]
 
 
 @postgresql_only
