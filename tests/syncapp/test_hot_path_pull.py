@@ -122,43 +122,26 @@ def test_two_pulls_marking_the_same_customers_in_other_orders_do_not_deadlock(po
     customers in their documents' order and PostgreSQL killed one of them as a deadlock."""
     import threading
 
-    from django.db import connections, transaction
-
     from syncapp.figures import figures_mark_dirty
     from tests.factories import ErpConnectionFactory
+    from tests.syncapp.side_by_side import in_transactions_side_by_side
 
     connection_id = ErpConnectionFactory().pk
-    first_marked, second_started, errors = threading.Event(), threading.Event(), []
+    first_marked, second_started = threading.Event(), threading.Event()
 
     def first():
-        try:
-            with transaction.atomic():
-                figures_mark_dirty(connection_id=connection_id, card_codes=["C1"])
-                first_marked.set()
-                second_started.wait(5)
-                threading.Event().wait(0.5)  # the second pull is now waiting on C1 (or holds C2 before it)
-                figures_mark_dirty(connection_id=connection_id, card_codes=["C2"])
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connections.close_all()
+        figures_mark_dirty(connection_id=connection_id, card_codes=["C1"])
+        first_marked.set()
+        second_started.wait(5)
+        threading.Event().wait(0.5)  # the second pull is now waiting on C1 (or holds C2 before it)
+        figures_mark_dirty(connection_id=connection_id, card_codes=["C2"])
 
     def second():
         first_marked.wait(5)
         second_started.set()
-        try:
-            with transaction.atomic():
-                figures_mark_dirty(connection_id=connection_id, card_codes=["C2", "C1"])
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connections.close_all()
+        figures_mark_dirty(connection_id=connection_id, card_codes=["C2", "C1"])
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    errors = in_transactions_side_by_side(first, second)
     assert errors == []
     assert sorted(FiguresDirty.objects.values_list("card_code", flat=True)) == ["C1", "C2"]
 

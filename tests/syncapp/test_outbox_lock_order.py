@@ -9,12 +9,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connections, transaction
 from django.utils import timezone
 
 from syncapp.models import OutboxItem
 from syncapp.outbox import outbox_complete, outbox_reclaim_stale, outbox_release, outbox_stop
 from tests.factories import FlowFactory
+from tests.syncapp.side_by_side import in_transactions_side_by_side
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,36 +37,19 @@ def rows(postgres_only):
 def _against_a_key_order_locker(statement) -> list[Exception]:
     """Run `statement` while another transaction holds "a" and, once `statement` has had time
     to take what it takes first, asks for "b" (key order: a, then b)."""
-    holding, errors = threading.Event(), []
+    holding = threading.Event()
 
     def key_order_locker():
-        try:
-            with transaction.atomic():
-                list(OutboxItem.objects.select_for_update().filter(record_key="a"))
-                holding.set()
-                threading.Event().wait(0.5)  # the statement now holds "b" (id order) or waits on "a"
-                list(OutboxItem.objects.select_for_update().filter(record_key="b"))
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connections.close_all()
+        list(OutboxItem.objects.select_for_update().filter(record_key="a"))
+        holding.set()
+        threading.Event().wait(0.5)  # the statement now holds "b" (id order) or waits on "a"
+        list(OutboxItem.objects.select_for_update().filter(record_key="b"))
 
     def other():
         holding.wait(5)
-        try:
-            with transaction.atomic():
-                statement()
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connections.close_all()
+        statement()
 
-    threads = [threading.Thread(target=key_order_locker), threading.Thread(target=other)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return errors
+    return in_transactions_side_by_side(key_order_locker, other)
 
 
 def test_rows_given_back_are_locked_in_key_order(rows):
