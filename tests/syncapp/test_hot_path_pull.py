@@ -124,7 +124,7 @@ def test_two_pulls_marking_the_same_customers_in_other_orders_do_not_deadlock(po
 
     from syncapp.figures import figures_mark_dirty
     from tests.factories import ErpConnectionFactory
-    from tests.syncapp.side_by_side import in_transactions_side_by_side
+    from tests.syncapp.lock_races import in_transactions_side_by_side
 
     connection_id = ErpConnectionFactory().pk
     first_marked, second_started = threading.Event(), threading.Event()
@@ -170,24 +170,12 @@ def test_a_page_chosen_as_a_deadlocks_victim_is_written_again_not_left_for_the_n
     """Issue 12's peak run: a scheduled orders pull and the backfill marked the same customers'
     figures and PostgreSQL failed the pull's page as a deadlock; the pull ended there and its
     new orders waited a schedule interval. The page is now written again at once."""
-    import psycopg
-    from django.db import OperationalError
-
     from syncapp import services
+    from tests.syncapp.lock_races import deadlock_once
 
     flow = FlowFactory()
-    real, failures = services.changes_plan, []
-
-    def deadlocking_once(**kwargs):
-        if not failures:
-            failures.append(1)
-            try:
-                raise psycopg.errors.DeadlockDetected("deadlock detected")
-            except psycopg.errors.DeadlockDetected as cause:
-                raise OperationalError("deadlock detected") from cause
-        return real(**kwargs)
-
-    monkeypatch.setattr(services, "changes_plan", deadlocking_once)
+    failures: list[int] = []
+    monkeypatch.setattr(services, "changes_plan", deadlock_once(services.changes_plan, failures))
     run = connection_pull(connection=flow.connection, adapter=FakeSource([[bp_record("C001"), bp_record("C002")]]))
     assert run.status == "succeeded" and failures == [1]
     assert sorted(OutboxItem.objects.filter(flow=flow).values_list("record_key", flat=True)) == ["C001", "C002"]

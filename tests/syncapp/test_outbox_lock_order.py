@@ -14,7 +14,7 @@ from django.utils import timezone
 from syncapp.models import OutboxItem
 from syncapp.outbox import outbox_complete, outbox_reclaim_stale, outbox_release, outbox_stop
 from tests.factories import FlowFactory
-from tests.syncapp.side_by_side import in_transactions_side_by_side
+from tests.syncapp.lock_races import deadlock_once, in_transactions_side_by_side
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,26 +80,13 @@ def test_a_push_completing_a_batch_locks_in_key_order(rows):
 def test_a_push_whose_outcomes_were_a_deadlocks_victim_records_them_again(monkeypatch):
     """The peak run's push failed there after the destination had accepted its batch: the rows
     stayed in flight until their lease ran out, and went out a second time."""
-    import psycopg
-    from django.db import OperationalError
-
     from syncapp import outbox
 
     flow = FlowFactory()
     row = OutboxItem.objects.create(flow=flow, record_key="1", status="in_flight", claim_token=TOKEN,
                                     claimed_at=timezone.now(), payload={}, payload_hash="h")
-    real, failures = outbox._still_ours, []
-
-    def deadlocking_once(rows):
-        if not failures:
-            failures.append(1)
-            try:
-                raise psycopg.errors.DeadlockDetected("deadlock detected")
-            except psycopg.errors.DeadlockDetected as cause:
-                raise OperationalError("deadlock detected") from cause
-        return real(rows)
-
-    monkeypatch.setattr(outbox, "_still_ours", deadlocking_once)
+    failures: list[int] = []
+    monkeypatch.setattr(outbox, "_still_ours", deadlock_once(outbox._still_ours, failures))
     assert outbox_complete(accepted=[(row, "remote-1")], failed=[], retry=[]) == {"1"}
     assert failures == [1]
     row.refresh_from_db()

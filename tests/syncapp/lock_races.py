@@ -1,11 +1,12 @@
-"""Two or more transactions at once, for tests of lock order: each runs on a thread and a
-database connection of its own."""
+"""Tests of lock order and deadlocks: transactions side by side, each on a thread and a database
+connection of its own, and a call PostgreSQL fails once as a deadlock's victim."""
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 
-from django.db import connections, transaction
+import psycopg
+from django.db import OperationalError, connections, transaction
 
 
 def in_transactions_side_by_side(*works: Callable[[], object]) -> list[Exception]:
@@ -28,3 +29,19 @@ def in_transactions_side_by_side(*works: Callable[[], object]) -> list[Exception
     for thread in threads:
         thread.join(30)
     return errors
+
+
+def deadlock_once(real: Callable, failures: list[int]) -> Callable:
+    """`real`, except that its first call fails as PostgreSQL fails a deadlock's victim
+    (appending to `failures`)."""
+
+    def deadlocking_once(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            try:
+                raise psycopg.errors.DeadlockDetected("deadlock detected")
+            except psycopg.errors.DeadlockDetected as cause:
+                raise OperationalError("deadlock detected") from cause
+        return real(*args, **kwargs)
+
+    return deadlocking_once
