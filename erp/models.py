@@ -32,8 +32,9 @@ class ErpConnection(models.Model):
     )
     delta_overlap_minutes = models.PositiveIntegerField(
         default=2,
-        help_text="Re-read this many minutes before the last change seen: the Service Layer "
-        "compares times to the minute only.",
+        help_text="Re-read this many minutes before the last change seen, each minute once, when this "
+        "many minutes have passed since it ended: the Service Layer compares times to the minute only, "
+        "and a change may show up late.",
     )
     timeout_seconds = models.PositiveIntegerField(default=60)
     unreachable_alert_minutes = models.PositiveIntegerField(

@@ -4,8 +4,9 @@ sales documents (orders, deliveries, invoices, credit_notes, returns).
 Entities and cursors:
 
 - "business_partners", "items": delta reads by UpdateDate/UpdateTime. Cursor
-  {"updated_at": "<ISO-8601 UTC>"}: the stamp of the newest record read so far
-  ({"updated_at": None} if nothing carried one). None or {} reads everything.
+  {"updated_at": "<ISO-8601 UTC>", "reread_to": "<ISO-8601 UTC>"}: the stamp of the newest
+  record read so far ({"updated_at": None} if nothing carried one), and the minute the
+  overlap re-read has reached (absent before the first re-read). None or {} reads everything.
 - "orders", "deliveries", "invoices", "credit_notes", "returns" (Orders, DeliveryNotes,
   Invoices, CreditNotes, Returns; see `document_payloads`): delta reads by
   UpdateDate/UpdateTime with the same cursor and overlap window; key str(DocEntry).
@@ -15,9 +16,11 @@ Entities and cursors:
 
 A delta read with an overlap window reads the new changes first (from the cursor's
 minute on) and the overlap re-read after them: in a peak the window re-reads minutes of
-just-edited records, and a new order must not wait behind them to be planned. The
-cursor moves on only with the last batch, once the re-read is done too, so a read that
-stops half-way is repeated whole (the re-read is harmless: unchanged records cost no call).
+just-edited records, and a new order must not wait behind them to be planned. Each
+minute is re-read once, when the overlap has passed since it ended (`reread_to` in the
+cursor says how far that has got). The cursor moves on only with the last batch, once the
+re-read is done too, so a read that stops half-way is repeated whole (the re-read is
+harmless: unchanged records cost no call).
 """
 from __future__ import annotations
 
@@ -162,22 +165,37 @@ class SapB1Source:
         # ends never moves its cursor; they are the next delta read's. It is the first minute's
         # start at least READ_AHEAD after the read began: a pull that ticks late in a minute
         # would otherwise stop within seconds and leave a whole interval of new orders waiting.
-        bound = (self.clock() + READ_AHEAD).replace(second=0, microsecond=0) + timedelta(minutes=1)
+        began = self.clock()
+        bound = _minute(began + READ_AHEAD) + timedelta(minutes=1)
         if since is None or not self.overlap:
             # A full read (a backfill, a first load) stops once it reaches records stamped after
             # that, but asks for no upper bound: a record whose date SAP cannot compare must still
             # be read (and reported).
             yield from self._read_restarting(spec, since, back=self.overlap, stop_after=bound if spec.delta else None)
             return
-        # New changes first, then the overlap re-read (see the module docstring).
+        # New changes first, then the overlap re-read (see the module docstring). Until the
+        # last batch every batch carries the cursor passed in: a read stopped half-way is repeated.
         newest = since
         for batch in self._read_restarting(spec, since, back=timedelta(0), until=bound):
             newest = max(newest, _cursor_time(batch.cursor) or newest)
-            yield replace(batch, cursor=_cursor(since))
-        before = since.replace(second=0, microsecond=0)  # the new changes were read from this minute
-        for batch in self._read_restarting(spec, since, back=self.overlap, until=before):
-            yield replace(batch, cursor=_cursor(since))
-        yield SourceBatch(records=[], cursor=_cursor(newest))
+            yield replace(batch, cursor=cursor)
+        reread_from, reread_until = self._reread_window(cursor, since, began)
+        if reread_from < reread_until:
+            for batch in self._read_restarting(spec, reread_from, back=timedelta(0), until=reread_until):
+                yield replace(batch, cursor=cursor)
+        yield SourceBatch(records=[], cursor=_cursor(newest, reread_to=max(reread_from, reread_until)))
+
+    def _reread_window(self, cursor: dict[str, Any], since: datetime, began: datetime) -> tuple[datetime, datetime]:
+        """The minutes to read again: those within the overlap before the cursor (a change SAP
+        shows late is stamped in a minute already read), each once, when the overlap has passed
+        since it ended. Re-reading the whole window on every pull read each minute two or three
+        times: in a peak 10,000 unchanged orders a pull, and 15,000 a pull after it with nothing
+        new. `reread_to` is where the last re-read got to (absent in a cursor from before it)."""
+        window_start = _minute(since - self.overlap)
+        reread_from = max(_cursor_time(cursor, "reread_to") or window_start, window_start)
+        # Up to the cursor's minute (the new changes were read from there).
+        reread_until = min(_minute(since), _minute(began - self.overlap))
+        return reread_from, reread_until
 
     def _read_restarting(self, spec: EntitySpec, since: datetime | None, *, back: timedelta,
                          until: datetime | None = None, stop_after: datetime | None = None) -> Iterator[SourceBatch]:
@@ -328,12 +346,19 @@ def _newest(records: list[SourceRecord], moment: datetime | None) -> datetime | 
     return moment
 
 
-def _cursor(moment: datetime | None) -> dict[str, Any]:
-    return {"updated_at": moment.isoformat() if moment else None}
+def _cursor(moment: datetime | None, *, reread_to: datetime | None = None) -> dict[str, Any]:
+    cursor = {"updated_at": moment.isoformat() if moment else None}
+    if reread_to is not None:
+        cursor["reread_to"] = reread_to.isoformat()
+    return cursor
 
 
-def _cursor_time(cursor: dict[str, Any] | None) -> datetime | None:
-    value = (cursor or {}).get("updated_at")
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def _cursor_time(cursor: dict[str, Any] | None, field: str = "updated_at") -> datetime | None:
+    value = (cursor or {}).get(field)
     if not value:
         return None
     moment = datetime.fromisoformat(value)

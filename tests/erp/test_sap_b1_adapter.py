@@ -117,7 +117,7 @@ def test_a_fix_made_in_sap_shows_up_in_the_next_delta(sandbox, connection, clock
     assert keys == ["C2", "C1"]  # C2 only because it sits inside the overlap window
     fixed = batches[0].records[-1]
     assert fixed.data["email"] == "jane.doe@example.com"
-    assert batches[-1].cursor == {"updated_at": "2026-11-22T10:00:00+00:00"}
+    assert batches[-1].cursor == {"updated_at": "2026-11-22T10:00:00+00:00", "reread_to": "2026-11-22T09:00:00+00:00"}
 
 
 def test_read_one_finds_a_partner_or_says_it_is_gone(sandbox, connection):

@@ -189,4 +189,4 @@ def test_item_patch_stamps_update_and_shows_in_the_next_delta(sandbox, connectio
     batches, records = _read(source, "items", last.cursor)
     assert records[-1].key == "000000001"
     assert records[-1].data["prices"][0] == {"price_list": 1, "price": 14.0, "currency": "GBP"}
-    assert batches[-1].cursor == {"updated_at": "2026-11-22T10:00:00+00:00"}
+    assert batches[-1].cursor == {"updated_at": "2026-11-22T10:00:00+00:00", "reread_to": "2026-11-22T09:00:00+00:00"}

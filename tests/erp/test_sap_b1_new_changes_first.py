@@ -31,7 +31,7 @@ def test_a_new_order_is_read_before_the_overlap_re_read_and_the_cursor_moves_las
     assert "99" in [r.key for r in batches[0].records]
     # The cursor moves only when the re-read is done too: a read stopped half-way is repeated whole.
     assert all(batch.cursor == last.cursor for batch in batches[:-1])
-    assert batches[-1].cursor == {"updated_at": "2026-11-22T09:25:30+00:00"}
+    assert batches[-1].cursor == {"updated_at": "2026-11-22T09:25:30+00:00", "reread_to": "2026-11-22T09:22:00+00:00"}
     assert batches[-1].records == []
 
 
@@ -63,7 +63,7 @@ def test_a_read_ends_on_a_minute_start_and_leaves_what_came_later_to_the_next(sa
     batches = list(reading.read_changes("orders", last.cursor))
 
     assert [r.key for batch in batches for r in batch.records] == ["1", "2"]  # 3 is not read now
-    assert batches[-1].cursor == {"updated_at": "2026-11-22T09:25:30+00:00"}
+    assert batches[-1].cursor == {"updated_at": "2026-11-22T09:25:30+00:00", "reread_to": "2026-11-22T09:00:00+00:00"}
     later = [r.key for batch in SapB1Source(connection, clock=clock).read_changes("orders", batches[-1].cursor)
              for r in batch.records]
     assert later == ["2", "3"]  # the next read has it (2 again: from the cursor's minute)
@@ -85,7 +85,7 @@ def test_a_read_that_begins_late_in_a_minute_goes_on_reading_into_the_next(sandb
     batches = list(SapB1Source(connection, clock=lambda: ours).read_changes("orders", last.cursor))
 
     assert [r.key for batch in batches for r in batch.records] == ["1", "2"]  # 1 from the cursor's minute
-    assert batches[-1].cursor == {"updated_at": "2026-11-22T09:26:20+00:00"}
+    assert batches[-1].cursor == {"updated_at": "2026-11-22T09:26:20+00:00", "reread_to": "2026-11-22T09:00:00+00:00"}
 
 
 def test_a_backfill_in_a_busy_erp_reads_everything_there_was_and_leaves_later_edits_to_the_delta(sandbox, connection,
@@ -193,7 +193,7 @@ def test_restarts_in_the_overlap_re_read_that_get_further_do_not_fail_the_pull(s
     connection.delta_overlap_minutes = 8
     *_, last = SapB1Source(connection, clock=clock).read_changes("orders", None)
 
-    clock.set(9, 25, 30)
+    clock.set(9, 31, 30)  # the whole window's minutes are eight minutes past: all of it is read again
     reads: list[str] = []
     edited: list[int] = []
     for batch in SapB1Source(connection, clock=clock).read_changes("orders", last.cursor):
@@ -207,3 +207,75 @@ def test_restarts_in_the_overlap_re_read_that_get_further_do_not_fail_the_pull(s
 
     assert len(edited) > 6 * MAX_RESTARTS
     assert {str(entry) for entry in range(2, 242)} <= set(reads)
+
+
+def _window_pulls(source, cursor, clock, minutes, *, cursors_seen=None):
+    """One pull at half past each of `minutes` (09:MM:30); the keys each read, and the last cursor."""
+    reads = []
+    for minute in minutes:
+        clock.set(9, minute, 30)
+        batches = list(source.read_changes("orders", cursor))
+        if cursors_seen is not None:
+            cursors_seen.append((cursor, [batch.cursor for batch in batches[:-1]]))
+        cursor = batches[-1].cursor
+        reads.append(sorted((r.key for batch in batches for r in batch.records), key=int))
+    return reads, cursor
+
+
+def test_each_minute_of_the_overlap_is_read_again_once_not_on_every_pull(sandbox, connection, clock):
+    """Issue 12's peak: every pull re-read the whole two-minute window before its cursor, so each
+    minute was read two or three times (10,000 unchanged orders a pull at peak rates), and after
+    the peak a pull with nothing new still read 14,000-16,000. Each minute is now read again once,
+    when the overlap (two minutes) has passed since it ended."""
+    clock.set(9, 20, 10)
+    for entry in range(1, 31):
+        sandbox.add_document("orders", document(entry))
+    clock.set(9, 21, 10)
+    for entry in range(31, 61):
+        sandbox.add_document("orders", document(entry))
+    clock.set(9, 22, 0)
+    sandbox.add_document("orders", document(61))
+    source = SapB1Source(connection, clock=clock)
+    *_, last = source.read_changes("orders", None)
+
+    cursors: list = []
+    reads, _ = _window_pulls(source, last.cursor, clock, (22, 23, 24, 25, 26), cursors_seen=cursors)
+
+    again = [[key for key in keys if key != "61"] for keys in reads]  # 61: the cursor's own minute, every pull
+    first_minute, second_minute = [str(n) for n in range(1, 31)], [str(n) for n in range(31, 61)]
+    assert again == [[], first_minute, second_minute, [], []]
+    # Until a pull's last batch, its batches carry the cursor it was given: one stopped half-way is repeated.
+    assert all(batch_cursor == given for given, batch_cursors in cursors for batch_cursor in batch_cursors)
+
+
+def test_a_change_sap_shows_late_in_a_minute_already_read_is_found_by_its_re_read(sandbox, connection, clock):
+    clock.set(9, 20, 10)
+    sandbox.add_document("orders", document(1))
+    clock.set(9, 22, 0)
+    sandbox.add_document("orders", document(2))
+    source = SapB1Source(connection, clock=clock)
+    *_, last = source.read_changes("orders", None)
+    (first,), cursor = _window_pulls(source, last.cursor, clock, (22,))
+    assert first == ["2"]
+    clock.set(9, 21, 40)
+    sandbox.add_document("orders", document(3))  # stamped 09:21:40, shown only after the read at 09:22:30
+
+    reads, cursor = _window_pulls(source, cursor, clock, (23, 24, 25))
+
+    assert [keys for keys in reads] == [["1", "2"], ["2", "3"], ["2"]]  # its minute, read again at 09:24:30
+    assert cursor == {"updated_at": "2026-11-22T09:22:00+00:00", "reread_to": "2026-11-22T09:22:00+00:00"}
+
+
+def test_pulls_further_apart_than_the_overlap_re_read_only_the_overlap(sandbox, connection, clock):
+    """Minutes the new changes were read from long after they ended need no second read."""
+    clock.set(9, 0, 10)
+    sandbox.add_document("orders", document(1))
+    source = SapB1Source(connection, clock=clock)
+    *_, last = source.read_changes("orders", None)
+    for minute, entry in ((5, 2), (9, 3), (12, 4), (14, 5)):
+        clock.set(9, minute, 10)
+        sandbox.add_document("orders", document(entry))
+    (first, second), _ = _window_pulls(source, last.cursor, clock, (15, 30))
+
+    assert first == ["1", "2", "3", "4", "5"]  # all new (from the cursor's minute, 09:00)
+    assert second == ["4", "5"]  # the two minutes before the cursor (09:12, 09:13) and its own (09:14)
