@@ -249,6 +249,8 @@ def test_each_minute_of_the_overlap_is_read_again_once_not_on_every_pull(sandbox
 
 
 def test_a_change_sap_shows_late_in_a_minute_already_read_is_found_by_its_re_read(sandbox, connection, clock):
+    """What the overlap is for: a change stamped in a minute the reads have passed (a long
+    transaction in SAP) is read when that minute is read again, the overlap after it ended."""
     clock.set(9, 20, 10)
     sandbox.add_document("orders", document(1))
     clock.set(9, 22, 0)
@@ -262,7 +264,7 @@ def test_a_change_sap_shows_late_in_a_minute_already_read_is_found_by_its_re_rea
 
     reads, cursor = _window_pulls(source, cursor, clock, (23, 24, 25))
 
-    assert [keys for keys in reads] == [["1", "2"], ["2", "3"], ["2"]]  # its minute, read again at 09:24:30
+    assert reads == [["1", "2"], ["2", "3"], ["2"]]  # its minute (09:21) is read again at 09:24:30
     assert cursor == {"updated_at": "2026-11-22T09:22:00+00:00", "reread_to": "2026-11-22T09:22:00+00:00"}
 
 
