@@ -28,8 +28,7 @@ class _Heartbeat:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._claims: dict[str, int] = {}
-        self._claimed_ids: dict[str, tuple[int, ...]] = {}  # per claim token, the rows it holds
+        self._claims: dict[tuple[str, tuple[int, ...]], int] = {}  # (claim token, its rows' ids)
         self._runs: dict[int, int] = {}
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -58,8 +57,10 @@ class _Heartbeat:
                 continue
             last = time.monotonic()
             with self._lock:
-                claims = {token: self._claimed_ids.get(token, ()) for token in self._claims}
-                runs = list(self._runs)
+                held, runs = list(self._claims), list(self._runs)
+            claims: dict[str, list[int]] = {}
+            for token, ids in held:
+                claims.setdefault(token, []).extend(ids)
             if claims or runs:
                 self.beat(claims=claims, runs=runs)
 
@@ -101,21 +102,16 @@ _heartbeat = _Heartbeat()
 def lease_kept(*, claimed: Sequence = (), run_id: int | None = None) -> Iterator[None]:
     """Keep renewing the lease of these claimed outbox rows (one claim's) and/or this run while
     the block runs."""
-    claim_token = claimed[0].claim_token if claimed else ""
-    if claim_token:
-        with _heartbeat._lock:
-            _heartbeat._claimed_ids[claim_token] = tuple(row.id for row in claimed)
-        _heartbeat._register(_heartbeat._claims, claim_token)
+    claim = (claimed[0].claim_token, tuple(row.id for row in claimed)) if claimed else None
+    if claim:
+        _heartbeat._register(_heartbeat._claims, claim)
     if run_id is not None:
         _heartbeat._register(_heartbeat._runs, run_id)
     try:
         yield
     finally:
-        if claim_token:
-            _heartbeat._unregister(_heartbeat._claims, claim_token)
-            with _heartbeat._lock:
-                if claim_token not in _heartbeat._claims:
-                    _heartbeat._claimed_ids.pop(claim_token, None)
+        if claim:
+            _heartbeat._unregister(_heartbeat._claims, claim)
         if run_id is not None:
             _heartbeat._unregister(_heartbeat._runs, run_id)
 
