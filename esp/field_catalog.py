@@ -22,12 +22,16 @@ from django.core.exceptions import ImproperlyConfigured
 
 from esp.models import EspAccount, FieldMapping
 from syncapp.adapters import HubFault, TransportError
+from syncapp.ratelimit import AllowanceBusy
 
 logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 60
 FAILURE_CACHE_SECONDS = 15  # a destination that is down is asked again soon, not on every click
 PAGE_TIMEOUT_SECONDS = 10  # a page waits this long, not the 121 s a push allows
+# Longer than this behind the pushes for the account's allowance, the page says so instead
+# (a 429's pause, or a minute the vendor said is spent, can last most of a minute).
+PAGE_ALLOWANCE_WAIT_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -77,15 +81,17 @@ class FieldCatalog:
 def _dotdigital_fields(destination: EspAccount) -> list[DeclaredField]:
     from esp.dotdigital.adapter import DEFAULT_CALLS_PER_MINUTE
     from esp.dotdigital.client import DotdigitalClient, base_url_for
-    from syncapp.ratelimit import throttle_for
+    from syncapp.ratelimit import throttle_for, waits_at_most
 
     # The account's own bucket: the editor takes its turn with the pushes, never around them.
     throttle = throttle_for(destination, destination.calls_per_minute or DEFAULT_CALLS_PER_MINUTE)
     client = DotdigitalClient(base_url_for(destination.region, destination.base_url), destination.api_user,
                               destination.password(), throttle=throttle, timeout=PAGE_TIMEOUT_SECONDS,
                               max_rate_limit_waits=0)
+    with waits_at_most(PAGE_ALLOWANCE_WAIT_SECONDS):
+        items = client.list_data_fields()
     declared = []
-    for item in client.list_data_fields():
+    for item in items:
         name = str(item.get("name") or "").strip()
         if name:
             declared.append(DeclaredField(name, str(item.get("type") or ""),
@@ -152,6 +158,11 @@ def destination_catalog(*, destination: EspAccount, refresh: bool = False) -> Fi
         catalog = FieldCatalog(kind=destination.kind, available=False, **_ADDING.get(destination.kind, {}),
                                problem=f"The fields of {destination} could not be read: {error}")
         seconds = FAILURE_CACHE_SECONDS
+    except AllowanceBusy as busy:
+        catalog = FieldCatalog(kind=destination.kind, available=False, **_ADDING.get(destination.kind, {}),
+                               problem=(f"The fields of {destination} were not read: its call allowance is in use "
+                                        f"by the pushes for about {busy.seconds:.0f} s more"))
+        seconds = min(busy.seconds, FAILURE_CACHE_SECONDS)
     cache.set(key, catalog, seconds)
     return catalog
 

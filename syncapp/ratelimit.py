@@ -100,6 +100,7 @@ class _StepAside:
     after: float
     waited: float = 0.0
     open: bool = True  # until the first call has its token
+    page: bool = False  # a person waits (waits_at_most): any class, either bucket
 
 
 _step_aside: contextvars.ContextVar[_StepAside | None] = contextvars.ContextVar("sync_step_aside", default=None)
@@ -117,10 +118,26 @@ def may_step_aside(after_seconds: float = STEP_ASIDE_AFTER_SECONDS) -> Iterator[
         _step_aside.reset(token)
 
 
-def allowance_wait(seconds: float, sleep: Callable[[float], None]) -> None:
-    """Wait `seconds` for the allowance, or step aside (AllowanceBusy) where agreed to."""
+@contextmanager
+def waits_at_most(seconds: float) -> Iterator[None]:
+    """For a call a person waits on (a page): inside, a call that would wait more than
+    `seconds` in all before its token raises AllowanceBusy instead, whatever its class and
+    on either bucket, as long as nothing is reserved for it yet. The page says the
+    allowance is busy; it does not hang behind a pause the pushes earned."""
+    token = _step_aside.set(_StepAside(after=seconds, page=True))
+    try:
+        yield
+    finally:
+        _step_aside.reset(token)
+
+
+def allowance_wait(seconds: float, sleep: Callable[[float], None], *, in_process: bool = False) -> None:
+    """Wait `seconds` for the allowance, or step aside (AllowanceBusy) where agreed to. On
+    the in-process bucket (`in_process`) only a page steps aside: a push there waits as
+    it always has (LocalTokenBucket)."""
     state = _step_aside.get()
-    if state is not None and state.open and current_call_class() != TIME_SENSITIVE:
+    agreed = state is not None and (state.page or (not in_process and current_call_class() != TIME_SENSITIVE))
+    if agreed and state.open:
         if state.waited + seconds > state.after:
             raise AllowanceBusy(max(seconds, STEP_ASIDE_RETRY_SECONDS))
         state.waited += seconds
@@ -318,7 +335,9 @@ def throttled_call(throttle: Any, *, tells_allowance: bool = False,
 
 class LocalTokenBucket:
     """In-process bucket for the embedded defaults (one worker process). It reserves a
-    caller's tokens before the caller waits, so nobody steps aside here (`may_step_aside`)."""
+    caller's tokens before the caller waits, so no push steps aside here (`may_step_aside`).
+    A page may (`waits_at_most`), from a wait with nothing reserved: a pause after a 429, or
+    an allowance the vendor said is spent."""
 
     def __init__(
         self,
@@ -386,8 +405,10 @@ class LocalTokenBucket:
         ticket = uuid.uuid4().hex if self.window_calls or held else None
         while True:
             wait, reserved = self._take(cost, ticket, held, lease)
-            if wait > 0:
+            if wait > 0 and reserved:
                 self.sleep(wait)
+            elif wait > 0:
+                allowance_wait(wait, self.sleep, in_process=True)
             if reserved:
                 _token_taken()
                 return ticket if held else None

@@ -16,6 +16,23 @@ def _service_required() -> bool:
     return os.environ.get("SYNC_REQUIRE_SERVICES") == "1"
 
 
+@pytest.fixture(autouse=True)
+def _shared_redis_starts_empty(settings):
+    """With REDIS_URL set (CI), the tests one worker runs share its Redis database: a pause a
+    429 left on an account's allowance, or a waiter listed there, would hold up the next test
+    whose account has the same name. Each test starts from an empty one."""
+    if not settings.REDIS_URL:
+        yield
+        return
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).flushdb()
+    except redis.RedisError:
+        pass  # a test that needs Redis fails on its own, with its own message
+    yield
+
+
 @pytest.fixture
 def redis_url():
     """A real Redis. In CI (SYNC_REQUIRE_SERVICES=1) its absence fails the test."""

@@ -135,6 +135,35 @@ def test_an_unreachable_destination_gives_an_unavailable_list_with_the_reason_no
     assert target_refusal(catalog=catalog, target="NEWFIELD", saved=[], new=True) is None
 
 
+@pytest.fixture(params=["in-process", "redis"])
+def allowance(request, settings, monkeypatch):
+    """The destination's allowance on the embedded defaults' bucket, or on the shared one."""
+    monkeypatch.setattr("syncapp.ratelimit._local_buckets", {})  # a pause must not outlive the test
+    settings.REDIS_URL = request.getfixturevalue("redis_url") if request.param == "redis" else ""
+    return request.param
+
+
+def test_the_page_does_not_wait_out_a_pause_the_pushes_earned_it_says_why_the_list_is_missing(
+        as_role, accepted, dotdigital, allowance):
+    """A 429 to a push pauses the account's allowance (up to a minute): the editor takes its turn
+    with the pushes, but a person is waiting, so it says the list was not read instead of hanging."""
+    from esp.dotdigital.adapter import DEFAULT_CALLS_PER_MINUTE
+    from syncapp.ratelimit import throttle_for
+
+    destination = accepted.destination
+    throttle_for(destination, destination.calls_per_minute or DEFAULT_CALLS_PER_MINUTE).defer(8.0)
+
+    page = as_role("admin").get(url(accepted))
+    assert page.status_code == 200
+    assert not [call for call in dotdigital.call_log if call[:2] == ("GET", "/v2/data-fields")]
+    catalog = page.context["row_choices"].catalog
+    assert not catalog.available
+    assert "call allowance is in use by the pushes for about 8 s more" in catalog.problem
+    assert catalog.problem in page.content.decode()
+    refusal = target_refusal(catalog=catalog, target="NEWFIELD", saved=["FULLNAME"], new=False)
+    assert "cannot be checked against the destination now" in refusal and "New data field" in refusal
+
+
 def test_ometria_declares_its_documented_contact_fields_and_leaves_properties_free_form(db):
     account = EspAccount.objects.create(name="om", kind="ometria", password_env="TEST_OMETRIA_API_KEY")
     catalog = destination_catalog(destination=account)
