@@ -13,7 +13,7 @@ from erp.models import ErpConnection
 
 from .incidents import task_enqueue
 from .models import Flow, SyncRun
-from .outbox import flows_awaiting_confirmation, flows_with_ready_work, outbox_reclaim_stale
+from .outbox import flows_awaiting_confirmation, flows_with_ready_work, outbox_reclaim_stale, outbox_submitted
 
 logger = logging.getLogger(__name__)
 
@@ -327,18 +327,21 @@ def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule
 # the sweep still starts one every minute for anything left, unless a timed one waits or
 # runs (their mark), so there is one chain of timed confirms per flow.
 CONFIRM_QUEUED_SLACK_SECONDS = 60
+# A timed confirm never comes sooner than this: a row past its due but not yet decided must
+# not have the destination asked back to back.
+CONFIRM_SOONEST_SECONDS = 2.0
 
 
 def confirm_wake(flow: Flow) -> bool:
-    """Rows were sent to a destination that validates later: ask it when their first verdicts
-    are due (Ometria: its validation grace after the push), not at the next sweep, so what
+    """Rows were sent to a destination that validates later: ask it when the oldest one's verdict
+    is due (Ometria: its grace and the queue its call joined), not at the next sweep, so what
     waits on them (a new customer's first order) goes on as soon as it may. One such task per
     flow waits at a time."""
     from django.conf import settings
 
     from .pushing import adapter_for_flow
 
-    due = float(getattr(adapter_for_flow(flow), "first_verdict_seconds", 0) or 0) + 1
+    due = _first_verdict_in(flow, adapter_for_flow(flow)) + 1
     if settings.REDIS_URL:
         try:
             from .ratelimit import redis_client
@@ -348,6 +351,17 @@ def confirm_wake(flow: Flow) -> bool:
         except Exception as error:  # noqa: BLE001 - redis raises several types for one fault
             logger.warning("Could not mark a queued confirm (queued regardless): %s", error)
     return task_enqueue(flow_confirm_task, flow.pk, True, countdown=due)
+
+
+def _first_verdict_in(flow: Flow, adapter) -> float:
+    """Seconds until the flow's oldest row awaiting validation may first be decided: the
+    destination's own reckoning for that row where it has one (Ometria: its grace plus the
+    queue the row's call joined), else its first verdict after a push."""
+    reckon = getattr(adapter, "verdict_due_in", None)
+    oldest = outbox_submitted(flow=flow, limit=1) if reckon is not None else []
+    if not oldest or oldest[0].submitted_at is None:
+        return float(getattr(adapter, "first_verdict_seconds", 0) or 0)
+    return max(reckon(oldest[0].receipt, oldest[0].submitted_at), CONFIRM_SOONEST_SECONDS)
 
 
 def _confirm_mark(flow: Flow) -> str:

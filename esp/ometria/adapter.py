@@ -225,6 +225,19 @@ class OmetriaDestination:
         """How long after a push its records' verdicts can first be due (the engine asks then)."""
         return self.grace
 
+    def verdict_due_in(self, receipt: str, submitted_at: datetime) -> float:
+        """Seconds until silence may first accept what the call `receipt` sent at `submitted_at`:
+        the grace plus the queue that call joined (errors_list.acceptance_wait), as confirm()
+        reckons it. The engine times its next confirm by this: a confirm sooner reads the errors
+        list and decides nothing, and one a whole grace later leaves the records waiting."""
+        try:
+            note = self.ledger.notes([receipt]).get(receipt)
+        except Exception:  # without the note confirm() assumes a full queue, and so does this
+            logger.warning("Ometria send note unavailable; assuming a full queue", exc_info=True)
+            note = None
+        wait = acceptance_wait(note, grace=self.grace, min_rate=self.min_rate)
+        return _epoch(submitted_at) + wait - self.clock()
+
     @property
     def min_rate(self) -> float:
         return float(self.options["min_processing_rate"])

@@ -311,6 +311,32 @@ def test_a_long_queue_ometria_has_not_worked_through_is_waited_for():
         world.server.stop()
 
 
+def test_the_adapter_says_when_a_calls_records_may_first_be_decided():
+    """The engine times its next confirm by this (issue 12): the grace plus the queue the call
+    joined, from the call's own answer; as confirm() reckons it, not sooner, not later."""
+    world = World(processing_rate=20)
+    try:
+        destination = world.destination(validation_grace_seconds=5, min_processing_rate=20)
+        items = [customer(f"G{n:03d}") for n in range(300)]
+        submitted = []
+        for start in range(0, len(items), 100):
+            chunk = items[start:start + 100]
+            submitted += world.submitted(chunk, destination.push("customers", chunk))
+        first, last = submitted[0], submitted[-1]
+        assert destination.verdict_due_in(first.receipt, first.submitted_at) == pytest.approx(5 + 100 / 20)
+        due_last = destination.verdict_due_in(last.receipt, last.submitted_at)
+        assert due_last == pytest.approx(5 + 300 / 20)
+        world.clock.sleep(due_last - 0.5)
+        decided = {r.key for r in destination.confirm("customers", submitted)}
+        assert "G000" in decided and "G299" not in decided
+        world.clock.sleep(0.5)
+        assert "G299" in {r.key for r in destination.confirm("customers", submitted)}
+        assert destination.verdict_due_in("unknown-call", first.submitted_at) == pytest.approx(
+            5 + 50_000 / 20 - (world.clock.now - first.submitted_at.timestamp()))  # no note: a full queue
+    finally:
+        world.server.stop()
+
+
 def test_push_reads_the_errors_list_as_it_goes_so_one_bad_record_in_ten_never_overflows_it(world):
     read_throttle = RecordingThrottle()
     destination = OmetriaDestination(world.account(), RecordingThrottle(), read_throttle=read_throttle,

@@ -115,6 +115,47 @@ def test_a_push_that_leaves_rows_awaiting_validation_asks_when_their_verdicts_ar
     assert OutboxItem.objects.filter(flow=flow, status="submitted").count() == 3
 
 
+def test_the_next_timed_confirm_comes_when_the_oldest_waiting_row_is_due_not_a_grace_after_now(
+        flow, redis_url, settings, monkeypatch):
+    """Issue 12: an Ometria record is decided once its grace and the queue its call joined are
+    over. Timed a grace after each pass, a confirm came before that (reading the errors list to
+    decide nothing) and the next one a whole grace later: in a peak run new orders waited 18-29 s
+    from submitted to accepted with a 10 s grace. Timed by the destination's reckoning for the
+    oldest waiting row, it comes when that row is due; never sooner than CONFIRM_SOONEST_SECONDS."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.REDIS_URL = redis_url
+    timed = []
+    monkeypatch.setattr(tasks.flow_confirm_task, "apply_async",
+                        lambda args, countdown: timed.append((args, countdown)))
+    asked = []
+
+    class Reckoning:  # a 10 s grace; the call "r-old" joined a queue worth 15 s more
+        first_verdict_seconds = 10.0
+
+        def verdict_due_in(self, receipt, submitted_at):
+            asked.append(receipt)
+            return (submitted_at + timedelta(seconds=25) - timezone.now()).total_seconds()
+
+    monkeypatch.setattr("syncapp.pushing.adapter_for_flow", lambda flow: Reckoning())
+    now = timezone.now()
+    OutboxItem.objects.create(flow=flow, record_key="C2", status="submitted", receipt="r-new", payload={},
+                              submitted_at=now)
+    OutboxItem.objects.create(flow=flow, record_key="C1", status="submitted", receipt="r-old", payload={},
+                              submitted_at=now - timedelta(seconds=5))
+    assert tasks.confirm_wake(flow) is True
+    [((flow_id, is_timed), countdown)] = timed
+    assert asked == ["r-old"] and (flow_id, is_timed) == (flow.pk, True)
+    assert 20.0 < countdown <= 21.0  # 25 s after the oldest row, which went 5 s ago; + 1 s
+
+    tasks._mark_clear(tasks._confirm_mark(flow), "test")
+    OutboxItem.objects.filter(record_key="C1").update(submitted_at=now - timedelta(minutes=5))
+    tasks.confirm_wake(flow)  # long overdue (its errors not read yet): soon, not at once
+    assert timed[-1][1] == tasks.CONFIRM_SOONEST_SECONDS + 1
+
+
 def test_one_timed_confirm_per_flow_at_a_time_and_the_next_when_it_got_somewhere(flow, redis_url, settings,
                                                                                monkeypatch):
     """Issue 12: a confirm still running when the next push ends must not have a twin asking the
