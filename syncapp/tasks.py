@@ -118,6 +118,15 @@ def pushers_wake(flows, **started) -> None:
             push_wake(flow, **started, time_sensitive=flow.pk in urgent)
 
 
+def urgent_pushers_wake(flows, **started) -> None:
+    """A push task, ahead of the others, for each of these flows with time-sensitive rows ready."""
+    flows = list(flows)
+    urgent = set(flows_with_ready_work(flows, time_sensitive=True))
+    for flow in flows:
+        if flow.pk in urgent:
+            push_wake(flow, **started, time_sensitive=True)
+
+
 def _push_unmark(flow: Flow) -> None:
     _mark_clear(_push_mark(flow), "queued push")
 
@@ -275,17 +284,23 @@ def _pulls_asked_again(connection: ErpConnection, entity: str) -> list[str]:
 def _waking_pushers(flows, started: dict | None = None):
     """A pull's progress callback: once a page with records is stored (the new changes come
     first), and every PULL_WAKE_SECONDS after, the flows with ready rows get a push task, so
-    a second worker sends the new orders while this one reads on."""
+    a second worker sends the new orders while this one reads on. Between those, a page that
+    left time-sensitive rows ready wakes their flows at once (one indexed query a page): woken
+    only every few seconds, a dispatch planned just after a wake on a page of unchanged records
+    waited for the end of the pull (6-7 s in a peak run)."""
     import time
 
     woken = {"at": None}
 
     def stored(records: int) -> None:
-        now = time.monotonic()
-        if not records or (woken["at"] is not None and now - woken["at"] < PULL_WAKE_SECONDS):
+        if not records:
             return
-        woken["at"] = now
-        pushers_wake(flows, **(started or {}))
+        now = time.monotonic()
+        if woken["at"] is None or now - woken["at"] >= PULL_WAKE_SECONDS:
+            woken["at"] = now
+            pushers_wake(flows, **(started or {}))
+        else:
+            urgent_pushers_wake(flows, **(started or {}))
 
     return stored
 

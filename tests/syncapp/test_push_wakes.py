@@ -281,6 +281,35 @@ def test_a_flow_with_time_sensitive_rows_ready_is_woken_ahead_of_routine_pushes(
     assert enqueued == [((routine.pk,), None), ((flow.pk,), tasks.URGENT_PUSH_PRIORITY)]
 
 
+def test_a_page_that_left_time_sensitive_rows_ready_wakes_their_flow_at_once(flow, redis_url, settings, enqueued,
+                                                                           monkeypatch):
+    """Issue 12's peak run s19-B: a deliveries pull's first page (unchanged records read again)
+    woke the pushers; the dispatches its next pages planned, two seconds apart, waited for the
+    next wake five seconds on or the pull's end: their push started 6-7 s after the first was
+    planned. Routine rows still wait for the next wake, every PULL_WAKE_SECONDS."""
+    from syncapp.models import Priority
+    from tests.factories import FlowFactory
+
+    settings.REDIS_URL = redis_url
+    clock = [100.0]
+    monkeypatch.setattr("time.monotonic", lambda: clock[0])
+    routine = FlowFactory(connection=flow.connection, destination=flow.destination, entity="orders")
+    stored = tasks._waking_pushers([routine, flow])
+    stored(500)  # a page read again, unchanged: nothing ready, the wake is spent
+    assert enqueued == []
+    clock[0] += 2
+    OutboxItem.objects.create(flow=routine, record_key="B1", status="pending", priority=Priority.ROUTINE)
+    OutboxItem.objects.create(flow=flow, record_key="D1", status="pending", priority=Priority.URGENT)
+    stored(450)
+    assert enqueued == [((flow.pk,), tasks.URGENT_PUSH_PRIORITY)]  # the dispatch's flow alone, now
+    clock[0] += 2
+    stored(450)
+    assert len(enqueued) == 1  # its task waits in the queue: one per flow
+    clock[0] += tasks.PULL_WAKE_SECONDS
+    stored(450)
+    assert enqueued[1:] == [((routine.pk,), None)]
+
+
 def test_still_one_push_task_per_flow_waits_whatever_its_level(flow, redis_url, settings, enqueued):
     """A second task of one flow (a mark per level, tried in the peak run) ran beside the first:
     the two split the flow's ready rows into smaller batches, and dotdigital got 1.4 % more calls
