@@ -343,8 +343,10 @@ def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule
 # runs (their mark), so there is one chain of timed confirms per flow.
 CONFIRM_QUEUED_SLACK_SECONDS = 60
 # A timed confirm never comes sooner than this: a row past its due but not yet decided must
-# not have the destination asked back to back.
+# not have the destination asked back to back. Nor later than this: a row whose send note was
+# lost counts as behind a full queue, and the rows after it must not wait for it.
 CONFIRM_SOONEST_SECONDS = 2.0
+CONFIRM_LATEST_SECONDS = 60.0
 
 
 def confirm_wake(flow: Flow) -> bool:
@@ -376,7 +378,8 @@ def _first_verdict_in(flow: Flow, adapter) -> float:
     oldest = outbox_submitted(flow=flow, limit=1) if reckon is not None else []
     if not oldest or oldest[0].submitted_at is None:
         return float(getattr(adapter, "first_verdict_seconds", 0) or 0)
-    return max(reckon(oldest[0].receipt, oldest[0].submitted_at), CONFIRM_SOONEST_SECONDS)
+    due_in = reckon(oldest[0].receipt, oldest[0].submitted_at)
+    return min(max(due_in, CONFIRM_SOONEST_SECONDS), CONFIRM_LATEST_SECONDS)
 
 
 def _confirm_mark(flow: Flow) -> str:

@@ -121,7 +121,8 @@ def test_the_next_timed_confirm_comes_when_the_oldest_waiting_row_is_due_not_a_g
     over. Timed a grace after each pass, a confirm came before that (reading the errors list to
     decide nothing) and the next one a whole grace later: in a peak run new orders waited 18-29 s
     from submitted to accepted with a 10 s grace. Timed by the destination's reckoning for the
-    oldest waiting row, it comes when that row is due; never sooner than CONFIRM_SOONEST_SECONDS."""
+    oldest waiting row, it comes when that row is due: never sooner than CONFIRM_SOONEST_SECONDS, nor
+    later than CONFIRM_LATEST_SECONDS."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -137,7 +138,8 @@ def test_the_next_timed_confirm_comes_when_the_oldest_waiting_row_is_due_not_a_g
 
         def verdict_due_in(self, receipt, submitted_at):
             asked.append(receipt)
-            return (submitted_at + timedelta(seconds=25) - timezone.now()).total_seconds()
+            queue = 2500 if receipt == "r-lost" else 15  # without its note: Ometria's whole queue
+            return (submitted_at + timedelta(seconds=10 + queue) - timezone.now()).total_seconds()
 
     monkeypatch.setattr("syncapp.pushing.adapter_for_flow", lambda flow: Reckoning())
     now = timezone.now()
@@ -154,6 +156,11 @@ def test_the_next_timed_confirm_comes_when_the_oldest_waiting_row_is_due_not_a_g
     OutboxItem.objects.filter(record_key="C1").update(submitted_at=now - timedelta(minutes=5))
     tasks.confirm_wake(flow)  # long overdue (its errors not read yet): soon, not at once
     assert timed[-1][1] == tasks.CONFIRM_SOONEST_SECONDS + 1
+
+    tasks._mark_clear(tasks._confirm_mark(flow), "test")
+    OutboxItem.objects.filter(record_key="C1").update(submitted_at=now - timedelta(seconds=1), receipt="r-lost")
+    tasks.confirm_wake(flow)  # its note lost (a full queue assumed): the rows after it are not held back
+    assert timed[-1][1] == tasks.CONFIRM_LATEST_SECONDS + 1
 
 
 def test_one_timed_confirm_per_flow_at_a_time_and_the_next_when_it_got_somewhere(flow, redis_url, settings,
