@@ -60,18 +60,18 @@ def customers_touched(*, connection, entity: str, keys) -> list[str]:
 
 
 def figures_mark_dirty(*, connection_id: int, card_codes: list[str]) -> None:
-    """Mark in key order: two pulls marking overlapping customers (a backfill beside the
-    scheduled pull) then wait for each other in one order, never in a deadlock."""
+    """Mark each customer once for this page. Another page's marks of the same customers are
+    left alone (FiguresDirty has no unique key): an insert that met a mark not yet committed
+    would wait for that page's transaction."""
     card_codes = sorted(set(card_codes))
     table = quote(FiguresDirty._meta.db_table)
     now = timezone.now()
     if vendor() == "postgresql":
-        execute(f"INSERT INTO {table} (connection_id, card_code, marked_at) SELECT %s, unnest(%s::text[]), %s "
-                "ON CONFLICT (connection_id, card_code) DO NOTHING", [connection_id, array_of(card_codes),
-                                                                      db_datetime(now)])
+        execute(f"INSERT INTO {table} (connection_id, card_code, marked_at) SELECT %s, unnest(%s::text[]), %s",
+                [connection_id, array_of(card_codes), db_datetime(now)])
         return
     FiguresDirty.objects.bulk_create([FiguresDirty(connection_id=connection_id, card_code=code, marked_at=now)
-                                      for code in card_codes], ignore_conflicts=True, batch_size=500)
+                                      for code in card_codes], batch_size=500)
 
 
 def figures_marked(*, connection_id: int) -> bool:
@@ -79,17 +79,20 @@ def figures_marked(*, connection_id: int) -> bool:
 
 
 def _take_marks(connection_id: int, limit: int) -> list[str]:
-    """Remove up to `limit` marks of the connection and name their customers (in the caller's
-    transaction: a plan that fails puts them back). Another pull's marks being taken are skipped."""
+    """Remove up to `limit` marks of the connection and name their customers, each once (in
+    the caller's transaction: a plan that fails puts them back). Another pull's marks being
+    taken are skipped."""
     table = quote(FiguresDirty._meta.db_table)
     if vendor() == "postgresql":
-        return [code for (code,) in fetch(
+        codes = [code for (code,) in fetch(
             f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE connection_id = %s ORDER BY id "
             "LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING card_code", [connection_id, limit])]
-    marks = list(FiguresDirty.objects.filter(connection_id=connection_id).order_by("id")
-                 .values_list("id", "card_code")[:limit])
-    FiguresDirty.objects.filter(id__in=[mark_id for mark_id, _ in marks]).delete()
-    return [code for _, code in marks]
+    else:
+        marks = list(FiguresDirty.objects.filter(connection_id=connection_id).order_by("id")
+                     .values_list("id", "card_code")[:limit])
+        FiguresDirty.objects.filter(id__in=[mark_id for mark_id, _ in marks]).delete()
+        codes = [code for _, code in marks]
+    return sorted(set(codes))  # a customer two pages marked is planned once
 
 
 def figures_replan(*, connection, priority: int = Priority.ROUTINE, run=None) -> int:

@@ -332,14 +332,18 @@ class FiguresDirty(models.Model):
     Each page of documents marks its customers in the page's own transaction; the pull
     re-plans every marked customer once at its end and removes the marks as it does
     (syncapp.figures). A pull that stops half-way leaves its marks, and the next pull of
-    the connection re-plans them: a moved figure is never forgotten."""
+    the connection re-plans them: a moved figure is never forgotten.
+
+    A customer may be marked more than once (no unique key): two pages marking the same
+    customer at once (the orders pull and the deliveries pull) would otherwise wait for each
+    other's commit, up to a second a page at peak. The re-plan takes them all."""
 
     connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="+", db_index=False)
     card_code = models.CharField(max_length=50)
     marked_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["connection", "card_code"], name="figures_dirty_unique")]
+        indexes = [models.Index(fields=["connection", "id"], name="figures_dirty_taken_idx")]
 
 
 class ConnectionIncident(models.Model):
