@@ -107,24 +107,15 @@ def _queued_once(mark: str, seconds: int, enqueue: Callable[[], bool], what: str
     return True
 
 
-def pushers_wake(flows, **started) -> None:
+def pushers_wake(flows, *, time_sensitive_only: bool = False, **started) -> None:
     """A push task for each of these flows with rows ready to send: queued ahead of the
-    others where time-sensitive rows are ready."""
+    others where time-sensitive rows are ready; with `time_sensitive_only`, for those alone."""
     flows = list(flows)
-    ready = set(flows_with_ready_work(flows))
-    urgent = set(flows_with_ready_work(flows, time_sensitive=True)) if ready else set()
+    ready = set() if time_sensitive_only else set(flows_with_ready_work(flows))
+    urgent = set(flows_with_ready_work(flows, time_sensitive=True)) if ready or time_sensitive_only else set()
     for flow in flows:
-        if flow.pk in ready:
+        if flow.pk in ready or flow.pk in urgent:
             push_wake(flow, **started, time_sensitive=flow.pk in urgent)
-
-
-def urgent_pushers_wake(flows, **started) -> None:
-    """A push task, ahead of the others, for each of these flows with time-sensitive rows ready."""
-    flows = list(flows)
-    urgent = set(flows_with_ready_work(flows, time_sensitive=True))
-    for flow in flows:
-        if flow.pk in urgent:
-            push_wake(flow, **started, time_sensitive=True)
 
 
 def _push_unmark(flow: Flow) -> None:
@@ -300,7 +291,7 @@ def _waking_pushers(flows, started: dict | None = None):
             woken["at"] = now
             pushers_wake(flows, **(started or {}))
         else:
-            urgent_pushers_wake(flows, **(started or {}))
+            pushers_wake(flows, time_sensitive_only=True, **(started or {}))
 
     return stored
 
