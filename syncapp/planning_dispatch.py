@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.db.models import Q
 
 from erp.document_links import delivered_quantities, shipments_of
-from erp.documents import SalesOrder
+from erp.document_rows import sales_orders_with_lines
 from erp.models import BusinessPartner
 from exceptions.models import Stage
 from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
@@ -29,9 +29,12 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
                          rows: dict | None = None) -> PlanResult:
     """Queue the dispatch signals the given orders (DocEntry keys) are due."""
     result = PlanResult()
-    every = list(SalesOrder.objects.filter(connection_id=flow.connection_id, is_cancellation=False,
-                                           doc_entry__in=[int(k) for k in record_keys if k.isdigit()])
-             .prefetch_related("lines"))  # "web:<reference>" (a provisional order) has no deliveries
+    # Plain rows, not model instances: a deliveries page plans hundreds of orders, and their
+    # instances and related managers cost more than the plan. "web:<reference>" (a provisional
+    # order) has no deliveries.
+    every = [order for order in sales_orders_with_lines(
+        connection_id=flow.connection_id, doc_entries=[int(k) for k in record_keys if k.isdigit()])
+        if not order.is_cancellation]
     orders = [order for order in every if not order.cancelled]
     entries = [order.doc_entry for order in orders]
     delivered = delivered_quantities(connection=flow.connection, orders=entries)
@@ -48,7 +51,7 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
         # A line closed in SAP without being delivered in full counts as done.
         complete = bool(sent) and all(
             line.line_status == "closed" or delivered.get((order.doc_entry, line.line_num), Decimal(0)) >= line.quantity
-            for line in order.lines.all())
+            for line in order.lines)
         due = []
         if flow.dispatch_per_shipment:
             due = [(f"{order.doc_entry}:shipment:{entry}", "shipped", day, [tracking]) for entry, day, tracking in sent]

@@ -237,6 +237,37 @@ def test_a_partial_delivery_does_not_signal_dispatch_and_the_final_one_does_once
     assert hub.destination.pushed_keys.count("1:dispatched") == 1  # the later edit sent nothing again
 
 
+def test_dispatch_signals_are_planned_from_plain_rows_not_a_model_instance_per_order_and_line(hub, dispatch_flow):
+    """A peak's deliveries page plans hundreds of orders: their model instances and related
+    managers cost more than the plan itself (0.5 s of a 0.7 s plan for 900 orders, traced in
+    the twentieth session), and every second of it delays the page's dispatch signals."""
+    from django.db.models.signals import post_init
+
+    from erp.documents import SalesOrder, SalesOrderLine
+    from syncapp.planning_dispatch import dispatch_events_plan
+
+    hub.pull("orders", document("orders", 1, line(0, quantity=2), line(1, "1002")))
+    hub.pull("deliveries", document("deliveries", 10, line(0, quantity=2, base=(17, 1, 0)),
+                                    line(1, "1002", base=(17, 1, 1)), tracking_number="TRK-1"))
+    made = []
+
+    def counted(sender, **kwargs):
+        made.append(sender.__name__)
+
+    for model in (SalesOrder, SalesOrderLine):
+        post_init.connect(counted, sender=model, weak=False)
+    try:
+        planned = dispatch_events_plan(flow=dispatch_flow, record_keys=["1"], force=True)
+    finally:
+        for model in (SalesOrder, SalesOrderLine):
+            post_init.disconnect(counted, sender=model)
+    assert planned.queued == ["1:dispatched"]
+    assert made == []
+    flow_push(flow=dispatch_flow, adapter=hub.destination)
+    signal = hub.destination.records[("dispatch_events", "1:dispatched")]
+    assert (signal["event"], signal["trackingNumbers"]) == ("dispatched", ["TRK-1"])
+
+
 def test_a_flow_can_signal_every_shipment_instead(hub, dispatch_flow):
     dispatch_flow.dispatch_per_shipment = True
     dispatch_flow.save()
