@@ -34,6 +34,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from syncapp.bulksql import any_of
+
 from .documents import DOCUMENT_MODELS
 
 WAITING = "waiting_for_base_document"
@@ -59,14 +61,15 @@ def missing_bases(*, connection, entity: str, doc_entries: Iterable[int]) -> dic
     if not entries or entity not in DOCUMENT_MODELS:
         return {}
     _, line_model, _ = DOCUMENT_MODELS[entity]
+    # A page's keys as one array parameter (syncapp.bulksql.AnyOf), not a placeholder each.
     links = set(line_model.objects.filter(
-        document__connection=connection, document__doc_entry__in=list(entries), base_type__in=list(_ENTITY_BY_TYPE),
+        any_of("document__doc_entry", entries), document__connection=connection, base_type__in=list(_ENTITY_BY_TYPE),
         base_entry__isnull=False).values_list("document__doc_entry", "base_type", "base_entry"))
     wanted: dict[int, set[int]] = defaultdict(set)
     for _, base_type, base_entry in links:
         wanted[base_type].add(base_entry)
     held = {base_type: set(DOCUMENT_MODELS[_ENTITY_BY_TYPE[base_type]][0].objects.filter(
-        connection=connection, doc_entry__in=list(bases)).values_list("doc_entry", flat=True))
+        any_of("doc_entry", bases), connection=connection).values_list("doc_entry", flat=True))
         for base_type, bases in wanted.items()}
     missing: dict[int, set[Base]] = defaultdict(set)
     for entry, base_type, base_entry in links:
@@ -125,8 +128,8 @@ def _waits_update(*, connection, entity: str, entries: list[int]) -> None:
 
     missing = missing_bases(connection=connection, entity=entity, doc_entries=entries)
     current = {int(key): (reason, status, message) for key, reason, status, message in _active(
-        SyncException.objects.filter(connection=connection, entity=entity, reason_code__in=REASONS,
-                                     record_key__in=[str(entry) for entry in entries]))
+        SyncException.objects.filter(any_of("record_key", [str(entry) for entry in entries]), connection=connection,
+                                     entity=entity, reason_code__in=REASONS))
         .values_list("record_key", "reason_code", "status", "message")}
     for entry, bases in missing.items():
         reason, status, message = current.get(entry, (WAITING, "", ""))
@@ -180,7 +183,8 @@ def _resolve(*, connection, entity: str, entries: list[int]) -> None:
 
     if entries:
         exceptions_resolve_matching(queryset=_active(SyncException.objects.filter(
-            connection=connection, entity=entity, reason_code__in=REASONS, record_key__in=[str(e) for e in entries])),
+            any_of("record_key", [str(e) for e in entries]), connection=connection, entity=entity,
+            reason_code__in=REASONS)),
             text="Resolved: the document it is based on has arrived.")
 
 

@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from syncapp.bulksql import any_of
 from syncapp.logging import redact_json, redact_text
 
 from .events import Kind, events_add, exceptions_change
@@ -107,7 +108,7 @@ def error_text_clean(text: str, *, limit: int = 10_000) -> str:
 def _active_for(*, flow, entity: str, record_keys: Iterable[str], stages: Iterable[str] | None = None,
                 connection=None) -> QuerySet[SyncException]:
     keys = list(record_keys)
-    qs = SyncException.objects.filter(entity=entity, record_key__in=keys, status__in=_ACTIVE)
+    qs = SyncException.objects.filter(any_of("record_key", keys), entity=entity, status__in=_ACTIVE)
     qs = qs.filter(flow=flow) if flow is not None else qs.filter(flow__isnull=True, connection=connection)
     if stages is not None:
         qs = qs.filter(stage__in=list(stages))

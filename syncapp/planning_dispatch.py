@@ -18,8 +18,10 @@ from erp.models import BusinessPartner
 from exceptions.models import Stage
 from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
 
+from .bulksql import any_of
 from .models import OutboxItem, OutboxStatus, Priority
 from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
+from .page_reads import read_shared
 from .planning import PlanResult
 from .planning_contacts import order_buyers
 from .planning_orders import customers_at_destination, order_ids
@@ -32,13 +34,14 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
     # Plain rows, not model instances: a deliveries page plans hundreds of orders, and their
     # instances and related managers cost more than the plan. "web:<reference>" (a provisional
     # order) has no deliveries.
-    every = [order for order in sales_orders_with_lines(
-        connection_id=flow.connection_id, doc_entries=[int(k) for k in record_keys if k.isdigit()])
-        if not order.is_cancellation]
+    every = [order for order in read_shared(
+        sales_orders_with_lines, connection_id=flow.connection_id,
+        doc_entries=[int(k) for k in record_keys if k.isdigit()]) if not order.is_cancellation]
     orders = [order for order in every if not order.cancelled]
     entries = [order.doc_entry for order in orders]
-    delivered = delivered_quantities(connection=flow.connection, orders=entries)
-    shipments = shipments_of(connection=flow.connection, orders=entries)
+    # Asked of every order of the page, cancelled ones too, as the orders flows ask: one read serves all.
+    delivered = read_shared(delivered_quantities, connection=flow.connection, orders=[o.doc_entry for o in every])
+    shipments = read_shared(shipments_of, connection=flow.connection, orders=[o.doc_entry for o in every])
     emails = dict(BusinessPartner.objects.filter(connection_id=flow.connection_id,
                                                  card_code__in={o.card_code for o in orders})
                   .values_list("card_code", "email"))
@@ -69,7 +72,7 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
     due_keys = {signal.key for signal in signals}
     candidates = _signal_keys(flow, [order.doc_entry for order in every])
     withdrawn = [key for key in OutboxItem.objects.filter(
-        flow=flow, record_key__in=candidates, status__in=[OutboxStatus.PENDING, OutboxStatus.HELD])
+        any_of("record_key", candidates), flow=flow, status__in=[OutboxStatus.PENDING, OutboxStatus.HELD])
         .values_list("record_key", flat=True) if key not in due_keys]
     outbox_stop(flow=flow, record_keys=withdrawn, status=OutboxStatus.SKIPPED)
     result.skipped = withdrawn
@@ -77,7 +80,7 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
     # queued takes the newest facts: the order, closed by its last delivery, is often read
     # before that delivery, so the first plan may lack the delivery's tracking number.
     unsent = [OutboxStatus.PENDING, OutboxStatus.HELD, OutboxStatus.FAILED, OutboxStatus.SKIPPED]
-    known = set(OutboxItem.objects.filter(flow=flow, record_key__in=[s.key for s in signals])
+    known = set(OutboxItem.objects.filter(any_of("record_key", [s.key for s in signals]), flow=flow)
                 .filter(~Q(status__in=unsent) | ~Q(accepted_hash="")).values_list("record_key", flat=True))
     signals = [signal for signal in signals if signal.key not in known or force]
     # History found by a backfill must never overtake today's signals.
@@ -100,7 +103,7 @@ def _signal_keys(flow, orders: list[int]) -> list[str]:
     from erp.document_links import DOCUMENT_MODELS, ORDER
 
     _, line_model, _ = DOCUMENT_MODELS["deliveries"]
-    deliveries = line_model.objects.filter(document__connection_id=flow.connection_id, base_type=ORDER,
-                                           base_entry__in=orders).values_list("base_entry", "document__doc_entry")
+    deliveries = line_model.objects.filter(any_of("base_entry", orders), document__connection_id=flow.connection_id,
+                                           base_type=ORDER).values_list("base_entry", "document__doc_entry")
     return [f"{entry}:dispatched" for entry in orders] + sorted(
         {f"{order}:shipment:{delivery}" for order, delivery in deliveries})

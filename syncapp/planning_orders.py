@@ -86,6 +86,7 @@ from exceptions.services import exception_raise, exceptions_mark_retrying, excep
 from .bulksql import any_of, fetch, quote, select_by_keys, values_table, vendor
 from .models import Flow, OutboxItem, OutboxStatus, Priority
 from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
+from .page_reads import read_shared
 from .planning import PlanResult
 from .planning_contacts import order_buyers
 
@@ -332,8 +333,8 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
     web_keys = [key for key in record_keys if key.startswith(ProvisionalOrder.KEY_PREFIX)]
     entries = [int(key) for key in record_keys if key.isdigit()]
     # The orders ingest just wrote come with the page; any other plan (a retry) reads the mirror.
-    orders = (sales_orders_from_ingest(rows) if rows is not None
-              else sales_orders_with_lines(connection_id=flow.connection_id, doc_entries=entries))
+    orders = (read_shared(sales_orders_from_ingest, changed=rows) if rows is not None
+              else read_shared(sales_orders_with_lines, connection_id=flow.connection_id, doc_entries=entries))
     # A cancellation document reverses an order; it is never an order itself.
     result.skipped = [str(order.doc_entry) for order in orders if order.is_cancellation]
     orders = [order for order in orders if not order.is_cancellation]
@@ -351,8 +352,8 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
     categories = categories_of_codes(connection_id=flow.connection_id, item_codes=item_groups or {})
     skus = SkuPolicy.for_connection(flow.connection)
     statuses = status_map(flow.destination)
-    delivered = delivered_quantities(connection=flow.connection, orders=[o.doc_entry for o in orders])
-    refunds = order_refunds(connection=flow.connection, orders=[o.doc_entry for o in orders])
+    delivered = read_shared(delivered_quantities, connection=flow.connection, orders=[o.doc_entry for o in orders])
+    refunds = read_shared(order_refunds, connection=flow.connection, orders=[o.doc_entry for o in orders])
     delivered_by_order: dict[int, dict[int, Decimal]] = {}
     for (entry, line_num), quantity in delivered.items():
         delivered_by_order.setdefault(entry, {})[line_num] = quantity

@@ -42,6 +42,7 @@ from .logging import redact_text
 from .models import Flow, Priority, RunTrigger, SourceCursor, SyncRun
 from .outbox import outbox_reclaim_stale
 from .page_lookahead import pages_read_ahead
+from .page_reads import page_reads_shared
 from .plan_lock import flows_plan_lock
 from .pushing import PushStats, adapter_for_flow, confirms_later, flow_confirm, flow_push_batch
 from .ratelimit import AllowanceBusy
@@ -118,9 +119,10 @@ def changes_plan(*, connection, entity: str, flows: list[Flow], stored, priority
         work.append((flow, spec, forced, rows, keys))
     # Only the flows planned here, all at once: no older read of the mirror commits after ours.
     flows_plan_lock(flow.pk for flow, *_ in work)
-    plan_outcomes_record(run=run, planned=[
-        (flow, spec.plan(flow=flow, record_keys=keys, rows=rows, priority=priority, force=forced))
-        for flow, spec, forced, rows, keys in work])
+    with page_reads_shared():  # the page's orders, deliveries and refunds read once for all its flows
+        planned = [(flow, spec.plan(flow=flow, record_keys=keys, rows=rows, priority=priority, force=forced))
+                   for flow, spec, forced, rows, keys in work]
+    plan_outcomes_record(run=run, planned=planned)
 
 
 def connection_pull(*, connection: ErpConnection, entity: str = "business_partners", adapter=None,

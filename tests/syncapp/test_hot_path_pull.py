@@ -254,3 +254,29 @@ def test_a_pull_outside_the_workers_still_plans_the_figures_before_it_ends(flows
     assert contact(customers, "C002").payload["ORDERCOUNT"] == 1
     assert not FiguresDirty.objects.exists()
     assert OutboxItem.objects.filter(flow=customers, record_key="C002", status="pending").exists()
+
+
+@postgresql_only
+def test_a_deliveries_page_sends_its_keys_as_one_array_never_a_placeholder_per_key(flows):
+    """A peak's deliveries page holds hundreds of documents: a statement with a placeholder
+    per key is rewritten by the driver key by key and planned by the server value by value.
+    (The twentieth session found the missing-base check, the dispatch signals and the
+    exceptions' lookups doing so.)"""
+    customers, _ = flows
+    FlowFactory(entity="dispatch_events", connection=customers.connection, destination=customers.destination)
+    entries = range(1, 61)
+    connection_pull(connection=customers.connection, entity="orders", adapter=FakeSource(
+        [[document("orders", entry, line(0), card_code="C001") for entry in entries]]))
+    widest = []
+
+    def measured(execute, sql, params, many, context):
+        widest.append((len(params or ()), sql[:160]))
+        return execute(sql, params, many, context)
+
+    deliveries = [document("deliveries", 1000 + entry, line(0, base=(17, entry, 0)), card_code="C001")
+                  for entry in entries]
+    with db.execute_wrapper(measured):
+        run = connection_pull(connection=customers.connection, entity="deliveries", adapter=FakeSource([deliveries]))
+    assert run.records_changed == 60
+    assert OutboxItem.objects.filter(record_key__endswith=":dispatched").count() == 60
+    assert max(widest) < (len(entries), "")  # the widest statement names fewer values than the page holds

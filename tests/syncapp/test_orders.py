@@ -268,6 +268,39 @@ def test_dispatch_signals_are_planned_from_plain_rows_not_a_model_instance_per_o
     assert (signal["event"], signal["trackingNumbers"]) == ("dispatched", ["TRK-1"])
 
 
+def test_the_flows_of_a_deliveries_page_share_one_read_of_its_orders_deliveries_and_refunds(hub, dispatch_flow,
+                                                                                           monkeypatch):
+    """Every flow a deliveries page touches (here an orders flow at each of two destinations
+    and the dispatch signals) asked the mirror the same questions again; now each is asked
+    once per page, and every flow still plans what it planned before."""
+    from erp import document_links, document_rows
+    from syncapp import planning_dispatch, planning_orders
+
+    FlowFactory(entity="orders", connection=hub.customers.connection)  # a second destination's orders flow
+    hub.pull("orders", document("orders", 1, line(0, quantity=2)), document("orders", 2, line(0)))
+    asked = []
+
+    def counted(read):
+        def counting(**arguments):
+            asked.append(read.__name__)
+            return read(**arguments)
+        return counting
+
+    for name, module in (("sales_orders_with_lines", document_rows), ("delivered_quantities", document_links),
+                         ("order_refunds", document_links), ("shipments_of", document_links)):
+        wrapper = counted(getattr(module, name))  # one object wherever it was imported, as the planners see it
+        for planner in (planning_orders, planning_dispatch):
+            if hasattr(planner, name):
+                monkeypatch.setattr(planner, name, wrapper)
+    hub.pull("deliveries", document("deliveries", 10, line(0, quantity=2, base=(17, 1, 0)), tracking_number="T1"),
+             document("deliveries", 11, line(0, base=(17, 2, 0)), tracking_number="T2"))
+    assert sorted(asked) == ["delivered_quantities", "order_refunds", "sales_orders_with_lines", "shipments_of"]
+    hub.push()
+    flow_push(flow=dispatch_flow, adapter=hub.destination)
+    assert signals(hub) == ["dispatched", "dispatched"]
+    assert hub.order(1)["state"] == hub.order(2)["state"] == "dispatched"
+
+
 def test_a_flow_can_signal_every_shipment_instead(hub, dispatch_flow):
     dispatch_flow.dispatch_per_shipment = True
     dispatch_flow.save()
