@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from .adapters import PushItem
@@ -37,7 +37,7 @@ from .bulksql import (
 )
 from .deadlocks import again_on_deadlock
 from .logging import redact_text
-from .models import OutboxItem, OutboxStatus, Priority
+from .models import Flow, OutboxItem, OutboxStatus, Priority
 
 S = OutboxStatus
 
@@ -330,12 +330,15 @@ def flows_awaiting_confirmation(flows=None) -> list[int]:
 
 
 def flows_with_ready_work(flows=None, *, time_sensitive: bool = False) -> list[int]:
-    """Flows with rows ready to send now; with `time_sensitive`, only time-sensitive rows count."""
-    now = timezone.now()
-    qs = OutboxItem.objects.filter(status=S.PENDING).filter(
-        Q(not_before__isnull=True) | Q(not_before__lte=now))
+    """Flows with rows ready to send now; with `time_sensitive`, only time-sensitive rows count.
+
+    One EXISTS per flow, which stops at the flow's first ready row. (A DISTINCT over the
+    pending rows read every one of them: 0.35 s and 67,000 pages at 176,000 pending rows,
+    asked at every wake while a backfill waits in the outbox.)"""
+    ready = OutboxItem.objects.filter(flow=OuterRef("pk"), status=S.PENDING).filter(
+        Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()))
     if time_sensitive:
-        qs = qs.filter(priority=Priority.URGENT)
-    if flows is not None:
-        qs = qs.filter(flow__in=flows)
-    return sorted(set(qs.values_list("flow_id", flat=True).distinct()))
+        ready = ready.filter(priority=Priority.URGENT)
+    candidates = Flow.objects.all() if flows is None else Flow.objects.filter(
+        pk__in=[getattr(flow, "pk", flow) for flow in flows])
+    return sorted(candidates.filter(Exists(ready)).values_list("pk", flat=True))
