@@ -30,6 +30,7 @@ from erp.customer_figures import customers_of
 
 from .bulksql import array_of, commit_unawaited, db_datetime, execute, fetch, quote, vendor
 from .models import FiguresDirty, Flow, Priority
+from .page_reads import page_reads_shared
 from .plan_lock import flows_plan_lock
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ def figures_replan(*, connection, priority: int = Priority.ROUTINE, run=None) ->
             codes = _take_marks(connection.pk, CHUNK)
             if not codes:
                 return done
-            plan_outcomes_record(run=run, planned=[
-                (flow, flow_plan(flow=flow, record_keys=codes, priority=priority)) for flow in flows])
+            with page_reads_shared():  # the chunk's figures read once for all the customers flows
+                planned = [(flow, flow_plan(flow=flow, record_keys=codes, priority=priority)) for flow in flows]
+            plan_outcomes_record(run=run, planned=planned)
         done += len(codes)

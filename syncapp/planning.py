@@ -27,6 +27,7 @@ from .bulksql import fetch, quote, select_by_keys, values_table
 from .duplicates import group_decide
 from .models import DuplicateEmailPolicy, OutboxStatus, Priority
 from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
+from .page_reads import read_shared
 from .planning_contacts import (
     any_persons,
     buyers_attach_figures,
@@ -234,7 +235,8 @@ def partners_attach_figures(flow, partners: dict) -> None:
     """Order figures ride on each partner, so mappings can send them like any field; a
     contact person carries its company's."""
     companies = {key: getattr(partner, "company_code", key) for key, partner in partners.items()}
-    figures = customer_figures(connection=flow.connection, card_codes=sorted(set(companies.values())))
+    # Shared by the customers flows of one page or figures chunk (syncapp.page_reads): the same customers.
+    figures = read_shared(customer_figures, connection=flow.connection, card_codes=sorted(set(companies.values())))
     for key, partner in partners.items():
         for name, value in figures[companies[key]].items():
             setattr(partner, name, value)

@@ -280,3 +280,38 @@ def test_a_deliveries_page_sends_its_keys_as_one_array_never_a_placeholder_per_k
     assert run.records_changed == 60
     assert OutboxItem.objects.filter(record_key__endswith=":dispatched").count() == 60
     assert max(widest) < (len(entries), "")  # the widest statement names fewer values than the page holds
+
+
+def test_a_figures_chunk_reads_its_customers_figures_once_for_every_customers_flow_in_one_pass(flows, monkeypatch):
+    """The customer-figures re-plan held the customers flows' plan locks while it read the
+    same customers' figures once per customers flow, and the orders twice each time (count
+    and dates, then value): in the twentieth session's peak those aggregates were what the
+    business-partner pages most often waited behind."""
+    from django.test.utils import CaptureQueriesContext
+
+    from esp.default_mappings import mappings_install_defaults
+    from syncapp import planning
+
+    customers, _ = flows
+    elsewhere = FlowFactory(entity="customers", connection=customers.connection)  # a second destination
+    mappings_install_defaults(destination=elsewhere.destination)
+    connection_pull(connection=customers.connection, adapter=FakeSource([[bp_record("C001"), bp_record("C002")]]))
+    asked = []
+    read = planning.customer_figures
+
+    def counted(**arguments):
+        asked.append(arguments["card_codes"])
+        return read(**arguments)
+
+    monkeypatch.setattr(planning, "customer_figures", counted)
+    with CaptureQueriesContext(db) as queries:
+        connection_pull(connection=customers.connection, entity="orders", adapter=FakeSource([[
+            document("orders", 1, line(0, price=10.0), card_code="C001"),
+            document("orders", 2, line(0, price=30.0), card_code="C001")]]))
+    assert asked == [["C001"]]
+    order_totals = [query["sql"] for query in queries.captured_queries
+                    if query["sql"].startswith('SELECT "erp_salesorder"."card_code"') and "GROUP BY" in query["sql"]]
+    assert len(order_totals) == 1
+    for flow in (customers, elsewhere):
+        payload = contact(flow, "C001").payload
+        assert (payload["ORDERCOUNT"], payload["LIFETIMEVALUE"]) == (2, 40.0)
