@@ -2,7 +2,8 @@
 
 A page of orders or deliveries is planned by every flow it touches (the orders flows of
 two destinations, the dispatch signals), and each asked the mirror the same questions:
-the page's orders and lines, what was delivered, what was refunded. Inside
+the page's orders and lines, what was delivered, what was refunded; the customers flows
+of a page or of a figures chunk, the same customers' figures. Inside
 `page_reads_shared` each such read is made once and its answer handed to every flow
 that asks. Planning writes no mirror rows, so within the page's transaction the
 answer cannot go stale; outside the block (a person's retry) every read is made anew.
