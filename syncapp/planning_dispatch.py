@@ -14,7 +14,6 @@ from django.db.models import Q
 
 from erp.document_links import delivered_quantities, shipments_of
 from erp.document_rows import sales_orders_with_lines
-from erp.models import BusinessPartner
 from exceptions.models import Stage
 from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
 
@@ -24,7 +23,7 @@ from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
 from .page_reads import read_shared
 from .planning import PlanResult
 from .planning_contacts import order_buyers
-from .planning_orders import customers_at_destination, order_ids
+from .planning_orders import customer_emails, customers_at_destination, order_ids
 
 
 def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, priority: int = Priority.URGENT,
@@ -42,9 +41,7 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
     # Asked of every order of the page, cancelled ones too, as the orders flows ask: one read serves all.
     delivered = read_shared(delivered_quantities, connection=flow.connection, orders=[o.doc_entry for o in every])
     shipments = read_shared(shipments_of, connection=flow.connection, orders=[o.doc_entry for o in every])
-    emails = dict(BusinessPartner.objects.filter(connection_id=flow.connection_id,
-                                                 card_code__in={o.card_code for o in orders})
-                  .values_list("card_code", "email"))
+    emails = customer_emails(connection_id=flow.connection_id, card_codes={o.card_code for o in orders})
     buyers = order_buyers(flow=flow, orders=orders)  # an order placed by a contact person: their signal
     at_destination = customers_at_destination(flow, {o.card_code for o in orders} | {k for k, _ in buyers.values()})
     ids = order_ids(flow=flow, orders=orders)  # the id the order itself went out under

@@ -94,6 +94,12 @@ TOTAL_TOLERANCE = Decimal("0.05")  # rounding SAP may do per line
 CLAIM_MARGIN = timedelta(seconds=60)  # beyond the claim timeout, before a held ERP order goes
 
 
+def customer_emails(*, connection_id: int, card_codes) -> dict[str, str]:
+    """Card code -> email of the ERP's customers among `card_codes` (an indexed probe a key)."""
+    return dict(select_by_keys(BusinessPartner, ["card_code", "email"], key="card_code", keys=list(card_codes),
+                               where={"connection_id": connection_id}))
+
+
 def customers_at_destination(flow, card_codes: set[str]) -> set[str]:
     """Customers the destination has accepted through a customers flow of this connection;
     at a destination that processes what it takes in order of receipt (Ometria), also those
@@ -339,8 +345,7 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
     result.skipped = [str(order.doc_entry) for order in orders if order.is_cancellation]
     orders = [order for order in orders if not order.is_cancellation]
     card_codes = {order.card_code for order in orders}
-    emails = dict(select_by_keys(BusinessPartner, ["card_code", "email"], key="card_code", keys=list(card_codes),
-                                 where={"connection_id": flow.connection_id}))
+    emails = customer_emails(connection_id=flow.connection_id, card_codes=card_codes)
     buyers = order_buyers(flow=flow, orders=orders)  # orders placed by a contact person go to them
     at_destination = customers_at_destination(flow, card_codes | {key for key, _ in buyers.values()})
     line_items = list({line.item_code for order in orders for line in order.lines if line.item_code})
