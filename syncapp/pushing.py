@@ -168,7 +168,10 @@ def flow_confirm(*, flow, adapter, run_id: int | None = None) -> PushStats:
         rows = outbox_submitted(flow=flow, limit=CONFIRM_BATCH)
         if not rows:
             return stats
-        decided = _confirm_batch(flow, adapter, rows, stats, run_id)
+        # Asked about as their most urgent record, as a push batch is sent: the verdict of new
+        # orders must not wait for the allowance behind routine calls.
+        with calls_for(min(row.priority for row in rows)):
+            decided = _confirm_batch(flow, adapter, rows, stats, run_id)
         if decided < CONFIRM_BATCH:  # a full batch decided: older rows may be waiting behind it
             return stats
 

@@ -5,6 +5,7 @@ import time
 
 import pytest
 import redis
+from django.utils import timezone
 
 from syncapp.ratelimit import LocalTokenBucket, RedisTokenBucket
 
@@ -162,6 +163,35 @@ def test_a_push_batch_draws_on_the_allowance_as_its_most_urgent_record():
     outbox_enqueue(flow=flow, records=[record("N1")], priority=Priority.URGENT)
     flow_push_batch(flow=flow, adapter=adapter)  # N1 and one backfill row: time-sensitive
     flow_push_batch(flow=flow, adapter=adapter)  # the last backfill row
+    assert classes == [TIME_SENSITIVE, BULK]
+
+
+@pytest.mark.django_db
+def test_a_confirm_asks_the_destination_as_its_most_urgent_record():
+    """Issue 12: the verdict of new orders (dotdigital's import status) was asked for as routine
+    work, so it waited for the allowance behind routine calls while new orders waited for it."""
+    from syncapp.models import OutboxItem, OutboxStatus, Priority
+    from syncapp.outbox import PlannedRecord, outbox_enqueue
+    from syncapp.pushing import flow_confirm
+    from syncapp.ratelimit import BULK, TIME_SENSITIVE, current_call_class
+    from tests.factories import FlowFactory
+    from tests.syncapp.test_confirm_later import ValidatesLater
+
+    class Recording(ValidatesLater):
+        def confirm(self, entity, items):
+            classes.append(current_call_class())
+            return super().confirm(entity, items)
+
+    classes: list[int] = []
+    flow = FlowFactory()
+    record = lambda key: PlannedRecord(key=key, identifier=f"{key}@example.com", payload={"k": key})  # noqa: E731
+    outbox_enqueue(flow=flow, records=[record("B1")], priority=Priority.BACKFILL)
+    outbox_enqueue(flow=flow, records=[record("N1")], priority=Priority.URGENT)
+    OutboxItem.objects.filter(flow=flow).update(status=OutboxStatus.SUBMITTED, receipt="req-1",
+                                                submitted_at=timezone.now())
+    flow_confirm(flow=flow, adapter=Recording())  # a new order among the rows: time-sensitive
+    OutboxItem.objects.filter(flow=flow, record_key="N1").update(status=OutboxStatus.ACCEPTED)
+    flow_confirm(flow=flow, adapter=Recording())  # only the backfill row is left
     assert classes == [TIME_SENSITIVE, BULK]
 
 
