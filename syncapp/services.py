@@ -255,7 +255,7 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
         adapter.verdicts_in_push = confirm
     confirming = confirm and confirms_later(adapter)
     reads_own_verdicts = answers_either_way and not confirm and not settings.SYNC_CONFIRM_IMPORTS_LATER
-    last_sent = None
+    last_sent, sent_with = None, set()
     last_confirm = time.monotonic()
 
     def count(stats: PushStats) -> None:
@@ -280,6 +280,7 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
             count(stats)
             if stats.submitted:
                 last_sent = getattr(adapter, "clock", time.monotonic)()
+                sent_with |= stats.receipts
             if progress:
                 progress(stats)
             if confirming and time.monotonic() - last_confirm >= adapter.confirm_interval:
@@ -288,19 +289,21 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
         if confirming:
             count(flow_confirm(flow=flow, adapter=adapter, run_id=run.pk))
         elif reads_own_verdicts and last_sent is not None:
-            count(_verdicts_read_at_end(flow, adapter, last_sent, run))
+            count(_verdicts_read_at_end(flow, adapter, last_sent, sent_with, run))
     return run if run.finished_at else _finish(run)
 
 
-def _verdicts_read_at_end(flow: Flow, adapter, last_sent: float, run: SyncRun) -> PushStats:
+def _verdicts_read_at_end(flow: Flow, adapter, last_sent: float, receipts: set[str], run: SyncRun) -> PushStats:
     """A worker's run that sent its batches without waiting for their verdicts reads them once
     the last batch's is due (dotdigital: its first poll, 5 s after the import): one wait for
-    the run, not one per batch. What is not decided yet stays submitted for the confirm task."""
+    the run, not one per batch. Only its own: another run's imports are that run's to read (a
+    peak run that read every submitted row of the flow asked about imports twice, and held
+    its process for a backfill's). What is not decided yet stays submitted for the confirm task."""
     clock = getattr(adapter, "clock", time.monotonic)  # the adapter's own: it judges what is due
     due = last_sent + float(getattr(adapter, "first_verdict_seconds", 0) or 0) - clock()
     if due > 0:
         getattr(adapter, "sleep", time.sleep)(due)
-    return flow_confirm(flow=flow, adapter=adapter, run_id=run.pk)
+    return flow_confirm(flow=flow, adapter=adapter, run_id=run.pk, receipts=receipts)
 
 
 def flow_confirm_pass(*, flow: Flow, adapter=None) -> SyncRun:

@@ -24,6 +24,7 @@ batch sizes below keep a typical body at 5-15 MB and the byte split guarantees t
 limit. dotdigital runs at most 5 insight imports at once per account: every import sent
 is registered (import_slots.py, shared by the workers) until its report is read, and a
 push waits for a free slot, reading the oldest import's status, rather than send a sixth.
+The last two slots are kept for time-sensitive records (new orders, dispatches).
 When the cap is hit anyway (another integration on the account), dotdigital answers 429;
 the client waits and retries a few times without slowing other calls, then the batch fails
 as a transient TransportError and the engine retries it later.
@@ -46,6 +47,7 @@ from syncapp.adapters import (
     SubmittedItem,
     TransportError,
 )
+from syncapp.ratelimit import TIME_SENSITIVE, current_call_class
 
 from . import payloads
 from .client import DotdigitalClient
@@ -59,6 +61,8 @@ MAX_IMPORT_BYTES = 45 * 1024 * 1024  # under the documented 50 MB, with margin
 # a pass over a backfill's 50 imports held a worker's process for minutes. The rest are asked by
 # the next pass, and the process goes back to pulls and pushes meanwhile.
 CONFIRM_SECONDS = 10.0
+# Of dotdigital's five concurrent imports, those only time-sensitive records may take.
+SLOTS_KEPT_FOR_TIME_SENSITIVE = 2
 DEFAULT_CATALOG_COLLECTION = "Catalog_Default"
 ORDERS_COLLECTION = "Orders"
 DONE, FAILED = "Complete", "Failed"
@@ -335,12 +339,15 @@ class InsightPusher:
         return import_id
 
     def _slot_wait(self) -> None:
-        """Until the account runs fewer than five imports: the oldest one's status is read
-        (and kept for its confirm) rather than sending a sixth for dotdigital to refuse."""
+        """Until the account runs fewer than five imports (fewer than three, for records that are
+        not time-sensitive: the last two are kept for new orders and dispatches, which must not
+        wait for a backfill's imports to finish): the oldest one's status is read (and kept for
+        its confirm) rather than sending a sixth for dotdigital to refuse."""
         started, wait = self.clock(), self.poll_initial_wait
+        most = MAX_ACTIVE_IMPORTS - (0 if current_call_class() == TIME_SENSITIVE else SLOTS_KEPT_FOR_TIME_SENSITIVE)
         while True:
             active = self.slots.active()
-            if len(active) < MAX_ACTIVE_IMPORTS:
+            if len(active) < most:
                 return
             oldest = active[0]
             try:

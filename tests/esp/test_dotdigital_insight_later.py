@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from exceptions.models import SyncException
 from syncapp.adapters import PushItem, SubmittedItem
-from syncapp.models import Flow, OutboxItem
+from syncapp.models import Flow, OutboxItem, Priority
+from syncapp.ratelimit import calls_for
 from syncapp.services import connection_pull, flow_confirm_pass, flow_push
 from tests.hub import Hub, partner
 
@@ -65,7 +66,8 @@ def test_a_sixth_import_waits_for_a_slot_instead_of_earning_a_429_and_its_report
         dest = w.destination()
         dest.verdicts_in_push = False
         pushed = [products(f"SKU-{n}") for n in range(6)]
-        results = [dest.push("products", batch) for batch in pushed]
+        with calls_for(Priority.URGENT):  # time-sensitive records may take all five
+            results = [dest.push("products", batch) for batch in pushed]
 
         assert all(r.outcome == "submitted" for batch in results for r in batch)
         assert [c for c in insight_calls(w) if c[2] == 429] == []
@@ -80,6 +82,25 @@ def test_a_sixth_import_waits_for_a_slot_instead_of_earning_a_429_and_its_report
         # The first import's report, read while waiting, settles its record without another call.
         assert status_reads(w, first) == reads_while_waiting
         assert {r.key: r.outcome for r in verdicts} == {f"SKU-{n}": "accepted" for n in range(5)}  # 6th: running
+
+
+def test_imports_of_records_not_time_sensitive_leave_two_of_the_five_slots_to_new_orders_and_dispatches():
+    """Issue 12, a peak run: a backfill's imports could take all five of dotdigital's slots, and a
+    push of new orders then waited for one of them to finish (5 s and more)."""
+    with world(import_delay_seconds=10) as w:
+        dest = w.destination()
+        dest.verdicts_in_push = False
+        with calls_for(Priority.BACKFILL):
+            backfill = [dest.push("products", products(f"OLD-{n}")) for n in range(3)]
+            assert w.clock.sleeps == [] and status_reads(w, backfill[0][0].remote_id) == 0
+            backfill.append(dest.push("products", products("OLD-3")))  # a fourth waits for the oldest
+        assert status_reads(w, backfill[0][0].remote_id) >= 1 and sum(w.clock.sleeps) >= 10
+        sleeps = len(w.clock.sleeps)
+        with calls_for(Priority.URGENT):
+            urgent = [dest.push("products", products(f"NEW-{n}")) for n in range(2)]
+        assert len(w.clock.sleeps) == sleeps  # three backfill imports running, and the two kept slots free
+        assert all(status_reads(w, batch[0].remote_id) == 0 for batch in backfill[1:] + urgent)
+        assert [c for c in insight_calls(w) if c[2] == 429] == []
 
 
 def test_a_confirm_pass_asks_for_at_most_ten_seconds_and_leaves_the_rest_for_the_next(monkeypatch):
@@ -214,3 +235,23 @@ def test_a_workers_run_sends_its_next_import_without_waiting_for_the_last_ones_r
     assert hub.dd_clock.sleeps[sleeps_before:] == [pytest.approx(5.0)]  # one wait for the run, not one a batch
     assert run.records_accepted == 3
     assert set(OutboxItem.objects.filter(flow=hub.orders).values_list("status", flat=True)) == {"accepted"}
+
+
+def test_a_workers_run_reads_the_reports_of_its_own_imports_only(orders_hub, settings):
+    """Issue 12, a peak run: a run that read every submitted row of the flow at its end asked
+    about other runs' imports too (status reads 137 -> 213) and held its process for a
+    backfill's imports."""
+    hub = _customers_accepted_and_their_orders_planned(orders_hub, "C001")
+    settings.SYNC_CONFIRM_IMPORTS_LATER = True
+    flow_push(flow=hub.orders, adapter=hub.destination(), confirm=False)  # another run's, left submitted
+    [theirs] = OutboxItem.objects.filter(flow=hub.orders).values_list("receipt", flat=True)
+    OutboxItem.objects.filter(flow=hub.orders).update(submitted_at=timezone.now() - timedelta(seconds=6))
+    _customers_accepted_and_their_orders_planned(hub, "C002")
+    settings.SYNC_CONFIRM_IMPORTS_LATER = False
+    calls_before = len(hub.dd.call_log)
+
+    run = flow_push(flow=hub.orders, adapter=hub.destination(), confirm=False)
+
+    reads = [path for method, path, _ in hub.dd.call_log[calls_before:] if method == "GET" and path.startswith(STATUS)]
+    assert run.records_accepted == 1 and len(reads) == 1 and not reads[0].endswith(theirs)
+    assert OutboxItem.objects.get(flow=hub.orders, receipt=theirs).status == "submitted"  # the confirm task's
