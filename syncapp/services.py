@@ -40,7 +40,7 @@ from .leases import lease_kept
 from .locks import PullInProgress, pull_lock
 from .logging import redact_text
 from .models import Flow, Priority, RunTrigger, SourceCursor, SyncRun
-from .outbox import outbox_reclaim_stale
+from .outbox import outbox_reclaim_stale, outbox_submitted
 from .page_lookahead import pages_read_ahead
 from .page_reads import page_reads_shared
 from .plan_lock import flows_plan_lock
@@ -242,7 +242,8 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
     (dotdigital's imports: `verdicts_in_push`) answers in-line runs batch by batch; a
     worker's run sends all its batches first and then reads their verdicts itself, once the
     first is due (`_verdicts_read_at_end`), unless SYNC_CONFIRM_IMPORTS_LATER leaves them to
-    the confirm task. A fault of the hub itself (Redis away) ends the run as failed, gives
+    the confirm task; the returned run's `verdicts_left` then says whether any of its own rows
+    still wait for theirs (None for any other run). A fault of the hub itself (Redis away) ends the run as failed, gives
     the rows back untouched and opens a hub incident."""
     run = SyncRun.objects.create(kind=SyncRun.Kind.PUSH, flow=flow, trigger=trigger, triggered_by_id=triggered_by_id,
                                  heartbeat_at=timezone.now())
@@ -256,6 +257,7 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
     confirming = confirm and confirms_later(adapter)
     reads_own_verdicts = answers_either_way and not confirm and not settings.SYNC_CONFIRM_IMPORTS_LATER
     last_sent, sent_with = None, set()
+    run.verdicts_left = False if reads_own_verdicts else None
     last_confirm = time.monotonic()
 
     def count(stats: PushStats) -> None:
@@ -290,6 +292,7 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
             count(flow_confirm(flow=flow, adapter=adapter, run_id=run.pk))
         elif reads_own_verdicts and last_sent is not None:
             count(_verdicts_read_at_end(flow, adapter, last_sent, sent_with, run))
+            run.verdicts_left = bool(outbox_submitted(flow=flow, limit=1, receipts=sent_with))
     return run if run.finished_at else _finish(run)
 
 
