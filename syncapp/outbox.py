@@ -254,13 +254,9 @@ def _update_in_key_order(rows, **values) -> int:
         return OutboxItem.objects.filter(id__in=ids).update(**values) if ids else 0
 
 
-def outbox_submitted(*, flow, limit: int, receipts: set[str] | None = None) -> list[OutboxItem]:
-    """Rows sent and awaiting the destination's validation, oldest first (only those sent with
-    `receipts`, if given)."""
-    rows = OutboxItem.objects.filter(flow=flow, status=S.SUBMITTED)
-    if receipts is not None:
-        rows = rows.filter(receipt__in=sorted(receipts))
-    return list(rows.order_by("submitted_at", "id")[:limit])
+def outbox_submitted(*, flow, limit: int) -> list[OutboxItem]:
+    """Rows sent and awaiting the destination's validation, oldest first."""
+    return list(OutboxItem.objects.filter(flow=flow, status=S.SUBMITTED).order_by("submitted_at", "id")[:limit])
 
 
 def backoff_delay(attempts: int, retry_after: float | None = None) -> float:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -53,7 +53,6 @@ class PushStats:
     retried: int = 0
     waiting: int = 0  # an order the destination holds back until its customer is there: not a failure
     calls: int = 0
-    receipts: set[str] = field(default_factory=set)  # what the submitted rows were sent with
 
 
 def flow_calls_per_minute(flow) -> int:
@@ -158,16 +157,15 @@ def confirms_later(adapter) -> bool:
     return callable(getattr(adapter, "confirm", None))
 
 
-def flow_confirm(*, flow, adapter, run_id: int | None = None, receipts: set[str] | None = None) -> PushStats:
+def flow_confirm(*, flow, adapter, run_id: int | None = None) -> PushStats:
     """Ask the destination about rows it took but had not validated; record what it decided.
-    With `receipts`, only about the rows sent with those (a run asking about its own).
 
     Rows it cannot decide yet stay submitted, until SYNC_CONFIRM_DEADLINE_SECONDS: then
     they count as a transient failure (sent again, and an exception after
     SYNC_MAX_ATTEMPTS), so a destination that never answers cannot hide a record."""
     stats = PushStats()
     while True:
-        rows = outbox_submitted(flow=flow, limit=CONFIRM_BATCH, receipts=receipts)
+        rows = outbox_submitted(flow=flow, limit=CONFIRM_BATCH)
         if not rows:
             return stats
         # Asked about as their most urgent record, as a push batch is sent: the verdict of new
@@ -241,7 +239,6 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
     stats.waiting = sum(key in ours for key in waiting)
     stats.retried = sum(row.record_key in ours for row, _ in retry)
     stats.submitted = sum(row.record_key in ours for row, _ in submitted)
-    stats.receipts = {receipt for row, receipt in submitted if row.record_key in ours and receipt}
     stats.claimed = len(rows)
 
     # Rows re-planned meanwhile belong to their new plan: their exceptions are not ours to change.

@@ -40,7 +40,7 @@ from .leases import lease_kept
 from .locks import PullInProgress, pull_lock
 from .logging import redact_text
 from .models import Flow, Priority, RunTrigger, SourceCursor, SyncRun
-from .outbox import outbox_reclaim_stale, outbox_submitted
+from .outbox import outbox_reclaim_stale
 from .page_lookahead import pages_read_ahead
 from .page_reads import page_reads_shared
 from .plan_lock import flows_plan_lock
@@ -238,26 +238,17 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
     For a destination that validates later, what it has decided is confirmed between
     batches (at most every `confirm_interval` seconds) and once at the end, unless
     `confirm` is off: the workers confirm in their own task (`flow_confirm_pass`), so a
-    confirm round never holds up the push pace. A destination that can answer either way
-    (dotdigital's imports: `verdicts_in_push`) answers in-line runs batch by batch; a
-    worker's run sends all its batches first and then reads their verdicts itself, once the
-    first is due (`_verdicts_read_at_end`), unless SYNC_CONFIRM_IMPORTS_LATER leaves them to
-    the confirm task; the returned run's `verdicts_left` then says whether any of its own rows
-    still wait for theirs (None for any other run). A fault of the hub itself (Redis away) ends the run as failed, gives
-    the rows back untouched and opens a hub incident."""
+    confirm round never holds up the push pace. A fault of the hub itself (Redis away)
+    ends the run as failed, gives the rows back untouched and opens a hub incident."""
     run = SyncRun.objects.create(kind=SyncRun.Kind.PUSH, flow=flow, trigger=trigger, triggered_by_id=triggered_by_id,
                                  heartbeat_at=timezone.now())
     outbox_reclaim_stale(flow=flow)
     adapter = adapter or adapter_for_flow(flow)
-    answers_either_way = hasattr(adapter, "verdicts_in_push")
-    if answers_either_way:
-        # Waiting for each batch's verdict before sending the next put a worker's second and
-        # third import of new orders 5 and 10 s behind its first (dotdigital's first poll).
-        adapter.verdicts_in_push = confirm
+    if hasattr(adapter, "verdicts_in_push"):
+        # A destination that can answer either way (dotdigital's imports) may answer "submitted"
+        # when the workers confirm in their own task, so this push holds no process meanwhile.
+        adapter.verdicts_in_push = confirm or not settings.SYNC_CONFIRM_IMPORTS_LATER
     confirming = confirm and confirms_later(adapter)
-    reads_own_verdicts = answers_either_way and not confirm and not settings.SYNC_CONFIRM_IMPORTS_LATER
-    last_sent, sent_with = None, set()
-    run.verdicts_left = False if reads_own_verdicts else None
     last_confirm = time.monotonic()
 
     def count(stats: PushStats) -> None:
@@ -280,9 +271,6 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
                 break
             batches += 1
             count(stats)
-            if stats.submitted:
-                last_sent = getattr(adapter, "clock", time.monotonic)()
-                sent_with |= stats.receipts
             if progress:
                 progress(stats)
             if confirming and time.monotonic() - last_confirm >= adapter.confirm_interval:
@@ -290,23 +278,7 @@ def flow_push(*, flow: Flow, adapter=None, max_batches: int | None = None, confi
                 last_confirm = time.monotonic()
         if confirming:
             count(flow_confirm(flow=flow, adapter=adapter, run_id=run.pk))
-        elif reads_own_verdicts and last_sent is not None:
-            count(_verdicts_read_at_end(flow, adapter, last_sent, sent_with, run))
-            run.verdicts_left = bool(outbox_submitted(flow=flow, limit=1, receipts=sent_with))
     return run if run.finished_at else _finish(run)
-
-
-def _verdicts_read_at_end(flow: Flow, adapter, last_sent: float, receipts: set[str], run: SyncRun) -> PushStats:
-    """A worker's run that sent its batches without waiting for their verdicts reads them once
-    the last batch's is due (dotdigital: its first poll, 5 s after the import): one wait for
-    the run, not one per batch. Only its own: another run's imports are that run's to read (a
-    peak run that read every submitted row of the flow asked about imports twice, and held
-    its process for a backfill's). What is not decided yet stays submitted for the confirm task."""
-    clock = getattr(adapter, "clock", time.monotonic)  # the adapter's own: it judges what is due
-    due = last_sent + float(getattr(adapter, "first_verdict_seconds", 0) or 0) - clock()
-    if due > 0:
-        getattr(adapter, "sleep", time.sleep)(due)
-    return flow_confirm(flow=flow, adapter=adapter, run_id=run.pk, receipts=receipts)
 
 
 def flow_confirm_pass(*, flow: Flow, adapter=None) -> SyncRun:

@@ -316,19 +316,16 @@ def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule
     # longer than their pace says, and a pull must not wait for a free worker behind them.
     # With the shared (Redis) allowance, a batch of routine or backfill records gives the
     # process back rather than wait long for its turn.
-    run = flow_push(flow=flow, max_batches=min(max_batches, batches_per_push_task(flow)), confirm=False,
-                    trigger=trigger, triggered_by_id=triggered_by_id, max_seconds=PUSH_TASK_SECONDS,
-                    stepped_aside=back_in.append if settings.REDIS_URL else None)
+    flow_push(flow=flow, max_batches=min(max_batches, batches_per_push_task(flow)), confirm=False,
+              trigger=trigger, triggered_by_id=triggered_by_id, max_seconds=PUSH_TASK_SECONDS,
+              stepped_aside=back_in.append if settings.REDIS_URL else None)
     if back_in:
         logger.info("Push of flow %s stepped aside: its destination's allowance is busy for %.1f s", flow.pk,
                     back_in[0])
         push_again_in(flow, back_in[0], trigger, triggered_by_id)
     else:
         pushers_wake([flow], trigger=trigger, triggered_by_id=triggered_by_id)
-    # A run that read its own verdicts wakes a confirm only for its own rows left undecided: other
-    # runs' rows are theirs to read (a confirm queued after every such run read their imports too).
-    left = getattr(run, "verdicts_left", None)
-    if left if left is not None else flow_id in flows_awaiting_confirmation([flow]):
+    if flow_id in flows_awaiting_confirmation([flow]):
         confirm_wake(flow)
 
 

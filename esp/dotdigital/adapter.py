@@ -116,8 +116,8 @@ class DotdigitalDestination:
         )
         # True: push() waits for an insight import's report, as a run that confirms in-line
         # wants. The workers' pushes set it off (syncapp.services.flow_push): their records
-        # are "submitted", so a run's next import does not wait for the last one's report; the
-        # run reads the reports after its last batch, or the confirm task does.
+        # are "submitted" and the confirm task reads the report, so no worker process sits
+        # through dotdigital's processing while time-sensitive pushes wait for one.
         self.verdicts_in_push = True
 
     # A verdict can first be due after dotdigital's own first poll interval; the engine asks then.

@@ -231,7 +231,6 @@ class InsightPusher:
         self.poll_deadline = poll_deadline
         self.slots = slots or ImportSlots(f"client-{id(client)}", max_age=poll_deadline)
         self._finished: dict[str, Mapping[str, Any]] = {}  # reports read by this pusher's confirms
-        self._sent: dict[str, float] = {}  # this pusher's own imports, when sent (by its clock)
         self._confirm_ends: float | None = None
 
     def push(self, entity: str, collection: str, items: Sequence[PushItem], *,
@@ -289,7 +288,7 @@ class InsightPusher:
         recent, ends = time.time() - self.poll_initial_wait, self._confirm_ends
         for import_id, group in by_import.items():
             report = self._finished.get(import_id) or self.slots.report(import_id)
-            if report is None and (self._too_recent(import_id, group, recent) or self.clock() >= ends):
+            if report is None and (max(_epoch(i.submitted_at) for i in group) > recent or self.clock() >= ends):
                 continue
             records = [insight_record(entity, PushItem(i.key, i.identifier, i.fields)) for i in group]
             if report is None:
@@ -314,14 +313,6 @@ class InsightPusher:
             results.extend(self._verdicts(import_id, report, group, records))
         return results
 
-    def _too_recent(self, import_id: str, group: Sequence[SubmittedItem], recent: float) -> bool:
-        """Sent less than dotdigital's first poll interval ago, by the rows' stamps and, for an
-        import of this pusher's own (the run that sent it reads it at its end), by its clock."""
-        if max(_epoch(i.submitted_at) for i in group) <= recent:
-            return False
-        sent = self._sent.get(import_id)
-        return sent is None or self.clock() - sent < self.poll_initial_wait
-
     def read_back(self, collection: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Account records by key (`{key, json, created, updated}`); unknown keys left out."""
         found: dict[str, dict[str, Any]] = {}
@@ -334,7 +325,6 @@ class InsightPusher:
     def _submit(self, spec: InsightEntity, collection: str, records: list[dict[str, Any]]) -> str:
         self._slot_wait()
         import_id = self.client.import_insight(collection, spec.scope, spec.collection_type, records)
-        self._sent[import_id] = self.clock()
         self.slots.take(import_id)
         return import_id
 

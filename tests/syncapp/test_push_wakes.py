@@ -7,7 +7,6 @@ import threading
 
 import pytest
 from django.db import connection as db
-from django.utils import timezone
 
 from syncapp import tasks
 from syncapp.models import OutboxItem, SyncRun
@@ -71,45 +70,6 @@ def test_a_pull_wakes_the_pushers_once_a_page_is_stored_not_at_its_end(flow, red
     clock[0] += tasks.PULL_WAKE_SECONDS
     stored(500)
     assert len(queued) == 2
-
-
-@pytest.mark.parametrize("decided", [True, False])
-def test_a_run_that_reads_its_own_verdicts_wakes_a_confirm_only_for_its_own_rows_left(flow, redis_url, settings,
-                                                                                    monkeypatch, decided):
-    """Issue 12, a peak run: after each worker push of dotdigital orders a confirm task was queued
-    because other runs' imports awaited their reports, and read those imports a second time."""
-    from syncapp.adapters import PushResult
-
-    settings.REDIS_URL, settings.SYNC_CONFIRM_IMPORTS_LATER = redis_url, False
-    timed = []
-    monkeypatch.setattr(tasks.flow_confirm_task, "apply_async",
-                        lambda args, countdown: timed.append((args, countdown)))
-
-    class AnswersEitherWay:  # dotdigital's insight imports: the push may wait for its report, or not
-        first_verdict_seconds = 0.0
-        limits = __import__("tests.syncapp.fakes", fromlist=["FakeDestination"]).FakeDestination.limits
-        verdicts_in_push = True
-
-        def ensure_fields(self, entity, specs):
-            return []
-
-        def push(self, entity, items):
-            assert not self.verdicts_in_push  # a worker's run reads them at its end
-            return [PushResult(key=item.key, outcome="submitted", remote_id="ours") for item in items]
-
-        def confirm(self, entity, items):
-            assert {item.receipt for item in items} == {"ours"}  # never another run's
-            return [PushResult(key=item.key, outcome="accepted") for item in items] if decided else []
-
-    monkeypatch.setattr("syncapp.services.adapter_for_flow", lambda flow: AnswersEitherWay())
-    monkeypatch.setattr("syncapp.pushing.adapter_for_flow", lambda flow: AnswersEitherWay())
-    monkeypatch.setattr(tasks.flow_push_task, "delay", lambda *args: None)
-    OutboxItem.objects.create(flow=flow, record_key="C0", status="submitted", receipt="theirs", payload={},
-                              submitted_at=timezone.now())  # another run's, still awaiting its report
-    _ready_row(flow, "C1")
-    tasks.flow_push_task(flow.pk)
-    assert OutboxItem.objects.get(flow=flow, record_key="C1").status == ("accepted" if decided else "submitted")
-    assert len(timed) == (0 if decided else 1)
 
 
 def test_a_push_that_leaves_rows_awaiting_validation_asks_when_their_verdicts_are_due(flow, redis_url, settings,
