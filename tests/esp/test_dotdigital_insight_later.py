@@ -85,8 +85,8 @@ def test_a_sixth_import_waits_for_a_slot_instead_of_earning_a_429_and_its_report
 
 
 def test_imports_of_records_not_time_sensitive_leave_two_of_the_five_slots_to_new_orders_and_dispatches():
-    """Issue 12, a peak run: a backfill's imports could take all five of dotdigital's slots, and a
-    push of new orders then waited for one of them to finish (5 s and more)."""
+    """Issue 12 (time-sensitive first): a backfill's imports could take all five of dotdigital's
+    slots, and a push of new orders then waited for one of them to finish (5 s and more)."""
     with world(import_delay_seconds=10) as w:
         dest = w.destination()
         dest.verdicts_in_push = False
