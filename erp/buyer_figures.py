@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Count, F, Max, Sum
+from django.db.models import Count, Max
 
 from .documents import CreditMemo, SalesOrder
 
@@ -24,12 +24,12 @@ NO_ORDERS = {"buyer_order_count": 0, "buyer_last_order_date": None, "buyer_lifet
 def buyer_figures(*, connection, card_codes) -> dict[tuple[str, int | None], dict]:
     """(CardCode, contact person code or None for the company's own) -> figures, for the
     buyers of these companies who placed an order; any other buyer has NO_ORDERS."""
-    from .customer_figures import _counted  # the one definition of a counted document
+    from .customer_figures import _counted, _net_value  # the one definition of a counted document and its value
 
     codes = list(card_codes)
     if not codes:
         return {}
-    value = Sum(F("doc_total_local") - F("vat_total_local"))
+    value = _net_value()
     by_buyer = ("card_code", "contact_person_code")  # ingest stores "nobody named" as None
     refunded = {(code, person): net for code, person, net in _counted(CreditMemo, connection, codes)
                 .values(*by_buyer).annotate(net=value).values_list(*by_buyer, "net")}

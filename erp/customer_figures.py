@@ -38,10 +38,14 @@ def _counted(model, connection, card_codes):
                                 is_cancellation=False)
 
 
+def _net_value() -> Sum:
+    """A customer's documents' value as the figures count it: before tax, in local currency."""
+    return Sum(F("doc_total_local") - F("vat_total_local"))
+
+
 def _net(model, connection, card_codes) -> dict[str, Decimal]:
     return dict(_counted(model, connection, card_codes)
-                .values("card_code").annotate(net=Sum(F("doc_total_local") - F("vat_total_local")))
-                .values_list("card_code", "net"))
+                .values("card_code").annotate(net=_net_value()).values_list("card_code", "net"))
 
 
 def _latest(model, connection, card_codes) -> dict[str, object]:
@@ -60,7 +64,7 @@ def customer_figures(*, connection, card_codes) -> dict[str, dict]:
     # One pass over the customers' orders gives their count, dates and value.
     orders = (_counted(SalesOrder, connection, codes)
               .values("card_code").annotate(n=Count("id"), first=Min("doc_date"), last=Max("doc_date"),
-                                            net=Sum(F("doc_total_local") - F("vat_total_local")))
+                                            net=_net_value())
               .values_list("card_code", "n", "first", "last", "net"))
     refunded = _net(CreditMemo, connection, codes)
     dispatched, returned = _latest(Delivery, connection, codes), _latest(Return, connection, codes)
