@@ -80,20 +80,27 @@ def figures_marked(*, connection_id: int) -> bool:
 
 
 def _take_marks(connection_id: int, limit: int) -> list[str]:
-    """Remove up to `limit` marks of the connection and name their customers, each once (in
-    the caller's transaction: a plan that fails puts them back). Another pull's marks being
-    taken are skipped."""
+    """Remove the marks of up to `limit` customers of the connection, every mark each one
+    has, and name the customers (in the caller's transaction: a plan that fails puts them
+    back). A customer marked by many pages is thus planned once, not once per chunk its
+    marks fall in. Another pull's marks being taken are skipped."""
     table = quote(FiguresDirty._meta.db_table)
     if vendor() == "postgresql":
+        # The customers of the oldest `limit` marks, then all their marks (one index scan of
+        # the connection's marks: a card code index would cost every page's inserts).
         codes = [code for (code,) in fetch(
-            f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE connection_id = %s ORDER BY id "
-            "LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING card_code", [connection_id, limit])]
+            f"WITH picked AS (SELECT DISTINCT card_code FROM (SELECT card_code FROM {table} WHERE connection_id = %s "
+            "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) oldest) "
+            f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE connection_id = %s "
+            "AND card_code IN (SELECT card_code FROM picked) FOR UPDATE SKIP LOCKED) RETURNING card_code",
+            [connection_id, limit, connection_id])]
     else:
-        marks = list(FiguresDirty.objects.filter(connection_id=connection_id).order_by("id")
-                     .values_list("id", "card_code")[:limit])
-        FiguresDirty.objects.filter(id__in=[mark_id for mark_id, _ in marks]).delete()
-        codes = [code for _, code in marks]
-    return sorted(set(codes))  # a customer two pages marked is planned once
+        picked = set(FiguresDirty.objects.filter(connection_id=connection_id).order_by("id")
+                     .values_list("card_code", flat=True)[:limit])
+        marks = FiguresDirty.objects.filter(connection_id=connection_id, card_code__in=picked)
+        codes = list(marks.values_list("card_code", flat=True))
+        marks.delete()
+    return sorted(set(codes))
 
 
 def figures_replan(*, connection, priority: int = Priority.ROUTINE, run=None) -> int:
