@@ -242,3 +242,58 @@ def test_the_shared_bucket_keeps_a_minute_long_arrival_window_for_a_per_minute_v
     with pytest.raises(_Asked) as asked:
         bucket.acquire()  # the sixth waits until the first call is a minute old
     assert 58.0 < float(asked.value.args[0]) <= 60.0
+
+
+def test_a_minutes_time_sensitive_calls_take_the_calls_kept_for_them_back_to_back(redis_url, settings):
+    """Found by the twenty-second session's peak runs: a minute's new orders and dispatches to
+    dotdigital (about ten calls with their status reads) left 1.7 s apart, one token each, and a
+    dispatch push waited 20 s behind the new orders' calls while the minute before had calls to
+    spare. Five of dotdigital's 35 are now kept for them, and they may take those at once."""
+    from types import SimpleNamespace
+
+    from syncapp.models import Priority
+    from syncapp.ratelimit import calls_for, throttle_for
+
+    settings.REDIS_URL = redis_url
+    client = redis.Redis.from_url(redis_url)
+    key = "sync:throttle:perminute:kept-for-urgent"
+    client.delete(key, f"{key}:calls", f"{key}:waiting:0", f"{key}:waiting:1")
+    bucket = throttle_for(SimpleNamespace(kind="perminute", name="kept-for-urgent"), 35)
+    bucket.sleep = _stop_at_first_wait
+    with calls_for(Priority.ROUTINE):
+        bucket.acquire()  # a routine call takes the one token that is not kept
+        with pytest.raises(_Asked) as asked:
+            bucket.acquire()  # the next waits for a token of its own, 1.7 s
+    assert 1.0 < float(asked.value.args[0]) <= 60 / 35
+    with calls_for(Priority.URGENT):
+        for _ in range(5):
+            bucket.acquire()  # back to back: none is told to wait
+        with pytest.raises(_Asked):
+            bucket.acquire()  # the sixth waits for the next token
+
+
+def test_routine_and_backfill_calls_leave_the_kept_calls_of_any_window_to_time_sensitive_ones(redis_url):
+    from syncapp.models import Priority
+    from syncapp.ratelimit import calls_for
+
+    client = redis.Redis.from_url(redis_url)
+    key = "test:bucket:kept-window"
+    client.delete(key, f"{key}:calls", f"{key}:waiting:0", f"{key}:waiting:1")
+    # Scaled down so the test is quick: five calls a minute, two kept, tokens plentiful.
+    bucket = RedisTokenBucket(client, key, 6000, burst=50, window_calls=5, window_seconds=60.0,
+                              kept_for_time_sensitive=2, sleep=_stop_at_first_wait)
+    with calls_for(Priority.BACKFILL):
+        for _ in range(3):
+            bucket.acquire()
+        with pytest.raises(_Asked) as asked:
+            bucket.acquire()  # the window's other two places are kept
+    assert 58.0 < float(asked.value.args[0]) <= 60.0  # until the first call is a minute old
+    with calls_for(Priority.ROUTINE), pytest.raises(_Asked):
+        bucket.acquire()
+    with calls_for(Priority.URGENT):
+        bucket.acquire()
+        bucket.acquire()
+        with pytest.raises(_Asked) as asked:
+            bucket.acquire()  # the vendor's five are spent, for everybody
+    assert 58.0 < float(asked.value.args[0]) <= 60.0
+
