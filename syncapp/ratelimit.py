@@ -188,7 +188,8 @@ local held = tonumber(ARGV[9])       -- 1: the call counts until its answer is n
 -- Places of the window (and tokens) only time-sensitive callers may use (module docstring).
 -- Not of what the vendor tells is left: a vendor whose limit is below the configured rate
 -- would then leave routine calls one a minute.
-local reserve = class > 0 and tonumber(ARGV[13]) or 0
+local kept = tonumber(ARGV[13])
+local reserve = class > 0 and kept or 0
 -- Redis's clock, read here: a time sent by the caller is stale by a round trip, and an
 -- older stamp written after a newer one would hand out the gap again.
 local clock = redis.call('TIME')
@@ -210,7 +211,7 @@ local function waits(seconds)
   return tostring(seconds)
 end
 local state = redis.call('HMGET', key, 'tokens', 'ts', 'blocked_until')
-local tokens = tonumber(state[1]) or capacity + tonumber(ARGV[13])
+local tokens = tonumber(state[1]) or capacity + kept
 local ts = tonumber(state[2]) or now
 local blocked_until = tonumber(state[3]) or 0
 if now < blocked_until then
@@ -243,7 +244,7 @@ if window_calls > 0 then
     return waits(math.max(freeing + window - now, 0.000001))
   end
 end
-tokens = math.min(capacity + tonumber(ARGV[13]), tokens + math.max(0, now - ts) * rate)
+tokens = math.min(capacity + kept, tokens + math.max(0, now - ts) * rate)
 local wait = 0
 if tokens >= cost + reserve then
   tokens = tokens - cost

@@ -296,4 +296,3 @@ def test_routine_and_backfill_calls_leave_the_kept_calls_of_any_window_to_time_s
         with pytest.raises(_Asked) as asked:
             bucket.acquire()  # the vendor's five are spent, for everybody
     assert 58.0 < float(asked.value.args[0]) <= 60.0
-
