@@ -137,11 +137,13 @@ def bulk_insert(model, names: Sequence[str], rows: Sequence[Sequence[Any]], *,
             cursor.execute(sql, [value for row in chunk for value in row])
 
 
-def bulk_update_by_id(model, names: Sequence[str], rows: Sequence[Sequence[Any]], *, also: str = "") -> None:
+def bulk_update_by_id(model, names: Sequence[str], rows: Sequence[Sequence[Any]], *, also: str = "",
+                      unless_above: str = "") -> None:
     """UPDATE rows by primary key in set statements; each row is (*values in `names` order, id).
 
     One `WITH v AS (VALUES ...) UPDATE ... FROM v` per few hundred rows instead of one
     UPDATE per row. `also` adds SQL assignments the same for every row ("attempts = attempts + 1").
+    `unless_above` (one of `names`): a row already holding a higher value there is left as it is.
     """
     if not rows:
         return
@@ -153,6 +155,8 @@ def bulk_update_by_id(model, names: Sequence[str], rows: Sequence[Sequence[Any]]
     casts = [f"CAST(v.{alias} AS {field.db_type(default_connection)})" if vendor_name == "postgresql"
              else f"v.{alias}" for alias, field in zip(aliases, fields, strict=True)]
     sets = ", ".join(f"{quote(field.column)} = {value}" for field, value in zip(fields, casts, strict=True))
+    kept = "".join(f" AND {table}.{quote(field.column)} <= {value}"
+                   for name, field, value in zip(names, fields, casts, strict=True) if name == unless_above)
     if also:
         sets = f"{sets}, {also}"
     params = [(*values, row[-1]) for values, row in zip(_params([r[:-1] for r in rows], adapters), rows,
@@ -165,7 +169,7 @@ def bulk_update_by_id(model, names: Sequence[str], rows: Sequence[Sequence[Any]]
             chunk = params[start:start + per_statement]
             cursor.execute(
                 f"WITH v ({', '.join(aliases)}, id) AS (VALUES {', '.join([row_sql] * len(chunk))}) "
-                f"UPDATE {table} SET {sets} FROM v WHERE {table}.{pk} = v.id",
+                f"UPDATE {table} SET {sets} FROM v WHERE {table}.{pk} = v.id{kept}",
                 [value for row in chunk for value in row])
 
 

@@ -284,7 +284,8 @@ def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[Outb
     submitted: (row, receipt), taken by the destination but not validated yet: the row
     keeps its claim until confirmed, so a re-plan meanwhile makes the answer stale.
     A row re-planned while in flight keeps its new payload pending, but what the
-    destination accepted is still recorded. Returns the keys whose outcome was recorded
+    destination accepted is still recorded, unless a send of a later generation (planned
+    later, so sent later) was recorded first. Returns the keys whose outcome was recorded
     (rows still ours); only their exceptions may change.
     """
     rows = [r for r, _ in accepted] + failed + [r for r, _ in retry] + [r for r, _ in submitted]
@@ -302,12 +303,15 @@ def _outcomes_recorded(rows, accepted, failed, retry, submitted) -> dict[int, Ou
         for row, answered_id in accepted:
             remote_id = answered_id or row.remote_id
             if row.id in ours:
-                done.append((S.ACCEPTED, "", row.attempts + 1, row.payload_hash, remote_id, now, row.id))
+                done.append((S.ACCEPTED, "", row.attempts + 1, row.payload_hash, row.generation, remote_id, now,
+                             row.id))
             else:
-                replanned.append((row.payload_hash, remote_id, now, row.id))
-        bulk_update_by_id(OutboxItem, ["status", "claim_token", "attempts", "accepted_hash", "remote_id",
-                                       "accepted_at"], done)
-        bulk_update_by_id(OutboxItem, ["accepted_hash", "remote_id", "accepted_at"], replanned)
+                replanned.append((row.payload_hash, row.generation, remote_id, now, row.id))
+        accepted_columns = ["accepted_hash", "accepted_generation", "remote_id", "accepted_at"]
+        bulk_update_by_id(OutboxItem, ["status", "claim_token", "attempts", *accepted_columns], done)
+        # A newer send of a row re-planned in flight may have been answered first (a small batch
+        # beside a big one polled less often): the destination holds the newer content, sent later.
+        bulk_update_by_id(OutboxItem, accepted_columns, replanned, unless_above="accepted_generation")
         mine_failed = [row.id for row in failed if row.id in ours]
         for start in range(0, len(mine_failed), 1000):
             OutboxItem.objects.filter(id__in=mine_failed[start:start + 1000]).update(

@@ -65,6 +65,42 @@ def test_a_record_changed_while_in_flight_is_sent_again_with_its_new_state(flow)
     assert destination.contacts["c0000@example.com"]["FULLNAME"] == "Renamed"
 
 
+def _renamed(flow, name: str, minute: int) -> None:
+    connection_pull(connection=flow.connection, adapter=FakeSource([[bp_record(
+        "C0000", name=name, updated=f"2026-11-09T00:{minute:02d}:00+00:00")]]))
+
+
+@pytest.mark.django_db
+def test_an_older_send_answered_after_a_newer_one_does_not_record_its_content_as_the_destinations(flow):
+    """Two pushes hold one record: the first claimed it, a change re-planned it, a second
+    claimed the change. The second (a small batch) is answered first; the first (a big one,
+    polled less often) after it. The destination applied them in order and holds the newer
+    content: the hub must say so, or the same content goes again, and a change back to the
+    older content would be judged already there and never sent (the peak run's contacts)."""
+    from syncapp.outbox import outbox_complete
+
+    load(flow, 1)
+    flow_push(flow=flow, adapter=FakeDestination())
+    _renamed(flow, "First Name", 1)
+    first_push = outbox_claim(flow=flow, limit=10)
+    _renamed(flow, "Second Name", 2)
+    second_push = outbox_claim(flow=flow, limit=10)
+    assert first_push[0].payload_hash != second_push[0].payload_hash
+    outbox_complete(accepted=[(second_push[0], "id-1")], failed=[], retry=[])
+    outbox_complete(accepted=[(first_push[0], "id-1")], failed=[], retry=[])  # answered last
+
+    row = OutboxItem.objects.get()
+    assert row.status == OutboxStatus.ACCEPTED and row.accepted_hash == second_push[0].payload_hash
+    _renamed(flow, "Second Name", 3)  # planned again, unchanged: nothing to send
+    assert OutboxItem.objects.get().status == OutboxStatus.ACCEPTED
+    _renamed(flow, "First Name", 4)  # changed back: the destination has "Second Name"
+    row = OutboxItem.objects.get()
+    assert row.status == OutboxStatus.PENDING and row.payload_hash == first_push[0].payload_hash
+    destination = FakeDestination()
+    flow_push(flow=flow, adapter=destination)
+    assert destination.contacts["c0000@example.com"]["FULLNAME"] == "First Name"
+
+
 @pytest.mark.django_db
 def test_one_broken_record_does_not_stop_its_batch(flow):
     load(flow, 5)
