@@ -188,11 +188,9 @@ def _copy_then_insert(model, fields, params: list[tuple], tail: str) -> None:
     """
     quote = default_connection.ops.quote_name
     table = quote(model._meta.db_table)
-    staging = quote(f"_staging_{model._meta.db_table}")
     columns = ", ".join(quote(f.column) for f in fields)
     with default_connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT {columns} FROM {table} WITH NO DATA")
-        cursor.execute(f"TRUNCATE {staging}")
+        staging = _empty_temp_table(cursor, f"_staging_{model._meta.db_table}", columns, table)
         with cursor.cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
             for row in params:
                 copy.write_row(row)
@@ -227,19 +225,19 @@ def stage(name: str, model, names: Sequence[str], rows: Iterable[Sequence[Any]])
     empties the table first. PostgreSQL receives the rows by COPY; SQLite by INSERTs.
     """
     fields = [model._meta.get_field(n) for n in names]
-    table = quote(f"_stage_{name}")
     columns = ", ".join(quote(field.column) for field in fields)
     with default_connection.cursor() as cursor:
-        # IF NOT EXISTS: a savepoint rolled back (the halving fallback) can take the table with it.
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} AS SELECT {columns} "
-                       f"FROM {quote(model._meta.db_table)} WHERE 1 = 0")
         if vendor() == "postgresql":
-            cursor.execute(f"TRUNCATE {table}")
+            table = _empty_temp_table(cursor, f"_stage_{name}", columns, quote(model._meta.db_table))
             with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 write = copy.write_row
                 for row in rows:
                     write(row)
             return table
+        table = quote(f"_stage_{name}")
+        # IF NOT EXISTS: a savepoint rolled back (the halving fallback) can take the table with it.
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} AS SELECT {columns} "
+                       f"FROM {quote(model._meta.db_table)} WHERE 1 = 0")
         cursor.execute(f"DELETE FROM {table}")
         per_statement = max(1, min(500, MAX_PARAMS // len(fields)))
         params = _params(rows, [_adapter(field, "sqlite") for field in fields])
@@ -248,6 +246,25 @@ def stage(name: str, model, names: Sequence[str], rows: Iterable[Sequence[Any]])
             chunk = params[start:start + per_statement]
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row_sql] * len(chunk)),
                            [value for row in chunk for value in row])
+    return table
+
+
+def _empty_temp_table(cursor, name: str, columns: str, like: str) -> str:
+    """PostgreSQL: the session's temp table `name` (`columns` of the table `like`), empty;
+    its quoted name.
+
+    In a transaction it is one that each commit empties in place (ON COMMIT DELETE ROWS),
+    and a DELETE empties what an earlier use in the same transaction left: a TRUNCATE gives
+    the table new files, 3 ms a page on the hot path for each staging table (PostgreSQL's
+    statement log) where the commit's emptying costs next to nothing. Outside a transaction
+    every statement commits, which would empty that table before its rows are read: there
+    a table of its own, emptied by TRUNCATE. IF NOT EXISTS: a savepoint rolled back (the
+    halving fallback) can take the table with it."""
+    emptied_by_commit = default_connection.in_atomic_block
+    table = quote(name if emptied_by_commit else f"{name}_autocommit")
+    on_commit = "ON COMMIT DELETE ROWS " if emptied_by_commit else ""
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} {on_commit}AS SELECT {columns} FROM {like} WHERE 1 = 0")
+    cursor.execute(f"DELETE FROM {table}" if emptied_by_commit else f"TRUNCATE {table}")
     return table
 
 
