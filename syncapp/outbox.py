@@ -88,6 +88,14 @@ _WRITES = ("new", "requeue", "revert", "refresh")  # the verdicts that write the
 _WRITES_SQL = "(" + ", ".join(f"'{verdict}'" for verdict in _WRITES) + ")"
 
 
+def _has_it(row: str, planned_hash: str) -> str:
+    """SQL: outbox row `row` says its destination holds the content `planned_hash`: the last
+    accepted, with nothing of the record's on the way, nor sent since without an answer
+    recorded (claimed after the acceptance: released, reclaimed, or re-planned while out)."""
+    return (f"({row}.accepted_hash = {planned_hash} AND {row}.status NOT IN {_SENDING} AND "
+            f"({row}.status = '{S.ACCEPTED}' OR {row}.claimed_at IS NULL OR {row}.claimed_at <= {row}.accepted_at))")
+
+
 def _verdict(force: bool, narrowed: bool = False) -> str:
     """What planning a staged record `s` means for its outbox row, in SQL: new | unchanged
     (the destination has it) | refresh (it has it, but the engine's payload around it moved on:
@@ -105,7 +113,7 @@ def _verdict(force: bool, narrowed: bool = False) -> str:
         unchanged = (f"CASE WHEN o.payload {is_distinct_from()} s.payload THEN 'refresh' ELSE 'unchanged' END"
                      if narrowed else "'unchanged'")
         # An in-flight row is never marked accepted here: what is on the wire may be another payload.
-        verdict = (f"CASE WHEN o.accepted_hash = s.payload_hash AND o.status NOT IN {_SENDING} "
+        verdict = (f"CASE WHEN {_has_it('o', 's.payload_hash')} "
                    f"THEN CASE WHEN o.status = '{S.ACCEPTED}' THEN {unchanged} ELSE 'revert' END "
                    f"WHEN o.payload_hash = s.payload_hash AND o.status IN {_QUEUED_OR_FAILED} "
                    f"THEN CASE WHEN o.status = '{S.FAILED}' THEN 'still_failed' ELSE 'queued' END "
@@ -120,7 +128,7 @@ def _write_sql(force: bool, *, all_new: bool = False, judged: bool = False, narr
     every record was new (a first load) no row needs looking up again; when the staged rows
     come `judged` (with their verdict column) it is not worked out again."""
     table = quote(OutboxItem._meta.db_table)
-    revert = "FALSE" if force else f"(t.accepted_hash = EXCLUDED.payload_hash AND t.status NOT IN {_SENDING})"
+    revert = "FALSE" if force else _has_it("t", "EXCLUDED.payload_hash")
 
     def unless_revert(value: str, column: str) -> str:
         return f"{column} = CASE WHEN {revert} THEN t.{column} ELSE {value} END"

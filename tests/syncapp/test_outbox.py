@@ -101,6 +101,34 @@ def test_an_older_send_answered_after_a_newer_one_does_not_record_its_content_as
     assert destination.contacts["c0000@example.com"]["FULLNAME"] == "First Name"
 
 
+@pytest.mark.parametrize("answer", ["none yet", "taken, not yet validated"])
+@pytest.mark.django_db
+def test_a_change_undone_after_its_send_went_out_is_sent_again(flow, answer):
+    """A change went out; before its answer was recorded the record changed again, then back
+    to what the destination had accepted before. The change that went out may be at the
+    destination: going back is a change to send, not a queued change undone before it left."""
+    from syncapp.outbox import outbox_complete
+
+    load(flow, 1)
+    flow_push(flow=flow, adapter=FakeDestination())
+    _renamed(flow, "Accepted Name", 1)
+    flow_push(flow=flow, adapter=FakeDestination())
+    accepted = OutboxItem.objects.get()
+    assert accepted.status == OutboxStatus.ACCEPTED
+    _renamed(flow, "Sent Name", 2)
+    sent = outbox_claim(flow=flow, limit=10)
+    if answer != "none yet":  # as Ometria: taken, its validation later
+        outbox_complete(accepted=[], failed=[], retry=[], submitted=[(sent[0], "receipt-1")])
+    _renamed(flow, "Third Name", 3)  # re-planned while the send is out
+    _renamed(flow, "Accepted Name", 4)  # back to what was accepted before
+
+    row = OutboxItem.objects.get()
+    assert row.payload_hash == accepted.accepted_hash and row.status == OutboxStatus.PENDING
+    destination = FakeDestination()
+    flow_push(flow=flow, adapter=destination)
+    assert destination.contacts["c0000@example.com"]["FULLNAME"] == "Accepted Name"
+
+
 @pytest.mark.django_db
 def test_one_broken_record_does_not_stop_its_batch(flow):
     load(flow, 5)
