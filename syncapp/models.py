@@ -103,8 +103,8 @@ class OutboxItem(models.Model):
     payload = models.JSONField(default=dict)
     payload_hash = models.CharField(max_length=64, blank=True)
     accepted_hash = models.CharField(max_length=64, blank=True)
-    # The generation whose send `accepted_hash` records: two sends of a record overlap when it
-    # changes in flight, and the older one may be answered last (outbox_complete).
+    # The generation whose send `accepted_hash` records: two sends of a record overlap only when
+    # the first's worker was taken for dead, and the older one may be answered last (outbox_complete).
     accepted_generation = models.PositiveIntegerField(default=0, db_default=0)
     remote_id = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=12, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)

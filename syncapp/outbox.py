@@ -5,7 +5,9 @@ claims pending rows (skip-locked, so workers never share a row), sends them and 
 each row with its outcome. A claim is a lease the live worker renews (syncapp.leases):
 a worker that dies leaves rows `in_flight` whose lease runs out; the sweep puts them back
 to `pending`, so nothing is lost, and because every push is keyed by a stable ERP key a
-repeat overwrites rather than duplicates.
+repeat overwrites rather than duplicates. A record is never on its way twice: changed while
+its send is out, its row stays in flight with the newer content until that send is answered,
+and only then goes back to pending, so the destination gets contents in the order planned.
 """
 from __future__ import annotations
 
@@ -140,19 +142,25 @@ def _write_sql(force: bool, *, all_new: bool = False, judged: bool = False, narr
         f"'', '', '', '', '', %s, %s, %s FROM {{staged}} s WHERE "
         + ("1 = 1 " if all_new else f"s.verdict IN {_WRITES_SQL} " if judged
            else f"{_verdict(force, narrowed)} IN {_WRITES_SQL} ") +
-        # Rows are locked in key order, as a push completing a batch locks them (_still_ours):
+        # Rows are locked in key order, as a push completing a batch locks them (_held):
         # two transactions taking the same rows in other orders deadlock.
         "ORDER BY s.record_key "
         "ON CONFLICT (flow_id, record_key) DO UPDATE SET identifier = EXCLUDED.identifier, "
         "payload = EXCLUDED.payload, payload_hash = EXCLUDED.payload_hash, updated_at = EXCLUDED.updated_at, "
-        f"status = CASE WHEN {revert} THEN '{S.ACCEPTED}' ELSE '{S.PENDING}' END, "
+        # Changed while its send is out: it stays in flight, with that send's claim, until the send
+        # is answered (_outcomes_recorded). Two sends of one record out at once could be applied
+        # in either order, and neither engine nor destination says which came last. A submitted
+        # send waits in the destination's queue, behind which the newer one lines up.
+        f"status = CASE WHEN {revert} THEN '{S.ACCEPTED}' WHEN t.status = '{S.IN_FLIGHT}' THEN t.status "
+        f"ELSE '{S.PENDING}' END, "
         + ", ".join([
             unless_revert("t.generation + 1", "generation"), unless_revert("0", "attempts"),
             # A pending row keeps the more urgent of its priorities (%s: a re-plan's, which a
             # row new to the outbox, written with its own, does not take).
             unless_revert(f"CASE WHEN t.status = '{S.PENDING}' AND t.priority < %s THEN t.priority "
                           "ELSE %s END", "priority"),
-            unless_revert("NULL", "not_before"), unless_revert("''", "claim_token"),
+            unless_revert("NULL", "not_before"),
+            unless_revert(f"CASE WHEN t.status = '{S.IN_FLIGHT}' THEN t.claim_token ELSE '' END", "claim_token"),
             unless_revert("EXCLUDED.planned_at", "planned_at")]))
 
 
@@ -243,18 +251,19 @@ def outbox_reclaim_stale(*, flow=None, older_than: timedelta | None = None) -> i
 def outbox_release(*, rows: list[OutboxItem], delay_seconds: float) -> int:
     """Give claimed rows back untouched: the hub itself failed (its rate limiter or broker),
     so the attempt does not count against the records."""
-    ids = [row.id for row in rows]
     released = 0
-    for start in range(0, len(ids), 1000):
-        released += _update_in_key_order(OutboxItem.objects.filter(
-            id__in=ids[start:start + 1000], status=S.IN_FLIGHT, claim_token__in={row.claim_token for row in rows},
-        ), status=S.PENDING, claim_token="", not_before=timezone.now() + timedelta(seconds=delay_seconds))
+    for start in range(0, len(rows), 1000):
+        with transaction.atomic():
+            untouched, changed = _held(rows[start:start + 1000])
+            released += OutboxItem.objects.filter(id__in=untouched).update(
+                status=S.PENDING, claim_token="", not_before=timezone.now() + timedelta(seconds=delay_seconds))
+            OutboxItem.objects.filter(id__in=changed).update(status=S.PENDING, claim_token="")  # free to go now
     return released
 
 
 def _update_in_key_order(rows, **values) -> int:
     """UPDATE `rows`, locking them first in (flow, key) order, as planning writes them and a
-    push completing its batch locks them (_still_ours): a plain UPDATE takes its rows in
+    push completing its batch locks them (_held): a plain UPDATE takes its rows in
     whatever order its scan finds them (id order, for an id list), and two transactions
     taking the same rows in other orders deadlock."""
     with transaction.atomic():
@@ -274,13 +283,18 @@ def backoff_delay(attempts: int, retry_after: float | None = None) -> float:
     return min(settings.SYNC_BACKOFF_MAX_SECONDS, max(delay, retry_after or 0.0))
 
 
-def _still_ours(rows: list[OutboxItem]) -> dict[int, OutboxItem]:
-    """Lock the claimed rows again and keep those not re-planned meanwhile."""
+def _held(rows: list[OutboxItem]) -> tuple[list[int], list[int]]:
+    """Lock the claimed rows again (in key order, as planning writes them) and return the ids of
+    those still held by their claim: as claimed, and re-planned while this send was out (they
+    wait for its answer, still in flight). Rows taken back (a lease run out) or stopped are
+    neither."""
     by_id = {row.id: row for row in rows}
     current = OutboxItem.objects.select_for_update().filter(id__in=list(by_id)).order_by("record_key").only(
-        "id", "claim_token", "generation", "status")  # in key order, as planning writes them
-    return {row.id: by_id[row.id] for row in current
-            if row.claim_token == by_id[row.id].claim_token and row.status in (S.IN_FLIGHT, S.SUBMITTED)}
+        "id", "claim_token", "generation", "status")
+    held = [row for row in current
+            if row.claim_token == by_id[row.id].claim_token and row.status in (S.IN_FLIGHT, S.SUBMITTED)]
+    return ([row.id for row in held if row.generation == by_id[row.id].generation],
+            [row.id for row in held if row.generation != by_id[row.id].generation])
 
 
 def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[OutboxItem],
@@ -291,10 +305,11 @@ def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[Outb
     accepted: (row, remote_id); failed: permanent; retry: (row, seconds to wait);
     submitted: (row, receipt), taken by the destination but not validated yet: the row
     keeps its claim until confirmed, so a re-plan meanwhile makes the answer stale.
-    A row re-planned while in flight keeps its new payload pending, but what the
-    destination accepted is still recorded, unless a send of a later generation (planned
-    later, so sent later) was recorded first. Returns the keys whose outcome was recorded
-    (rows still ours); only their exceptions may change.
+    A row re-planned while in flight waited for this answer: it goes back to pending with its
+    newer payload, and what the destination accepted is still recorded, unless a send of a
+    later generation was recorded first (possible only when this send's lease ran out, its
+    worker taken for dead, and another sent the newer payload). Returns the keys whose outcome
+    was recorded (rows still ours); only their exceptions may change.
     """
     rows = [r for r, _ in accepted] + failed + [r for r, _ in retry] + [r for r, _ in submitted]
     # The destination has answered: an outcome lost to a deadlock would send the batch again.
@@ -303,10 +318,11 @@ def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[Outb
     return {row.record_key for row in rows if row.id in ours}
 
 
-def _outcomes_recorded(rows, accepted, failed, retry, submitted) -> dict[int, OutboxItem]:
+def _outcomes_recorded(rows, accepted, failed, retry, submitted) -> set[int]:
     now = timezone.now()
     with transaction.atomic():
-        ours = _still_ours(rows)
+        untouched, changed = _held(rows)
+        ours = set(untouched)
         done, replanned = [], []
         for row, answered_id in accepted:
             remote_id = answered_id or row.remote_id
@@ -317,9 +333,11 @@ def _outcomes_recorded(rows, accepted, failed, retry, submitted) -> dict[int, Ou
                 replanned.append((row.payload_hash, row.generation, remote_id, now, row.id))
         accepted_columns = ["accepted_hash", "accepted_generation", "remote_id", "accepted_at"]
         bulk_update_by_id(OutboxItem, ["status", "claim_token", "attempts", *accepted_columns], done)
-        # A newer send of a row re-planned in flight may have been answered first (a small batch
-        # beside a big one polled less often): the destination holds the newer content, sent later.
+        # A newer send's answer may be in already, when this send's lease ran out (its worker
+        # taken for dead) and another worker sent the newer content: the later generation stands.
         bulk_update_by_id(OutboxItem, accepted_columns, replanned, unless_above="accepted_generation")
+        for start in range(0, len(changed), 1000):  # this send is answered: their newer content may go
+            OutboxItem.objects.filter(id__in=changed[start:start + 1000]).update(status=S.PENDING, claim_token="")
         mine_failed = [row.id for row in failed if row.id in ours]
         for start in range(0, len(mine_failed), 1000):
             OutboxItem.objects.filter(id__in=mine_failed[start:start + 1000]).update(

@@ -113,6 +113,38 @@ def test_a_live_worker_renews_its_lease_so_a_slow_push_is_not_taken_from_it(flow
     assert run.heartbeat_at is not None and run.heartbeat_at > run.started_at
 
 
+class ChangedWhileSlowlySent(FakeDestination):
+    """A slow push during which its first record changes, then another worker's sweep runs
+    and another worker tries to claim."""
+
+    def __init__(self, flow):
+        super().__init__()
+        self.flow, self.claimed_meanwhile = flow, None
+
+    def push(self, entity, items):
+        from syncapp.outbox import outbox_reclaim_stale
+
+        if self.claimed_meanwhile is None:
+            outbox_enqueue(flow=self.flow, records=[PlannedRecord(key="C000", identifier="c0@example.com",
+                                                                  payload={"n": "changed"})])
+            time.sleep(3.0)
+            outbox_reclaim_stale()
+            self.claimed_meanwhile = len(outbox_claim(flow=self.flow, limit=10))
+        return super().push(entity, items)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_record_changed_during_a_slow_send_waits_for_it_however_long_it_takes(flow, settings):
+    settings.SYNC_LEASE_SECONDS = 2
+    settings.SYNC_HEARTBEAT_SECONDS = 0.2
+    _queue(flow, 3)
+    destination = ChangedWhileSlowlySent(flow)
+    run = flow_push(flow=flow, adapter=destination)
+    assert destination.claimed_meanwhile == 0  # the heartbeat held the changed record too
+    assert destination.records[("customers", "C000")] == {"n": "changed"}  # sent after the first answer
+    assert run.records_accepted == 3 and destination.calls == 2  # C000 counted once, with its change
+
+
 @pytest.mark.django_db
 def test_a_pull_whose_worker_died_shows_on_its_connections_flows(flow, settings):
     settings.SYNC_LEASE_SECONDS = 60

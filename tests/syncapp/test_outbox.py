@@ -7,7 +7,7 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from exceptions.models import SyncException
-from syncapp.adapters import TransportError
+from syncapp.adapters import PushItem, TransportError
 from syncapp.models import OutboxItem, OutboxStatus, Priority, SourceCursor
 from syncapp.outbox import outbox_claim, outbox_reclaim_stale
 from syncapp.pushing import flow_push_batch
@@ -71,12 +71,69 @@ def _renamed(flow, name: str, minute: int) -> None:
 
 
 @pytest.mark.django_db
+def test_a_record_changed_while_its_send_waits_for_a_turn_reaches_the_destination_changed(flow):
+    """A worker claimed a record and waits for the allowance before sending it; the record
+    changes meanwhile and a second worker pushes. Had the second sent the change at once, the
+    first's older content would arrive after it and stay at the destination while the hub
+    recorded the change as accepted: a lost update, with nothing left to send it again."""
+    from syncapp.outbox import outbox_complete
+
+    load(flow, 1)
+    destination = FakeDestination()
+    flow_push(flow=flow, adapter=destination)
+    _renamed(flow, "First Name", 1)
+    first_push = outbox_claim(flow=flow, limit=10)  # this worker waits for its turn to send
+    _renamed(flow, "Second Name", 2)
+    flow_push(flow=flow, adapter=destination)  # a second worker, at once
+    results = destination.push("customers", [  # the first worker's turn comes
+        PushItem(row.record_key, row.identifier, row.payload) for row in first_push])
+    outbox_complete(accepted=[(first_push[0], results[0].remote_id)], failed=[], retry=[])
+    flow_push(flow=flow, adapter=destination)
+
+    assert destination.contacts["c0000@example.com"]["FULLNAME"] == "Second Name"
+    row = OutboxItem.objects.get()
+    assert row.status == OutboxStatus.ACCEPTED and row.accepted_hash == row.payload_hash
+
+
+@pytest.mark.parametrize("answer", ["accepted", "submitted", "retry", "failed", "given back", "worker died"])
+@pytest.mark.django_db
+def test_a_record_is_never_on_its_way_twice(flow, answer):
+    """A record changed while its send is out waits for that send's answer, whatever the
+    answer, then goes at once with its newer content (a backoff or pause was the older send's);
+    when the sending worker dies, the sweep frees it once the lease runs out. Meanwhile no
+    worker is woken for it."""
+    from syncapp.outbox import flows_with_ready_work, outbox_complete, outbox_release
+
+    load(flow, 1)
+    flow_push(flow=flow, adapter=FakeDestination())
+    _renamed(flow, "First Name", 1)
+    out = outbox_claim(flow=flow, limit=10)
+    _renamed(flow, "Second Name", 2)
+
+    assert outbox_claim(flow=flow, limit=10) == []
+    assert flows_with_ready_work([flow]) == []
+    outbox_reclaim_stale(flow=flow)  # the sending worker is alive: its lease holds the record
+    assert outbox_claim(flow=flow, limit=10) == []
+    if answer == "given back":
+        outbox_release(rows=out, delay_seconds=30)
+    elif answer == "worker died":
+        outbox_reclaim_stale(flow=flow, older_than=timedelta(0))
+    else:
+        outbox_complete(accepted=[(out[0], "id-1")] if answer == "accepted" else [],
+                        submitted=[(out[0], "receipt-1")] if answer == "submitted" else [],
+                        retry=[(out[0], 60.0)] if answer == "retry" else [],
+                        failed=[out[0]] if answer == "failed" else [])
+
+    assert flows_with_ready_work([flow]) == [flow.pk]
+    assert [row.payload["FULLNAME"] for row in outbox_claim(flow=flow, limit=10)] == ["Second Name"]
+
+
+@pytest.mark.django_db
 def test_an_older_send_answered_after_a_newer_one_does_not_record_its_content_as_the_destinations(flow):
-    """Two pushes hold one record: the first claimed it, a change re-planned it, a second
-    claimed the change. The second (a small batch) is answered first; the first (a big one,
-    polled less often) after it. The destination applied them in order and holds the newer
-    content: the hub must say so, or the same content goes again, and a change back to the
-    older content would be judged already there and never sent (the peak run's contacts)."""
+    """Two pushes held one record: the first claimed it and was taken for dead (its lease ran
+    out), a change re-planned it, a second claimed the change. The second is answered first,
+    the first after it. The hub records the later generation: the same content planned again
+    sends nothing, and a change back to the older content is sent."""
     from syncapp.outbox import outbox_complete
 
     load(flow, 1)
@@ -84,6 +141,7 @@ def test_an_older_send_answered_after_a_newer_one_does_not_record_its_content_as
     _renamed(flow, "First Name", 1)
     first_push = outbox_claim(flow=flow, limit=10)
     _renamed(flow, "Second Name", 2)
+    outbox_reclaim_stale(flow=flow, older_than=timedelta(0))  # the first worker taken for dead
     second_push = outbox_claim(flow=flow, limit=10)
     assert first_push[0].payload_hash != second_push[0].payload_hash
     outbox_complete(accepted=[(second_push[0], "id-1")], failed=[], retry=[])
@@ -123,7 +181,10 @@ def test_a_change_undone_after_its_send_went_out_is_sent_again(flow, answer):
     _renamed(flow, "Accepted Name", 4)  # back to what was accepted before
 
     row = OutboxItem.objects.get()
-    assert row.payload_hash == accepted.accepted_hash and row.status == OutboxStatus.PENDING
+    assert row.payload_hash == accepted.accepted_hash  # to be sent: not taken back as never sent
+    assert row.status == (OutboxStatus.IN_FLIGHT if answer == "none yet" else OutboxStatus.PENDING)
+    if answer == "none yet":  # it goes once the send out is answered
+        outbox_complete(accepted=[(sent[0], "id-1")], failed=[], retry=[])
     destination = FakeDestination()
     flow_push(flow=flow, adapter=destination)
     assert destination.contacts["c0000@example.com"]["FULLNAME"] == "Accepted Name"

@@ -86,7 +86,7 @@ def test_a_push_whose_outcomes_were_a_deadlocks_victim_records_them_again(monkey
     row = OutboxItem.objects.create(flow=flow, record_key="1", status="in_flight", claim_token=TOKEN,
                                     claimed_at=timezone.now(), payload={}, payload_hash="h")
     failures: list[int] = []
-    monkeypatch.setattr(outbox, "_still_ours", deadlock_once(outbox._still_ours, failures))
+    monkeypatch.setattr(outbox, "_held", deadlock_once(outbox._held, failures))
     assert outbox_complete(accepted=[(row, "remote-1")], failed=[], retry=[]) == {"1"}
     assert failures == [1]
     row.refresh_from_db()
