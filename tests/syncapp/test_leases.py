@@ -100,10 +100,15 @@ class SlowDestination(FakeDestination):
         return super().push(entity, items)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_live_worker_renews_its_lease_so_a_slow_push_is_not_taken_from_it(flow, settings):
+@pytest.fixture
+def short_leases(settings):
+    """Leases shorter than a slow push (3 s), renewed often."""
     settings.SYNC_LEASE_SECONDS = 2
     settings.SYNC_HEARTBEAT_SECONDS = 0.2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_worker_renews_its_lease_so_a_slow_push_is_not_taken_from_it(flow, short_leases):
     _queue(flow, 5)
     destination = SlowDestination()
     run = flow_push(flow=flow, adapter=destination)
@@ -134,9 +139,7 @@ class ChangedWhileSlowlySent(FakeDestination):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_record_changed_during_a_slow_send_waits_for_it_however_long_it_takes(flow, settings):
-    settings.SYNC_LEASE_SECONDS = 2
-    settings.SYNC_HEARTBEAT_SECONDS = 0.2
+def test_a_record_changed_during_a_slow_send_waits_for_it_however_long_it_takes(flow, short_leases):
     _queue(flow, 3)
     destination = ChangedWhileSlowlySent(flow)
     run = flow_push(flow=flow, adapter=destination)
