@@ -257,7 +257,7 @@ def outbox_release(*, rows: list[OutboxItem], delay_seconds: float) -> int:
             untouched, changed = _held(rows[start:start + 1000])
             released += OutboxItem.objects.filter(id__in=untouched).update(
                 status=S.PENDING, claim_token="", not_before=timezone.now() + timedelta(seconds=delay_seconds))
-            OutboxItem.objects.filter(id__in=changed).update(status=S.PENDING, claim_token="")  # free to go now
+            _free_to_go(changed)
     return released
 
 
@@ -295,6 +295,13 @@ def _held(rows: list[OutboxItem]) -> tuple[list[int], list[int]]:
             if row.claim_token == by_id[row.id].claim_token and row.status in (S.IN_FLIGHT, S.SUBMITTED)]
     return ([row.id for row in held if row.generation == by_id[row.id].generation],
             [row.id for row in held if row.generation != by_id[row.id].generation])
+
+
+def _free_to_go(ids: list[int]) -> None:
+    """Rows re-planned while a send of theirs was out, that send now answered or given back:
+    pending with their newer payload, for the next batch to claim."""
+    for start in range(0, len(ids), 1000):
+        OutboxItem.objects.filter(id__in=ids[start:start + 1000]).update(status=S.PENDING, claim_token="")
 
 
 def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[OutboxItem],
@@ -336,8 +343,7 @@ def _outcomes_recorded(rows, accepted, failed, retry, submitted) -> set[int]:
         # A newer send's answer may be in already, when this send's lease ran out (its worker
         # taken for dead) and another worker sent the newer content: the later generation stands.
         bulk_update_by_id(OutboxItem, accepted_columns, replanned, unless_above="accepted_generation")
-        for start in range(0, len(changed), 1000):  # this send is answered: their newer content may go
-            OutboxItem.objects.filter(id__in=changed[start:start + 1000]).update(status=S.PENDING, claim_token="")
+        _free_to_go(changed)
         mine_failed = [row.id for row in failed if row.id in ours]
         for start in range(0, len(mine_failed), 1000):
             OutboxItem.objects.filter(id__in=mine_failed[start:start + 1000]).update(
