@@ -118,6 +118,27 @@ def test_a_live_worker_renews_its_lease_so_a_slow_push_is_not_taken_from_it(flow
     assert run.heartbeat_at is not None and run.heartbeat_at > run.started_at
 
 
+@pytest.mark.django_db(transaction=True)
+def test_leases_are_renewed_again_once_a_clock_that_ran_ahead_comes_back(flow, short_leases, monkeypatch):
+    """The heartbeat thread read a test's fake clock (time.monotonic patched to 1000 while a
+    push ran): on a machine up for less time than that, it then skipped every beat until the
+    real clock caught up, and the slow-push test above sent its batch 76 times."""
+    from syncapp.leases import lease_kept
+
+    _queue(flow, 2)
+    rows = outbox_claim(flow=flow, limit=2)
+    ahead = time.monotonic() + 10_000
+    monkeypatch.setattr("time.monotonic", lambda: ahead)
+    with lease_kept(claimed=rows):
+        time.sleep(0.5)  # the heartbeat beats by the clock ahead
+    monkeypatch.undo()
+    long_ago = timezone.now() - timedelta(seconds=30)
+    OutboxItem.objects.filter(flow=flow).update(claimed_at=long_ago)
+    with lease_kept(claimed=rows):
+        time.sleep(1.0)
+    assert not OutboxItem.objects.filter(flow=flow, claimed_at__lte=long_ago).exists()
+
+
 class ChangedWhileSlowlySent(FakeDestination):
     """A slow push during which its first record changes, then another worker's sweep runs
     and another worker tries to claim."""
