@@ -1,9 +1,9 @@
 """Dry run: how many records a mapping change would re-send, counted before it is saved.
 
-Plans every record of a flow under the new mappings without writing: new payload hashes
-are compared with the hashes the destination accepted, batch by batch (a range of
-mirror keys, and the outbox rows of the same range), so 100,000 contacts take seconds.
-Each record gets the planner's own verdict: partners sharing an email are held or
+Plans every record of a flow under the new mappings without writing: each new payload
+hash is judged by the planner's own SQL verdict (syncapp.outbox.outbox_would_plan),
+batch by batch (a range of mirror keys, and the outbox rows of the same range), so
+100,000 contacts take seconds. Partners sharing an email are held or
 passed over as the flow's duplicate policy and their conflict decide (not as an old
 outbox row says), and a record the destination refused with this very payload (a
 suppressed contact) is not re-sent.
@@ -22,12 +22,12 @@ from esp.models import FieldMapping
 from exceptions.models import DuplicateEmailConflict
 from syncapp.duplicates import group_decide
 from syncapp.models import OutboxItem, OutboxStatus
+from syncapp.outbox import outbox_would_plan
 from syncapp.planning import eligible_card_types
 
 BATCH = 2000
 SAMPLE = 10
 _WAITING = {OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT, OutboxStatus.SUBMITTED}
-_SENDING = {OutboxStatus.IN_FLIGHT, OutboxStatus.SUBMITTED}
 
 
 @dataclass
@@ -68,9 +68,12 @@ def mapping_dry_run(*, flow, mappings: Iterable[FieldMapping], batch_size: int =
         # The batch is a range of keys: its outbox rows are one range read of the (flow, key) index.
         keys = list(partners)
         hold, skip = _duplicate_verdicts(flow, partners)
-        rows = {key: (payload_hash, accepted_hash, status) for key, payload_hash, accepted_hash, status in
+        rows = {key: (payload_hash, status) for key, payload_hash, status in
                 OutboxItem.objects.filter(flow=flow, record_key__gte=keys[0], record_key__lte=keys[-1])
-                .values_list("record_key", "payload_hash", "accepted_hash", "status")}
+                .values_list("record_key", "payload_hash", "status")}
+        verdicts = outbox_would_plan(flow=flow, hashes={
+            key: outcome.payload_hash for key, outcome in outcomes.items()
+            if outcome.sendable and key not in hold and key not in skip})
         for key, outcome in outcomes.items():
             if key in hold:
                 result.checked += 1
@@ -79,12 +82,12 @@ def mapping_dry_run(*, flow, mappings: Iterable[FieldMapping], batch_size: int =
                 result.checked += 1
                 result.passed_over += 1
             else:
-                _count(result, outcome, rows.get(key))
+                _count(result, outcome, rows.get(key), verdicts.get(key))
     result.seconds = time.monotonic() - started
     return result
 
 
-def _count(result: DryRunResult, outcome, row) -> None:
+def _count(result: DryRunResult, outcome, row, verdict: str | None) -> None:
     result.checked += 1
     if outcome.skipped:
         result.not_sent += 1
@@ -94,15 +97,15 @@ def _count(result: DryRunResult, outcome, row) -> None:
         if len(result.failing_sample) < SAMPLE:
             result.failing_sample.append((outcome.key, outcome.problem))
         return
-    payload_hash, accepted_hash, status = row or ("", "", "")
+    payload_hash, status = row or ("", "")
     if payload_hash != outcome.payload_hash:
         result.changed_by_edit += 1
-    # The planner's verdict (syncapp.outbox): what the destination has costs no call, and
-    # a payload it refused as it stands stays refused rather than going again.
-    if accepted_hash and accepted_hash == outcome.payload_hash and status not in _SENDING:
+    # The planner's verdict: what the destination has costs no call, and a payload it
+    # refused as it stands stays refused rather than going again.
+    if verdict == "unchanged":
         result.unchanged += 1
         return
-    if payload_hash == outcome.payload_hash and status == OutboxStatus.FAILED:
+    if verdict == "still_failed":
         result.still_refused += 1
         return
     result.resend += 1

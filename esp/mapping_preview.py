@@ -13,7 +13,8 @@ from typing import Any
 
 from esp.mapping_trial import RecordOutcome, trial_for
 from esp.models import FieldMapping
-from syncapp.models import OutboxItem
+from syncapp.models import OutboxItem, OutboxStatus
+from syncapp.outbox import outbox_would_plan
 
 ADDED, CHANGED, REMOVED, SAME = "added", "changed", "removed", "same"
 KEPT = "kept"  # mapped but not sent: the destination's value stands (consent, destination-owned)
@@ -30,8 +31,8 @@ class FieldDiff:
 @dataclass
 class PayloadPreview:
     """`accepted_known`: the accepted payload is at hand (`accepted`), so `diff` is field
-    by field; otherwise `accepted_note` says why not. `would_send`: the new payload's hash
-    differs from the accepted hash."""
+    by field; otherwise `accepted_note` says why not. `would_send`: planning would send
+    the new payload (the planner's own verdict); `reason` says why, or why not."""
 
     key: str
     found: bool = True
@@ -42,6 +43,7 @@ class PayloadPreview:
     accepted_known: bool = False
     accepted_note: str = ""
     would_send: bool = False
+    reason: str = ""
     diff: list[FieldDiff] = field(default_factory=list)
 
     @property
@@ -97,6 +99,23 @@ def payload_preview(*, flow, mappings: Iterable[FieldMapping], key: str) -> Payl
                              accepted_known=known, accepted_note=note)
     if not outcome.sendable:
         return preview
-    preview.would_send = row is None or outcome.payload_hash != row.accepted_hash
+    verdict = outbox_would_plan(flow=flow, hashes={key: outcome.payload_hash})[key]
+    preview.would_send = verdict == "queued"
+    preview.reason = _reason(verdict, row, outcome.payload_hash)
     preview.diff = payload_diff(accepted if known else row.payload, outcome.payload, outcome.left_out)
     return preview
+
+
+def _reason(verdict: str, row: OutboxItem | None, payload_hash: str) -> str:
+    """Why planning would send the payload (hash `payload_hash`) or not, for a person."""
+    if verdict == "unchanged":
+        return "the destination already accepted exactly this payload"
+    if verdict == "still_failed":
+        return ("the destination refused exactly this payload before (see the record's exception); "
+                "it goes again only when someone retries it")
+    if row is not None and row.payload_hash == payload_hash and row.status != OutboxStatus.ACCEPTED:
+        return "exactly this payload is already queued"
+    if row is not None and row.accepted_hash == payload_hash:
+        return ("the destination last accepted exactly this payload, but another one has been sent since "
+                "and its answer is not recorded, so this one goes again to be sure")
+    return "it differs from what the destination last accepted"

@@ -88,6 +88,9 @@ _SENDING = f"('{S.IN_FLIGHT}', '{S.SUBMITTED}')"
 _QUEUED_OR_FAILED = f"('{S.PENDING}', '{S.IN_FLIGHT}', '{S.SUBMITTED}', '{S.FAILED}')"
 _WRITES = ("new", "requeue", "revert", "refresh")  # the verdicts that write the row (a refresh as a revert)
 _WRITES_SQL = "(" + ", ".join(f"'{verdict}'" for verdict in _WRITES) + ")"
+# The verdicts as EnqueueResult's lists: will be sent, costs no call, stays refused.
+_OUTCOME = {"new": "queued", "requeue": "queued", "queued": "queued", "unchanged": "unchanged",
+            "revert": "unchanged", "refresh": "unchanged", "still_failed": "still_failed"}
 
 
 def _has_it(row: str, planned_hash: str) -> str:
@@ -197,12 +200,20 @@ def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priori
         if any(verdict in _WRITES for verdict in verdicts.values()):
             execute(_write_sql(force, all_new=all_new, narrowed=narrowed).format(staged=staged),
                     [flow.pk, first, now, now, now, *([] if all_new else [flow.pk]), priority, priority])
-    lists = {"new": result.queued, "requeue": result.queued, "queued": result.queued,
-             "unchanged": result.unchanged, "revert": result.unchanged, "refresh": result.unchanged,
-             "still_failed": result.still_failed}
     for key in latest:
-        lists[verdicts[key]].append(key)
+        getattr(result, _OUTCOME[verdicts[key]]).append(key)
     return result
+
+
+def outbox_would_plan(*, flow, hashes: dict[str, str]) -> dict[str, str]:
+    """What planning would make of each record (its key: the hash of the payload it would
+    plan), writing nothing: queued | unchanged | still_failed, by the planner's own verdict,
+    so a dry run or a preview counts what a save will really send."""
+    if not hashes:
+        return {}
+    staged = stage("outbox_trial", OutboxItem, ["record_key", "payload_hash"], hashes.items())
+    verdicts = fetch(f"SELECT s.record_key, {_verdict(force=False)} FROM {staged} s", [flow.pk])
+    return {key: _OUTCOME[verdict] for key, verdict in verdicts}
 
 
 def outbox_stop(*, flow, record_keys: list[str], status: str) -> int:

@@ -1,6 +1,11 @@
-"""Fixtures of the web tests: a logged-in client per role, and a flow with problems."""
+"""Fixtures of the web tests: a logged-in client per role, a flow with problems, and a record
+sent again after an unanswered send."""
+from datetime import timedelta
+
 import pytest
 
+from syncapp.models import OutboxItem
+from syncapp.outbox import PlannedRecord, outbox_claim, outbox_enqueue, outbox_reclaim_stale
 from syncapp.roles import FINANCE, INTEGRATION_ADMIN, MARKETING
 from syncapp.services import connection_pull
 from tests.syncapp.fakes import FakeSource, bp_record
@@ -40,3 +45,20 @@ def erp_fixed(monkeypatch):
     fixed = FakeSource([[bp_record("C001", email="c001@example.com"), bp_record("C002", email="jane@example.com")]])
     monkeypatch.setattr("syncapp.services.source_adapter_for", lambda connection: fixed)
     return fixed
+
+
+@pytest.fixture
+def changed_back_while_out():
+    """Put record `key` of `flow` in the state a change undone while its send was out leaves
+    when that send's worker dies: pending again with the content the destination accepted
+    before, but nobody knows whether the change reached it, so planning must send it again."""
+    def make(flow, key: str) -> None:
+        accepted = OutboxItem.objects.get(flow=flow, record_key=key)
+        record = PlannedRecord(key=key, identifier=accepted.identifier, payload=accepted.payload)
+        outbox_enqueue(flow=flow, records=[PlannedRecord(key=key, identifier=accepted.identifier,
+                                                         payload={**accepted.payload, "FULLNAME": "Changed"})])
+        assert [row.record_key for row in outbox_claim(flow=flow, limit=100)] == [key]
+        outbox_enqueue(flow=flow, records=[record])  # undone while out: it waits for the send's answer
+        outbox_reclaim_stale(older_than=timedelta(0))  # the worker died: taken back unanswered
+
+    return make

@@ -2,6 +2,7 @@
 import os
 
 import pytest
+from django.utils import timezone
 
 from audit.models import AuditEntry
 from esp.dotdigital.sandbox import DEMO_API_USER, build_demo_sandbox
@@ -176,6 +177,40 @@ def test_preview_says_when_only_the_accepted_hash_is_known(as_role, accepted):
     preview = post(as_role("admin"), accepted, "preview", UPPER_TIER, record="C002").context["preview"]
     assert not preview.accepted_known and "only the accepted payload" in preview.accepted_note
     assert preview.would_send
+
+
+def test_preview_of_a_record_queued_again_after_an_unanswered_send_says_it_would_be_sent(
+        as_role, accepted, changed_back_while_out):
+    """C009 under the new mappings is what the destination accepted, but a change went out
+    since and its answer never came: it is queued to go again."""
+    changed_back_while_out(accepted, "C009")
+    response = post(as_role("admin"), accepted, "preview", UPPER_TIER, record="C009")
+    preview = response.context["preview"]
+    assert preview.would_send and preview.reason == "exactly this payload is already queued"
+    assert "Would be sent" in response.content.decode()
+
+
+def test_preview_says_a_record_goes_again_when_another_payload_went_out_since_it_was_accepted(as_role, accepted):
+    """Mappings with no consent field: C009's new payload is what the destination accepted,
+    but another payload of it is on its way, so the destination may end with either."""
+    no_consent = {**UPPER_TIER, "MARKETINGCONSENT": None}
+    planned = post(as_role("admin"), accepted, "preview", no_consent, record="C009").context["preview"].outcome
+    OutboxItem.objects.filter(flow=accepted, record_key="C009").update(
+        accepted_hash=planned.payload_hash, payload={**planned.payload, "FULLNAME": "On Its Way"},
+        payload_hash="e" * 64, status=OutboxStatus.IN_FLIGHT, claim_token="t", claimed_at=timezone.now())
+    preview = post(as_role("admin"), accepted, "preview", no_consent, record="C009").context["preview"]
+    assert preview.outcome.payload_hash == planned.payload_hash
+    assert preview.would_send and "another one has been sent since" in preview.reason
+
+
+def test_preview_of_a_payload_refused_as_it_stands_says_it_would_not_be_sent(as_role, accepted):
+    planned = post(as_role("admin"), accepted, "preview", UPPER_TIER, record="C002").context["preview"]
+    OutboxItem.objects.filter(flow=accepted, record_key="C002").update(
+        payload=planned.outcome.payload, payload_hash=planned.outcome.payload_hash, status=OutboxStatus.FAILED)
+    response = post(as_role("admin"), accepted, "preview", UPPER_TIER, record="C002")
+    preview = response.context["preview"]
+    assert not preview.would_send and "refused exactly this payload" in preview.reason
+    assert "Would not be sent" in response.content.decode()
 
 
 def test_a_search_matching_several_records_lists_them_to_choose_from(as_role, accepted):
