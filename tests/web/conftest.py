@@ -1,11 +1,9 @@
 """Fixtures of the web tests: a logged-in client per role, a flow with problems, and a record
 sent again after an unanswered send."""
-from datetime import timedelta
-
 import pytest
+from django.utils import timezone
 
-from syncapp.models import OutboxItem
-from syncapp.outbox import PlannedRecord, outbox_claim, outbox_enqueue, outbox_reclaim_stale
+from syncapp.models import OutboxItem, OutboxStatus
 from syncapp.roles import FINANCE, INTEGRATION_ADMIN, MARKETING
 from syncapp.services import connection_pull
 from tests.syncapp.fakes import FakeSource, bp_record
@@ -49,16 +47,12 @@ def erp_fixed(monkeypatch):
 
 @pytest.fixture
 def changed_back_while_out():
-    """Put record `key` of `flow` in the state a change undone while its send was out leaves
-    when that send's worker dies: pending again with the content the destination accepted
-    before, but nobody knows whether the change reached it, so planning must send it again."""
+    """Put accepted record `key` of `flow` in the state a change undone while its send was out
+    leaves when that send's worker dies and the sweep takes it back: pending again with the
+    content the destination accepted before, claimed since. Nobody knows whether the change
+    reached the destination, so planning must send it again."""
     def make(flow, key: str) -> None:
-        accepted = OutboxItem.objects.get(flow=flow, record_key=key)
-        record = PlannedRecord(key=key, identifier=accepted.identifier, payload=accepted.payload)
-        outbox_enqueue(flow=flow, records=[PlannedRecord(key=key, identifier=accepted.identifier,
-                                                         payload={**accepted.payload, "FULLNAME": "Changed"})])
-        assert [row.record_key for row in outbox_claim(flow=flow, limit=100)] == [key]
-        outbox_enqueue(flow=flow, records=[record])  # undone while out: it waits for the send's answer
-        outbox_reclaim_stale(older_than=timedelta(0))  # the worker died: taken back unanswered
+        assert OutboxItem.objects.filter(flow=flow, record_key=key, status=OutboxStatus.ACCEPTED).update(
+            status=OutboxStatus.PENDING, claimed_at=timezone.now(), claim_token="") == 1
 
     return make
