@@ -3,6 +3,7 @@ queue of record, so a lost task message loses nothing: the sweep finds the rows.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -279,8 +280,6 @@ def _waking_pushers(flows, started: dict | None = None):
     left time-sensitive rows ready wakes their flows at once (one indexed query a page): woken
     only every few seconds, a dispatch planned just after a wake on a page of unchanged records
     waited for the end of the pull (6-7 s in a peak run)."""
-    import time
-
     woken = {"at": None}
 
     def stored(records: int) -> None:

@@ -4,6 +4,7 @@ its destination's pace, and a long pull wakes the pushers as soon as it stored a
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection as db
@@ -12,6 +13,14 @@ from syncapp import tasks
 from syncapp.models import OutboxItem, SyncRun
 from tests.factories import FlowFactory
 from tests.syncapp.fakes import FakeSource, bp_record
+
+
+def _clock_of(module, monkeypatch, start: float) -> list[float]:
+    """A clock the test moves, read by `module` alone: patching time.monotonic itself also
+    fed it to the process's lease heartbeat thread, which then skipped its beats."""
+    clock = [start]
+    monkeypatch.setattr(module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    return clock
 
 
 @pytest.fixture
@@ -56,8 +65,7 @@ def test_a_push_task_takes_as_many_batches_as_its_destination_paces_in_ten_secon
 def test_a_pull_wakes_the_pushers_once_a_page_is_stored_not_at_its_end(flow, redis_url, settings, queued,
                                                                       monkeypatch):
     settings.REDIS_URL = redis_url
-    clock = [100.0]
-    monkeypatch.setattr("time.monotonic", lambda: clock[0])
+    clock = _clock_of(tasks, monkeypatch, 100.0)
     stored = tasks._waking_pushers([flow])
     stored(0)  # an empty page (the read's last, carrying the cursor) wakes nobody
     _ready_row(flow)
@@ -298,8 +306,7 @@ def test_a_page_that_left_time_sensitive_rows_ready_wakes_their_flow_at_once(flo
     from tests.factories import FlowFactory
 
     settings.REDIS_URL = redis_url
-    clock = [100.0]
-    monkeypatch.setattr("time.monotonic", lambda: clock[0])
+    clock = _clock_of(tasks, monkeypatch, 100.0)
     routine = FlowFactory(connection=flow.connection, destination=flow.destination, entity="orders")
     stored = tasks._waking_pushers([routine, flow])
     stored(500)  # a page read again, unchanged: nothing ready, the wake is spent
@@ -338,11 +345,10 @@ def test_still_one_push_task_per_flow_waits_whatever_its_level(flow, redis_url, 
 def test_a_push_task_starts_no_batch_after_its_ten_seconds_however_few_batches_it_sent(flow, monkeypatch):
     """Issue 12's peak run: Ometria push tasks held a worker for 20-80 s (their 20 batches
     waited on an allowance shared with another flow) while scheduled pulls waited for one."""
-    from syncapp.services import flow_push
+    from syncapp import services
     from tests.syncapp.fakes import FakeDestination
 
-    clock = [1000.0]
-    monkeypatch.setattr("time.monotonic", lambda: clock[0])
+    clock = _clock_of(services, monkeypatch, 1000.0)
 
     class Slow(FakeDestination):
         def push(self, entity, items):
@@ -352,7 +358,7 @@ def test_a_push_task_starts_no_batch_after_its_ten_seconds_however_few_batches_i
     for index in range(10):
         _ready_row(flow, f"C{index}")
     destination = Slow(batch_size=1)
-    run = flow_push(flow=flow, adapter=destination, max_batches=20, confirm=False, max_seconds=10.0)
+    run = services.flow_push(flow=flow, adapter=destination, max_batches=20, confirm=False, max_seconds=10.0)
     assert destination.calls == 3  # at 0, 4 and 8 s; none at 12 s
     assert run.records_accepted == 3
 
