@@ -340,7 +340,7 @@ def _outcomes_recorded(rows, accepted, failed, retry, submitted) -> set[int]:
     now = timezone.now()
     with transaction.atomic():
         untouched, changed = _held(rows)
-        ours = set(untouched)
+        ours, waited = set(untouched), set(changed)
         done, replanned = [], []
         for row, answered_id in accepted:
             remote_id = answered_id or row.remote_id
@@ -348,7 +348,11 @@ def _outcomes_recorded(rows, accepted, failed, retry, submitted) -> set[int]:
                 done.append((S.ACCEPTED, "", row.attempts + 1, row.payload_hash, row.generation, remote_id, now,
                              row.id))
             else:
-                replanned.append((row.payload_hash, row.generation, remote_id, now, row.id))
+                # A send no longer holding its row (taken for dead, stopped, or a second confirm
+                # pass) is accepted as of its claim: a send claimed after it, whose answer may be
+                # unknown, then keeps _has_it from taking this content for the destination's.
+                accepted_at = now if row.id in waited else row.claimed_at or now
+                replanned.append((row.payload_hash, row.generation, remote_id, accepted_at, row.id))
         accepted_columns = ["accepted_hash", "accepted_generation", "remote_id", "accepted_at"]
         bulk_update_by_id(OutboxItem, ["status", "claim_token", "attempts", *accepted_columns], done)
         # A newer send's answer may be in already, when this send's lease ran out (its worker

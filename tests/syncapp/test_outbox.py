@@ -159,6 +159,37 @@ def test_an_older_send_answered_after_a_newer_one_does_not_record_its_content_as
     assert destination.contacts["c0000@example.com"]["FULLNAME"] == "First Name"
 
 
+@pytest.mark.parametrize("late", ["a second confirm pass", "a worker taken for dead"])
+@pytest.mark.django_db
+def test_a_late_answer_to_an_older_send_does_not_hide_a_newer_send_whose_answer_is_unknown(flow, late):
+    """The answer about "First Name" comes in after "Second Name" went out and got no answer (it
+    may have landed). The record then changes back to "First Name": the destination may hold
+    "Second Name", so it is sent, not taken for already there (the late answer was recorded as
+    of its arrival, later than the newer send)."""
+    from syncapp.outbox import outbox_complete, outbox_submitted
+
+    load(flow, 1)
+    flow_push(flow=flow, adapter=FakeDestination())
+    _renamed(flow, "First Name", 1)
+    first = outbox_claim(flow=flow, limit=10)
+    if late == "a second confirm pass":  # two confirm passes read the row; one answers at once
+        outbox_complete(accepted=[], failed=[], retry=[], submitted=[(first[0], "receipt-1")])
+        first, other_pass = outbox_submitted(flow=flow, limit=10), outbox_submitted(flow=flow, limit=10)
+        outbox_complete(accepted=[(other_pass[0], "id-1")], failed=[], retry=[])
+    else:
+        outbox_reclaim_stale(flow=flow, older_than=timedelta(0))
+    _renamed(flow, "Second Name", 2)
+    second = outbox_claim(flow=flow, limit=10)
+    outbox_complete(accepted=[], failed=[], retry=[(second[0], 60.0)])  # a time-out: it may have landed
+    outbox_complete(accepted=[(first[0], "id-1")], failed=[], retry=[])  # the late answer
+    _renamed(flow, "First Name", 3)
+
+    assert OutboxItem.objects.get().status == OutboxStatus.PENDING
+    destination = FakeDestination()
+    flow_push(flow=flow, adapter=destination)
+    assert destination.contacts["c0000@example.com"]["FULLNAME"] == "First Name"
+
+
 @pytest.mark.parametrize("answer", ["none yet", "taken, not yet validated"])
 @pytest.mark.django_db
 def test_a_change_undone_after_its_send_went_out_is_sent_again(flow, answer):
