@@ -15,6 +15,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -29,6 +30,7 @@ from syncapp.adapters import HubFault, PushItem, PushResult, SubmittedItem, Tran
 
 from .bulk_window import bulk_allowed
 from .connection_incidents import destination_push_record
+from .deadlocks import again_on_deadlock
 from .leases import lease_kept
 from .models import Priority, RunOutcome
 from .outbox import backoff_delay, outbox_claim, outbox_complete, outbox_release, outbox_submitted
@@ -286,9 +288,15 @@ def _release_waiting(flow, keys: list[str]) -> None:
             continue
         waiting = import_string(spec.waiting)(flow=other, customer_keys=keys)
         if waiting:
-            with transaction.atomic():
-                flows_plan_lock([other.pk])  # a pull may be planning the same orders
-                spec.plan(flow=other, record_keys=waiting, force=True, priority=Priority.URGENT)
+            # Written again if a deadlock's victim: nothing else would release these records.
+            again_on_deadlock(partial(_replan_released, spec, other, waiting),
+                              what=f"Releasing what waited in {other}")
+
+
+def _replan_released(spec, flow, keys: list[str]) -> None:
+    with transaction.atomic():
+        flows_plan_lock([flow.pk])  # a pull may be planning the same orders
+        spec.plan(flow=flow, record_keys=keys, force=True, priority=Priority.URGENT)
 
 
 def _permanent_reason(result: PushResult) -> str:

@@ -110,6 +110,25 @@ def test_an_order_waits_for_a_customer_with_an_invalid_email_then_flows_when_fix
     assert SyncException.objects.get(record_key="2").status == "resolved"
 
 
+def test_an_order_waiting_for_its_customer_goes_when_its_release_was_a_deadlocks_victim(hub, monkeypatch):
+    """Found by review: releasing what waited for a customer was not written again when
+    PostgreSQL chose it as a deadlock's victim, and nothing else would release the order."""
+    from django.utils.module_loading import import_string
+
+    from syncapp.entities import flow_entity
+    from tests.syncapp.lock_races import deadlock_once
+
+    hub.pull("business_partners", bp_record("C002", email="broken@"))
+    hub.pull("orders", document("orders", 2, line(0), card_code="C002"))
+    hub.push()
+    hub.pull("business_partners", bp_record("C002", email="john@example.com", updated="2026-11-21T10:00:00+00:00"))
+    planner, failures = flow_entity("orders").planner, []
+    monkeypatch.setattr(planner, deadlock_once(import_string(planner), failures))
+    hub.push()  # the customer goes, and its order's release is a deadlock's victim once
+    hub.push()
+    assert failures == [1] and hub.order(2)["id"] == "WEB-2"
+
+
 def test_an_order_a_person_retried_is_released_by_its_customer_before_the_retry_runs(hub):
     from django.utils import timezone
 
