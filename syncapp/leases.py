@@ -72,7 +72,7 @@ class _Heartbeat:
         """Renew now the rows of each claim token (its rows' ids) and the runs. A failed renewal
         is logged, not raised: the next beat tries again, and a lease lost meanwhile only means
         the rows are sent once more."""
-        from .models import OutboxItem, OutboxStatus, SyncRun
+        from .models import OutboxItem, SyncRun
 
         now = timezone.now()
         try:
@@ -84,10 +84,11 @@ class _Heartbeat:
                 # Found by their ids: in a peak the in-flight index holds hundreds of thousands
                 # of entries for rows long since sent (until vacuum gets there), and looking the
                 # token up through it took 250 ms to 1 s a beat, in every worker process.
+                # Whatever their status: a row stopped while its send is out keeps the claim.
                 ids = sorted({row_id for held in claims.values() for row_id in held})
                 with transaction.atomic():
                     mine = OutboxItem.objects.select_for_update(skip_locked=True).filter(
-                        id__in=ids, claim_token__in=list(claims), status=OutboxStatus.IN_FLIGHT).values("id")
+                        id__in=ids, claim_token__in=list(claims)).values("id")
                     OutboxItem.objects.filter(id__in=mine).update(claimed_at=now)
             if runs:
                 SyncRun.objects.filter(pk__in=runs, status=SyncRun.Status.RUNNING).update(heartbeat_at=now)

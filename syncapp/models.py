@@ -106,6 +106,10 @@ class OutboxItem(models.Model):
     # The generation whose send `accepted_hash` records: two sends of a record overlap only when
     # the first's worker was taken for dead, and the older one may be answered last (outbox_complete).
     accepted_generation = models.PositiveIntegerField(default=0, db_default=0)
+    # The generation the send out carries (set when claimed; None: claimed before it was kept):
+    # planned again meanwhile, the row waits for that send's answer, which must not count for
+    # the newer payload (outbox._held).
+    sent_generation = models.PositiveIntegerField(null=True, blank=True)
     remote_id = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=12, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
     priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.ROUTINE)

@@ -17,11 +17,11 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from .adapters import PushItem
@@ -86,6 +86,9 @@ class EnqueueResult:
 _STAGED = ["record_key", "identifier", "payload", "payload_hash"]
 _SENDING = f"('{S.IN_FLIGHT}', '{S.SUBMITTED}')"
 _QUEUED_OR_FAILED = f"('{S.PENDING}', '{S.IN_FLIGHT}', '{S.SUBMITTED}', '{S.FAILED}')"
+_STOPPED = (S.HELD, S.FAILED, S.SKIPPED)
+# SQL: outbox row `t` was stopped while a send of it was out, still unanswered (outbox_stop).
+_STOPPED_WHILE_OUT = "(t.claim_token <> '' AND t.status IN (" + ", ".join(f"'{status}'" for status in _STOPPED) + "))"
 _WRITES = ("new", "requeue", "revert", "refresh")  # the verdicts that write the row (a refresh as a revert)
 _WRITES_SQL = "(" + ", ".join(f"'{verdict}'" for verdict in _WRITES) + ")"
 # The verdicts as EnqueueResult's lists: will be sent, costs no call, stays refused.
@@ -127,13 +130,17 @@ def _verdict(force: bool, narrowed: bool = False) -> str:
             "'new')")
 
 
-def _write_sql(force: bool, *, all_new: bool = False, judged: bool = False, narrowed: bool = False) -> str:
+def _write_sql(force: bool, *, all_new: bool = False, judged: bool = False, narrowed: bool = False,
+               in_order_of_receipt: bool = False) -> str:
     """One INSERT ... ON CONFLICT for the page: new, re-queued, reverted and refreshed rows. The
     conflict branch decides revert or re-queue again on the row as it is when written. When
     every record was new (a first load) no row needs looking up again; when the staged rows
-    come `judged` (with their verdict column) it is not worked out again."""
+    come `judged` (with their verdict column) it is not worked out again. A destination that
+    processes `in_order_of_receipt` lets a newer send follow one it has taken, not validated."""
     table = quote(OutboxItem._meta.db_table)
     revert = "FALSE" if force else _has_it("t", "EXCLUDED.payload_hash")
+    waits = (f"'{S.IN_FLIGHT}'" if in_order_of_receipt else f"'{S.IN_FLIGHT}', '{S.SUBMITTED}'")
+    out = f"(t.status IN ({waits}) OR {_STOPPED_WHILE_OUT})"  # a send of the row is out, unanswered
 
     def unless_revert(value: str, column: str) -> str:
         return f"{column} = CASE WHEN {revert} THEN t.{column} ELSE {value} END"
@@ -150,12 +157,14 @@ def _write_sql(force: bool, *, all_new: bool = False, judged: bool = False, narr
         "ORDER BY s.record_key "
         "ON CONFLICT (flow_id, record_key) DO UPDATE SET identifier = EXCLUDED.identifier, "
         "payload = EXCLUDED.payload, payload_hash = EXCLUDED.payload_hash, updated_at = EXCLUDED.updated_at, "
-        # Changed while its send is out: it stays in flight, with that send's claim, until the send
-        # is answered (_outcomes_recorded). Two sends of one record out at once could be applied
-        # in either order, and neither engine nor destination says which came last. A submitted
-        # send waits in the destination's queue, behind which the newer one lines up.
-        f"status = CASE WHEN {revert} THEN '{S.ACCEPTED}' WHEN t.status = '{S.IN_FLIGHT}' THEN t.status "
-        f"ELSE '{S.PENDING}' END, "
+        # Changed while its send is out (stopped meanwhile or not): it keeps that send's claim,
+        # in flight (or submitted, for the confirm step to answer), until the send is answered
+        # (_outcomes_recorded). Two sends of one record out at once could be applied in either
+        # order, and neither engine nor destination says which came last; except at a
+        # destination processing in order of receipt, where a submitted send waits in its queue
+        # and the newer one lines up behind it.
+        f"status = CASE WHEN {revert} THEN '{S.ACCEPTED}' WHEN t.status IN ({waits}) THEN t.status "
+        f"WHEN {_STOPPED_WHILE_OUT} THEN '{S.IN_FLIGHT}' ELSE '{S.PENDING}' END, "
         + ", ".join([
             unless_revert("t.generation + 1", "generation"), unless_revert("0", "attempts"),
             # A pending row keeps the more urgent of its priorities (%s: a re-plan's, which a
@@ -163,7 +172,7 @@ def _write_sql(force: bool, *, all_new: bool = False, judged: bool = False, narr
             unless_revert(f"CASE WHEN t.status = '{S.PENDING}' AND t.priority < %s THEN t.priority "
                           "ELSE %s END", "priority"),
             unless_revert("NULL", "not_before"),
-            unless_revert(f"CASE WHEN t.status = '{S.IN_FLIGHT}' THEN t.claim_token ELSE '' END", "claim_token"),
+            unless_revert(f"CASE WHEN {out} THEN t.claim_token ELSE '' END", "claim_token"),
             unless_revert("EXCLUDED.planned_at", "planned_at")]))
 
 
@@ -188,21 +197,30 @@ def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priori
         (record.key, record.identifier, record.payload_json, record.payload_hash) for record in latest.values()))
     now = db_datetime(timezone.now())
     first = priority if new_priority is None else new_priority  # a row inserted now; a conflict takes `priority`
+    in_order = _in_order_of_receipt(flow)
     if vendor() == "postgresql":
         # One statement: each staged record judged once, the rows to write written, the verdicts returned.
+        write = _write_sql(force, judged=True, in_order_of_receipt=in_order).format(staged="s")
         verdicts = dict(fetch(
             f"WITH s AS MATERIALIZED (SELECT s.*, {_verdict(force, narrowed)} AS verdict FROM {staged} s), "
-            f"w AS ({_write_sql(force, judged=True).format(staged='s')}) SELECT record_key, verdict FROM s",
+            f"w AS ({write}) SELECT record_key, verdict FROM s",
             [flow.pk, flow.pk, first, now, now, now, priority, priority]))
     else:
         verdicts = dict(fetch(f"SELECT s.record_key, {_verdict(force, narrowed)} FROM {staged} s", [flow.pk]))
         all_new = all(verdict == "new" for verdict in verdicts.values())
         if any(verdict in _WRITES for verdict in verdicts.values()):
-            execute(_write_sql(force, all_new=all_new, narrowed=narrowed).format(staged=staged),
+            write = _write_sql(force, all_new=all_new, narrowed=narrowed, in_order_of_receipt=in_order)
+            execute(write.format(staged=staged),
                     [flow.pk, first, now, now, now, *([] if all_new else [flow.pk]), priority, priority])
     for key in latest:
         getattr(result, _OUTCOME[verdicts[key]]).append(key)
     return result
+
+
+def _in_order_of_receipt(flow) -> bool:
+    from esp.registry import destination_does
+
+    return destination_does(flow.destination.kind, "processes_in_order_of_receipt")
 
 
 def outbox_would_plan(*, flow, hashes: dict[str, str]) -> dict[str, str]:
@@ -218,13 +236,15 @@ def outbox_would_plan(*, flow, hashes: dict[str, str]) -> dict[str, str]:
 
 def outbox_stop(*, flow, record_keys: list[str], status: str) -> int:
     """Stop rows that must not go out (failed planning, a duplicate email, a lead no
-    longer sent). An in-flight row loses its claim, so its push cannot mark it done."""
+    longer sent). An in-flight row's push can no longer mark it done, but the row keeps its
+    claim token, the mark that a send of it is out, until that send is answered (_held):
+    planned again meanwhile, it waits for that answer as a row changed while out does."""
     if not record_keys:
         return 0
     return _update_in_key_order(OutboxItem.objects.filter(
         flow=flow, record_key__in=record_keys,
         status__in=[S.PENDING, S.IN_FLIGHT, S.SUBMITTED, S.HELD, S.FAILED, S.SKIPPED]
-    ), status=status, claim_token="")
+    ), status=status, claim_token=Case(When(status=S.IN_FLIGHT, then=F("claim_token")), default=Value("")))
 
 
 def outbox_claim(*, flow, limit: int, below_priority: int | None = None) -> list[OutboxItem]:
@@ -245,7 +265,7 @@ def outbox_claim(*, flow, limit: int, below_priority: int | None = None) -> list
         if not ids:
             return []
         OutboxItem.objects.filter(id__in=ids, status=S.PENDING).update(
-            status=S.IN_FLIGHT, claimed_at=now, claim_token=token)
+            status=S.IN_FLIGHT, claimed_at=now, claim_token=token, sent_generation=F("generation"))
     return list(OutboxItem.objects.filter(id__in=ids, claim_token=token).order_by("priority", "id"))
 
 
@@ -265,10 +285,10 @@ def outbox_release(*, rows: list[OutboxItem], delay_seconds: float) -> int:
     released = 0
     for start in range(0, len(rows), 1000):
         with transaction.atomic():
-            untouched, changed = _held(rows[start:start + 1000])
-            released += OutboxItem.objects.filter(id__in=untouched).update(
+            carried = _held(rows[start:start + 1000])
+            released += OutboxItem.objects.filter(id__in=carried.untouched).update(
                 status=S.PENDING, claim_token="", not_before=timezone.now() + timedelta(seconds=delay_seconds))
-            _free_to_go(changed)
+            _free_to_go(carried)
     return released
 
 
@@ -294,25 +314,39 @@ def backoff_delay(attempts: int, retry_after: float | None = None) -> float:
     return min(settings.SYNC_BACKOFF_MAX_SECONDS, max(delay, retry_after or 0.0))
 
 
-def _held(rows: list[OutboxItem]) -> tuple[list[int], list[int]]:
-    """Lock the claimed rows again (in key order, as planning writes them) and return the ids of
-    those still held by their claim: as claimed, and re-planned while this send was out (they
-    wait for its answer, still in flight). Rows taken back (a lease run out) or stopped are
-    neither."""
+class _Carried(NamedTuple):
+    """A send's rows as they stand when its answer is recorded (ids)."""
+
+    untouched: list[int]  # still its own, as sent
+    changed: list[int]  # re-planned while it was out: they waited for this answer
+    stopped: list[int]  # stopped while it was out: the stop stands
+    as_sent: set[int]  # the row in hand is the generation that went out (not a newer one read since)
+
+
+def _held(rows: list[OutboxItem]) -> _Carried:
+    """Lock the claimed rows again (in key order, as planning writes them) and sort them by what
+    happened while this send was out. Rows taken back since (a lease run out) are neither
+    untouched, changed nor stopped."""
     by_id = {row.id: row for row in rows}
     current = OutboxItem.objects.select_for_update().filter(id__in=list(by_id)).order_by("record_key").only(
-        "id", "claim_token", "generation", "status")
-    held = [row for row in current
-            if row.claim_token == by_id[row.id].claim_token and row.status in (S.IN_FLIGHT, S.SUBMITTED)]
-    return ([row.id for row in held if row.generation == by_id[row.id].generation],
-            [row.id for row in held if row.generation != by_id[row.id].generation])
+        "id", "claim_token", "generation", "sent_generation", "status")
+    for row in current:  # claimed before the sent generation was kept: the row in hand is the sent one
+        row.sent_generation = by_id[row.id].generation if row.sent_generation is None else row.sent_generation
+    carried = [row for row in current if row.claim_token == by_id[row.id].claim_token]
+    held = [row for row in carried if row.status in (S.IN_FLIGHT, S.SUBMITTED)]
+    return _Carried([row.id for row in held if row.generation == row.sent_generation],
+                    [row.id for row in held if row.generation != row.sent_generation],
+                    [row.id for row in carried if row.status in _STOPPED],
+                    {row.id for row in current if by_id[row.id].generation == row.sent_generation})
 
 
-def _free_to_go(ids: list[int]) -> None:
-    """Rows re-planned while a send of theirs was out, that send now answered or given back:
-    pending with their newer payload, for the next batch to claim."""
-    for start in range(0, len(ids), 1000):
-        OutboxItem.objects.filter(id__in=ids[start:start + 1000]).update(status=S.PENDING, claim_token="")
+def _free_to_go(carried: _Carried) -> None:
+    """A send answered or given back: rows re-planned while it was out go pending with their
+    newer payload, for the next batch to claim; rows stopped while it was out lose the mark."""
+    for ids, values in ((carried.changed, {"status": S.PENDING, "claim_token": ""}),
+                        (carried.stopped, {"claim_token": ""})):
+        for start in range(0, len(ids), 1000):
+            OutboxItem.objects.filter(id__in=ids[start:start + 1000]).update(**values)
 
 
 def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[OutboxItem],
@@ -322,12 +356,13 @@ def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[Outb
 
     accepted: (row, remote_id); failed: permanent; retry: (row, seconds to wait);
     submitted: (row, receipt), taken by the destination but not validated yet: the row
-    keeps its claim until confirmed, so a re-plan meanwhile makes the answer stale.
-    A row re-planned while in flight waited for this answer: it goes back to pending with its
-    newer payload, and what the destination accepted is still recorded, unless a send of a
-    later generation was recorded first (possible only when this send's lease ran out, its
-    worker taken for dead, and another sent the newer payload). Returns the keys whose outcome
-    was recorded (rows still ours); only their exceptions may change.
+    keeps its claim until confirmed (the confirm step answers for it here, with the row as it
+    read it). A row re-planned while its send was out waited for this answer: it goes back to
+    pending with its newer payload, and what the destination accepted is still recorded (when
+    the row in hand is the one sent), unless a send of a later generation was recorded first
+    (possible only when this send's lease ran out, its worker taken for dead, and another sent
+    the newer payload). Returns the keys whose outcome was recorded (rows still ours); only
+    their exceptions may change.
     """
     rows = [r for r, _ in accepted] + failed + [r for r, _ in retry] + [r for r, _ in submitted]
     # The destination has answered: an outcome lost to a deadlock would send the batch again.
@@ -339,15 +374,15 @@ def outbox_complete(*, accepted: list[tuple[OutboxItem, str]], failed: list[Outb
 def _outcomes_recorded(rows, accepted, failed, retry, submitted) -> set[int]:
     now = timezone.now()
     with transaction.atomic():
-        untouched, changed = _held(rows)
-        ours, waited = set(untouched), set(changed)
+        carried = _held(rows)
+        ours, waited = set(carried.untouched), set(carried.changed)
         done, replanned = [], []
         for row, answered_id in accepted:
             remote_id = answered_id or row.remote_id
             if row.id in ours:
                 done.append((S.ACCEPTED, "", row.attempts + 1, row.payload_hash, row.generation, remote_id, now,
                              row.id))
-            else:
+            elif row.id in carried.as_sent:  # else what went out is not at hand (a confirm read it later)
                 # A send no longer holding its row (taken for dead, stopped, or a second confirm
                 # pass) is accepted as of its claim: a send claimed after it, whose answer may be
                 # unknown, then keeps _has_it from taking this content for the destination's.
@@ -358,7 +393,7 @@ def _outcomes_recorded(rows, accepted, failed, retry, submitted) -> set[int]:
         # A newer send's answer may be in already, when this send's lease ran out (its worker
         # taken for dead) and another worker sent the newer content: the later generation stands.
         bulk_update_by_id(OutboxItem, accepted_columns, replanned, unless_above="accepted_generation")
-        _free_to_go(changed)
+        _free_to_go(carried)
         mine_failed = [row.id for row in failed if row.id in ours]
         for start in range(0, len(mine_failed), 1000):
             OutboxItem.objects.filter(id__in=mine_failed[start:start + 1000]).update(

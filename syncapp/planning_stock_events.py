@@ -31,7 +31,7 @@ def _withdraw_back_in_stock(flow, item_codes: list[str]) -> None:
     for code in item_codes:
         OutboxItem.objects.filter(flow=flow, record_key__startswith=f"{code}:{BACK_IN_STOCK}:",
                                   status__in=[OutboxStatus.PENDING, OutboxStatus.HELD]).update(
-            status=OutboxStatus.SKIPPED, claim_token="")
+            status=OutboxStatus.SKIPPED)  # a held row's claim token says a send of it is out: it stays
 
 
 def stock_events_plan(*, flow, record_keys: list[str], force: bool = False, priority: int = Priority.URGENT,

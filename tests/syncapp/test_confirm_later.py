@@ -105,20 +105,41 @@ def test_a_record_whose_validation_answer_was_lost_is_sent_again(flow, settings)
     assert set(OutboxItem.objects.values_list("status", flat=True)) == {OutboxStatus.ACCEPTED}
 
 
+def _ometria_customers():
+    from esp.default_mappings import mappings_install_defaults
+    from tests.factories import FlowFactory
+    from tests.syncapp.test_orders import account
+
+    ometria = account("ometria")
+    mappings_install_defaults(destination=ometria)
+    return FlowFactory(entity="customers", destination=ometria)
+
+
+@pytest.mark.parametrize("in_order_of_receipt", [True, False], ids=["Ometria", "dotdigital"])
 @pytest.mark.django_db
-def test_a_record_changed_while_awaiting_validation_sends_its_new_state(flow):
+def test_a_record_changed_while_awaiting_validation_sends_its_new_state(flow, in_order_of_receipt):
+    """Ometria processes in order of receipt: the change lines up behind the send it has taken.
+    Elsewhere (dotdigital's insight imports, confirmed later) two sends of one record could be
+    applied in either order: the change waits for the first send's verdict."""
+    flow = _ometria_customers() if in_order_of_receipt else flow
     load(flow, 1)
     destination = ValidatesLater()
     flow_push(flow=flow, adapter=destination)
     connection_pull(connection=flow.connection, adapter=FakeSource(
         [[bp_record("C000", name="Renamed", updated="2026-11-09T00:00:00+00:00")]]))
     row = OutboxItem.objects.get(record_key="C000")
-    assert row.status == OutboxStatus.PENDING  # the stale submission's verdict no longer applies
+    assert row.status == (OutboxStatus.PENDING if in_order_of_receipt else OutboxStatus.SUBMITTED)
+    flow_push(flow=flow, adapter=destination)  # not decided yet
+    assert destination.pushed == (["C000", "C000"] if in_order_of_receipt else ["C000"])
     destination.decided = True
     flow_push(flow=flow, adapter=destination)
     row.refresh_from_db()
+    if not in_order_of_receipt:  # the first send's verdict freed the change; it is not the change's
+        assert row.status == OutboxStatus.PENDING and row.accepted_hash != row.payload_hash
+    flow_push(flow=flow, adapter=destination)
+    row.refresh_from_db()
     assert destination.pushed == ["C000", "C000"]
-    assert row.status == OutboxStatus.ACCEPTED and row.accepted_hash == row.payload_hash
+    assert row.status == OutboxStatus.ACCEPTED and row.accepted_hash == row.payload_hash  # the renamed one
 
 
 @pytest.mark.django_db

@@ -140,29 +140,38 @@ def test_leases_are_renewed_again_once_a_clock_that_ran_ahead_comes_back(flow, s
 
 
 class ChangedWhileSlowlySent(FakeDestination):
-    """A slow push during which its first record changes, then another worker's sweep runs
-    and another worker tries to claim."""
+    """A slow push during which its first record changes (`stopped`: is stopped, and changes a
+    lease's time later), then another worker's sweep runs and another worker tries to claim."""
 
-    def __init__(self, flow):
+    def __init__(self, flow, stopped: bool = False):
         super().__init__()
-        self.flow, self.claimed_meanwhile = flow, None
+        self.flow, self.stopped, self.claimed_meanwhile = flow, stopped, None
 
     def push(self, entity, items):
-        from syncapp.outbox import outbox_reclaim_stale
+        from syncapp.outbox import outbox_reclaim_stale, outbox_stop
 
         if self.claimed_meanwhile is None:
-            outbox_enqueue(flow=self.flow, records=[PlannedRecord(key="C000", identifier="c0@example.com",
-                                                                  payload={"n": "changed"})])
+            if self.stopped:
+                outbox_stop(flow=self.flow, record_keys=["C000"], status=OutboxStatus.HELD)
+            else:
+                self._change()
             time.sleep(3.0)
+            if self.stopped:
+                self._change()
             outbox_reclaim_stale()
             self.claimed_meanwhile = len(outbox_claim(flow=self.flow, limit=10))
         return super().push(entity, items)
 
+    def _change(self):
+        outbox_enqueue(flow=self.flow, records=[PlannedRecord(key="C000", identifier="c0@example.com",
+                                                              payload={"n": "changed"})])
 
+
+@pytest.mark.parametrize("stopped", [False, True], ids=["changed", "stopped, then changed"])
 @pytest.mark.django_db(transaction=True)
-def test_a_record_changed_during_a_slow_send_waits_for_it_however_long_it_takes(flow, short_leases):
+def test_a_record_changed_during_a_slow_send_waits_for_it_however_long_it_takes(flow, short_leases, stopped):
     _queue(flow, 3)
-    destination = ChangedWhileSlowlySent(flow)
+    destination = ChangedWhileSlowlySent(flow, stopped=stopped)
     run = flow_push(flow=flow, adapter=destination)
     assert destination.claimed_meanwhile == 0  # the heartbeat held the changed record too
     assert destination.records[("customers", "C000")] == {"n": "changed"}  # sent after the first answer
