@@ -267,10 +267,12 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
                 (RunOutcome.WAITING, [row for row in failed if row.record_key in waiting]))
             for row in outcome_rows if row.record_key in ours])
     # Last: releasing what waited for these records must never cost this batch its exceptions.
-    # A destination processing in order of receipt takes what waited once these were sent.
+    # Every acceptance counts, a row changed meanwhile's too: the record is at the destination
+    # (the release's plan checks it). A destination processing in order of receipt takes what
+    # waited once these were sent.
     sent = ([row.record_key for row, _ in submitted if row.record_key in ours]
             if destination_does(flow.destination.kind, "processes_in_order_of_receipt") else [])
-    _release_waiting(flow, done + sent)
+    _release_waiting(flow, [row.record_key for row, _ in accepted] + sent)
 
 
 def _release_waiting(flow, keys: list[str]) -> None:

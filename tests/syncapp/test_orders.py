@@ -129,6 +129,33 @@ def test_an_order_waiting_for_its_customer_goes_when_its_release_was_a_deadlocks
     assert failures == [1] and hub.order(2)["id"] == "WEB-2"
 
 
+def test_an_order_waiting_for_its_customer_goes_once_the_customer_is_accepted_while_a_change_of_it_waited():
+    """Found by review: the customer's send was accepted while a change of it waited for that
+    answer, and its waiting orders were not released; they waited for the change's send, and
+    for good when the destination refused that."""
+    class ChangedWhileSent(FakeDestination):
+        hub = None
+
+        def push(self, entity, items):
+            results = super().push(entity, items)
+            if "C002" in (item.key for item in items) and "C002" not in self.reject:
+                self.hub.pull("business_partners", bp_record("C002", email="john@example.com", name="Renamed",
+                                                             updated="2026-11-21T10:00:00+00:00"))
+                self.reject["C002"] = "invalid_value"  # the change will be refused for good
+            return results
+
+    destination = ChangedWhileSent()
+    hub = hub_at(destination=destination)
+    destination.hub = hub
+    hub.pull("business_partners", bp_record("C002", email="john@example.com"))
+    hub.pull("orders", document("orders", 2, line(0), card_code="C002"))
+    flow_push(flow=hub.orders, adapter=destination)
+    assert ("orders", "2") not in destination.records  # it waits for its customer
+    flow_push(flow=hub.customers, adapter=destination)  # accepted; the change refused after
+    flow_push(flow=hub.orders, adapter=destination)
+    assert hub.order(2)["id"] == "WEB-2"
+
+
 def test_an_order_a_person_retried_is_released_by_its_customer_before_the_retry_runs(hub):
     from django.utils import timezone
 
