@@ -229,8 +229,9 @@ def outbox_would_plan(*, flow, hashes: dict[str, str]) -> dict[str, str]:
     so a dry run or a preview counts what a save will really send."""
     if not hashes:
         return {}
-    staged = stage("outbox_trial", OutboxItem, ["record_key", "payload_hash"], hashes.items())
-    verdicts = fetch(f"SELECT s.record_key, {_verdict(force=False)} FROM {staged} s", [flow.pk])
+    with transaction.atomic():  # its staging table is emptied by the commit, not a TRUNCATE a call
+        staged = stage("outbox_trial", OutboxItem, ["record_key", "payload_hash"], hashes.items())
+        verdicts = fetch(f"SELECT s.record_key, {_verdict(force=False)} FROM {staged} s", [flow.pk])
     return {key: _OUTCOME[verdict] for key, verdict in verdicts}
 
 
