@@ -18,6 +18,7 @@ from syncapp.outbox import outbox_would_plan
 
 ADDED, CHANGED, REMOVED, SAME = "added", "changed", "removed", "same"
 KEPT = "kept"  # mapped but not sent: the destination's value stands (consent, destination-owned)
+_QUEUED = (OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT, OutboxStatus.SUBMITTED)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def _reason(verdict: str, row: OutboxItem | None, payload_hash: str) -> str:
     if verdict == "still_failed":
         return ("the destination refused exactly this payload before (see the record's exception); "
                 "it goes again only when someone retries it")
-    if row is not None and row.payload_hash == payload_hash and row.status != OutboxStatus.ACCEPTED:
+    if row is not None and row.payload_hash == payload_hash and row.status in _QUEUED:
         return "exactly this payload is already queued"
     if row is not None and row.accepted_hash == payload_hash:
         return ("the destination last accepted exactly this payload, but another one has been sent since "
