@@ -197,7 +197,7 @@ def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priori
         (record.key, record.identifier, record.payload_json, record.payload_hash) for record in latest.values()))
     now = db_datetime(timezone.now())
     first = priority if new_priority is None else new_priority  # a row inserted now; a conflict takes `priority`
-    in_order = _in_order_of_receipt(flow)
+    in_order = in_order_of_receipt(flow)
     if vendor() == "postgresql":
         # One statement: each staged record judged once, the rows to write written, the verdicts returned.
         write = _write_sql(force, judged=True, in_order_of_receipt=in_order).format(staged="s")
@@ -217,7 +217,10 @@ def outbox_enqueue(*, flow, records: list[PlannedRecord], priority: int = Priori
     return result
 
 
-def _in_order_of_receipt(flow) -> bool:
+def in_order_of_receipt(flow) -> bool:
+    """The flow's destination processes what it takes in order of receipt (its adapter declares
+    `processes_in_order_of_receipt`): a send it has taken, not yet validated, is applied before
+    any sent after it."""
     from esp.registry import destination_does
 
     return destination_does(flow.destination.kind, "processes_in_order_of_receipt")
@@ -331,14 +334,15 @@ def _held(rows: list[OutboxItem]) -> _Carried:
     by_id = {row.id: row for row in rows}
     current = OutboxItem.objects.select_for_update().filter(id__in=list(by_id)).order_by("record_key").only(
         "id", "claim_token", "generation", "sent_generation", "status")
-    for row in current:  # claimed before the sent generation was kept: the row in hand is the sent one
-        row.sent_generation = by_id[row.id].generation if row.sent_generation is None else row.sent_generation
+    def sent(row) -> int:  # claimed before the sent generation was kept: the row in hand is the sent one
+        return by_id[row.id].generation if row.sent_generation is None else row.sent_generation
+
     carried = [row for row in current if row.claim_token == by_id[row.id].claim_token]
     held = [row for row in carried if row.status in (S.IN_FLIGHT, S.SUBMITTED)]
-    return _Carried([row.id for row in held if row.generation == row.sent_generation],
-                    [row.id for row in held if row.generation != row.sent_generation],
+    return _Carried([row.id for row in held if row.generation == sent(row)],
+                    [row.id for row in held if row.generation != sent(row)],
                     [row.id for row in carried if row.status in _STOPPED],
-                    {row.id for row in current if by_id[row.id].generation == row.sent_generation})
+                    {row.id for row in current if by_id[row.id].generation == sent(row)})
 
 
 def _free_to_go(carried: _Carried) -> None:

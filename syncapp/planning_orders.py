@@ -85,7 +85,7 @@ from exceptions.services import exception_raise, exceptions_mark_retrying, excep
 
 from .bulksql import any_of, fetch, quote, select_by_keys, values_table, vendor
 from .models import Flow, OutboxItem, OutboxStatus, Priority
-from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
+from .outbox import PlannedRecord, in_order_of_receipt, outbox_enqueue, outbox_stop
 from .page_reads import read_shared
 from .planning import PlanResult
 from .planning_contacts import order_buyers
@@ -110,7 +110,7 @@ def customers_at_destination(flow, card_codes: set[str]) -> set[str]:
     in the peak run, while the welcome flow of the new contact could already start. Should
     the customer then be refused, Ometria still links the order by customer id and email, as
     for any order; the customer's refusal is an exception of its own.)"""
-    sent_counts = destination_does(flow.destination.kind, "processes_in_order_of_receipt")
+    sent_counts = in_order_of_receipt(flow)
     found: set[str] = set()
     for customer_flow in Flow.objects.filter(connection_id=flow.connection_id, destination_id=flow.destination_id,
                                              entity="customers").values_list("id", flat=True):

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from esp.mapping import field_specs, mappings_for
-from esp.registry import destination_adapter_for, destination_does
+from esp.registry import destination_adapter_for
 from exceptions.models import Stage
 from exceptions.services import exception_raise, exceptions_resolve
 from syncapp.adapters import HubFault, PushItem, PushResult, SubmittedItem, TransportError
@@ -33,7 +33,14 @@ from .connection_incidents import destination_push_record
 from .deadlocks import again_on_deadlock
 from .leases import lease_kept
 from .models import Priority, RunOutcome
-from .outbox import backoff_delay, outbox_claim, outbox_complete, outbox_release, outbox_submitted
+from .outbox import (
+    backoff_delay,
+    in_order_of_receipt,
+    outbox_claim,
+    outbox_complete,
+    outbox_release,
+    outbox_submitted,
+)
 from .plan_lock import flows_plan_lock
 from .ratelimit import AllowanceBusy, calls_for, may_step_aside, throttle_for
 from .run_outcomes import push_outcomes_record
@@ -271,7 +278,7 @@ def _record_outcomes(flow, rows, results: list[PushResult], retry_after, stats: 
     # (the release's plan checks it). A destination processing in order of receipt takes what
     # waited once these were sent.
     sent = ([row.record_key for row, _ in submitted if row.record_key in ours]
-            if destination_does(flow.destination.kind, "processes_in_order_of_receipt") else [])
+            if in_order_of_receipt(flow) else [])
     _release_waiting(flow, [row.record_key for row, _ in accepted] + sent)
 
 

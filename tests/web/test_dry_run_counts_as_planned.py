@@ -42,7 +42,6 @@ def test_the_dry_run_does_not_resend_a_contact_refused_with_the_same_payload(pus
     assert result.resend == 0 and result.unchanged == 2
 
 
-
 def test_the_dry_run_counts_a_contact_queued_again_after_an_unanswered_send_as_re_sent(pushed, changed_back_while_out):
     """C001's content is what the destination accepted, but a change went out since and its
     answer never came: the planner sends C001 again, and the dry run counts it so."""
