@@ -3,7 +3,8 @@ products (and, once enabled, orders) become insight data records (see insight.py
 
 Small batches go through single upserts (one call each); larger ones through one
 bulk import plus status polls, so 10,000 changed contacts cost one import and
-usually one or two polls.
+usually one or two polls. An import still processing when the polls give up is not
+sent again: its contacts are "submitted" and the confirm step reads its report.
 """
 
 from __future__ import annotations
@@ -233,12 +234,14 @@ class DotdigitalDestination:
         return results
 
     def confirm(self, entity: str, items: Sequence[SubmittedItem]) -> list[PushResult]:
-        """Verdicts of insight records sent with `verdicts_in_push` off (contacts are always
-        settled in the push: nothing of theirs is ever submitted)."""
+        """Verdicts of insight records sent with `verdicts_in_push` off, and of contacts whose
+        import dotdigital had not finished when the push stopped polling."""
         self._check_entity(entity)
-        if entity not in INSIGHT_ENTITIES or not items:
+        if not items:
             return []
-        return self.insight.confirm(entity, items)
+        if entity in INSIGHT_ENTITIES:
+            return self.insight.confirm(entity, items)
+        return self._confirm_contacts(items)
 
     def _push_one(self, item: PushItem) -> PushResult:
         request = payloads.upsert_body(item.fields)
@@ -289,6 +292,15 @@ class DotdigitalDestination:
                 raise
             return payloads.batch_results(items, entries, exc)
         report = self._wait_for_import(import_id, len(entries))
+        if report is None:
+            # dotdigital has the import and may still apply it: sent again now, these contacts could
+            # be overwritten by it later. The confirm step reads its report instead.
+            return payloads.submitted_results(items, entries, import_id)
+        return self._import_verdicts(import_id, report, items, entries)
+
+    def _import_verdicts(
+        self, import_id: str, report: dict[str, Any], items: Sequence[PushItem], entries: list[dict[str, Any]]
+    ) -> list[PushResult]:
         status = report.get("status")
         if status != payloads.IMPORT_DONE:
             message = payloads.STATUS_MESSAGES.get(
@@ -317,6 +329,30 @@ class DotdigitalDestination:
             sum(r.outcome == "permanent" for r in results),
             sum(r.outcome == "transient" for r in results),
         )
+        return results
+
+    def _confirm_contacts(self, items: Sequence[SubmittedItem]) -> list[PushResult]:
+        """Verdicts for contacts whose import outlasted the push's polling: one status read per
+        import; one still processing is left out and asked about again."""
+        by_import: dict[str, list[SubmittedItem]] = {}
+        for item in items:
+            by_import.setdefault(item.receipt, []).append(item)
+        results: list[PushResult] = []
+        for import_id, group in by_import.items():
+            batch = [PushItem(i.key, i.identifier, i.fields) for i in group]
+            entries = [payloads.contact_entry(i) for i in batch]
+            try:
+                report = self.client.import_status(import_id)
+            except TransportError as exc:
+                if exc.status != 404:
+                    raise
+                # dotdigital no longer knows the import: nobody can tell what it did.
+                results.extend(payloads.batch_results(batch, entries, TransportError(
+                    f"dotdigital no longer knows import {import_id}; the contact will be sent again",
+                    permanent=False, reason_code="not_in_report", response=exc.response)))
+                continue
+            if report.get("status") != payloads.IMPORT_PENDING:
+                results.extend(self._import_verdicts(import_id, report, batch, entries))
         return results
 
     def _from_report(
@@ -365,23 +401,28 @@ class DotdigitalDestination:
             response={"importId": report.get("importId"), "summary": report.get("summary")},
         )
 
-    def _wait_for_import(self, import_id: str, size: int) -> dict[str, Any]:
-        """Poll with doubling waits until the import leaves NotFinished, or give up."""
+    def _wait_for_import(self, import_id: str, size: int) -> dict[str, Any] | None:
+        """Poll with doubling waits until the import leaves NotFinished. None when it is still
+        processing at the deadline, or its status could not be read: the confirm step asks."""
         started = self.clock()
         wait = self.poll_initial_wait + size * self.poll_wait_per_contact
         while True:
             self.sleep(wait)
-            report = self.client.import_status(import_id)
+            try:
+                report = self.client.import_status(import_id)
+            except TransportError as exc:
+                if not exc.transient:
+                    raise
+                logger.warning("dotdigital import %s: its status could not be read (%s); it is confirmed later",
+                               import_id, exc.message)
+                return None
             if report.get("status") != payloads.IMPORT_PENDING:
                 return report
             elapsed = self.clock() - started
             if elapsed >= self.poll_deadline:
-                raise TransportError(
-                    f"dotdigital import {import_id} was still processing after {elapsed:.0f} s",
-                    permanent=False,
-                    reason_code="import_timeout",
-                    response=report,
-                )
+                logger.warning("dotdigital import %s was still processing after %.0f s; it is confirmed later",
+                               import_id, elapsed)
+                return None
             wait = min(wait * 2, self.poll_max_wait, max(self.poll_deadline - elapsed, 0.01))
 
     # ------------------------------------------------------------ read back

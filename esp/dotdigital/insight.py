@@ -11,7 +11,9 @@ Contract for `InsightPusher.push(entity, collection, items)`:
 - One result per item, in order. One import per batch, split only to keep each body
   under the documented 50 MB. The import's report gives the verdicts, read either by the
   push itself (polling until Complete or Failed) or, with `settle` off, by `confirm` later:
-  the records are then "submitted" with the import id as receipt.
+  the records are then "submitted" with the import id as receipt. So are the records of an
+  import the push stopped polling (still running at `poll_deadline`, or its status unreadable):
+  sent again, they could land beside it and be overwritten by it.
   A record listed in `failures[]` (matched by key) is permanent with reason_code =
   failureReason, except a missing contact (ContactEmailDoesNotExist,
   ContactIdDoesNotExist): transient with category "waiting_for_customer", because the
@@ -258,9 +260,7 @@ class InsightPusher:
             try:
                 import_id = self._submit(spec, collection, chunk)
                 chunk_results = (self._settle(import_id, batch, chunk) if settle else
-                                 [PushResult(item.key, "submitted", remote_id=import_id, request=record,
-                                             response={"importId": import_id})
-                                  for item, record in zip(batch, chunk, strict=True)])
+                                 payloads.submitted_results(batch, chunk, import_id))
             except AuthenticationFailed:
                 raise
             except TransportError as exc:
@@ -362,8 +362,14 @@ class InsightPusher:
     def _settle(self, import_id: str, items: Sequence[PushItem], records: list[dict[str, Any]]) -> list[PushResult]:
         try:
             report = self._wait(import_id)
-        finally:
+        except BaseException:
             self.slots.free(import_id)
+            raise
+        if report is None:
+            # Still running at dotdigital, so it keeps its slot: sent again now, these records could be
+            # overwritten by it later. The confirm step reads its report instead.
+            return payloads.submitted_results(items, records, import_id)
+        self.slots.free(import_id)
         return self._verdicts(import_id, report, items, records)
 
     def _verdicts(self, import_id: str, report: Mapping[str, Any], items: Sequence[Any],
@@ -395,24 +401,28 @@ class InsightPusher:
         )
         return results
 
-    def _wait(self, import_id: str) -> dict[str, Any]:
-        """Poll with doubling waits while NotStarted/Processing, or give up (transient)."""
+    def _wait(self, import_id: str) -> dict[str, Any] | None:
+        """Poll with doubling waits while NotStarted/Processing. None when it is still running at
+        the deadline, or its status could not be read: the confirm step asks."""
         started = self.clock()
         wait = self.poll_initial_wait
         while True:
             self.sleep(wait)
-            report = self.client.insight_import_status(import_id) or {}
+            try:
+                report = self.client.insight_import_status(import_id) or {}
+            except TransportError as exc:
+                if not exc.transient:
+                    raise
+                logger.warning("dotdigital insight import %s: its status could not be read (%s); it is "
+                               "confirmed later", import_id, exc.message)
+                return None
             if report.get("status") not in PENDING:
                 return report
             elapsed = self.clock() - started
             if elapsed >= self.poll_deadline:
-                raise TransportError(
-                    f"dotdigital insight import {import_id} was still "
-                    f"{report.get('status')} after {elapsed:.0f} s",
-                    permanent=False,
-                    reason_code="import_timeout",
-                    response=report,
-                )
+                logger.warning("dotdigital insight import %s was still %s after %.0f s; it is confirmed later",
+                               import_id, report.get("status"), elapsed)
+                return None
             wait = min(wait * 2, self.poll_max_wait, max(self.poll_deadline - elapsed, 0.01))
 
 

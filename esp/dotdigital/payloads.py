@@ -204,6 +204,15 @@ def contact_snapshot(contact: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def submitted_results(items, requests, import_id: str) -> list:
+    """Every item of an import dotdigital took but has not finished: its receipt is the import
+    id, and the confirm step reads the verdict later rather than send the records again."""
+    from syncapp.adapters import PushResult
+
+    return [PushResult(item.key, "submitted", remote_id=import_id, request=request, response={"importId": import_id})
+            for item, request in zip(items, requests, strict=True)]
+
+
 def batch_results(items, requests, exc) -> list:
     """Every item of a batch ends as the whole call did (a refused or failed import)."""
     from syncapp.adapters import PushResult

@@ -143,15 +143,6 @@ def test_a_watchdog_rejection_fails_every_contact_plainly():
         assert w.sandbox.contacts == {}
 
 
-def test_an_import_that_never_finishes_is_transient():
-    with world(import_delay_seconds=10_000) as w:
-        dest = w.destination(poll_deadline=60, poll_max_wait=30)
-        with pytest.raises(TransportError) as caught:
-            dest.push("customers", items("a@example.com", "b@example.com", "c@example.com"))
-        assert caught.value.transient and caught.value.reason_code == "import_timeout"
-        assert w.clock.sleeps == [1.0, 2.0, 4.0, 8.0, 16.0, 29.0]
-
-
 def test_unknown_data_fields_fail_the_batch_permanently_with_the_field_named():
     with world() as w:
         results = w.destination().push(
