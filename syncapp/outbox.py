@@ -27,6 +27,7 @@ from django.utils import timezone
 from .adapters import PushItem
 from .bulksql import (
     JsonText,
+    any_of,
     bulk_update_by_id,
     db_datetime,
     execute,
@@ -249,6 +250,21 @@ def outbox_stop(*, flow, record_keys: list[str], status: str) -> int:
         flow=flow, record_key__in=record_keys,
         status__in=[S.PENDING, S.IN_FLIGHT, S.SUBMITTED, S.HELD, S.FAILED, S.SKIPPED]
     ), status=status, claim_token=Case(When(status=S.IN_FLIGHT, then=F("claim_token")), default=Value("")))
+
+
+def outbox_lock(*, flow, passes: list[list[str]]) -> None:
+    """Lock the flow's rows of a page in key order before a transaction writes them in several
+    statements (`passes`: the keys of each write or stop). Each statement locks its own rows in
+    key order, but two of them one after the other are not one order: a push completing a batch
+    holding rows of both deadlocks with them. One pass needs no lock of its own; nor does SQLite,
+    which locks the whole database, or a caller outside a transaction, whose statements each
+    commit and hold nothing."""
+    several = sum(1 for keys in passes if keys) > 1
+    if not several or vendor() != "postgresql" or not transaction.get_connection().in_atomic_block:
+        return
+    keys = sorted({key for keys in passes for key in keys})
+    list(OutboxItem.objects.select_for_update().filter(any_of("record_key", keys), flow=flow)
+         .order_by("record_key").values_list("id", flat=True))
 
 
 def outbox_claim(*, flow, limit: int, below_priority: int | None = None) -> list[OutboxItem]:

@@ -26,7 +26,7 @@ from exceptions.services import exception_raise, exceptions_mark_retrying, excep
 from .bulksql import fetch, quote, select_by_keys, values_table
 from .duplicates import group_decide
 from .models import DuplicateEmailPolicy, OutboxStatus, Priority
-from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
+from .outbox import PlannedRecord, outbox_enqueue, outbox_lock, outbox_stop
 from .page_reads import read_shared
 from .planning_contacts import (
     any_persons,
@@ -200,6 +200,8 @@ def flow_plan(*, flow, record_keys: list[str], force: bool = False, priority: in
     owned_fields_strip(flow=flow, mappings=mappings, planned=planned, force=force, partners=partners)  # consent stands
     # A new contact is time-sensitive (a welcome, and its first order waits for it); a backfill never is.
     new_priority = priority if priority == Priority.BACKFILL else min(priority, Priority.URGENT)
+    outbox_lock(flow=flow, passes=[[record.key for record in planned], result.failed, result.held, result.skipped,
+                                   contacts.skipped if contacts else []])
     enqueued = outbox_enqueue(flow=flow, records=planned, priority=priority, force=force, new_priority=new_priority)
     result.queued, result.unchanged = enqueued.queued, enqueued.unchanged
     if contacts:

@@ -19,7 +19,7 @@ from exceptions.services import exception_raise, exceptions_mark_retrying, excep
 
 from .bulksql import any_of
 from .models import OutboxItem, OutboxStatus, Priority
-from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
+from .outbox import PlannedRecord, outbox_enqueue, outbox_lock, outbox_stop
 from .page_reads import read_shared
 from .planning import PlanResult
 from .planning_contacts import order_buyers
@@ -71,6 +71,7 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
     withdrawn = [key for key in OutboxItem.objects.filter(
         any_of("record_key", candidates), flow=flow, status__in=[OutboxStatus.PENDING, OutboxStatus.HELD])
         .values_list("record_key", flat=True) if key not in due_keys]
+    outbox_lock(flow=flow, passes=[withdrawn, [signal.key for signal in signals], waiting])
     outbox_stop(flow=flow, record_keys=withdrawn, status=OutboxStatus.SKIPPED)
     result.skipped = withdrawn
     # A signal sent (or being sent) is never sent again, whatever is edited later. One still

@@ -85,7 +85,7 @@ from exceptions.services import exception_raise, exceptions_mark_retrying, excep
 
 from .bulksql import any_of, fetch, quote, select_by_keys, values_table, vendor
 from .models import Flow, OutboxItem, OutboxStatus, Priority
-from .outbox import PlannedRecord, in_order_of_receipt, outbox_enqueue, outbox_stop
+from .outbox import PlannedRecord, in_order_of_receipt, outbox_enqueue, outbox_lock, outbox_stop
 from .page_reads import read_shared
 from .planning import PlanResult
 from .planning_contacts import order_buyers
@@ -401,6 +401,12 @@ def orders_plan(*, flow, record_keys: list[str], force: bool = False, priority: 
     # During a backfill nothing is urgent: history must never overtake today's orders.
     new_priority = priority if priority == Priority.BACKFILL else min(priority, Priority.URGENT)
     with transaction.atomic():
+        # Every row this plan writes or stops, locked first in one key order (in a pull's
+        # transaction, the stops below come before it ends); every order of the page is in one
+        # of these, so the holds' rows too.
+        outbox_lock(flow=flow, passes=[confirmed, [r.key for r in urgent], [r.key for r in routine],
+                                       [key for key, *_ in problems], [key for key, _ in waiting],
+                                       result.skipped + not_sent])
         # Superseded provisional rows stop first (a worker claiming one now waits for this
         # transaction); an ERP order whose provisional record may still be on its way waits.
         outbox_stop(flow=flow, record_keys=confirmed, status=OutboxStatus.SKIPPED)

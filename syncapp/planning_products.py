@@ -22,7 +22,7 @@ from exceptions.services import exception_raise, exceptions_mark_retrying, excep
 from syncapp.bulksql import bulk_update_by_id
 
 from .models import OutboxItem, OutboxStatus, Priority
-from .outbox import PlannedRecord, outbox_enqueue, outbox_stop
+from .outbox import PlannedRecord, outbox_enqueue, outbox_lock, outbox_stop
 from .planning import PlanResult
 
 PRICE_LIST = 1  # the ERP price list sent as the product price
@@ -156,6 +156,7 @@ def products_plan(*, flow, record_keys: list[str], force: bool = False, priority
         planned.append(PlannedRecord(key=item.item_code, identifier=item.sku, payload=payload))
 
     planned += _retirements(flow, view)
+    outbox_lock(flow=flow, passes=[[record.key for record in planned], [key for key, *_ in view.problems]])
     enqueued = outbox_enqueue(flow=flow, records=planned, priority=priority, force=force)
     result.queued, result.unchanged = enqueued.queued, enqueued.unchanged
     result.failed = [key for key, *_ in view.problems] + enqueued.still_failed

@@ -91,3 +91,81 @@ def test_a_push_whose_outcomes_were_a_deadlocks_victim_records_them_again(monkey
     assert failures == [1]
     row.refresh_from_db()
     assert (row.status, row.remote_id, row.accepted_hash) == ("accepted", "remote-1", "h")
+
+
+def test_a_plan_that_re_queues_some_rows_and_stops_others_takes_them_in_one_key_order(postgres_only, flow,
+                                                                                        monkeypatch):
+    """Each of its statements locks its rows in key order, but the re-plan and the stops one after the
+    other are not one order: a push completing a batch holding rows of both deadlocked with them
+    (reported by the twenty-fifth session's review)."""
+    import time
+
+    from erp.models import BusinessPartner
+    from syncapp import planning
+    from syncapp.planning import flow_plan
+    from syncapp.services import connection_pull
+    from tests.syncapp.fakes import FakeSource, bp_record
+
+    connection_pull(connection=flow.connection, adapter=FakeSource([[bp_record("A1"), bp_record("B1")]]))
+    OutboxItem.objects.filter(flow=flow).update(status="in_flight", claim_token=TOKEN, claimed_at=timezone.now())
+    # While their send is out: A1's email breaks (its row will be stopped), B1 changes (re-queued).
+    BusinessPartner.objects.filter(card_code="A1").update(email="not an email", email_normalised="not an email")
+    BusinessPartner.objects.filter(card_code="B1").update(card_name="Renamed")
+    re_queued = threading.Event()
+    stop = planning.outbox_stop
+
+    def stop_once_the_push_waits(**kwargs):
+        if not re_queued.is_set():
+            re_queued.set()
+            time.sleep(0.5)  # the push now holds A1 and waits for B1 (key order), or waits for A1
+        return stop(**kwargs)
+
+    monkeypatch.setattr(planning, "outbox_stop", stop_once_the_push_waits)
+
+    def push_completing_its_batch():  # as outbox_complete locks the batch's rows (_held)
+        re_queued.wait(5)
+        list(OutboxItem.objects.select_for_update().filter(flow=flow).order_by("record_key"))
+
+    errors = in_transactions_side_by_side(lambda: flow_plan(flow=flow, record_keys=["A1", "B1"]),
+                                          push_completing_its_batch)
+
+    assert errors == []
+    assert dict(OutboxItem.objects.filter(flow=flow).values_list("record_key", "status")) == {
+        "A1": "failed", "B1": "in_flight"}  # B1 waits in flight for the send out, with its new payload
+
+
+def test_a_pull_re_queuing_an_edit_and_a_cancellation_takes_their_rows_in_one_key_order(postgres_only,
+                                                                                        monkeypatch):
+    """The orders plan writes urgent changes (a cancellation) and routine edits in two statements."""
+    import time
+
+    from syncapp import planning_orders
+    from tests.syncapp.test_orders import document, hub_at, line
+
+    hub = hub_at()
+    hub.pull("orders", document("orders", 1, line(0)), document("orders", 2, line(0)))
+    hub.push()
+    OutboxItem.objects.filter(flow=hub.orders).update(status="in_flight", claim_token=TOKEN,
+                                                      claimed_at=timezone.now())
+    enqueue, enqueued = planning_orders.outbox_enqueue, []
+
+    def routine_once_the_push_waits(**kwargs):
+        enqueued.append(kwargs["records"])
+        if len(enqueued) == 2:
+            time.sleep(0.5)  # the push now holds "1" and waits for "2" (key order), or waits for "1"
+        return enqueue(**kwargs)
+
+    monkeypatch.setattr(planning_orders, "outbox_enqueue", routine_once_the_push_waits)
+
+    def push_completing_its_batch():
+        while len(enqueued) < 2:
+            time.sleep(0.01)
+        list(OutboxItem.objects.select_for_update().filter(flow=hub.orders).order_by("record_key"))
+
+    errors = in_transactions_side_by_side(
+        lambda: hub.pull("orders", document("orders", 1, line(0, quantity=2)),  # routine: edited
+                         document("orders", 2, line(0), cancelled=True, status="closed")),  # urgent
+        push_completing_its_batch)
+
+    assert errors == []
+    assert [[r.key for r in records] for records in enqueued] == [["2"], ["1"]]
