@@ -271,8 +271,8 @@ def _locked_in_key_order(flow, keys: list[str]) -> list[int]:
     """Ids of the flow's rows of these keys, locked (PostgreSQL) in key order: the order planning
     writes them and a push completing its batch locks them (_held). One index probe per key,
     the keys sorted by the database's own collation, so it costs the same whatever the planner's
-    statistics say: with none yet for the flow, `record_key = ANY(...) ORDER BY record_key`
-    walks every row of the flow instead (2 s for 1,000 keys among 150,000 rows)."""
+    statistics say: with none yet for the flow, `record_key = ANY(...)` walks every row of the
+    flow instead (25 ms for 1,000 keys among 150,000 rows; 2 s when the plan cannot see them)."""
     keys = list(set(keys))
     if vendor() != "postgresql":
         return [pk for start in range(0, len(keys), 900) for pk in OutboxItem.objects.filter(
