@@ -113,7 +113,7 @@ class DotdigitalDestination:
             poll_initial_wait=max(poll_initial_wait, 5.0),
             poll_max_wait=poll_max_wait,
             poll_deadline=poll_deadline,
-            slots=ImportSlots(f"{account.api_user}@{getattr(self.client, 'base_url', '')}", max_age=poll_deadline),
+            slots=ImportSlots(f"{account.api_user}@{getattr(self.client, 'base_url', '')}"),
         )
         # True: push() waits for an insight import's report, as a run that confirms in-line
         # wants. The workers' pushes set it off (syncapp.services.flow_push): their records

@@ -4,7 +4,9 @@ dotdigital runs at most five insight imports at once per account and refuses a s
 429 tooManyActiveImports. A worker's push no longer waits for its import (the verdict is
 read later, by the confirm task), so the pushes of every worker register their imports here
 and a push waits for a free slot instead of earning that 429. An import leaves when its
-verdict is read, or after `max_age` seconds whatever happened to the worker that sent it.
+verdict is read, or `max_age` seconds after it was registered or last seen still running
+(a worker that died holding it, an import nobody asks about any more): an import that runs
+for longer than a push polls keeps its slot for as long as somebody finds it running.
 
 Shared through Redis when the hub has one; within the process otherwise (the demo on its
 defaults: the client then still waits out a refused import, as before).
@@ -24,8 +26,12 @@ MAX_ACTIVE_IMPORTS = 5
 REPORT_KEEP_SECONDS = 3600
 # Without Redis a kept report nobody confirms (its push read it itself) is dropped past this many.
 LOCAL_REPORTS_KEPT = 1000
+# A slot nobody has seen running for this long is forgotten. Longer than any poll or confirm
+# interval, so a running import is seen again first; a finished one forgotten late costs one
+# status read, by the push that finds the slots full.
+SLOT_LEASE_SECONDS = 3600.0
 
-_local: dict[str, dict[str, float]] = {}
+_local: dict[str, dict[str, tuple[float, float]]] = {}  # import -> (sent, last seen)
 _local_reports: dict[str, dict[str, Any]] = {}
 
 
@@ -33,8 +39,9 @@ class ImportSlots:
     """The account's unsettled imports, oldest first, and the reports read while waiting for
     a slot (kept for the confirm that settles them, so the report costs one call, not two)."""
 
-    def __init__(self, account_key: str, *, max_age: float = 900.0, redis_client: Any = None) -> None:
-        self.key = f"sync:dd-insight-imports:{account_key}"
+    def __init__(self, account_key: str, *, max_age: float = SLOT_LEASE_SECONDS, redis_client: Any = None) -> None:
+        self.key = f"sync:dd-insight-imports:{account_key}"  # by the time sent: the oldest is asked first
+        self.seen_key = f"{self.key}:seen"  # by the time last registered or seen running: the leases
         self.max_age = max_age
         self.redis = redis_client
         if self.redis is None and settings.REDIS_URL:
@@ -43,26 +50,44 @@ class ImportSlots:
             self.redis = make_client()
 
     def active(self) -> list[str]:
+        """The imports still holding a slot, the oldest sent first."""
         cutoff = time.time() - self.max_age
         if self.redis is None:
             held = _local.setdefault(self.key, {})
-            for stale in [i for i, at in held.items() if at < cutoff]:
+            for stale in [i for i, (_, seen) in held.items() if seen < cutoff]:
                 del held[stale]
-            return sorted(held, key=held.__getitem__)
+            return sorted(held, key=lambda i: held[i][0])
         try:
-            self.redis.zremrangebyscore(self.key, "-inf", cutoff)
+            stale = self.redis.zrangebyscore(self.seen_key, "-inf", cutoff)
+            if stale:
+                self.redis.zrem(self.key, *stale)
+                self.redis.zrem(self.seen_key, *stale)
             return [member.decode() for member in self.redis.zrange(self.key, 0, -1)]
         except Exception as error:  # noqa: BLE001 - without the registry, dotdigital's 429 is the guard
             logger.warning("dotdigital import slots unavailable: %s", error)
             return []
 
     def take(self, import_id: str) -> None:
+        """A new import was sent."""
+        self._register(import_id)
+
+    def still_running(self, import_id: str) -> None:
+        """dotdigital said the import still runs: its lease starts again (it keeps its place)."""
+        self._register(import_id)
+
+    def _register(self, import_id: str) -> None:
+        now = time.time()
         if self.redis is None:
-            _local.setdefault(self.key, {})[import_id] = time.time()
+            sent = _local.setdefault(self.key, {}).get(import_id, (now, now))[0]
+            _local[self.key][import_id] = (sent, now)
             return
         try:
-            self.redis.zadd(self.key, {import_id: time.time()})
-            self.redis.expire(self.key, int(self.max_age) + 60)
+            with self.redis.pipeline() as pipe:
+                pipe.zadd(self.key, {import_id: now}, nx=True)
+                pipe.zadd(self.seen_key, {import_id: now})
+                for key in (self.key, self.seen_key):
+                    pipe.expire(key, int(self.max_age) + 60)
+                pipe.execute()
         except Exception as error:  # noqa: BLE001
             logger.warning("Could not register dotdigital import %s: %s", import_id, error)
 
@@ -77,6 +102,7 @@ class ImportSlots:
             return
         try:
             self.redis.zrem(self.key, import_id)
+            self.redis.zrem(self.seen_key, import_id)
             if report is not None:
                 self.redis.set(f"{self.key}:report:{import_id}", json.dumps(report), ex=REPORT_KEEP_SECONDS)
         except Exception as error:  # noqa: BLE001

@@ -231,7 +231,7 @@ class InsightPusher:
         self.poll_initial_wait = poll_initial_wait
         self.poll_max_wait = poll_max_wait
         self.poll_deadline = poll_deadline
-        self.slots = slots or ImportSlots(f"client-{id(client)}", max_age=poll_deadline)
+        self.slots = slots or ImportSlots(f"client-{id(client)}")
         self._finished: dict[str, Mapping[str, Any]] = {}  # reports read by this pusher's confirms
         self._confirm_ends: float | None = None
 
@@ -306,6 +306,7 @@ class InsightPusher:
                         permanent=False, reason_code="not_in_report", response=exc.response)))
                     continue
                 if report.get("status") in PENDING:
+                    self.slots.still_running(import_id)
                     continue
                 self.slots.free(import_id)
             # The engine confirms in batches of rows, and an import's rows may span two of them.
@@ -352,6 +353,7 @@ class InsightPusher:
             if report.get("status") not in PENDING:
                 self.slots.free(oldest, report)
                 continue
+            self.slots.still_running(oldest)
             if self.clock() - started >= self.poll_deadline:
                 raise TransportError(f"dotdigital was still processing {len(active)} insight imports for this "
                                      f"account after {self.poll_deadline:.0f} s", permanent=False,
@@ -418,6 +420,7 @@ class InsightPusher:
                 return None
             if report.get("status") not in PENDING:
                 return report
+            self.slots.still_running(import_id)
             elapsed = self.clock() - started
             if elapsed >= self.poll_deadline:
                 logger.warning("dotdigital insight import %s was still %s after %.0f s; it is confirmed later",
