@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark: locking a page's outbox rows while the flow has no statistics yet (issue 12).
+"""Benchmark: locking and reading a page's outbox rows while the flow has no statistics yet (issue 12).
 
     .venv/bin/python bench/bench_outbox_locks.py --database-url postgres://postgres@127.0.0.1:5432/<scratch>
         [--rows 150000] [--keys 1000] [--repeat 3]
@@ -7,7 +7,9 @@
 The database named is DROPPED and re-created. The outbox's statistics are taken while the flow
 has no row (autovacuum off for the table), then `--rows` rows of the flow are loaded: the state
 of a flow's first load, before ANALYZE catches up. Times `outbox_stop` and `outbox_lock` (two
-passes) of `--keys` keys spread over the flow, each in a transaction, `--repeat` times.
+passes) of `--keys` keys spread over the flow, each in a transaction, `--repeat` times; then a
+planner's read of those keys' rows (their status, filtered to pending and held) by `outbox_rows_of`
+beside the same read as the planners wrote it before (`record_key = ANY(...)`).
 """
 from __future__ import annotations
 
@@ -34,8 +36,9 @@ def main(argv=None) -> None:
 
     from django.db import connection, transaction
 
+    from syncapp.bulksql import any_of
     from syncapp.models import OutboxItem
-    from syncapp.outbox import outbox_lock, outbox_stop
+    from syncapp.outbox import outbox_lock, outbox_rows_of, outbox_stop
     from tests.factories import FlowFactory
 
     flow = FlowFactory()
@@ -62,6 +65,11 @@ def main(argv=None) -> None:
 
     timed("outbox_stop", lambda keys: outbox_stop(flow=flow, record_keys=keys, status="held"))
     timed("outbox_lock", lambda keys: outbox_lock(flow=flow, passes=[keys[::2], keys[1::2]]))
+    waiting = ["pending", "held"]
+    timed("read by record_key = ANY", lambda keys: list(OutboxItem.objects.filter(
+        any_of("record_key", keys), flow=flow, status__in=waiting).values_list("record_key", "status")))
+    timed("read by outbox_rows_of", lambda keys: list(outbox_rows_of(flows=flow, keys=keys).filter(
+        status__in=waiting).values_list("record_key", "status")))
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ from exceptions.models import Stage
 from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
 
 from .bulksql import any_of
-from .models import OutboxItem, OutboxStatus, Priority
-from .outbox import PlannedRecord, outbox_enqueue, outbox_lock, outbox_stop
+from .models import OutboxStatus, Priority
+from .outbox import PlannedRecord, outbox_enqueue, outbox_lock, outbox_rows_of, outbox_stop
 from .page_reads import read_shared
 from .planning import PlanResult
 from .planning_contacts import order_buyers
@@ -68,9 +68,9 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
     # Signals not yet sent that are no longer due (a cancelled delivery or order) are withdrawn.
     due_keys = {signal.key for signal in signals}
     candidates = _signal_keys(flow, [order.doc_entry for order in every])
-    withdrawn = [key for key in OutboxItem.objects.filter(
-        any_of("record_key", candidates), flow=flow, status__in=[OutboxStatus.PENDING, OutboxStatus.HELD])
-        .values_list("record_key", flat=True) if key not in due_keys]
+    withdrawn = [key for key in outbox_rows_of(flows=flow, keys=candidates).filter(
+        status__in=[OutboxStatus.PENDING, OutboxStatus.HELD]).values_list("record_key", flat=True)
+        if key not in due_keys]
     outbox_lock(flow=flow, passes=[withdrawn, [signal.key for signal in signals], waiting])
     outbox_stop(flow=flow, record_keys=withdrawn, status=OutboxStatus.SKIPPED)
     result.skipped = withdrawn
@@ -78,7 +78,7 @@ def dispatch_events_plan(*, flow, record_keys: list[str], force: bool = False, p
     # queued takes the newest facts: the order, closed by its last delivery, is often read
     # before that delivery, so the first plan may lack the delivery's tracking number.
     unsent = [OutboxStatus.PENDING, OutboxStatus.HELD, OutboxStatus.FAILED, OutboxStatus.SKIPPED]
-    known = set(OutboxItem.objects.filter(any_of("record_key", [s.key for s in signals]), flow=flow)
+    known = set(outbox_rows_of(flows=flow, keys=[s.key for s in signals])
                 .filter(~Q(status__in=unsent) | ~Q(accepted_hash="")).values_list("record_key", flat=True))
     signals = [signal for signal in signals if signal.key not in known or force]
     # History found by a backfill must never overtake today's signals.

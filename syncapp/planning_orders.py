@@ -85,7 +85,7 @@ from exceptions.services import exception_raise, exceptions_mark_retrying, excep
 
 from .bulksql import any_of, fetch, quote, select_by_keys, values_table, vendor
 from .models import Flow, OutboxItem, OutboxStatus, Priority
-from .outbox import PlannedRecord, in_order_of_receipt, outbox_enqueue, outbox_lock, outbox_stop
+from .outbox import PlannedRecord, in_order_of_receipt, outbox_enqueue, outbox_lock, outbox_rows_of, outbox_stop
 from .page_reads import read_shared
 from .planning import PlanResult
 from .planning_contacts import order_buyers
@@ -246,9 +246,9 @@ def order_ids(*, flow, orders) -> dict[int, str]:
 def _ids_sent(flow, entries: list[int]) -> dict[str, str]:
     """Order key -> the id its orders row at this destination was accepted under, or is
     being sent under."""
-    rows = OutboxItem.objects.filter(any_of("record_key", [str(entry) for entry in entries]),
-                                     flow__connection_id=flow.connection_id, flow__destination_id=flow.destination_id,
-                                     flow__entity="orders")
+    flows = Flow.objects.filter(connection_id=flow.connection_id, destination_id=flow.destination_id,
+                                entity="orders").values_list("pk", flat=True)
+    rows = outbox_rows_of(flows=list(flows), keys=[str(entry) for entry in entries])
     on_wire = {key: str(value) for key, value in rows.filter(
         remote_id="", status__in=[OutboxStatus.IN_FLIGHT, OutboxStatus.SUBMITTED]).values_list(
         "record_key", "payload__id") if value}
@@ -265,8 +265,8 @@ def _held_behind_provisional(flow, entries: list[int]) -> dict[str, object]:
     timeout = timedelta(seconds=settings.SYNC_CLAIM_TIMEOUT_SECONDS)
     now = timezone.now()
     holds = {}
-    for key, claimed, submitted, accepted in OutboxItem.objects.filter(
-            flow=flow, record_key__in=list(order_of), claimed_at__gt=now - timeout - CLAIM_MARGIN).values_list(
+    for key, claimed, submitted, accepted in outbox_rows_of(flows=flow, keys=list(order_of)).filter(
+            claimed_at__gt=now - timeout - CLAIM_MARGIN).values_list(
             "record_key", "claimed_at", "submitted_at", "accepted_at"):
         if not any(answered and answered >= claimed for answered in (submitted, accepted)):
             holds[order_of[key]] = claimed + timeout + CLAIM_MARGIN

@@ -21,8 +21,8 @@ from exceptions.models import Stage, SyncException
 from exceptions.services import exception_raise, exceptions_mark_retrying, exceptions_resolve
 from syncapp.bulksql import bulk_update_by_id
 
-from .models import OutboxItem, OutboxStatus, Priority
-from .outbox import PlannedRecord, outbox_enqueue, outbox_lock, outbox_stop
+from .models import OutboxStatus, Priority
+from .outbox import PlannedRecord, outbox_enqueue, outbox_lock, outbox_rows_of, outbox_stop
 from .planning import PlanResult
 
 PRICE_LIST = 1  # the ERP price list sent as the product price
@@ -128,8 +128,8 @@ def _retirements(flow, view: StockView) -> list[PlannedRecord]:
     codes = list(current)
     retired = []
     for start in range(0, len(codes), 1000):
-        for code, old_sku, payload in OutboxItem.objects.filter(
-                flow=flow, record_key__in=codes[start:start + 1000]).exclude(accepted_hash="").values_list(
+        for code, old_sku, payload in outbox_rows_of(flows=flow, keys=codes[start:start + 1000]).exclude(
+                accepted_hash="").values_list(
                 "record_key", "identifier", "payload"):
             if old_sku and old_sku != current[code].sku:
                 retired.append(PlannedRecord(key=f"{code}:retired:{old_sku}", identifier=old_sku, payload={

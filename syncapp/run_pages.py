@@ -18,6 +18,7 @@ from .entities import flow_entity
 from .figures import FIGURES_RUN_ENTITY
 from .logging import redact_text
 from .models import Flow, OutboxItem, RunOutcome, SyncRun, SyncRunOutcome
+from .outbox import outbox_rows_of
 
 PAGE_SIZE = 50
 
@@ -126,7 +127,7 @@ def _attach(flow: Flow, rows: list[OutcomeRow]) -> None:
     labels = record_names(flow, keys)
     exceptions = {e.record_key: e for e in SyncException.objects.filter(flow=flow, entity=flow.entity,
                                                                         record_key__in=keys)}
-    outbox = {o.record_key: o for o in OutboxItem.objects.filter(flow=flow, record_key__in=keys).only(
+    outbox = {o.record_key: o for o in outbox_rows_of(flows=flow, keys=keys).only(
         "record_key", "identifier", "payload", "payload_hash", "status")}
     for row in rows:
         key = row.outcome.record_key
