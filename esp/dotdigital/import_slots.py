@@ -31,6 +31,19 @@ LOCAL_REPORTS_KEPT = 1000
 # status read, by the push that finds the slots full.
 SLOT_LEASE_SECONDS = 3600.0
 
+# Forgets, in one step, the imports whose lease ran out (and any registered with no lease), then
+# lists the rest in the order sent.
+_ACTIVE = """
+local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
+  if not redis.call('ZSCORE', KEYS[2], member) then table.insert(stale, member) end
+end
+for _, member in ipairs(stale) do
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('ZREM', KEYS[2], member)
+end
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+"""
 _local: dict[str, dict[str, tuple[float, float]]] = {}  # import -> (sent, last seen)
 _local_reports: dict[str, dict[str, Any]] = {}
 
@@ -58,38 +71,40 @@ class ImportSlots:
                 del held[stale]
             return sorted(held, key=lambda i: held[i][0])
         try:
-            stale = self.redis.zrangebyscore(self.seen_key, "-inf", cutoff)
-            if stale:
-                self.redis.zrem(self.key, *stale)
-                self.redis.zrem(self.seen_key, *stale)
-            return [member.decode() for member in self.redis.zrange(self.key, 0, -1)]
+            return [member.decode() for member in self.redis.eval(_ACTIVE, 2, self.key, self.seen_key, cutoff)]
         except Exception as error:  # noqa: BLE001 - without the registry, dotdigital's 429 is the guard
             logger.warning("dotdigital import slots unavailable: %s", error)
             return []
 
     def take(self, import_id: str) -> None:
-        """A new import was sent."""
-        self._register(import_id)
-
-    def still_running(self, import_id: str) -> None:
-        """dotdigital said the import still runs: its lease starts again (it keeps its place)."""
-        self._register(import_id)
-
-    def _register(self, import_id: str) -> None:
+        """A new import was sent: it holds a slot."""
         now = time.time()
         if self.redis is None:
-            sent = _local.setdefault(self.key, {}).get(import_id, (now, now))[0]
-            _local[self.key][import_id] = (sent, now)
+            _local.setdefault(self.key, {})[import_id] = (now, now)
             return
         try:
-            with self.redis.pipeline() as pipe:
-                pipe.zadd(self.key, {import_id: now}, nx=True)
+            with self.redis.pipeline() as pipe:  # MULTI: both sets change together
+                pipe.zadd(self.key, {import_id: now})
                 pipe.zadd(self.seen_key, {import_id: now})
                 for key in (self.key, self.seen_key):
                     pipe.expire(key, int(self.max_age) + 60)
                 pipe.execute()
         except Exception as error:  # noqa: BLE001
             logger.warning("Could not register dotdigital import %s: %s", import_id, error)
+
+    def still_running(self, import_id: str) -> None:
+        """dotdigital said the import still runs: its lease starts again and it keeps its place.
+        Only while it holds a slot: another worker may have read it finished and freed it since."""
+        now = time.time()
+        if self.redis is None:
+            held = _local.setdefault(self.key, {})
+            if import_id in held:
+                held[import_id] = (held[import_id][0], now)
+            return
+        try:
+            self.redis.zadd(self.seen_key, {import_id: now}, xx=True)
+        except Exception as error:  # noqa: BLE001
+            logger.warning("Could not renew dotdigital import %s: %s", import_id, error)
 
     def free(self, import_id: str, report: dict[str, Any] | None = None) -> None:
         """The import left dotdigital's queue; `report` is kept for the confirm that reads it."""
@@ -101,10 +116,12 @@ class ImportSlots:
                     del _local_reports[next(iter(_local_reports))]
             return
         try:
-            self.redis.zrem(self.key, import_id)
-            self.redis.zrem(self.seen_key, import_id)
-            if report is not None:
-                self.redis.set(f"{self.key}:report:{import_id}", json.dumps(report), ex=REPORT_KEEP_SECONDS)
+            with self.redis.pipeline() as pipe:
+                pipe.zrem(self.key, import_id)
+                pipe.zrem(self.seen_key, import_id)
+                if report is not None:
+                    pipe.set(f"{self.key}:report:{import_id}", json.dumps(report), ex=REPORT_KEEP_SECONDS)
+                pipe.execute()
         except Exception as error:  # noqa: BLE001
             logger.warning("Could not free dotdigital import %s: %s", import_id, error)
 
