@@ -2,6 +2,7 @@
 declares, source fields with a sample from a real record, transforms with proper inputs
 for their arguments, and a save only after the impact of exactly that set was shown."""
 import os
+import re
 
 import pytest
 
@@ -158,7 +159,9 @@ def test_the_page_does_not_wait_out_a_pause_the_pushes_earned_it_says_why_the_li
     assert not [call for call in dotdigital.call_log if call[:2] == ("GET", "/v2/data-fields")]
     catalog = page.context["row_choices"].catalog
     assert not catalog.available
-    assert "call allowance is in use by the pushes for about 8 s more" in catalog.problem
+    # What is left of the 8 s pause when the page asked: less on a machine slow to serve it.
+    left = re.search(r"call allowance is in use by the pushes for about (\d+) s more", catalog.problem)
+    assert left and 1 <= int(left[1]) <= 8
     assert catalog.problem in page.content.decode()
     refusal = target_refusal(catalog=catalog, target="NEWFIELD", saved=["FULLNAME"], new=False)
     assert "cannot be checked against the destination now" in refusal and "New data field" in refusal
