@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+import redis
 
 from esp.dotdigital import import_slots
 from syncapp.adapters import SubmittedItem, TransportError
 from syncapp.models import Priority
 from syncapp.ratelimit import calls_for
 
-from .dotdigital_support import world
+from .dotdigital_support import FakeClock, world
 from .test_dotdigital_insight import insight_calls, products
 
 IMPORTS = ("PUT", "/insightData/v3/import")
@@ -67,13 +68,8 @@ def test_an_import_found_running_by_a_confirm_keeps_its_slot_and_one_nobody_sees
         assert dest.insight.slots.active() == []
 
 
-
 @pytest.fixture(params=["in the process", "in Redis"])
 def slots(request, slots_on_the_sandbox_clock):
-    import redis
-
-    from .dotdigital_support import FakeClock
-
     clock = FakeClock()
     slots_on_the_sandbox_clock(clock)
     client = redis.Redis.from_url(request.getfixturevalue("redis_url")) if request.param == "in Redis" else None
@@ -99,10 +95,6 @@ def test_a_slot_seen_running_keeps_its_place_oldest_first_and_one_unseen_for_the
 
 
 def test_an_import_registered_before_leases_were_kept_lapses_as_its_old_age_said(redis_url, slots_on_the_sandbox_clock):
-    import redis
-
-    from .dotdigital_support import FakeClock
-
     clock = FakeClock()
     slots_on_the_sandbox_clock(clock)
     slots = import_slots.ImportSlots("lease-test-legacy", redis_client=redis.Redis.from_url(redis_url))
