@@ -339,16 +339,20 @@ CONFIRM_SOONEST_SECONDS = 2.0
 CONFIRM_LATEST_SECONDS = 60.0
 
 
-def confirm_wake(flow: Flow) -> bool:
+def confirm_wake(flow: Flow, *, only_if_reckoned: bool = False) -> bool:
     """Rows were sent to a destination that validates later: ask it when the oldest one's verdict
-    is due (Ometria: its grace and the queue its call joined), not at the next sweep, so what
+    is due (Ometria: a grace after its queue was worked through), not at the next sweep, so what
     waits on them (a new customer's first order) goes on as soon as it may. One such task per
-    flow waits at a time."""
+    flow waits at a time. `only_if_reckoned`: only for a destination that reckons each row's
+    verdict (verdict_due_in), whose next ask is then a known time, not a guess."""
     from django.conf import settings
 
     from .pushing import adapter_for_flow
 
-    due = _first_verdict_in(flow, adapter_for_flow(flow)) + 1
+    adapter = adapter_for_flow(flow)
+    if only_if_reckoned and getattr(adapter, "verdict_due_in", None) is None:
+        return False
+    due = _first_verdict_in(flow, adapter) + 1
     if settings.REDIS_URL:
         try:
             from .ratelimit import redis_client
@@ -437,11 +441,14 @@ def flow_confirm_task(flow_id: int, timed: bool = False) -> None:
             run = flow_confirm_pass(flow=flow)
     # Rows left undecided (too recent to ask about, Ometria's grace not over) get the next timed
     # confirm when this pass got somewhere; one that asked and learnt nothing (an outage, imports
-    # still running) leaves them to the sweep, so the destination is not asked every few seconds.
-    settled = run is not None and (run.api_calls == 0 or run.records_accepted + run.records_failed
-                                   + run.records_retried + run.records_waiting > 0)
-    if settled and run.status != SyncRun.Status.FAILED and flow_id in flows_awaiting_confirmation([flow]):
-        confirm_wake(flow)
+    # still running) leaves them to the sweep, so the destination is not asked every few seconds,
+    # unless the destination reckons each row's verdict: then the next ask has a time (Ometria: a
+    # grace at most, until its minimum pace decides the row).
+    if run is None or run.status == SyncRun.Status.FAILED or flow_id not in flows_awaiting_confirmation([flow]):
+        return
+    settled = run.api_calls == 0 or (run.records_accepted + run.records_failed + run.records_retried
+                                     + run.records_waiting > 0)
+    confirm_wake(flow, only_if_reckoned=not settled)
 
 
 @shared_task(name="syncapp.records_retry_task", ignore_result=True)

@@ -78,13 +78,17 @@ from .client import OmetriaClient, PushAnswer, RecordTooLarge, check_size
 from .confirm import ErrorLedger, LedgerState, SentNote, errors_for, read_and_observe
 from .defaults import DEFAULT_MAPPINGS, DEFAULT_ORDER_STATUSES
 from .errors_list import (
+    CLOCK_SKEW,
     GRACE_MAX,
     QUEUE_LIMIT,
+    SUBMISSION_MARGIN,
     acceptance_wait,
     errors_after_send,
     lost_since_send,
     positional_errors,
+    queues_worked_through,
     receipt_errors_missing,
+    verdict_at,
 )
 from .profiles import contact_fields_from_profile, profile_of_contact
 
@@ -226,17 +230,20 @@ class OmetriaDestination:
         return self.grace
 
     def verdict_due_in(self, receipt: str, submitted_at: datetime) -> float:
-        """Seconds until silence may first accept what the call `receipt` sent at `submitted_at`:
-        the grace plus the queue that call joined (errors_list.acceptance_wait), as confirm()
-        reckons it. The engine times its next confirm by this: a confirm sooner reads the errors
-        list and decides nothing, and one a whole grace later leaves the records waiting."""
+        """Seconds until silence may first accept what the call `receipt` sent at `submitted_at`,
+        as confirm() reckons it (errors_list.verdict_at): a grace after later pushes showed its
+        queue worked through, or the grace plus that queue at the account's minimum pace. The
+        engine times its next confirm by this. While no push has shown the queue worked through
+        yet, one may at any moment: come back a grace from now at the latest."""
         try:
             note = self.ledger.notes([receipt]).get(receipt)
         except Exception:  # without the note confirm() assumes a full queue, and so does this
             logger.warning("Ometria send note unavailable; assuming a full queue", exc_info=True)
             note = None
-        wait = acceptance_wait(note, grace=self.grace, min_rate=self.min_rate)
-        return _epoch(submitted_at) + wait - self.clock()
+        submitted, now = _epoch(submitted_at), self.clock()
+        worked = self._worked_through([receipt], since=submitted - SUBMISSION_MARGIN).get(receipt)
+        due_in = verdict_at(note, submitted, grace=self.grace, min_rate=self.min_rate, worked_through=worked) - now
+        return due_in if worked is not None else min(due_in, self.grace)
 
     @property
     def min_rate(self) -> float:
@@ -278,7 +285,7 @@ class OmetriaDestination:
         for start in range(0, len(sendable), BATCH_SIZE):
             chunk = sendable[start:start + BATCH_SIZE]
             marker = self._marker()
-            sent_at = self.clock()
+            sent_at, sent_tick = self.clock(), self._tick()
             try:
                 answer = self.client.push([record for _, record in chunk])
             except AuthenticationFailed:
@@ -291,7 +298,7 @@ class OmetriaDestination:
                                                 reason_code=exc.reason_code, message=exc.message, request=record,
                                                 response=exc.response)
                 continue
-            self._note_sent(answer, [record for _, record in chunk], marker, sent_at)
+            self._note_sent(answer, [record for _, record in chunk], marker, sent_at, sent_tick)
             if answer.rejected:
                 # Ometria does not say which; their errors are listed and confirm() finds them.
                 logger.warning("Ometria request %s: %d of %d records rejected on receipt", answer.request_id,
@@ -322,10 +329,20 @@ class OmetriaDestination:
         except Exception:  # without the notes, the engine's times less a margin are used
             logger.warning("Ometria send notes unavailable; using a margin", exc_info=True)
             notes = {}
-        return self.decide(entity, items, state, now=self.clock(), notes=notes)
+        now = self.clock()
+        # Only records the minimum pace does not already decide need a proof of their queue.
+        undue = [item for item in items if now < verdict_at(notes.get(item.receipt), _epoch(item.submitted_at),
+                                                             grace=self.grace, min_rate=self.min_rate)]
+        worked = self._worked_through([item.receipt for item in undue],
+                                      since=min((_epoch(i.submitted_at) for i in undue), default=now)
+                                      - SUBMISSION_MARGIN)
+        return self.decide(entity, items, state, now=now, notes=notes, worked_through=worked)
 
     def decide(self, entity: str, items: Sequence[SubmittedItem], state: LedgerState, *, now: float,
-               notes: Mapping[str, SentNote] | None = None) -> list[PushResult]:
+               notes: Mapping[str, SentNote] | None = None,
+               worked_through: Mapping[str, float] | None = None) -> list[PushResult]:
+        """What confirm() decides once the list is read (`worked_through`: when later pushes
+        showed each call's queue worked through, by receipt; errors_list.queues_worked_through)."""
         record_type = payloads.RECORD_TYPES[entity]
         refs = {item.key: payloads.RecordRef(record_type, self.record_id(entity, item)) for item in items}
         found = errors_for(state, set(refs.values()))
@@ -355,7 +372,8 @@ class OmetriaDestination:
                     message="Ometria's errors list may have lost this record's errors (more than 100 since the "
                             "last read, or an error that does not say which record it is about), so its outcome "
                             "is unknown; it is sent again."))
-            elif now - submitted >= acceptance_wait(note, grace=self.grace, min_rate=self.min_rate):
+            elif now >= verdict_at(note, submitted, grace=self.grace, min_rate=self.min_rate,
+                                   worked_through=(worked_through or {}).get(item.receipt)):
                 if receipt_errors_missing(state, note, submitted, receipt=item.receipt):
                     results.append(PushResult(
                         item.key, "transient", remote_id=item.receipt, reason_code="rejected_unlisted",
@@ -380,8 +398,29 @@ class OmetriaDestination:
             logger.warning("Ometria's errors list could not be read before a push", exc_info=True)
             return None
 
+    def _tick(self) -> int | None:
+        try:
+            return self.ledger.tick()
+        except Exception:  # the call then neither proves nor is proven worked through (errors_list)
+            logger.warning("Could not take the Ometria account's tick", exc_info=True)
+            return None
+
+    def _worked_through(self, receipts: Sequence[str], *, since: float) -> dict[str, float]:
+        """When later pushes showed each call's queue worked through (errors_list.queues_worked_through),
+        for the receipts that are shown so; the calls noted since `since` are read once."""
+        if not receipts:
+            return {}
+        try:
+            calls = self.ledger.recent_calls(since - CLOCK_SKEW)
+        except Exception:  # then only the minimum pace decides, as before any proof
+            logger.warning("Ometria's push calls could not be read; waiting at the minimum pace", exc_info=True)
+            return {}
+        proofs = queues_worked_through(calls)
+        return {receipt: proofs[receipt] for receipt in receipts if receipt in proofs}
+
     def _note_sent(self, answer: PushAnswer, records: Sequence[Mapping[str, Any]],
-                   marker: tuple[str, int] | None, at: float) -> None:
+                   marker: tuple[str, int] | None, at: float, sent_tick: int | None = None) -> None:
+        answered_tick, answered_at = self._tick(), self.clock()
         epoch, seq = marker if marker is not None else ("", None)
         # In the order sent: a `root[<n>]` error names the record at position n of its call.
         refs = tuple((str(r["@type"]), str(r["id"])) for r in records)
@@ -389,7 +428,9 @@ class OmetriaDestination:
                         rejected=answer.rejected, refs=refs)
         try:
             self.ledger.note_sent(answer.request_id, note,
-                                  due=at + acceptance_wait(note, grace=self.grace, min_rate=self.min_rate))
+                                  due=at + acceptance_wait(note, grace=self.grace, min_rate=self.min_rate),
+                                  sent_tick=sent_tick, answered_tick=answered_tick, answered_at=answered_at,
+                                  joined=answer.accepted)
         except Exception:  # confirm() then falls back to the engine's time less a margin
             logger.warning("Could not note when Ometria request %s was sent", answer.request_id, exc_info=True)
 

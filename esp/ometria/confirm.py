@@ -10,9 +10,11 @@ Keys per account (`sync:ometria:errors:<account>`): the state (JSON); `:marker`,
 epoch and read count a push notes before sending (small, so a push never loads the log);
 `:since`, records sent since the last read (so a push knows when to read); `:sent:<request
 id>`, one `SentNote` per push call; `:calls`, every call by time (request id, epoch,
-read count, records, when its verdict is due), so a read can tell which calls a `root[<n>]`
-error may be about. Notes and calls are kept twice the engine's confirm deadline (a note
-holds its call's record ids, in order); the rest expire after twice the log's retention: a ledger
+read count, records, when its verdict is due, and what proves its queue worked through), so a
+read can tell which calls a `root[<n>]` error may be about and a confirm when a queue was
+worked through; `:ticks`, the counter that orders pushes' sends and answers across workers.
+Notes and calls are kept twice the engine's confirm deadline (a note holds its call's record
+ids, in order); the rest expire after twice the log's retention: a ledger
 that expires starts again with a baseline read, and notes from before it count as sent
 before that baseline (sent again, never accepted).
 """
@@ -57,6 +59,7 @@ class ErrorLedger:
     _since: dict[str, int] = {}
     _sent: dict[str, dict[str, str]] = {}
     _calls: dict[str, list[CallNote]] = {}
+    _ticks: dict[str, int] = {}
     _local_locks: dict[str, threading.Lock] = {}
     _guard = threading.Lock()
 
@@ -131,12 +134,29 @@ class ErrorLedger:
             self._since[self.key] = self._since.get(self.key, 0) + records
             return self._since[self.key]
 
-    def note_sent(self, receipt: str, note: SentNote, *, due: float | None = None) -> None:
-        """What the call that got `receipt` noted (taken before it was sent); `due`: when
-        silence would accept its records."""
-        call = CallNote(receipt, at=note.at, epoch=note.epoch, seq=note.seq, size=len(note.refs), due=due)
+    def tick(self) -> int:
+        """The account's next tick: pushes take one as they go out and one when answered, so
+        any worker can tell which of two calls went out after the other was answered."""
         if self.redis is not None:
-            member = json.dumps([call.receipt, call.epoch, call.seq, call.size, call.due])
+            pipe = self.redis.pipeline()
+            pipe.incr(f"{self.key}:ticks")
+            pipe.expire(f"{self.key}:ticks", EXPIRY)
+            return int(pipe.execute()[0])
+        with self._guard:
+            self._ticks[self.key] = self._ticks.get(self.key, 0) + 1
+            return self._ticks[self.key]
+
+    def note_sent(self, receipt: str, note: SentNote, *, due: float | None = None, sent_tick: int | None = None,
+                  answered_tick: int | None = None, answered_at: float | None = None,
+                  joined: int | None = None) -> None:
+        """What the call that got `receipt` noted (taken before it was sent); `due`: when
+        silence would accept its records; the rest for the queue's proof (CallNote)."""
+        call = CallNote(receipt, at=note.at, epoch=note.epoch, seq=note.seq, size=len(note.refs), due=due,
+                        sent_tick=sent_tick, answered_tick=answered_tick, answered_at=answered_at, joined=joined,
+                        queued=note.queued)
+        if self.redis is not None:
+            member = json.dumps([call.receipt, call.epoch, call.seq, call.size, call.due, call.sent_tick,
+                                 call.answered_tick, call.answered_at, call.joined, call.queued])
             pipe = self.redis.pipeline()
             # A note now holds its call's record ids (up to 100): it is kept only as long as a
             # verdict can need it, twice the engine's confirm deadline, not the ledger's hours.
@@ -163,9 +183,11 @@ class ErrorLedger:
         if self.redis is not None:
             calls = []
             for member, at in self.redis.zrangebyscore(f"{self.key}:calls", since, "+inf", withscores=True):
-                receipt, epoch, seq, size, due = json.loads(member)
+                receipt, epoch, seq, size, due, *proof = json.loads(member)  # calls noted before proofs: none
+                sent_tick, answered_tick, answered_at, joined, queued = (proof + [None] * 5)[:5]
                 calls.append(CallNote(str(receipt), at=float(at), epoch=str(epoch or ""), seq=seq, size=int(size),
-                                      due=due))
+                                      due=due, sent_tick=sent_tick, answered_tick=answered_tick,
+                                      answered_at=answered_at, joined=joined, queued=queued))
             return calls
         with self._guard:
             return [call for call in self._calls.get(self.key, []) if call.at >= since]
@@ -184,18 +206,18 @@ class ErrorLedger:
     def forget(self) -> None:
         """Start afresh for this account (tests; an account pointed at another Ometria)."""
         if self.redis is not None:
-            names = [self.key, f"{self.key}:marker", f"{self.key}:since", f"{self.key}:calls",
+            names = [self.key, f"{self.key}:marker", f"{self.key}:since", f"{self.key}:calls", f"{self.key}:ticks",
                      *self.redis.scan_iter(match=f"{self.key}:sent:*", count=1000)]
             self.redis.delete(*names)
         with self._guard:
-            for store in (self._local, self._markers, self._since, self._sent, self._calls):
+            for store in (self._local, self._markers, self._since, self._sent, self._calls, self._ticks):
                 store.pop(self.key, None)
 
     @classmethod
     def forget_all(cls) -> None:
         """Tests: drop the in-process state."""
         with cls._guard:
-            for store in (cls._local, cls._markers, cls._since, cls._sent, cls._calls):
+            for store in (cls._local, cls._markers, cls._since, cls._sent, cls._calls, cls._ticks):
                 store.clear()
 
 

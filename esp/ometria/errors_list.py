@@ -29,7 +29,8 @@ nothing can have hidden its error:
    machines), and Ometria's queue depth from the push's own answer.
 5. A record is refused with its error; else sent again after a gap; else accepted once
    `grace + queued / min_rate` seconds have passed since it was submitted, so a long
-   queue Ometria has not worked through yet is waited for. A push whose answer counted
+   queue Ometria has not worked through yet is waited for; or sooner, a grace after later
+   pushes' answers showed that queue worked through (`queues_worked_through`). A push whose answer counted
    records rejected on receipt must see that many of its records named in later errors
    (by id, or by position when the call is the error's only candidate),
    or its unnamed records are sent again (only that call's: the answer says nothing about
@@ -42,6 +43,7 @@ error (errors carry no time); a retry settles it.
 """
 from __future__ import annotations
 
+import bisect
 import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -128,6 +130,14 @@ class CallNote:
     seq: int | None
     size: int
     due: float | None = None  # when silence would accept its records (`at` + acceptance_wait)
+    # For the queue's proof (queues_worked_through): the account's ticks when the call went out and
+    # when its answer came back, that answer's time, the records Ometria took into its queue,
+    # and the queue the answer reported (None: unknown, the call proves nothing).
+    sent_tick: int | None = None
+    answered_tick: int | None = None
+    answered_at: float | None = None
+    joined: int | None = None
+    queued: int | None = None
 
     def could_have_made(self, state: LedgerState, position: int, now: float, still_relevant: float,
                         previous_read_at: float | None) -> bool:
@@ -262,6 +272,72 @@ def acceptance_wait(note: SentNote | None, *, grace: float, min_rate: float) -> 
     may take to work through the queue that stood when the record joined it."""
     queued = note.queued if note is not None and note.queued is not None else QUEUE_LIMIT
     return grace + max(queued, 0) / min_rate
+
+
+def queues_worked_through(calls: Sequence[CallNote]) -> dict[str, float]:
+    """For each call, by receipt, when a later push's own answer proved that Ometria had
+    worked through the queue its records joined (that answer's time); calls nothing proves
+    yet are left out.
+
+    A call's answer reported Q records queued. Ometria works in order of receipt, so the call's
+    records are worked through once Ometria has worked through Q records, and the call's own,
+    since. A later call c2 reports Q2; in between the hub added A records, so Ometria worked
+    through at least Q + A - Q2 (other senders to the account only add to the queue, so leaving
+    them out errs low). Whether an answer's queue counts the call's own records is undocumented;
+    counting neither call's own, `A >= Q2` covers both readings. A counts the calls sent after
+    the first was answered and answered before c2 was sent; that order comes from the account's
+    ticks (one counter all workers share), never from two clocks. A call in flight across
+    either moment is left out, since it may have joined on either side."""
+    known = [c for c in calls if c.sent_tick is not None and c.answered_tick is not None]
+    by_answer = sorted(known, key=lambda c: c.answered_tick)
+    sent_ticks: list[int] = []  # the calls answered before the current c2 went out, by send
+    joined: list[int] = []
+    proofs: list[tuple[int, int, float]] = []  # (c2's answer, the bound it proves, its time)
+    taken = 0
+    for c2 in sorted(known, key=lambda c: c.sent_tick):  # what was answered before each went out only grows
+        while taken < len(by_answer) and by_answer[taken].answered_tick < c2.sent_tick:
+            call = by_answer[taken]
+            taken += 1
+            if call.joined:
+                at = bisect.bisect(sent_ticks, call.sent_tick)
+                sent_ticks.insert(at, call.sent_tick)
+                joined.insert(at, call.joined)
+        if c2.queued is None or c2.answered_at is None:
+            continue
+        # The latest sends that add up to Q2: every call answered before the earliest of them
+        # has A >= Q2 (with Q2 = 0, every call answered before c2 went out).
+        bound, added, k = (c2.sent_tick if c2.queued <= 0 else None), 0, len(sent_ticks)
+        while bound is None and k > 0:
+            k -= 1
+            added += joined[k]
+            if added >= c2.queued:
+                bound = sent_ticks[k]
+        if bound is not None:
+            proofs.append((c2.answered_tick, bound, c2.answered_at))
+    bounds: list[int] = []  # in the order answered, each proof that reaches further than those before
+    proved_at: list[float] = []
+    for _, bound, at in sorted(proofs):
+        if not bounds or bound > bounds[-1]:
+            bounds.append(bound)
+            proved_at.append(at)
+    found = {}
+    for call in known:
+        first = bisect.bisect(bounds, call.answered_tick)  # the first proof whose bound is above it
+        if first < len(bounds):
+            found[call.receipt] = proved_at[first]
+    return found
+
+
+def verdict_at(note: SentNote | None, submitted_at: float, *, grace: float, min_rate: float,
+               worked_through: float | None = None) -> float:
+    """When silence first means valid for a record submitted at `submitted_at`: the grace
+    after its queue was shown worked through, or else the grace plus its queue at the
+    account's minimum pace (acceptance_wait), whichever comes first; never within a grace
+    of the send."""
+    due = submitted_at + acceptance_wait(note, grace=grace, min_rate=min_rate)
+    if worked_through is not None:
+        due = min(due, max(worked_through, submitted_at) + grace)
+    return due
 
 
 def positional_errors(state: LedgerState, *, receipt: str, position: int | None, note: SentNote | None,

@@ -224,6 +224,42 @@ def test_one_timed_confirm_per_flow_at_a_time_and_the_next_when_it_got_somewhere
         ("C1", "accepted"), ("C2", "submitted"), ("C3", "submitted")}
 
 
+def test_a_timed_confirm_that_decided_nothing_still_times_the_next_when_its_destination_reckons_each_row(
+        flow, redis_url, settings, monkeypatch):
+    """Issue 12: an Ometria record is decided a grace after later pushes showed its queue worked
+    through; a timed confirm that came before any push did decides nothing. Such a destination
+    says when to ask again (a grace at most), so the confirm times its successor by that: left to
+    the minute's sweep, the rows would wait up to a minute longer."""
+    from django.utils import timezone
+
+    settings.REDIS_URL = redis_url
+    timed, swept = [], []
+    monkeypatch.setattr(tasks.flow_confirm_task, "apply_async",
+                        lambda args, countdown: timed.append((args, countdown)))
+    monkeypatch.setattr(tasks.flow_confirm_task, "delay", swept.append)
+
+    class Reckoning:  # reads the errors list, decides nothing yet; asks again in 5 s
+        first_verdict_seconds = 5.0
+        confirm_interval = 5.0
+        calls = 0
+
+        def confirm(self, entity, items):
+            self.calls += 1
+            return []
+
+        def verdict_due_in(self, receipt, submitted_at):
+            return 5.0
+
+    monkeypatch.setattr("syncapp.services.adapter_for_flow", lambda flow: Reckoning())
+    monkeypatch.setattr("syncapp.pushing.adapter_for_flow", lambda flow: Reckoning())
+    OutboxItem.objects.create(flow=flow, record_key="C1", status="submitted", receipt="r", payload={},
+                              submitted_at=timezone.now())
+    tasks.flow_confirm_task(flow.pk, True)
+    assert timed == [((flow.pk, True), 6.0)]
+    tasks.outbox_sweep_task()
+    assert swept == []  # the timed one waits: the sweep does not ask beside it
+
+
 def _leaving_order(queue: str, *sends) -> list[tuple[str, str]]:
     """(task, args) of the messages `sends` put on a Redis queue, in the order a worker takes them."""
     from celery import current_app
