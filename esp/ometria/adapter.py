@@ -21,7 +21,8 @@ Account options (EspAccount.options, checked by `validate_options`):
   counts as accepted, on top of the queue's wait (default 300).
 - `min_processing_rate`: the fewest records a second Ometria is assumed to validate
   (default 50). A record joining a queue of Q records waits a further Q / this rate
-  before silence counts; a full queue (50,000) then adds 1,000 s. Conservative on
+  before silence counts, unless later pushes' answers show that queue worked through
+  sooner (then a grace after that); a full queue (50,000) adds 1,000 s. Conservative on
   purpose: Ometria's pace is undocumented, and erring low only delays the verdict.
   Grace plus a full queue's wait must stay within 3,000 s (the engine's confirm
   deadline is an hour).
@@ -47,7 +48,10 @@ least surprising reading, and each kept in one place:
 - the errors list's order is unknown: both are tried (errors_list.py);
 - a 429 carries no Retry-After; `X-QueueSize-Remaining` below the batch means the queue,
   anything else the rate (client.py); the queue headers on a push's answer give the
-  depth its records joined (a missing header counts as a full queue);
+  depth its records joined (a missing header counts as a full queue), and Ometria works
+  through its queue in order of receipt, so later answers can show that depth worked
+  through (errors_list.queues_worked_through; whether a depth counts the call's own
+  records is left open);
 - a synchronous refusal's body is `{status, message}` or text (client.py);
 - `marketing_optin` not known in the ERP is not sent; Ometria's own precedence keeps
   whatever consent it has (payloads.py).
@@ -241,9 +245,13 @@ class OmetriaDestination:
             logger.warning("Ometria send note unavailable; assuming a full queue", exc_info=True)
             note = None
         submitted, now = _epoch(submitted_at), self.clock()
+        due_in = verdict_at(note, submitted, grace=self.grace, min_rate=self.min_rate) - now
+        if due_in <= 0:
+            return due_in
         worked = self._worked_through([receipt], since=submitted - SUBMISSION_MARGIN).get(receipt)
-        due_in = verdict_at(note, submitted, grace=self.grace, min_rate=self.min_rate, worked_through=worked) - now
-        return due_in if worked is not None else min(due_in, self.grace)
+        if worked is None:
+            return min(due_in, self.grace)
+        return verdict_at(note, submitted, grace=self.grace, min_rate=self.min_rate, worked_through=worked) - now
 
     @property
     def min_rate(self) -> float:
