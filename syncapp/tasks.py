@@ -324,7 +324,7 @@ def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule
         push_again_in(flow, back_in[0], trigger, triggered_by_id)
     else:
         pushers_wake([flow], trigger=trigger, triggered_by_id=triggered_by_id)
-    if flow_id in flows_awaiting_confirmation([flow]):
+    if flow_id in flows_awaiting_confirmation([flow]) and not _late_confirm_taken_over(flow):
         confirm_wake(flow)
 
 
@@ -332,6 +332,10 @@ def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule
 # the sweep still starts one every minute for anything left, unless a timed one waits or
 # runs (their mark), so there is one chain of timed confirms per flow.
 CONFIRM_QUEUED_SLACK_SECONDS = 60
+# A timed confirm still waiting for a worker this long after it fell due is run by the flow's
+# next push task as it ends (destinations that reckon each row's verdict: Ometria's pass is one
+# read of its errors list): in a peak run Ometria's confirms waited 14-50 s behind the pulls.
+CONFIRM_LATE_SECONDS = 2.0
 # A timed confirm never comes sooner than this: a row past its due but not yet decided must
 # not have the destination asked back to back. Nor later than this: a row whose send note was
 # lost counts as behind a full queue, and the rows after it must not wait for it.
@@ -353,15 +357,80 @@ def confirm_wake(flow: Flow, *, only_if_reckoned: bool = False) -> bool:
     if only_if_reckoned and getattr(adapter, "verdict_due_in", None) is None:
         return False
     due = _first_verdict_in(flow, adapter) + 1
+    # The mark holds when the confirm falls due: the task's token, and what tells a late one.
+    token = f"{_now() + due:.3f}"
     if settings.REDIS_URL:
         try:
             from .ratelimit import redis_client
 
-            if not redis_client().set(_confirm_mark(flow), 1, nx=True, ex=int(due + CONFIRM_QUEUED_SLACK_SECONDS)):
+            if not redis_client().set(_confirm_mark(flow), token, nx=True,
+                                      ex=int(due + CONFIRM_QUEUED_SLACK_SECONDS)):
                 return False
         except Exception as error:  # noqa: BLE001 - redis raises several types for one fault
             logger.warning("Could not mark a queued confirm (queued regardless): %s", error)
-    return task_enqueue(flow_confirm_task, flow.pk, True, countdown=due)
+    return task_enqueue(flow_confirm_task, flow.pk, True, token, countdown=due)
+
+
+def _now() -> float:
+    return time.time()
+
+
+# Take a confirm's mark for a run: only while it still holds `token` (a queued timed confirm's
+# due time), or (ARGV[2] = 1) while it is gone too (lapsed: the old behaviour of a timed task).
+_TAKE_CONFIRM_MARK = """
+local held = redis.call('get', KEYS[1])
+if held == ARGV[1] or (not held and ARGV[2] == '1') then
+  redis.call('set', KEYS[1], '1', 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+def _confirm_mark_taken(flow: Flow, token: str, *, if_lapsed: bool) -> bool:
+    """Whether this run may confirm the flow: the mark held `token` (or had lapsed, with
+    `if_lapsed`) and now says a confirm runs. Without Redis (or with it away) it may."""
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return True
+    try:
+        from .ratelimit import redis_client
+
+        return bool(redis_client().eval(_TAKE_CONFIRM_MARK, 1, _confirm_mark(flow), token, int(if_lapsed),
+                                        max(1, int(settings.SYNC_LEASE_SECONDS))))
+    except Exception as error:  # noqa: BLE001 - then it confirms, at worst asking twice
+        logger.warning("Could not take a confirm's mark: %s", error)
+        return True
+
+
+def _late_confirm_taken_over(flow: Flow) -> bool:
+    """At the end of a push task: when the flow's timed confirm fell due CONFIRM_LATE_SECONDS
+    ago or more and still waits for a worker, run it here (this process is free now) and time
+    the next; the late task then finds its token gone and asks nothing. Only for a destination
+    that reckons each row's verdict (its pass is short)."""
+    from django.conf import settings
+
+    from .pushing import adapter_for_flow
+
+    if not settings.REDIS_URL or getattr(adapter_for_flow(flow), "verdict_due_in", None) is None:
+        return False
+    try:
+        from .ratelimit import redis_client
+
+        held = redis_client().get(_confirm_mark(flow))
+        due = float(held) if held is not None else None
+    except Exception as error:  # noqa: BLE001 - the queued one runs when it can
+        logger.warning("Could not read a confirm's mark: %s", error)
+        return False
+    if due is None or due <= 1.0 or _now() < due + CONFIRM_LATE_SECONDS:  # "1": one runs now
+        return False
+    if not _confirm_mark_taken(flow, held.decode() if isinstance(held, bytes) else str(held), if_lapsed=False):
+        return False
+    logger.info("Confirm of flow %s waited %.1f s past its due for a worker: run by its push task", flow.pk,
+                _now() - due)
+    _timed_confirm_pass(flow)
+    return True
 
 
 def _first_verdict_in(flow: Flow, adapter) -> float:
@@ -421,10 +490,11 @@ def outbox_sweep_task() -> None:
 
 
 @shared_task(name="syncapp.flow_confirm_task", ignore_result=True)
-def flow_confirm_task(flow_id: int, timed: bool = False) -> None:
+def flow_confirm_task(flow_id: int, timed: bool = False, token: str | None = None) -> None:
     """Settle rows a destination took but had not validated (Ometria, dotdigital's insight
     imports), beside the pushes. A `timed` one (confirm_wake) keeps its mark while it runs, so
-    no second one asks the same questions, and then times its successor itself."""
+    no second one asks the same questions, and then times its successor itself; with its
+    `token`, only while the mark is still its own (a push task may have run it, late)."""
     from .services import flow_confirm_pass
 
     flow = Flow.objects.select_related("connection", "destination").get(pk=flow_id)
@@ -432,6 +502,14 @@ def flow_confirm_task(flow_id: int, timed: bool = False) -> None:
         if flow.enabled:
             flow_confirm_pass(flow=flow)
         return
+    if token is not None and not _confirm_mark_taken(flow, token, if_lapsed=True):
+        return
+    _timed_confirm_pass(flow)
+
+
+def _timed_confirm_pass(flow: Flow) -> None:
+    from .services import flow_confirm_pass
+
     # Its mark stays while it runs: two confirms of one flow at once ask the destination the
     # same questions twice (dotdigital's status reads rose to 1.8 an import in a two-worker peak
     # run). Leased as its rows' claims: a pass paced for minutes keeps it, a dead worker's lapses.
@@ -444,7 +522,7 @@ def flow_confirm_task(flow_id: int, timed: bool = False) -> None:
     # still running) leaves them to the sweep, so the destination is not asked every few seconds,
     # unless the destination reckons each row's verdict: then the next ask has a time (Ometria: a
     # grace at most, until its minimum pace decides the row).
-    if run is None or run.status == SyncRun.Status.FAILED or flow_id not in flows_awaiting_confirmation([flow]):
+    if run is None or run.status == SyncRun.Status.FAILED or flow.pk not in flows_awaiting_confirmation([flow]):
         return
     settled = run.api_calls == 0 or (run.records_accepted + run.records_failed + run.records_retried
                                      + run.records_waiting > 0)

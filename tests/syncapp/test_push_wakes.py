@@ -87,7 +87,7 @@ def test_a_push_that_leaves_rows_awaiting_validation_asks_when_their_verdicts_ar
     settings.REDIS_URL = redis_url
     timed = []
     monkeypatch.setattr(tasks.flow_confirm_task, "apply_async",
-                        lambda args, countdown: timed.append((args, countdown)))
+                        lambda args, countdown: timed.append((args[:2], countdown)))
 
     class Validating:  # takes the batch, decides later
         first_verdict_seconds = 10.0
@@ -138,7 +138,7 @@ def test_the_next_timed_confirm_comes_when_the_oldest_waiting_row_is_due_not_a_g
     settings.REDIS_URL = redis_url
     timed = []
     monkeypatch.setattr(tasks.flow_confirm_task, "apply_async",
-                        lambda args, countdown: timed.append((args, countdown)))
+                        lambda args, countdown: timed.append((args[:2], countdown)))
     asked = []
 
     class Reckoning:  # a 10 s grace; the call "r-old" joined a queue worth 15 s more
@@ -184,7 +184,7 @@ def test_one_timed_confirm_per_flow_at_a_time_and_the_next_when_it_got_somewhere
     settings.REDIS_URL = redis_url
     timed, swept = [], []
     monkeypatch.setattr(tasks.flow_confirm_task, "apply_async",
-                        lambda args, countdown: timed.append((args, countdown)))
+                        lambda args, countdown: timed.append((args[:2], countdown)))
     monkeypatch.setattr(tasks.flow_confirm_task, "delay", swept.append)
 
     class Deciding:  # decides one record a pass, with one call; or learns nothing
@@ -235,7 +235,7 @@ def test_a_timed_confirm_that_decided_nothing_still_times_the_next_when_its_dest
     settings.REDIS_URL = redis_url
     timed, swept = [], []
     monkeypatch.setattr(tasks.flow_confirm_task, "apply_async",
-                        lambda args, countdown: timed.append((args, countdown)))
+                        lambda args, countdown: timed.append((args[:2], countdown)))
     monkeypatch.setattr(tasks.flow_confirm_task, "delay", swept.append)
 
     class Reckoning:  # reads the errors list, decides nothing yet; asks again in 5 s
@@ -258,6 +258,91 @@ def test_a_timed_confirm_that_decided_nothing_still_times_the_next_when_its_dest
     assert timed == [((flow.pk, True), 6.0)]
     tasks.outbox_sweep_task()
     assert swept == []  # the timed one waits: the sweep does not ask beside it
+
+
+class _Reckoning:
+    """Ometria-like: takes a batch, decides it later (one row a pass here), says when each row's
+    verdict is due (5 s on)."""
+
+    first_verdict_seconds = 5.0
+    confirm_interval = 30.0
+    limits = __import__("tests.syncapp.fakes", fromlist=["FakeDestination"]).FakeDestination.limits
+    calls = 0
+
+    def __init__(self):
+        self.confirms = 0
+
+    def ensure_fields(self, entity, specs):
+        return []
+
+    def push(self, entity, items):
+        from syncapp.adapters import PushResult
+        return [PushResult(key=item.key, outcome="submitted", remote_id="req-1") for item in items]
+
+    def confirm(self, entity, items):
+        from syncapp.adapters import PushResult
+        self.confirms += 1
+        self.calls += 1
+        return [PushResult(key=sorted(item.key for item in items)[0], outcome="accepted")]
+
+    def verdict_due_in(self, receipt, submitted_at):
+        return 5.0
+
+
+@pytest.fixture
+def reckoning(flow, redis_url, settings, monkeypatch):
+    """(adapter, the timed confirms queued as (flow id, timed, token), the clock confirm_wake reads)."""
+    settings.REDIS_URL = redis_url
+    adapter, timed, clock = _Reckoning(), [], [1_800_000_000.0]
+    monkeypatch.setattr(tasks.flow_confirm_task, "apply_async", lambda args, countdown: timed.append(args))
+    monkeypatch.setattr(tasks.flow_push_task, "delay", lambda *args: None)
+    monkeypatch.setattr(tasks, "_now", lambda: clock[0])
+    monkeypatch.setattr("syncapp.services.adapter_for_flow", lambda flow: adapter)
+    monkeypatch.setattr("syncapp.pushing.adapter_for_flow", lambda flow: adapter)
+    return adapter, timed, clock
+
+
+def test_a_push_task_ending_after_its_flows_timed_confirm_fell_due_runs_it_and_the_late_one_asks_nothing(
+        flow, reckoning):
+    """Issue 12: a timed confirm's message is held by the worker that took it until that worker
+    has a free process. In a peak run Ometria's confirms waited 14-50 s past their due behind the
+    pulls, and the records they would have accepted with them. The flow's next push task, ending
+    on a process of its own, runs the late confirm; the late message then finds its mark taken."""
+    adapter, timed, clock = reckoning
+    _ready_row(flow, "C1")
+    tasks.flow_push_task(flow.pk)
+    [(_, _, first)] = timed  # due 6 s on (5 s, and a second's slack)
+    clock[0] += 6 + tasks.CONFIRM_LATE_SECONDS - 0.5
+    _ready_row(flow, "C2")
+    tasks.flow_push_task(flow.pk)  # due, but not late yet: the queued one may be starting
+    assert adapter.confirms == 0 and len(timed) == 1
+    clock[0] += 1
+    _ready_row(flow, "C3")
+    tasks.flow_push_task(flow.pk)
+    assert adapter.confirms == 1
+    assert OutboxItem.objects.get(flow=flow, record_key="C1").status == "accepted"
+    [(_, _, second)] = timed[1:]  # C2 and C3 still wait: the push task timed the next one
+    assert second != first
+
+    tasks.flow_confirm_task(flow.pk, True, first)  # the late message, when a process is free at last
+    assert adapter.confirms == 1
+    tasks.flow_confirm_task(flow.pk, True, second)
+    assert adapter.confirms == 2
+
+
+def test_a_push_task_never_takes_over_a_confirm_that_is_running(flow, reckoning):
+    adapter, timed, clock = reckoning
+    _ready_row(flow, "C1")
+    tasks.flow_push_task(flow.pk)
+    [(_, _, token)] = timed
+    clock[0] += 60
+    from syncapp.ratelimit import redis_client
+
+    redis_client().set(tasks._confirm_mark(flow), 1, ex=60)  # the timed one started: its pass holds the mark
+    _ready_row(flow, "C2")
+    tasks.flow_push_task(flow.pk)
+    assert adapter.confirms == 0 and len(timed) == 1
+    assert redis_client().get(tasks._confirm_mark(flow)) == b"1" != token.encode()
 
 
 def _leaving_order(queue: str, *sends) -> list[tuple[str, str]]:
