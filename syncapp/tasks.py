@@ -429,7 +429,7 @@ def _late_confirm_taken_over(flow: Flow) -> bool:
         return False
     logger.info("Confirm of flow %s waited %.1f s past its due for a worker: run by its push task", flow.pk,
                 _now() - due)
-    _timed_confirm_pass(flow)
+    _timed_confirm_pass(flow, due=due)
     return True
 
 
@@ -504,11 +504,14 @@ def flow_confirm_task(flow_id: int, timed: bool = False, token: str | None = Non
         return
     if token is not None and not _confirm_mark_taken(flow, token, if_lapsed=True):
         return
-    _timed_confirm_pass(flow)
+    _timed_confirm_pass(flow, due=float(token) if token is not None else None)
 
 
-def _timed_confirm_pass(flow: Flow) -> None:
+def _timed_confirm_pass(flow: Flow, *, due: float | None = None) -> None:
+    """The pass of a timed confirm that fell `due` (the time confirm_wake gave it), and its successor."""
     from .services import flow_confirm_pass
+
+    came_when_due = due is not None and _now() >= due - 1.0
 
     # Its mark stays while it runs: two confirms of one flow at once ask the destination the
     # same questions twice (dotdigital's status reads rose to 1.8 an import in a two-worker peak
@@ -520,13 +523,16 @@ def _timed_confirm_pass(flow: Flow) -> None:
     # Rows left undecided (too recent to ask about, Ometria's grace not over) get the next timed
     # confirm when this pass got somewhere; one that asked and learnt nothing (an outage, imports
     # still running) leaves them to the sweep, so the destination is not asked every few seconds,
-    # unless the destination reckons each row's verdict: then the next ask has a time (Ometria: a
-    # grace at most, until its minimum pace decides the row).
+    # unless the destination reckons each row's verdict and the pass came when it was due: then the
+    # next ask has a time (Ometria: a grace at most, until its minimum pace decides the row). A pass
+    # that came early (an eager task runs at once, its countdown ignored) and learnt nothing stops,
+    # or the chain would ask without pause.
     if run is None or run.status == SyncRun.Status.FAILED or flow.pk not in flows_awaiting_confirmation([flow]):
         return
     settled = run.api_calls == 0 or (run.records_accepted + run.records_failed + run.records_retried
                                      + run.records_waiting > 0)
-    confirm_wake(flow, only_if_reckoned=not settled)
+    if settled or came_when_due:
+        confirm_wake(flow, only_if_reckoned=not settled)
 
 
 @shared_task(name="syncapp.records_retry_task", ignore_result=True)

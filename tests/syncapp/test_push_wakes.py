@@ -4,6 +4,7 @@ its destination's pace, and a long pull wakes the pushers as soon as it stored a
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -254,10 +255,31 @@ def test_a_timed_confirm_that_decided_nothing_still_times_the_next_when_its_dest
     monkeypatch.setattr("syncapp.pushing.adapter_for_flow", lambda flow: Reckoning())
     OutboxItem.objects.create(flow=flow, record_key="C1", status="submitted", receipt="r", payload={},
                               submitted_at=timezone.now())
-    tasks.flow_confirm_task(flow.pk, True)
+    tasks.flow_confirm_task(flow.pk, True, f"{time.time():.3f}")  # as timed: its due is now
     assert timed == [((flow.pk, True), 6.0)]
     tasks.outbox_sweep_task()
     assert swept == []  # the timed one waits: the sweep does not ask beside it
+
+
+def test_a_timed_confirm_run_before_its_due_that_decided_nothing_times_no_successor(flow, reckoning):
+    """An eager task (CELERY_TASK_ALWAYS_EAGER, some tests) runs at once, its countdown ignored: a
+    successor timed by a pass that came early and learnt nothing would run at once too, and ask the
+    destination again without pause (a test end to end spun for minutes so)."""
+    from django.utils import timezone
+
+    adapter, timed, clock = reckoning
+
+    def learns_nothing(entity, items):  # asks (one call), decides nothing
+        adapter.calls += 1
+        return []
+
+    adapter.confirm = learns_nothing
+    OutboxItem.objects.create(flow=flow, record_key="C1", status="submitted", receipt="r", payload={},
+                              submitted_at=timezone.now())
+    tasks.flow_confirm_task(flow.pk, True, f"{clock[0] + 6:.3f}")  # due 6 s from now, run at once
+    assert timed == []
+    tasks.flow_confirm_task(flow.pk, True, f"{clock[0]:.3f}")  # when due: the destination says when next
+    assert len(timed) == 1
 
 
 class _Reckoning:
