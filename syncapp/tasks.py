@@ -354,7 +354,7 @@ def confirm_wake(flow: Flow, *, only_if_reckoned: bool = False) -> bool:
     from .pushing import adapter_for_flow
 
     adapter = adapter_for_flow(flow)
-    if only_if_reckoned and getattr(adapter, "verdict_due_in", None) is None:
+    if only_if_reckoned and not _reckons_each_row(adapter):
         return False
     due = _first_verdict_in(flow, adapter) + 1
     # The mark holds when the confirm falls due: the task's token, and what tells a late one.
@@ -373,6 +373,11 @@ def confirm_wake(flow: Flow, *, only_if_reckoned: bool = False) -> bool:
 
 def _now() -> float:
     return time.time()
+
+
+def _reckons_each_row(adapter) -> bool:
+    """Whether the destination says when each row's verdict is due (verdict_due_in: Ometria)."""
+    return getattr(adapter, "verdict_due_in", None) is not None
 
 
 # Take a confirm's mark for a run: only while it still holds `token` (a queued timed confirm's
@@ -413,7 +418,7 @@ def _late_confirm_taken_over(flow: Flow) -> bool:
 
     from .pushing import adapter_for_flow
 
-    if not settings.REDIS_URL or getattr(adapter_for_flow(flow), "verdict_due_in", None) is None:
+    if not settings.REDIS_URL or not _reckons_each_row(adapter_for_flow(flow)):
         return False
     try:
         from .ratelimit import redis_client

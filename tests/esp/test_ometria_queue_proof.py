@@ -7,7 +7,6 @@ held Ometria's new orders and dispatches 18-30 s from submitted to accepted with
 grace, while the queue headers of the next pushes already showed the queue empty."""
 from __future__ import annotations
 
-import os
 from collections import deque
 
 import pytest
@@ -16,11 +15,9 @@ from hypothesis import strategies as st
 
 from esp.ometria.client import OmetriaClient
 from esp.ometria.confirm import ErrorLedger
-from esp.ometria.errors_list import CallNote, queues_worked_through, verdict_at
+from esp.ometria.errors_list import CallNote, SentNote, queues_worked_through, verdict_at
 from tests.esp.dotdigital_support import RecordingThrottle
 from tests.esp.test_ometria_adapter import KEY, World, customer
-
-os.environ.setdefault("TEST_OMETRIA_API_KEY", "sandbox-ometria-key")
 
 
 def call(receipt, sent, answered, joined=100, queued=None, answered_at=None):
@@ -67,8 +64,6 @@ def test_records_refused_on_receipt_and_unknown_queues_prove_nothing():
 
 
 def test_the_verdict_is_a_grace_after_the_proof_or_the_minimum_pace_whichever_comes_first():
-    from esp.ometria.errors_list import SentNote
-
     note = SentNote(at=100.0, queued=1000)
     assert verdict_at(note, 100.0, grace=10, min_rate=50) == 130.0  # 10 + 1000 / 50
     assert verdict_at(note, 100.0, grace=10, min_rate=50, worked_through=103.0) == 113.0

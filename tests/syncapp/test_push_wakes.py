@@ -312,7 +312,7 @@ class _Reckoning:
 
 
 @pytest.fixture
-def reckoning(flow, redis_url, settings, monkeypatch):
+def reckoning(redis_url, settings, monkeypatch):
     """(adapter, the timed confirms queued as (flow id, timed, token), the clock confirm_wake reads)."""
     settings.REDIS_URL = redis_url
     adapter, timed, clock = _Reckoning(), [], [1_800_000_000.0]
