@@ -12,6 +12,7 @@ from celery import shared_task
 
 from erp.models import ErpConnection
 
+from . import confirms_due
 from .incidents import task_enqueue
 from .models import Flow, SyncRun
 from .outbox import flows_awaiting_confirmation, flows_with_ready_work, outbox_reclaim_stale, outbox_submitted
@@ -189,6 +190,7 @@ def connection_pull_task(connection_id: int, entity: str = "business_partners", 
     except PullInProgress as busy:
         logger.info("%s It reads again as soon as it ends.", busy)
         _pull_ask_again(connection, entity)
+        late_confirms_run()
         return
     finally:
         close = getattr(adapter, "close", None)
@@ -198,6 +200,7 @@ def connection_pull_task(connection_id: int, entity: str = "business_partners", 
         task_enqueue(connection_pull_task, connection_id, asked)
     pushers_wake(flows, **started)
     figures_wake(connection)
+    late_confirms_run()
 
 
 # One customer-figures task per connection waits at a time (its Redis mark lapses after this).
@@ -232,6 +235,7 @@ def figures_replan_task(connection_id: int) -> None:
     _mark_clear(_figures_mark(connection), "queued figures re-plan")  # marks made from now on queue the next
     flows = figures_replan_run(connection=connection)
     pushers_wake(flows)
+    late_confirms_run()
 
 
 def _pull_again_mark(connection: ErpConnection, entity: str) -> str:
@@ -326,6 +330,7 @@ def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule
         pushers_wake([flow], trigger=trigger, triggered_by_id=triggered_by_id)
     if flow_id in flows_awaiting_confirmation([flow]) and not _late_confirm_taken_over(flow):
         confirm_wake(flow)
+    late_confirms_run()  # other flows' too
 
 
 # A confirm task timed by a push waits at most this long past its due time for a worker;
@@ -336,6 +341,9 @@ CONFIRM_QUEUED_SLACK_SECONDS = 60
 # next push task as it ends (destinations that reckon each row's verdict: Ometria's pass is one
 # read of its errors list): in a peak run Ometria's confirms waited 14-50 s behind the pulls.
 CONFIRM_LATE_SECONDS = 2.0
+# Any task ending takes over this many late confirms at most (each an errors-list read): the
+# process is free, but the task's own follow-up may be waiting for it too.
+LATE_CONFIRMS_AT_ONCE = 2
 # A timed confirm never comes sooner than this: a row past its due but not yet decided must
 # not have the destination asked back to back. Nor later than this: a row whose send note was
 # lost counts as behind a full queue, and the rows after it must not wait for it.
@@ -354,7 +362,8 @@ def confirm_wake(flow: Flow, *, only_if_reckoned: bool = False) -> bool:
     from .pushing import adapter_for_flow
 
     adapter = adapter_for_flow(flow)
-    if only_if_reckoned and not _reckons_each_row(adapter):
+    reckons = _reckons_each_row(adapter)
+    if only_if_reckoned and not reckons:
         return False
     due = _first_verdict_in(flow, adapter) + 1
     # The mark holds when the confirm falls due: the task's token, and what tells a late one.
@@ -368,6 +377,8 @@ def confirm_wake(flow: Flow, *, only_if_reckoned: bool = False) -> bool:
                 return False
         except Exception as error:  # noqa: BLE001 - redis raises several types for one fault
             logger.warning("Could not mark a queued confirm (queued regardless): %s", error)
+    if reckons:
+        confirms_due.note_due(flow, float(token))
     return task_enqueue(flow_confirm_task, flow.pk, True, token, countdown=due)
 
 
@@ -438,6 +449,21 @@ def _late_confirm_taken_over(flow: Flow) -> bool:
     return True
 
 
+def late_confirms_run() -> int:
+    """At the end of a task, whatever it was (its process is free now): run the timed confirms
+    of any flows (destinations that reckon each row's verdict) that fell due CONFIRM_LATE_SECONDS
+    ago or more and still wait for a worker, the longest late first, LATE_CONFIRMS_AT_ONCE at
+    most. How many ran."""
+    ran = 0
+    for member, due in confirms_due.due_before(_now() - CONFIRM_LATE_SECONDS, LATE_CONFIRMS_AT_ONCE):
+        flow = (Flow.objects.select_related("connection", "destination")
+                .filter(pk=confirms_due.flow_pk_of(member)).first())
+        if flow is not None and flow.enabled and confirms_due.member_of(flow) == member:
+            ran += _late_confirm_taken_over(flow)
+        confirms_due.forget(member, due)  # unless the pass timed the flow's next confirm
+    return ran
+
+
 def _first_verdict_in(flow: Flow, adapter) -> float:
     """Seconds until the flow's oldest row awaiting validation may first be decided: the
     destination's own reckoning for that row where it has one (Ometria: its grace plus the
@@ -492,6 +518,7 @@ def outbox_sweep_task() -> None:
         # Not beside a timed confirm still waiting: the two would ask the destination twice.
         if not _marked(_confirm_mark(flow), "queued confirm"):
             task_enqueue(flow_confirm_task, flow.pk)
+    late_confirms_run()
 
 
 @shared_task(name="syncapp.flow_confirm_task", ignore_result=True)
@@ -506,10 +533,9 @@ def flow_confirm_task(flow_id: int, timed: bool = False, token: str | None = Non
     if not timed:
         if flow.enabled:
             flow_confirm_pass(flow=flow)
-        return
-    if token is not None and not _confirm_mark_taken(flow, token, if_lapsed=True):
-        return
-    _timed_confirm_pass(flow, due=float(token) if token is not None else None)
+    elif token is None or _confirm_mark_taken(flow, token, if_lapsed=True):
+        _timed_confirm_pass(flow, due=float(token) if token is not None else None)
+    late_confirms_run()
 
 
 def _timed_confirm_pass(flow: Flow, *, due: float | None = None) -> None:

@@ -367,6 +367,97 @@ def test_a_push_task_never_takes_over_a_confirm_that_is_running(flow, reckoning)
     assert redis_client().get(tasks._confirm_mark(flow)) == b"1" != token.encode()
 
 
+def _ends_a_push_task(other_flow, monkeypatch) -> None:
+    tasks.flow_push_task(other_flow.pk)
+
+
+def _ends_a_pull(other_flow, monkeypatch) -> None:
+    monkeypatch.setattr("syncapp.services.source_adapter_for", lambda connection: FakeSource([]))
+    tasks.connection_pull_task(other_flow.connection_id, "business_partners")
+
+
+def _ends_the_sweep(other_flow, monkeypatch) -> None:
+    tasks.outbox_sweep_task()
+
+
+def _ends_a_figures_replan(other_flow, monkeypatch) -> None:
+    tasks.figures_replan_task(other_flow.connection_id)
+
+
+def _ends_another_flows_confirm(other_flow, monkeypatch) -> None:
+    tasks.flow_confirm_task(other_flow.pk)
+
+
+@pytest.mark.parametrize("task_that_ends", [_ends_a_push_task, _ends_a_pull, _ends_the_sweep, _ends_a_figures_replan,
+                                            _ends_another_flows_confirm])
+def test_any_task_that_ends_runs_another_flows_late_confirm(flow, reckoning, monkeypatch, task_that_ends):
+    """Issue 12: in a peak run the Ometria orders flow's timed confirm still waited 11-18 s past
+    its due about once a minute, although its own push tasks took over late ones: dotdigital's
+    pushes, the pulls and the figures held every process, and only they ended meanwhile. Any
+    task ending now runs a late confirm of any flow; the late message then asks nothing."""
+    adapter, timed, clock = reckoning
+    other_flow = FlowFactory(connection=flow.connection)
+    _ready_row(flow, "C1")
+    tasks.flow_push_task(flow.pk)
+    [(_, _, token)] = timed
+    clock[0] += 6 + tasks.CONFIRM_LATE_SECONDS - 0.5
+    task_that_ends(other_flow, monkeypatch)  # due, but not late yet: the queued one may be starting
+    assert adapter.confirms == 0
+    clock[0] += 1
+    task_that_ends(other_flow, monkeypatch)
+    assert adapter.confirms == 1
+    assert OutboxItem.objects.get(flow=flow, record_key="C1").status == "accepted"
+    tasks.flow_confirm_task(flow.pk, True, token)  # the late message, when its worker is free at last
+    assert adapter.confirms == 1
+
+
+def test_a_confirm_that_ran_when_due_is_not_run_again_by_a_task_that_ends_later(flow, reckoning):
+    adapter, timed, clock = reckoning
+    other_flow = FlowFactory(connection=flow.connection)
+    _ready_row(flow, "C1")
+    _ready_row(flow, "C2")
+    tasks.flow_push_task(flow.pk)
+    [(_, _, first)] = timed
+    clock[0] += 6
+    tasks.flow_confirm_task(flow.pk, True, first)  # on time; C2 waits for the next, timed now
+    assert adapter.confirms == 1 and len(timed) == 2
+    clock[0] += 6 + tasks.CONFIRM_LATE_SECONDS - 0.5  # the first is long past, the second not late yet
+    tasks.flow_push_task(other_flow.pk)
+    assert adapter.confirms == 1
+    clock[0] += 1
+    tasks.flow_push_task(other_flow.pk)  # now the second is late
+    assert adapter.confirms == 2
+
+
+def test_a_late_confirm_of_a_flow_deleted_since_is_forgotten(flow, reckoning):
+    from syncapp import confirms_due
+
+    *_, clock = reckoning
+    gone = FlowFactory(connection=flow.connection)
+    confirms_due.note_due(gone, clock[0])
+    gone.delete()
+    clock[0] += 60
+    assert tasks.late_confirms_run() == 0
+    assert confirms_due.due_before(clock[0], 10) == []
+
+
+def test_only_confirms_of_destinations_that_reckon_each_row_are_noted_for_other_tasks(flow, redis_url, settings,
+                                                                                     monkeypatch):
+    """dotdigital's confirm pass can be paced for minutes: no other task's end takes it on."""
+    from django.utils import timezone
+
+    from syncapp import confirms_due
+
+    settings.REDIS_URL = redis_url
+    monkeypatch.setattr(tasks.flow_confirm_task, "apply_async", lambda args, countdown: None)
+    monkeypatch.setattr("syncapp.pushing.adapter_for_flow",
+                        lambda flow: SimpleNamespace(first_verdict_seconds=5.0))
+    OutboxItem.objects.create(flow=flow, record_key="C1", status="submitted", receipt="r", payload={},
+                              submitted_at=timezone.now())
+    assert tasks.confirm_wake(flow) is True
+    assert confirms_due.due_before(time.time() + 3600, 10) == []
+
+
 def _leaving_order(queue: str, *sends) -> list[tuple[str, str]]:
     """(task, args) of the messages `sends` put on a Redis queue, in the order a worker takes them."""
     from celery import current_app
