@@ -429,6 +429,22 @@ def test_a_confirm_that_ran_when_due_is_not_run_again_by_a_task_that_ends_later(
     assert adapter.confirms == 2
 
 
+def test_a_late_confirm_that_fails_does_not_fail_the_task_that_ran_it(flow, reckoning, caplog):
+    adapter, _, clock = reckoning
+    other_flow = FlowFactory(connection=flow.connection)
+    _ready_row(flow, "C1")
+    tasks.flow_push_task(flow.pk)
+
+    def broken(entity, items):
+        raise RuntimeError("the destination's client broke")
+
+    adapter.confirm = broken
+    clock[0] += 60
+    tasks.flow_push_task(other_flow.pk)  # its own work is done: it ends well
+    assert "Late confirm of flow" in caplog.text
+    assert OutboxItem.objects.get(flow=flow, record_key="C1").status == "submitted"
+
+
 def test_a_late_confirm_of_a_flow_deleted_since_is_forgotten(flow, reckoning):
     from syncapp import confirms_due
 
