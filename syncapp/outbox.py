@@ -273,6 +273,28 @@ def _locked_in_key_order(flow, keys: list[str]) -> list[int]:
     return _probed_ids([flow.pk], keys, lock=True)
 
 
+def outbox_backfill_brought_forward(*, flow, record_keys: list[str]) -> int:
+    """The flow's rows of these records still waiting at backfill priority come forward, as a
+    scheduled read found each record again: it changed lately, so it is not history. A backfill
+    reads today's records too, and one that read a new order before the scheduled read did left
+    that read the same content, nothing to plan: in a peak run ten new orders so waited at
+    backfill priority for ten minutes. One the destination never accepted goes as a planner
+    sends a record new to it (a contact, an order: time-sensitive), the others as routine
+    edits. How many came forward. Costs one probe of the flow's backfill rows when it has none."""
+    waiting = OutboxItem.objects.filter(flow=flow, status=S.PENDING, priority=Priority.BACKFILL)
+    if not record_keys or not waiting.exists():
+        return 0
+    found = sorted(outbox_rows_of(flows=flow, keys=record_keys).filter(status=S.PENDING, priority=Priority.BACKFILL)
+                   .values_list("record_key", flat=True))
+    if not found:
+        return 0
+    if vendor() == "postgresql" and transaction.get_connection().in_atomic_block:
+        _locked_in_key_order(flow, found)  # the order planning and pushes lock them in
+    rows = waiting.filter(any_of("record_key", found))
+    return (rows.filter(accepted_hash="").update(priority=Priority.URGENT)
+            + rows.update(priority=Priority.ROUTINE))
+
+
 def outbox_rows_of(*, flows, keys: list[str]):
     """The outbox rows of these keys in these flows (a flow or flow ids), as a queryset to filter
     further: found as _probed_ids finds them, so a page's read costs the same however large the

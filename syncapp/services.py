@@ -40,7 +40,7 @@ from .leases import lease_kept
 from .locks import PullInProgress, pull_lock
 from .logging import redact_text
 from .models import Flow, Priority, RunTrigger, SourceCursor, SyncRun
-from .outbox import outbox_reclaim_stale
+from .outbox import outbox_backfill_brought_forward, outbox_reclaim_stale
 from .page_lookahead import pages_read_ahead
 from .page_reads import page_reads_shared
 from .plan_lock import flows_plan_lock
@@ -169,11 +169,21 @@ def _page_stored(run: SyncRun, batch, *, connection, entity: str, ingest, flows,
             if batch.on_stored:
                 batch.on_stored(stored)
             if cursor is not None:
+                _found_again_brought_forward(flows, entity, stored)
                 cursor.value = batch.cursor
                 cursor.save(update_fields=["value", "updated_at"])
         return stored
 
     return again_on_deadlock(write, what=f"A page of {entity} from {connection}")
+
+
+def _found_again_brought_forward(flows: list[Flow], entity: str, stored) -> None:
+    """A scheduled read's records it found unchanged were stored first by another read: their
+    rows still waiting at backfill priority come forward (outbox_backfill_brought_forward)."""
+    found_again = sorted(set(stored.readable_keys) - set(stored.changed_keys))
+    for flow in flows if found_again else ():
+        if flow_entity(flow.entity).source_entity == entity:
+            outbox_backfill_brought_forward(flow=flow, record_keys=found_again)
 
 
 def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: bool, priority: int,

@@ -254,6 +254,29 @@ def test_a_backfill_queues_history_below_todays_orders(hub, monkeypatch, capsys)
         == {Priority.BACKFILL}
 
 
+def test_an_order_a_backfill_read_first_comes_forward_when_the_scheduled_read_finds_it(hub):
+    """Issue 12: a backfill reads today's orders too. In a peak run it read ten new orders before
+    the scheduled read did; that read then found them unchanged, planned nothing, and they waited
+    at backfill priority for ten minutes. What a scheduled read finds again is no history: a new
+    order goes as new orders do, an edit of one the destination has as a routine edit."""
+    def pending() -> dict:
+        return dict(OutboxItem.objects.filter(flow=hub.orders, status="pending").values_list("record_key", "priority"))
+
+    def backfill(*records):
+        connection_pull(connection=hub.customers.connection, entity="orders", adapter=FakeSource([list(records)]),
+                        full=True, priority=Priority.BACKFILL)
+
+    hub.pull("orders", document("orders", 98, line(0)))
+    hub.push()  # the destination has order 98
+    history, new, edited = (document("orders", 50, line(0), doc_date="2026-01-01"), document("orders", 99, line(0)),
+                            document("orders", 98, line(0, quantity=2)))
+    backfill(history, new, edited)
+    assert pending() == {"50": Priority.BACKFILL, "99": Priority.BACKFILL, "98": Priority.BACKFILL}
+
+    hub.pull("orders", new, edited)  # the scheduled read: the same content, nothing changed in the mirror
+    assert pending() == {"50": Priority.BACKFILL, "99": Priority.URGENT, "98": Priority.ROUTINE}
+
+
 @pytest.fixture
 def dispatch_flow(hub):
     return FlowFactory(entity="dispatch_events", connection=hub.customers.connection,
