@@ -337,17 +337,21 @@ def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule
 # the sweep still starts one every minute for anything left, unless a timed one waits or
 # runs (their mark), so there is one chain of timed confirms per flow.
 CONFIRM_QUEUED_SLACK_SECONDS = 60
-# A timed confirm still waiting for a worker this long after it fell due is run by the flow's
-# next push task as it ends (destinations that reckon each row's verdict: Ometria's pass is one
-# read of its errors list): in a peak run Ometria's confirms waited 14-50 s behind the pulls.
-CONFIRM_LATE_SECONDS = 2.0
+# A timed confirm still waiting for a worker this long after it fell due is run by the next
+# task to end (late_confirms_run; destinations that reckon each row's verdict: Ometria's pass is
+# one read of its errors list): in a peak run Ometria's confirms waited 14-50 s behind the pulls.
+# A second: a timed task's message is on time to within milliseconds when its worker is free.
+CONFIRM_LATE_SECONDS = 1.0
 # Any task ending takes over this many late confirms at most (each an errors-list read): the
 # process is free, but the task's own follow-up may be waiting for it too.
 LATE_CONFIRMS_AT_ONCE = 2
-# A timed confirm never comes sooner than this: a row past its due but not yet decided must
-# not have the destination asked back to back. Nor later than this: a row whose send note was
-# lost counts as behind a full queue, and the rows after it must not wait for it.
-CONFIRM_SOONEST_SECONDS = 2.0
+# A timed confirm never comes sooner than this (and the second of slack confirm_wake adds): a
+# row past its due but not yet decided must not have the destination asked back to back. While
+# Ometria's records fall due one push after another, this is the confirms' cadence, so it is
+# also what they wait past their due: 2 s made it 3 s apart, up to 3 s more at p95. Nor later
+# than the latest: a row whose send note was lost counts as behind a full queue, and the rows
+# after it must not wait for it.
+CONFIRM_SOONEST_SECONDS = 1.0
 CONFIRM_LATEST_SECONDS = 60.0
 
 
