@@ -277,8 +277,8 @@ def outbox_backfill_brought_forward(*, flow, record_keys: list[str]) -> int:
     """The flow's rows of these records still waiting at backfill priority come forward, as a
     scheduled read found each record again: it changed lately, so it is not history. A backfill
     reads today's records too, and one that read a new order before the scheduled read did left
-    that read the same content, nothing to plan: in a peak run ten new orders so waited at
-    backfill priority for ten minutes. One the destination never accepted goes as a planner
+    that read the same content, nothing to plan: in a peak run new orders so waited at backfill
+    priority for up to ten minutes. One the destination never accepted goes as a planner
     sends a record new to it (a contact, an order: time-sensitive), the others as routine
     edits. How many came forward. Costs one probe of the flow's backfill rows when it has none."""
     waiting = OutboxItem.objects.filter(flow=flow, status=S.PENDING, priority=Priority.BACKFILL)

@@ -255,9 +255,9 @@ def test_a_backfill_queues_history_below_todays_orders(hub, monkeypatch, capsys)
 
 
 def test_an_order_a_backfill_read_first_comes_forward_when_the_scheduled_read_finds_it(hub):
-    """Issue 12: a backfill reads today's orders too. In a peak run it read ten new orders before
-    the scheduled read did; that read then found them unchanged, planned nothing, and they waited
-    at backfill priority for ten minutes. What a scheduled read finds again is no history: a new
+    """Issue 12: a backfill reads today's orders too. In a peak run it read new orders before the
+    scheduled read did; that read then found them unchanged, planned nothing, and they waited at
+    backfill priority for up to ten minutes. What a scheduled read finds again is no history: a new
     order goes as new orders do, an edit of one the destination has as a routine edit."""
     def pending() -> dict:
         return dict(OutboxItem.objects.filter(flow=hub.orders, status="pending").values_list("record_key", "priority"))
