@@ -290,7 +290,7 @@ def outbox_backfill_brought_forward(*, flow, record_keys: list[str]) -> int:
         return 0
     if vendor() == "postgresql" and transaction.get_connection().in_atomic_block:
         _locked_in_key_order(flow, found)  # the order planning and pushes lock them in
-    rows = waiting.filter(any_of("record_key", found))
+    rows = waiting.filter(any_of("record_key", found))  # still at backfill: the second update skips the first's
     return (rows.filter(accepted_hash="").update(priority=Priority.URGENT)
             + rows.update(priority=Priority.ROUTINE))
 

@@ -328,9 +328,9 @@ def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule
         push_again_in(flow, back_in[0], trigger, triggered_by_id)
     else:
         pushers_wake([flow], trigger=trigger, triggered_by_id=triggered_by_id)
-    if flow_id in flows_awaiting_confirmation([flow]) and not _late_confirm_taken_over(flow):
-        confirm_wake(flow)
-    late_confirms_run()  # other flows' too
+    late_confirms_run()  # this flow's too: a confirm run late times its own successor
+    if flow_id in flows_awaiting_confirmation([flow]):
+        confirm_wake(flow)  # nothing when a confirm is already timed
 
 
 # A confirm task timed by a push waits at most this long past its due time for a worker;
@@ -425,10 +425,10 @@ def _confirm_mark_taken(flow: Flow, token: str, *, if_lapsed: bool) -> bool:
 
 
 def _late_confirm_taken_over(flow: Flow) -> bool:
-    """At the end of a push task: when the flow's timed confirm fell due CONFIRM_LATE_SECONDS
-    ago or more and still waits for a worker, run it here (this process is free now) and time
-    the next; the late task then finds its token gone and asks nothing. Only for a destination
-    that reckons each row's verdict (its pass is short)."""
+    """At the end of a task (late_confirms_run): when the flow's timed confirm fell due
+    CONFIRM_LATE_SECONDS ago or more and still waits for a worker, run it here (this process is
+    free now) and time the next; the late task then finds its token gone and asks nothing. Only
+    for a destination that reckons each row's verdict (its pass is short)."""
     from django.conf import settings
 
     from .pushing import adapter_for_flow
@@ -447,7 +447,7 @@ def _late_confirm_taken_over(flow: Flow) -> bool:
         return False
     if not _confirm_mark_taken(flow, held.decode() if isinstance(held, bytes) else str(held), if_lapsed=False):
         return False
-    logger.info("Confirm of flow %s waited %.1f s past its due for a worker: run by its push task", flow.pk,
+    logger.info("Confirm of flow %s waited %.1f s past its due for a worker: run by a task that ended", flow.pk,
                 _now() - due)
     _timed_confirm_pass(flow, due=due)
     return True
