@@ -745,3 +745,76 @@ def test_asking_which_flows_have_work_reads_a_row_a_flow_not_every_pending_row(p
             cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0][0]["Plan"]
         assert _rows_read(plan, "syncapp_outboxitem") <= 2 * len(flows)
+
+
+class _PushLockHeldElsewhere:
+    """The flow's push lock held by another thread (its own database session, as another
+    worker process would hold it), until released."""
+
+    def __init__(self, flow) -> None:
+        self.taken, self.release = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._hold, args=(flow,), daemon=True)
+
+    def _hold(self, flow) -> None:
+        from syncapp.locks import push_lock
+
+        try:
+            with push_lock(flow) as acquired:
+                assert acquired
+                self.taken.set()
+                self.release.wait(30)
+        finally:
+            db.close()
+
+    def __enter__(self):
+        self.thread.start()
+        assert self.taken.wait(10)
+        return self
+
+    def __exit__(self, *exc):
+        self.release.set()
+        self.thread.join(10)
+
+
+def test_a_push_task_of_a_flow_whose_push_is_running_ends_at_once_and_sends_nothing(flow, redis_url, settings,
+                                                                                  enqueued, monkeypatch):
+    """Issue 12's peak runs: four or five push tasks of one flow ran at once, each holding a
+    worker process while it waited on the same allowance, and a pull waited for a process."""
+    from syncapp.models import Priority
+    from tests.syncapp.fakes import FakeDestination
+
+    settings.REDIS_URL = redis_url
+    destination = FakeDestination()
+    monkeypatch.setattr("syncapp.services.adapter_for_flow", lambda flow: destination)
+    monkeypatch.setattr("syncapp.pushing.adapter_for_flow", lambda flow: destination)
+    OutboxItem.objects.create(flow=flow, record_key="D1", status="pending", priority=Priority.URGENT)
+    with _PushLockHeldElsewhere(flow):
+        tasks.flow_push_task(flow.pk)
+    assert destination.calls == 0
+    assert not SyncRun.objects.filter(flow=flow, kind=SyncRun.Kind.PUSH).exists()
+    assert enqueued == []  # the running push claims the row next and wakes the flow as it ends
+    assert OutboxItem.objects.get(flow=flow, record_key="D1").status == "pending"
+
+    tasks.flow_push_task(flow.pk)  # that push has ended: the next task sends
+    assert destination.calls == 1
+    assert OutboxItem.objects.get(flow=flow, record_key="D1").status == "accepted"
+
+
+def test_a_push_that_stepped_aside_wakes_the_time_sensitive_rows_made_while_it_ran(flow, redis_url, settings,
+                                                                                 enqueued, monkeypatch):
+    """A dispatch planned while a routine push ran: its wake's task found that push running and
+    ended. The push then stepped aside for its allowance: the dispatch must not wait for the
+    push to come back (up to 96 s at dotdigital in a peak run)."""
+    from syncapp.models import Priority
+
+    settings.REDIS_URL = redis_url
+
+    def routine_push_steps_aside(*, flow, stepped_aside, **_):
+        OutboxItem.objects.create(flow=flow, record_key="D1", status="pending", priority=Priority.URGENT)
+        tasks._push_unmark(flow)  # the dispatch's push task started, found this one running, ended
+        stepped_aside(30.0)
+
+    monkeypatch.setattr("syncapp.services.flow_push", routine_push_steps_aside)
+    tasks.flow_push_task(flow.pk)
+    comes_back = (flow.pk, tasks.PUSH_TASK_MAX_BATCHES, "schedule", None, True)
+    assert enqueued == [(comes_back, None), ((flow.pk,), tasks.URGENT_PUSH_PRIORITY)]
