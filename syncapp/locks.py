@@ -1,9 +1,8 @@
-"""One pull per connection and entity at a time, and one push per flow.
+"""One pull per connection and entity at a time.
 
 Two pulls of the same entity would read and plan the same pages twice, and could write
-an older read over a newer one. Two pushes of one flow wait on one destination allowance,
-each holding a worker process a pull or a confirm waits for. A lock belongs to the process
-holding it and goes with it: on PostgreSQL a session advisory lock (released when the connection closes,
+an older read over a newer one. The lock belongs to the process holding it and goes
+with it: on PostgreSQL a session advisory lock (released when the connection closes,
 so a killed worker never leaves it behind); on the embedded SQLite a `flock` on a file
 under the var folder (released by the kernel when the process dies).
 
@@ -76,19 +75,10 @@ def _file_lock(name: str) -> Iterator[bool]:
 
 
 @contextmanager
-def _process_lock(name: str) -> Iterator[bool]:
-    """Yields True when this caller holds the lock `name`, False when another process (or
-    thread) does. Never waits."""
+def pull_lock(connection, entity: str) -> Iterator[bool]:
+    """Yields True when this caller holds the pull lock of this connection and entity,
+    False when another process (or thread) does. Never waits."""
+    name = pull_lock_name(connection, entity)
     lock = _postgres_lock if db.vendor == "postgresql" else _file_lock
     with lock(name) as acquired:
         yield acquired
-
-
-def pull_lock(connection, entity: str):
-    """The pull lock of this connection and entity (see _process_lock)."""
-    return _process_lock(pull_lock_name(connection, entity))
-
-
-def push_lock(flow):
-    """The push lock of this flow (see _process_lock)."""
-    return _process_lock(f"sync:push:{flow.pk}")

@@ -306,7 +306,6 @@ def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule
     or when it stepped aside for the destination's allowance (`came_back`: that one)."""
     from django.conf import settings
 
-    from .locks import push_lock
     from .services import flow_push
 
     flow = Flow.objects.select_related("connection", "destination").get(pk=flow_id)
@@ -316,30 +315,17 @@ def flow_push_task(flow_id: int, max_batches: int = 20, trigger: str = "schedule
     if not flow.enabled:
         return
     back_in: list[float] = []
-    with push_lock(flow) as ours:
-        # One push of a flow runs at a time. A second one only waited on the same allowance:
-        # in a peak run four or five pushes of one flow held that many of the eight processes
-        # while a pull waited for one. The running push claims what this one was woken for
-        # (time-sensitive first) at its next batch, and its end wakes the flow again.
-        if not ours:
-            logger.info("A push of flow %s is running: it sends the ready rows (this task ends).", flow.pk)
-        else:
-            # Bounded by time too: batches that wait on an allowance shared with other flows take
-            # longer than their pace says, and a pull must not wait for a free worker behind them.
-            # With the shared (Redis) allowance, a batch of routine or backfill records gives the
-            # process back rather than wait long for its turn.
-            flow_push(flow=flow, max_batches=min(max_batches, batches_per_push_task(flow)), confirm=False,
-                      trigger=trigger, triggered_by_id=triggered_by_id, max_seconds=PUSH_TASK_SECONDS,
-                      stepped_aside=back_in.append if settings.REDIS_URL else None)
-    if not ours:
-        late_confirms_run()
-        return
-    # Woken after the lock is let go: a wake that came while this push ran found it running.
+    # Bounded by time too: batches that wait on an allowance shared with other flows take
+    # longer than their pace says, and a pull must not wait for a free worker behind them.
+    # With the shared (Redis) allowance, a batch of routine or backfill records gives the
+    # process back rather than wait long for its turn.
+    flow_push(flow=flow, max_batches=min(max_batches, batches_per_push_task(flow)), confirm=False,
+              trigger=trigger, triggered_by_id=triggered_by_id, max_seconds=PUSH_TASK_SECONDS,
+              stepped_aside=back_in.append if settings.REDIS_URL else None)
     if back_in:
         logger.info("Push of flow %s stepped aside: its destination's allowance is busy for %.1f s", flow.pk,
                     back_in[0])
         push_again_in(flow, back_in[0], trigger, triggered_by_id)
-        pushers_wake([flow], time_sensitive_only=True, trigger=trigger, triggered_by_id=triggered_by_id)
     else:
         pushers_wake([flow], trigger=trigger, triggered_by_id=triggered_by_id)
     late_confirms_run()  # this flow's too: a confirm run late times its own successor
