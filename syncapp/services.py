@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager, nullcontext, suppress
-from dataclasses import replace
 
 from django.conf import settings
 from django.db import transaction
@@ -178,23 +177,6 @@ def _page_stored(run: SyncRun, batch, *, connection, entity: str, ingest, flows,
     return again_on_deadlock(write, what=f"A page of {entity} from {connection}")
 
 
-# A full read (a backfill) stores and plans its pages this many records a transaction. Each
-# planning transaction holds its flows' plan locks (syncapp.plan_lock) until it commits: a
-# backfill page of 500 orders held the orders flows' for seconds, and the scheduled pull's page
-# of new orders waited behind it (up to 4.6 s on one lock in a peak run).
-BACKFILL_RECORDS_A_TRANSACTION = 100
-
-
-def _backfill_parts(batch) -> list:
-    """A full read's page in parts of BACKFILL_RECORDS_A_TRANSACTION records, each stored in its
-    own transaction (it moves no cursor). A page whose source settles it as one (`on_stored`:
-    IDocs marked applied in the same commit) stays whole."""
-    size = BACKFILL_RECORDS_A_TRANSACTION
-    if batch.on_stored or len(batch.records) <= size:
-        return [batch]
-    return [replace(batch, records=batch.records[start:start + size]) for start in range(0, len(batch.records), size)]
-
-
 def _found_again_brought_forward(flows: list[Flow], entity: str, stored) -> None:
     """A scheduled read's records it found unchanged were stored first by another read: their
     rows still waiting at backfill priority come forward (outbox_backfill_brought_forward)."""
@@ -218,12 +200,11 @@ def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: boo
         # (a page read ahead must not use a session the caller logs out).
         with closing(pages) if hasattr(pages, "close") else nullcontext():
             for batch in pages:
-                for part in _backfill_parts(batch) if full else (batch,):
-                    stored = _page_stored(run, part, connection=connection, entity=entity, ingest=ingest,
-                                          flows=flows, priority=priority, cursor=None if full else cursor)
-                    run.records_read += len(part.records)
-                    run.records_changed += len(stored.changed_keys)
-                    run.records_failed += len(stored.unreadable)
+                stored = _page_stored(run, batch, connection=connection, entity=entity, ingest=ingest, flows=flows,
+                                      priority=priority, cursor=None if full else cursor)
+                run.records_read += len(batch.records)
+                run.records_changed += len(stored.changed_keys)
+                run.records_failed += len(stored.unreadable)
                 if progress:
                     progress(len(batch.records))
         if figures_now:

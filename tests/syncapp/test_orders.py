@@ -694,29 +694,3 @@ def test_the_upgrade_rehashes_accepted_orders_so_none_goes_again_unchanged():
     row.refresh_from_db()
     assert (row.payload_hash, row.accepted_hash) != (old, old)
     assert hub.destination.pushed_keys.count("1") == 1
-
-
-def test_a_backfill_plans_a_page_in_short_transactions_and_a_scheduled_read_in_one(hub, monkeypatch):
-    """Issue 12: each planning transaction holds its flows' plan locks until it commits. A
-    backfill page of 500 orders held the orders flows' for seconds, and the scheduled pull's
-    page of new orders waited behind it (up to 4.6 s on one lock in a peak run)."""
-    from syncapp import services
-
-    planned: list[int] = []
-    plan = services.changes_plan
-
-    def counted(**kwargs):
-        planned.append(len(kwargs["stored"].changed_keys))
-        return plan(**kwargs)
-
-    monkeypatch.setattr(services, "changes_plan", counted)
-    monkeypatch.setattr(services, "BACKFILL_RECORDS_A_TRANSACTION", 2)
-    orders = [document("orders", 50 + index, line(0), doc_date="2026-01-01") for index in range(5)]
-    connection_pull(connection=hub.customers.connection, entity="orders", adapter=FakeSource([orders]),
-                    full=True, priority=Priority.BACKFILL)
-    assert planned == [2, 2, 1]
-    assert OutboxItem.objects.filter(flow=hub.orders, status="pending", priority=Priority.BACKFILL).count() == 5
-
-    planned.clear()
-    hub.pull("orders", *[document("orders", 60 + index, line(0)) for index in range(5)])
-    assert planned == [5]  # a scheduled read's page moves its cursor: one transaction
