@@ -44,7 +44,6 @@ from .outbox import outbox_backfill_brought_forward, outbox_reclaim_stale
 from .page_lookahead import pages_read_ahead
 from .page_reads import page_reads_shared
 from .plan_lock import flows_plan_lock
-from .pull_parts import PullPart, pages_to_read
 from .pushing import PushStats, adapter_for_flow, confirms_later, flow_confirm, flow_push_batch
 from .ratelimit import AllowanceBusy
 from .retry_handlers import retry_handler_for
@@ -129,8 +128,7 @@ def changes_plan(*, connection, entity: str, flows: list[Flow], stored, priority
 def connection_pull(*, connection: ErpConnection, entity: str = "business_partners", adapter=None,
                     progress: Callable[[int], None] | None = None, full: bool = False,
                     priority: int = Priority.ROUTINE, trigger: str = RunTrigger.SCHEDULE,
-                    triggered_by_id: int | None = None, figures_now: bool = True,
-                    part: PullPart = PullPart.ALL) -> SyncRun:
+                    triggered_by_id: int | None = None, figures_now: bool = True) -> SyncRun:
     """Read what changed since the cursor, page by page: store, plan, advance cursor.
 
     `full` reads everything without touching the stored cursor (a backfill), planning
@@ -139,8 +137,7 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
     for `figures_replan_run` (the workers' own task: syncapp.tasks.figures_wake).
     One pull of a connection's entity at a time (a backfill beside the delta reads):
     raises PullInProgress when another process holds it. `trigger` and `triggered_by_id`
-    say on the run what started it and who. `part` reads the new changes apart from the
-    overlap re-read (syncapp.pull_parts).
+    say on the run what started it and who.
     """
     with pull_lock(connection, f"{entity}:full" if full else entity) as acquired:
         if not acquired:
@@ -150,7 +147,7 @@ def connection_pull(*, connection: ErpConnection, entity: str = "business_partne
         # Customer figures the pages move are planned once, at the end (syncapp.figures).
         with lease_kept(run_id=run.pk), figures_deferred():
             return _pull(run, connection=connection, entity=entity, adapter=adapter, progress=progress, full=full,
-                         priority=priority, figures_now=figures_now, part=part)
+                         priority=priority, figures_now=figures_now)
 
 
 def _page_stored(run: SyncRun, batch, *, connection, entity: str, ingest, flows, priority: int, cursor):
@@ -190,13 +187,13 @@ def _found_again_brought_forward(flows: list[Flow], entity: str, stored) -> None
 
 
 def _pull(run: SyncRun, *, connection, entity: str, adapter, progress, full: bool, priority: int,
-          figures_now: bool, part: PullPart) -> SyncRun:
+          figures_now: bool) -> SyncRun:
     adapter = adapter or source_adapter_for(connection)
     flows = flows_reading(connection=connection, source_entity=entity)
     ingest = INGESTERS[entity]
     cursor, _ = SourceCursor.objects.get_or_create(connection=connection, entity=entity)
     try:
-        pages = pages_to_read(adapter, entity, None if full else cursor.value, part)
+        pages = adapter.read_changes(entity, None if full else cursor.value)
         if getattr(adapter, "pages_read_ahead", False):
             pages = pages_read_ahead(pages, entity=entity)
         # The read ends with the pull, failed or not, before the caller closes the source

@@ -16,7 +16,6 @@ from . import confirms_due
 from .incidents import task_enqueue
 from .models import Flow, SyncRun
 from .outbox import flows_awaiting_confirmation, flows_with_ready_work, outbox_reclaim_stale, outbox_submitted
-from .pull_parts import PullPart, overlap_owed
 
 logger = logging.getLogger(__name__)
 
@@ -173,36 +172,24 @@ def batches_per_push_task(flow) -> int:
 
 @shared_task(name="syncapp.connection_pull_task", ignore_result=True)
 def connection_pull_task(connection_id: int, entity: str = "business_partners", trigger: str = "schedule",
-                         triggered_by_id: int | None = None, part: str = PullPart.NEW_CHANGES) -> None:
+                         triggered_by_id: int | None = None) -> None:
     """Pull one connection's changes, then wake the pushers of flows with work. The run
     uses one source adapter (SAP B1: one login) and closes it at the end (/Logout).
-    The beat starts it with no trigger (a schedule); "sync now" names the person.
-
-    It reads the new changes and queues the overlap re-read they leave owed as a task of its
-    own (`part` OVERLAP, see syncapp.pull_parts), unless the one queued before still waits:
-    then this pull reads it too, so a re-read starved of a worker waits one interval at most."""
+    The beat starts it with no trigger (a schedule); "sync now" names the person."""
     from . import services
     from .locks import PullInProgress
     from .services import connection_pull, flows_reading
 
     connection = ErpConnection.objects.get(pk=connection_id)
-    part = PullPart(part)
-    if part == PullPart.OVERLAP:
-        _mark_clear(_overlap_mark(connection, entity), "queued overlap re-read")
-    elif part == PullPart.NEW_CHANGES and _marked(_overlap_mark(connection, entity), "queued overlap re-read"):
-        part = PullPart.ALL
     adapter = services.source_adapter_for(connection)  # the engine's seam for the registry
-    if part == PullPart.OVERLAP and not overlap_owed(adapter, entity, _cursor_value(connection, entity)):
-        return  # a pull since read it (it found this task's mark)
     flows = flows_reading(connection=connection, source_entity=entity)
     started = {"trigger": trigger, "triggered_by_id": triggered_by_id}
     try:
-        connection_pull(connection=connection, entity=entity, adapter=adapter, part=part,
+        connection_pull(connection=connection, entity=entity, adapter=adapter,
                         progress=_waking_pushers(flows, started), figures_now=False, **started)
     except PullInProgress as busy:
-        if part != PullPart.OVERLAP:  # the running pull reads what the cursor owes, or queues it anew
-            logger.info("%s It reads again as soon as it ends.", busy)
-            _pull_ask_again(connection, entity)
+        logger.info("%s It reads again as soon as it ends.", busy)
+        _pull_ask_again(connection, entity)
         late_confirms_run()
         return
     finally:
@@ -212,33 +199,8 @@ def connection_pull_task(connection_id: int, entity: str = "business_partners", 
     for asked in _pulls_asked_again(connection, entity):
         task_enqueue(connection_pull_task, connection_id, asked)
     pushers_wake(flows, **started)
-    if part == PullPart.NEW_CHANGES and overlap_owed(adapter, entity, _cursor_value(connection, entity)):
-        overlap_wake(connection, entity, **started)
     figures_wake(connection)
     late_confirms_run()
-
-
-# The overlap re-read a pull left owed waits in the queue at the urgent pushes' level: behind
-# the pulls and the pushes its pull woke (the dispatches it planned), ahead of routine pushes.
-OVERLAP_READ_PRIORITY = URGENT_PUSH_PRIORITY
-
-
-def _overlap_mark(connection: ErpConnection, entity: str) -> str:
-    return f"sync:overlap-queued:{connection.created_at.timestamp():.6f}:{connection.pk}:{entity}"
-
-
-def _cursor_value(connection: ErpConnection, entity: str):
-    from .models import SourceCursor
-
-    return SourceCursor.objects.filter(connection=connection, entity=entity).values_list("value", flat=True).first()
-
-
-def overlap_wake(connection: ErpConnection, entity: str, trigger: str = "schedule",
-                 triggered_by_id: int | None = None) -> bool:
-    """Queue the overlap re-read the entity's cursor owes, unless one waits already."""
-    enqueue = partial(task_enqueue, connection_pull_task, connection.pk, entity, trigger, triggered_by_id,
-                      PullPart.OVERLAP.value, priority=OVERLAP_READ_PRIORITY)
-    return _queued_once(_overlap_mark(connection, entity), PULL_AGAIN_MARK_SECONDS, enqueue, "queued overlap re-read")
 
 
 # One customer-figures task per connection waits at a time (its Redis mark lapses after this).

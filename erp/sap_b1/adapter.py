@@ -6,8 +6,7 @@ Entities and cursors:
 - "business_partners", "items": delta reads by UpdateDate/UpdateTime. Cursor
   {"updated_at": "<ISO-8601 UTC>", "reread_to": "<ISO-8601 UTC>"}: the stamp of the newest
   record read so far ({"updated_at": None} if nothing carried one), and the minute the
-  overlap re-read has reached (absent before the first re-read); "reread_base" too while the
-  cursor owes a re-read `read_new_changes` left (see `read_overlap`). None or {} reads everything.
+  overlap re-read has reached (absent before the first re-read). None or {} reads everything.
 - "orders", "deliveries", "invoices", "credit_notes", "returns" (Orders, DeliveryNotes,
   Invoices, CreditNotes, Returns; see `document_payloads`): delta reads by
   UpdateDate/UpdateTime with the same cursor and overlap window; key str(DocEntry).
@@ -21,8 +20,7 @@ just-edited records, and a new order must not wait behind them to be planned. Ea
 minute is re-read once, when the overlap has passed since it ended (`reread_to` in the
 cursor says how far that has got). The cursor moves on only with the last batch, once the
 re-read is done too, so a read that stops half-way is repeated whole (the re-read is
-harmless: unchanged records cost no call). The engine reads the two apart, the re-read in a
-task of its own once the new changes are planned (`read_new_changes`, `read_overlap`).
+harmless: unchanged records cost no call).
 """
 from __future__ import annotations
 
@@ -168,7 +166,7 @@ class SapB1Source:
         # start at least READ_AHEAD after the read began: a pull that ticks late in a minute
         # would otherwise stop within seconds and leave a whole interval of new orders waiting.
         began = self.clock()
-        bound = _read_bound(began)
+        bound = _minute(began + READ_AHEAD) + timedelta(minutes=1)
         if since is None or not self.overlap:
             # A full read (a backfill, a first load) stops once it reaches records stamped after
             # that, but asks for no upper bound: a record whose date SAP cannot compare must still
@@ -177,84 +175,24 @@ class SapB1Source:
             return
         # New changes first, then the overlap re-read (see the module docstring). Until the
         # last batch every batch carries the cursor passed in: a read stopped half-way is repeated.
-        newest = yield from self._new_changes(spec, cursor, since, bound)
-        reread_to = None
-        for reread_from, reread_until in self._reread_windows(cursor, began):
-            yield from self._reread(spec, cursor, reread_from, reread_until)
-            reread_to = max(reread_from, reread_until)
-        yield SourceBatch(records=[], cursor=_cursor(newest, reread_to=reread_to))
-
-    def read_new_changes(self, entity: str, cursor: dict[str, Any] | None) -> Iterator[SourceBatch]:
-        """read_changes without its overlap re-read, which `read_overlap` does later (the
-        engine's task of its own, syncapp.tasks.connection_pull_task). The last batch's cursor
-        moves past the new changes and owes the re-read: `reread_base` is the stamp its window
-        is reckoned from, as read_changes would have done. A cursor owing one already (its
-        re-read never ran) and a full read are read whole."""
-        spec = self._spec(entity)
-        since = _cursor_time(cursor) if spec.delta else None
-        if since is None or not self.overlap or _cursor_time(cursor, "reread_base"):
-            yield from self.read_changes(entity, cursor)
-            return
-        began = self.clock()
-        newest = yield from self._new_changes(spec, cursor, since, _read_bound(began))
-        (reread_from, reread_until), = self._reread_windows(cursor, began)
-        if reread_from < reread_until:
-            owed = _cursor(newest, reread_to=_cursor_time(cursor, "reread_to"), reread_base=since)
-        else:
-            owed = _cursor(newest, reread_to=max(reread_from, reread_until))
-        yield SourceBatch(records=[], cursor=owed)
-
-    def overlap_due(self, entity: str, cursor: dict[str, Any] | None) -> bool:
-        """Whether the cursor owes the re-read `read_new_changes` left."""
-        return bool(self._spec(entity).delta and _cursor_time(cursor, "reread_base"))
-
-    def read_overlap(self, entity: str, cursor: dict[str, Any] | None) -> Iterator[SourceBatch]:
-        """The re-read `read_new_changes` left, alone; its last batch's cursor keeps the new
-        changes' stamp and says how far the re-read got. A cursor owing none reads nothing."""
-        if not self.overlap_due(entity, cursor):
-            return
-        (reread_from, reread_until), *_ = self._reread_windows(cursor, self.clock())
-        yield from self._reread(self._spec(entity), cursor, reread_from, reread_until)
-        yield SourceBatch(records=[], cursor=_cursor(_cursor_time(cursor), reread_to=max(reread_from, reread_until)))
-
-    def _new_changes(self, spec: EntitySpec, cursor: dict[str, Any], since: datetime,
-                     bound: datetime) -> Iterator[SourceBatch]:
-        """The changes from the cursor's minute up to `bound`, each batch carrying `cursor`;
-        returns the newest stamp read."""
         newest = since
         for batch in self._read_restarting(spec, since, back=timedelta(0), until=bound):
             newest = max(newest, _cursor_time(batch.cursor) or newest)
             yield replace(batch, cursor=cursor)
-        return newest
-
-    def _reread(self, spec: EntitySpec, cursor: dict[str, Any], reread_from: datetime,
-                reread_until: datetime) -> Iterator[SourceBatch]:
+        reread_from, reread_until = self._reread_window(cursor, since, began)
         if reread_from < reread_until:
             for batch in self._read_restarting(spec, reread_from, back=timedelta(0), until=reread_until):
                 yield replace(batch, cursor=cursor)
+        yield SourceBatch(records=[], cursor=_cursor(newest, reread_to=max(reread_from, reread_until)))
 
-    def _reread_windows(self, cursor: dict[str, Any], began: datetime) -> list[tuple[datetime, datetime]]:
-        """The minutes to read again, as (from, until) in order: the re-read a cursor owes
-        (`reread_base`, see read_new_changes) first, then the one reckoned from its stamp, as
-        the read that left it owing would have had them (see _reread_window)."""
-        reread_to = _cursor_time(cursor, "reread_to")
-        windows = []
-        if (base := _cursor_time(cursor, "reread_base")) is not None:
-            windows.append(self._reread_window(reread_to, base, began))
-            reread_to = max(windows[-1])
-            if (since := _cursor_time(cursor)) is None or since <= base:
-                return windows
-        windows.append(self._reread_window(reread_to, _cursor_time(cursor), began))
-        return windows
-
-    def _reread_window(self, reread_to: datetime | None, since: datetime, began: datetime) -> tuple[datetime, datetime]:
+    def _reread_window(self, cursor: dict[str, Any], since: datetime, began: datetime) -> tuple[datetime, datetime]:
         """The minutes to read again: those within the overlap before the cursor (a change SAP
         shows late is stamped in a minute already read), each once, when the overlap has passed
         since it ended. Re-reading the whole window on every pull read each minute two or three
         times: in a peak 10,000 unchanged orders a pull, and 15,000 a pull after it with nothing
         new. `reread_to` is where the last re-read got to (absent in a cursor from before it)."""
         window_start = _minute(since - self.overlap)
-        reread_from = max(reread_to or window_start, window_start)
+        reread_from = max(_cursor_time(cursor, "reread_to") or window_start, window_start)
         # Up to the cursor's minute (the new changes were read from there).
         reread_until = min(_minute(since), _minute(began - self.overlap))
         return reread_from, reread_until
@@ -408,18 +346,11 @@ def _newest(records: list[SourceRecord], moment: datetime | None) -> datetime | 
     return moment
 
 
-def _cursor(moment: datetime | None, *, reread_to: datetime | None = None,
-            reread_base: datetime | None = None) -> dict[str, Any]:
+def _cursor(moment: datetime | None, *, reread_to: datetime | None = None) -> dict[str, Any]:
     cursor = {"updated_at": moment.isoformat() if moment else None}
     if reread_to is not None:
         cursor["reread_to"] = reread_to.isoformat()
-    if reread_base is not None:
-        cursor["reread_base"] = reread_base.isoformat()
     return cursor
-
-
-def _read_bound(began: datetime) -> datetime:
-    return _minute(began + READ_AHEAD) + timedelta(minutes=1)
 
 
 def _minute(moment: datetime) -> datetime:
