@@ -217,8 +217,10 @@ def lag_path(*, hub, log, ticks: list[float], delay: float) -> dict:
             ("dispatches", "dd_dispatch", "Dispatches", {f"{e}:dispatched": at for e, at in log.deliveries.items()}),
             ("new orders", "dd_orders", "Orders",  # those delivered were planned again when they were
              {str(e): at for e, at in log.orders.items() if e not in log.deliveries})):
-        planned = dict(OutboxItem.objects.filter(flow=hub.flows[flow], record_key__in=list(cases))
-                       .values_list("record_key", "planned_at"))
+        rows = OutboxItem.objects.filter(flow=hub.flows[flow], record_key__in=list(cases))
+        stamps = {key: (planned, accepted) for key, planned, accepted in
+                  rows.values_list("record_key", "planned_at", "accepted_at")}
+        planned = {key: at for key, (at, _) in stamps.items()}
         pushed = _push_starts(hub.flows[flow], list(cases))
         parts = defaultdict(list)
         for key, changed in cases.items():
@@ -236,6 +238,9 @@ def lag_path(*, hub, log, ticks: list[float], delay: float) -> dict:
                 # that push until the call (its claim, the allowance, earlier batches).
                 parts["planned to its push's start"].append(push_start - at)
                 parts["its push's start to sent"].append(arrived - push_start)
+            if (accepted := stamps[key][1]) is not None and accepted.timestamp() >= arrived:
+                # dotdigital's verdict is read no sooner than its documented first poll, 5 s on.
+                parts["sent to accepted"].append(accepted.timestamp() - arrived)
         out[name] = {part: percentiles(values) for part, values in parts.items()} | {
             "import": {"n": len(parts["planned to sent"]), "p50": delay, "p95": delay, "max": delay}}
     firsts = []
