@@ -193,8 +193,8 @@ def _run(args, env) -> dict:
     log("loading the SAP sandbox and configuring the hub (as seed_demo does)")
     hub = hub_build(args=args, partners=partners, orders=older)
     try:
-        accept_log_install(trace_flows=[hub.flows[name].pk for name in ("dd_customers", "om_customers")]
-                           if args.trace_outbox else [])
+        customer_flows = [hub.flows[name].pk for name in ("dd_customers", "om_customers")]
+        accept_log_install(customer_flows=customer_flows, trace_flows=customer_flows if args.trace_outbox else [])
         log("first sync of the customer pool to both destinations (limits lifted for the set-up only)")
         results["setup"] = hub_first_sync(hub)
         log(f"   {results['setup']}")

@@ -6,7 +6,11 @@ that carried the change (the taps in peak_support) plus the vendor's processing 
 (dotdigital's import, Ometria's validation). "Accepted" is the hub's bookkeeping, every
 transition of an outbox row to accepted, logged by a row trigger this benchmark
 installs on its own database (an accepted row is accepted again later when it changes,
-so its accepted_at alone would hide the first arrival).
+so its accepted_at alone would hide the first arrival). A customer row planned again while
+its send was out stays pending with the newer content when that send is accepted: the
+hub records the acceptance (accepted_generation) and the row goes again. Such an acceptance
+of an older content is logged too, with the change marker of the content sent, which a
+second trigger notes at each claim of a customers flow's row.
 """
 from __future__ import annotations
 
@@ -31,6 +35,29 @@ CREATE TRIGGER bench_accepts_update AFTER UPDATE ON {table} FOR EACH ROW
 CREATE TRIGGER bench_accepts_insert AFTER INSERT ON {table} FOR EACH ROW WHEN (NEW.status = 'accepted')
   EXECUTE FUNCTION bench_log_accept();
 """
+# Customers flows only: the content each claim sends (its generation and change marker), and
+# an acceptance of an older content than the row now holds, with that content's marker.
+OLDER_ACCEPTS_SQL = """
+CREATE TABLE bench_sends (flow_id integer, record_key text, generation integer, marker integer);
+CREATE INDEX bench_sends_row ON bench_sends (flow_id, record_key, generation);
+CREATE TABLE bench_older_accepts (flow_id integer, record_key text, accepted_at timestamptz, marker integer);
+CREATE FUNCTION bench_log_send() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+  INSERT INTO bench_sends VALUES (NEW.flow_id, NEW.record_key, NEW.sent_generation,
+    (substring(NEW.payload::text from '#c([0-9]+)'))::integer);
+  RETURN NULL; END $$;
+CREATE FUNCTION bench_log_older_accept() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+  INSERT INTO bench_older_accepts SELECT NEW.flow_id, NEW.record_key, NEW.accepted_at, max(marker)
+    FROM bench_sends WHERE flow_id = NEW.flow_id AND record_key = NEW.record_key
+    AND generation = NEW.accepted_generation;
+  RETURN NULL; END $$;
+CREATE TRIGGER bench_sends_claim AFTER UPDATE ON {table} FOR EACH ROW
+  WHEN (NEW.flow_id IN ({flows}) AND NEW.sent_generation IS DISTINCT FROM OLD.sent_generation)
+  EXECUTE FUNCTION bench_log_send();
+CREATE TRIGGER bench_older_accepts_update AFTER UPDATE ON {table} FOR EACH ROW
+  WHEN (NEW.flow_id IN ({flows}) AND NEW.status <> 'accepted'
+        AND NEW.accepted_generation IS DISTINCT FROM OLD.accepted_generation)
+  EXECUTE FUNCTION bench_log_older_accept();
+"""
 # --trace-outbox: every write to a customers-flow row, with the writing transaction and the
 # wall clock, to show how a customer change was lost.
 TRACE_SQL = """
@@ -47,7 +74,7 @@ CREATE TRIGGER bench_trace_update AFTER UPDATE ON {table} FOR EACH ROW WHEN (NEW
 UNSETTLED = ("pending", "in_flight", "submitted")
 
 
-def accept_log_install(*, trace_flows: list[int] = ()) -> None:
+def accept_log_install(*, customer_flows: list[int], trace_flows: list[int] = ()) -> None:
     from django.db import connection
 
     from syncapp.models import OutboxItem
@@ -55,6 +82,7 @@ def accept_log_install(*, trace_flows: list[int] = ()) -> None:
     table = connection.ops.quote_name(OutboxItem._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(ACCEPT_LOG_SQL.format(table=table))
+        cursor.execute(OLDER_ACCEPTS_SQL.format(table=table, flows=", ".join(str(int(pk)) for pk in customer_flows)))
         if trace_flows:
             cursor.execute(TRACE_SQL.format(table=table, flows=", ".join(str(int(pk)) for pk in trace_flows)))
 
@@ -80,7 +108,9 @@ def accept_log_read(since: datetime) -> dict[tuple[int, str], list[tuple[float, 
     found: dict[tuple[int, str], list] = defaultdict(list)
     with connection.cursor() as cursor:
         cursor.execute("SELECT flow_id, record_key, extract(epoch FROM accepted_at), coalesce(marker, 0), status "
-                       "FROM bench_accepts WHERE accepted_at >= %s ORDER BY accepted_at", [since])
+                       "FROM bench_accepts WHERE accepted_at >= %s UNION ALL "
+                       "SELECT flow_id, record_key, extract(epoch FROM accepted_at), coalesce(marker, 0), '' "
+                       "FROM bench_older_accepts WHERE accepted_at >= %s ORDER BY 3", [since, since])
         for flow_id, key, at, marker, status in cursor:
             found[(flow_id, key)].append((float(at), marker, status))
     return found
