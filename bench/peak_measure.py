@@ -82,9 +82,13 @@ def accept_log_install(*, customer_flows: list[int], trace_flows: list[int] = ()
     table = connection.ops.quote_name(OutboxItem._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(ACCEPT_LOG_SQL.format(table=table))
-        cursor.execute(OLDER_ACCEPTS_SQL.format(table=table, flows=", ".join(str(int(pk)) for pk in customer_flows)))
+        cursor.execute(OLDER_ACCEPTS_SQL.format(table=table, flows=_id_list(customer_flows)))
         if trace_flows:
-            cursor.execute(TRACE_SQL.format(table=table, flows=", ".join(str(int(pk)) for pk in trace_flows)))
+            cursor.execute(TRACE_SQL.format(table=table, flows=_id_list(trace_flows)))
+
+
+def _id_list(pks: list[int]) -> str:
+    return ", ".join(str(int(pk)) for pk in pks)
 
 
 def trace_read(keys: list[tuple[int, str]]) -> list[tuple]:
